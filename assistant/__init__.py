@@ -1,0 +1,72 @@
+"""paperlens: grounded, cited answers over a library of research papers.
+
+Example:
+    >>> from assistant import ask
+    >>> answer = ask("Which papers study speculative decoding?")   # doctest: +SKIP
+    >>> print(answer.text)                                         # doctest: +SKIP
+
+Importing this package is cheap: torch, chromadb and the models load on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    ConfigError,
+    IngestError,
+    LibraryEmptyError,
+    LLMAuthError,
+    LLMUnavailableError,
+    ModelUnavailableError,
+    PaperLensError,
+    PromptError,
+    StoreUnavailableError,
+    UnsupportedFormatError,
+)
+from .settings import Settings, get_settings
+from .types import Answer, Chunk, Citation, IngestReport, LibraryStats, Paper, Sentence, Source
+
+if TYPE_CHECKING:
+    from .chat import Assistant, ask
+    from .store import Library
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "Answer",
+    "Assistant",
+    "Chunk",
+    "Citation",
+    "ConfigError",
+    "IngestError",
+    "IngestReport",
+    "LLMAuthError",
+    "LLMUnavailableError",
+    "Library",
+    "LibraryEmptyError",
+    "LibraryStats",
+    "ModelUnavailableError",
+    "Paper",
+    "PaperLensError",
+    "PromptError",
+    "Sentence",
+    "Settings",
+    "Source",
+    "StoreUnavailableError",
+    "UnsupportedFormatError",
+    "ask",
+    "get_settings",
+]
+
+_LAZY = {"Assistant": ".chat", "ask": ".chat", "Library": ".store"}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy so that `import assistant` loads no torch/chromadb (a test checks it).
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'assistant' has no attribute {name!r}")

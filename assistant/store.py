@@ -1,0 +1,336 @@
+"""The library on Chroma: papers, chunks and sentence vectors, embedded or on a server.
+
+Layout: two collections named from `Settings.index_name()`.
+- ``<index>-chunks``: one record per chunk (id ``<paper>:c<i>``); chunk 0 also carries
+  the paper record (title, abstract, metadata, content hash, counts) and is written
+  **last**, so it marks a paper as complete. A crash mid-write leaves a paper without
+  its marker, which the next ingest rewrites; ids are deterministic and writes are
+  upserts, so nothing is ever duplicated.
+- ``<index>-sentences``: one vector per abstract sentence (id ``<paper>:s<j>``) with its
+  character span, used to pick and verify quoted sentences.
+
+Chroma's own embedding function never runs: every write and query passes vectors.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import StoreUnavailableError
+from .types import Chunk, LibraryStats, Paper, Sentence
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Chroma caps a single write; stay well under it.
+_WRITE_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class PaperState:
+    """What the store knows of a paper without loading its text."""
+
+    content_hash: str
+    sources: tuple[str, ...]
+    complete: bool
+
+
+@dataclass(frozen=True)
+class PaperWrite:
+    """Everything needed to (re)write one paper."""
+
+    paper: Paper
+    chunks: Sequence[Chunk]
+    chunk_vectors: np.ndarray
+    sentences: Sequence[Sentence]
+    sentence_vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class DenseHit:
+    chunk_id: str
+    paper_id: str
+    position: int
+    similarity: float
+
+
+def _client(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    try:
+        if settings.chroma_host:
+            return chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+            )
+        path = settings.resolved_chroma_path
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as exc:  # chroma raises many types for "cannot reach/open"
+        raise StoreUnavailableError(
+            f"Cannot open the library at {settings.store_location}: {exc} - check "
+            "PAPERLENS_CHROMA_HOST/PAPERLENS_CHROMA_PORT or PAPERLENS_DATA_DIR."
+        ) from exc
+
+
+def paper_metadata(paper: Paper, n_chunks: int, n_sentences: int) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "hash": paper.content_hash,
+        "sources": list(paper.sources) or [""],
+        "n_chunks": n_chunks,
+        "n_sentences": n_sentences,
+        "complete": True,
+    }
+    optional = {
+        "date": paper.date,
+        "authors": list(paper.authors) or None,
+        "year": paper.year,
+        "venue": paper.venue,
+        "url": paper.url,
+        "arxiv_id": paper.arxiv_id,
+        "doi": paper.doi,
+    }
+    meta.update({k: v for k, v in optional.items() if v is not None})
+    return meta
+
+
+def paper_from_metadata(paper_id: str, meta: dict[str, Any]) -> Paper:
+    return Paper(
+        id=paper_id,
+        title=str(meta["title"]),
+        abstract=str(meta.get("abstract", "")),
+        sources=tuple(s for s in meta.get("sources") or () if s),
+        date=meta.get("date"),
+        authors=tuple(meta.get("authors") or ()),
+        year=meta.get("year"),
+        venue=meta.get("venue"),
+        url=meta.get("url"),
+        arxiv_id=meta.get("arxiv_id"),
+        doi=meta.get("doi"),
+    )
+
+
+class Library:
+    """A paper library stored in Chroma.
+
+    Example:
+        >>> lib = Library(Settings(data_dir=tmp))      # doctest: +SKIP
+        >>> lib.stats().papers                          # doctest: +SKIP
+        467
+    """
+
+    def __init__(self, settings: Settings, client: Any | None = None):
+        self.settings = settings
+        self.name = settings.index_name()
+        self.client = client if client is not None else _client(settings)
+        meta = {"model": settings.embedding.model, "version": 0}
+        try:
+            self.chunks = self.client.get_or_create_collection(
+                f"{self.name}-chunks",
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata=meta,
+                embedding_function=None,
+            )
+            self.sentences = self.client.get_or_create_collection(
+                f"{self.name}-sentences",
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata=meta,
+                embedding_function=None,
+            )
+        except Exception as exc:
+            raise StoreUnavailableError(
+                f"Cannot open the library at {settings.store_location}: {exc}"
+            ) from exc
+
+    # -- versioning: every write bumps a counter so readers (BM25, caches) can tell
+    def version(self) -> int:
+        coll = self.client.get_collection(f"{self.name}-chunks", embedding_function=None)
+        return int((coll.metadata or {}).get("version", 0))
+
+    def _bump_version(self) -> None:
+        self.chunks.modify(
+            metadata={
+                "model": self.settings.embedding.model,
+                "version": self.version() + 1,
+                "updated": time.time(),
+            }
+        )
+
+    # -- reads
+    def paper_states(self) -> dict[str, PaperState]:
+        """Every paper record (chunk 0) with its hash and sources."""
+        got = self.chunks.get(where={"position": 0}, include=["metadatas"])
+        return {
+            m["paper_id"]: PaperState(
+                content_hash=str(m.get("hash", "")),
+                sources=tuple(s for s in m.get("sources") or () if s),
+                complete=bool(m.get("complete", False)),
+            )
+            for m in got["metadatas"] or []
+        }
+
+    def papers(self, ids: Iterable[str] | None = None) -> dict[str, Paper]:
+        """Paper records, all of them or those with the given ids."""
+        if ids is None:
+            got = self.chunks.get(where={"position": 0}, include=["metadatas"])
+        else:
+            wanted = [f"{pid}:c0" for pid in ids]
+            if not wanted:
+                return {}
+            got = self.chunks.get(ids=wanted, include=["metadatas"])
+        return {
+            m["paper_id"]: paper_from_metadata(m["paper_id"], m)
+            for m in got["metadatas"] or []
+            if m.get("complete")
+        }
+
+    def chunk_records(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        """All chunk ids, texts and metadata (for the lexical index)."""
+        got = self.chunks.get(include=["documents", "metadatas"])
+        return list(got["ids"]), list(got["documents"] or []), list(got["metadatas"] or [])
+
+    def query_dense(
+        self, vector: np.ndarray, k: int, paper_ids: Sequence[str] | None = None
+    ) -> list[DenseHit]:
+        """Nearest chunks by cosine similarity, optionally within some papers."""
+        n = self.chunks.count()
+        if n == 0:
+            return []
+        where = {"paper_id": {"$in": list(paper_ids)}} if paper_ids else None
+        res = self.chunks.query(
+            query_embeddings=[vector.astype(np.float32)],
+            n_results=min(k, n),
+            where=where,
+            include=["metadatas", "distances"],
+        )
+        hits = []
+        for cid, meta, dist in zip(res["ids"][0], res["metadatas"][0], res["distances"][0], strict=True):
+            hits.append(DenseHit(cid, meta["paper_id"], int(meta["position"]), 1.0 - float(dist)))
+        return hits
+
+    def sentences_for(self, paper_ids: Sequence[str]) -> dict[str, tuple[list[Sentence], np.ndarray]]:
+        """Sentences and their vectors for the given papers, in abstract order."""
+        if not paper_ids:
+            return {}
+        got = self.sentences.get(
+            where={"paper_id": {"$in": list(paper_ids)}},
+            include=["documents", "metadatas", "embeddings"],
+        )
+        rows: dict[str, list[tuple[Sentence, np.ndarray]]] = {}
+        embs = got["embeddings"]
+        for doc, meta, emb in zip(got["documents"] or [], got["metadatas"] or [], embs if embs is not None else [], strict=True):
+            s = Sentence(meta["paper_id"], int(meta["index"]), int(meta["start"]), int(meta["end"]), doc)
+            rows.setdefault(s.paper_id, []).append((s, np.asarray(emb, dtype=np.float32)))
+        out = {}
+        for pid, items in rows.items():
+            items.sort(key=lambda x: x[0].index)
+            out[pid] = ([s for s, _ in items], np.vstack([v for _, v in items]))
+        return out
+
+    def stats(self) -> LibraryStats:
+        states = self.papers()
+        sources: dict[str, int] = {}
+        for p in states.values():
+            for s in p.sources:
+                sources[s] = sources.get(s, 0) + 1
+        return LibraryStats(
+            papers=len(states),
+            chunks=self.chunks.count(),
+            sentences=self.sentences.count(),
+            sources=dict(sorted(sources.items())),
+            model=self.settings.embedding.model,
+            location=self.settings.store_location,
+            collection=self.name,
+        )
+
+    # -- writes
+    def write(self, batch: Sequence[PaperWrite]) -> None:
+        """Write papers so that a crash at any point leaves them rewritable, never doubled."""
+        if not batch:
+            return
+        ids = [w.paper.id for w in batch]
+        # Stale pieces of a previous version (more chunks/sentences than now) go first.
+        self._delete_where(ids)
+        rest_ids, rest_vecs, rest_docs, rest_meta = [], [], [], []
+        s_ids, s_vecs, s_docs, s_meta = [], [], [], []
+        head_ids, head_vecs, head_docs, head_meta = [], [], [], []
+        for w in batch:
+            for ch, vec in zip(w.chunks, w.chunk_vectors, strict=True):
+                meta: dict[str, Any] = {
+                    "paper_id": ch.paper_id,
+                    "position": ch.position,
+                    "start": ch.start,
+                    "end": ch.end,
+                    "hash": w.paper.content_hash,
+                }
+                if ch.position == 0:
+                    meta.update(paper_metadata(w.paper, len(w.chunks), len(w.sentences)))
+                    head_ids.append(ch.id), head_vecs.append(vec), head_docs.append(ch.text)
+                    head_meta.append(meta)
+                else:
+                    rest_ids.append(ch.id), rest_vecs.append(vec), rest_docs.append(ch.text)
+                    rest_meta.append(meta)
+            for s, vec in zip(w.sentences, w.sentence_vectors, strict=True):
+                s_ids.append(f"{s.paper_id}:s{s.index}")
+                s_vecs.append(vec)
+                s_docs.append(s.text)
+                s_meta.append({"paper_id": s.paper_id, "index": s.index, "start": s.start, "end": s.end})
+        self._upsert(self.sentences, s_ids, s_vecs, s_docs, s_meta)
+        self._upsert(self.chunks, rest_ids, rest_vecs, rest_docs, rest_meta)
+        self._upsert(self.chunks, head_ids, head_vecs, head_docs, head_meta)  # the markers
+        self._bump_version()
+
+    def update_sources(self, updates: dict[str, tuple[str, ...]]) -> None:
+        """Change the list of files a paper came from, without re-embedding it."""
+        if not updates:
+            return
+        ids = [f"{pid}:c0" for pid in updates]
+        got = self.chunks.get(ids=ids, include=["metadatas"])
+        metas = []
+        for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+            meta = dict(meta)
+            meta["sources"] = list(updates[cid.rsplit(":", 1)[0]]) or [""]
+            metas.append(meta)
+        self.chunks.update(ids=list(got["ids"]), metadatas=metas)
+        self._bump_version()
+
+    def remove(self, paper_ids: Sequence[str]) -> int:
+        """Delete papers; returns how many were in the library."""
+        present = [pid for pid in self.papers(paper_ids)]
+        existing = self.chunks.get(where={"paper_id": {"$in": list(paper_ids)}}, include=[])
+        if not existing["ids"]:
+            return 0
+        self._delete_where(list(paper_ids))
+        self._bump_version()
+        return len(present)
+
+    def _delete_where(self, paper_ids: list[str]) -> None:
+        for start in range(0, len(paper_ids), 500):
+            part = paper_ids[start : start + 500]
+            where = {"paper_id": {"$in": part}}
+            # Marker (chunk 0) first: a crash after this leaves an incomplete paper.
+            self.chunks.delete(ids=[f"{pid}:c0" for pid in part])
+            self.chunks.delete(where=where)
+            self.sentences.delete(where=where)
+
+    @staticmethod
+    def _upsert(coll: Any, ids: list[str], vecs: list[Any], docs: list[str], metas: list[dict[str, Any]]) -> None:
+        for start in range(0, len(ids), _WRITE_BATCH):
+            end = start + _WRITE_BATCH
+            coll.upsert(
+                ids=ids[start:end],
+                embeddings=np.asarray(vecs[start:end], dtype=np.float32),
+                documents=docs[start:end],
+                metadatas=metas[start:end],
+            )

@@ -1,0 +1,163 @@
+"""Small typed values that flow through paperlens, each with a wire form (`to_dict`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Mode = Literal["extractive", "llm", "none"]
+QuestionKind = Literal["list", "single", "comparison", "metadata", "follow_up"]
+
+
+class _Wire:
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of this value."""
+        return dataclasses.asdict(self)  # type: ignore[call-overload,no-any-return]
+
+
+@dataclass(frozen=True)
+class Paper(_Wire):
+    """One paper of the library: its text and what is known about it."""
+
+    id: str
+    title: str
+    abstract: str
+    sources: tuple[str, ...] = ()
+    date: str | None = None
+    authors: tuple[str, ...] = ()
+    year: int | None = None
+    venue: str | None = None
+    url: str | None = None
+    arxiv_id: str | None = None
+    doi: str | None = None
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of what gets embedded plus the metadata stored with it (not the sources)."""
+        payload = json.dumps(
+            [self.title, self.abstract, list(self.authors), self.year, self.venue, self.url,
+             self.arxiv_id, self.doi, self.date],
+            ensure_ascii=False,
+        )
+        return hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Sentence(_Wire):
+    """A sentence of an abstract with its character span in the abstract."""
+
+    paper_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk(_Wire):
+    """A retrievable piece of a paper: the title plus a span of the abstract."""
+
+    paper_id: str
+    position: int
+    text: str
+    start: int
+    end: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.paper_id}:c{self.position}"
+
+
+@dataclass(frozen=True)
+class Source(_Wire):
+    """A paper considered for an answer, with the scores that ranked it."""
+
+    n: int
+    paper_id: str
+    title: str
+    score: float
+    dense: float
+    lexical: float
+    snippet: str
+    date: str | None = None
+    sources: tuple[str, ...] = ()
+    relevant: bool = True
+
+
+@dataclass(frozen=True)
+class Citation(_Wire):
+    """A numbered citation: the paper and the exact span that supports the sentence.
+
+    ``start``/``end`` are character offsets of ``quote`` in the paper's abstract.
+    ``verified`` is True only when the cited span was checked to support the sentence.
+    """
+
+    n: int
+    paper_id: str
+    title: str
+    quote: str
+    start: int
+    end: int
+    verified: bool
+    support: float = 0.0
+
+
+@dataclass(frozen=True)
+class Answer(_Wire):
+    """What `ask` returns: the text, its citations and how it was produced."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    sources: tuple[Source, ...]
+    mode: Mode
+    kind: QuestionKind = "list"
+    answerable: bool = True
+    notices: tuple[str, ...] = ()
+    unsupported: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+    config_hash: str = ""
+    model: str | None = None
+
+
+@dataclass
+class IngestReport(_Wire):
+    """What an ingest run did, paper by paper."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    sources_updated: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    chunks_embedded: int = 0
+    files_read: int = 0
+    seconds: float = 0.0
+
+    @property
+    def embedded_papers(self) -> int:
+        return len(self.added) + len(self.updated)
+
+    def summary(self) -> str:
+        """One line: counts of each outcome."""
+        return (
+            f"added {len(self.added)}, updated {len(self.updated)}, "
+            f"unchanged {len(self.unchanged)}, skipped {len(self.skipped)} "
+            f"({self.chunks_embedded} chunks embedded from {self.files_read} files "
+            f"in {self.seconds:.1f}s)"
+        )
+
+
+@dataclass(frozen=True)
+class LibraryStats(_Wire):
+    """What `paperlens library` shows."""
+
+    papers: int
+    chunks: int
+    sentences: int
+    sources: dict[str, int]
+    model: str
+    location: str
+    collection: str

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Validate evals/data/questions.jsonl against the seed corpus (stdlib only).
+
+Usage:
+    python evals/data/validate_questions.py /work/shared/seeds [path/to/questions.jsonl]
+
+The seed pages come in two layouts, both parsed here independently of the
+application code:
+  * blank-line separated blocks (000, 002, 003, 004): 5 header blocks
+    ("new", "Get trending...", "Subscribe", "byAK and the research community",
+    a date), then alternating title block / abstract block;
+  * one field per line (001): 2 header lines, a 3rd line "Subscribe" glued to
+    the first title, then alternating title line / abstract line.
+The layout is detected from the content, not the file name.
+
+Checks: every line parses as a JSON object with the required fields and types;
+ids are unique and well-formed; kinds are known; no duplicate questions; every
+id in relevant/partial exists in the corpus; relevant and partial are disjoint
+and duplicate-free; relevant_titles match the relevant ids; unanswerable and
+metadata questions have relevant == []; answerable kinds have relevant != [];
+answer_points of single/comparison questions occur verbatim
+(case-insensitive) in the relevant papers' title+abstract (warning only).
+Exit status 0 when there are no errors.
+"""
+import collections
+import hashlib
+import json
+import os
+import re
+import sys
+import unicodedata
+
+HEADER_BLOCKS = 5
+KINDS = {"topic", "topic_paraphrase", "single", "comparison", "unanswerable", "metadata"}
+REQUIRED = {"id": str, "kind": str, "question": str, "relevant": list,
+            "relevant_titles": list, "partial": list, "answer_points": list, "notes": str}
+
+
+def normalize_title(title: str) -> str:
+    text = unicodedata.normalize("NFKC", title).casefold()
+    return re.sub(r"[\W_]+", " ", text).strip()
+
+
+def paper_id(title: str) -> str:
+    return "p" + hashlib.sha1(normalize_title(title).encode("utf-8")).hexdigest()[:12]
+
+
+def parse_page(text: str):
+    """Return a list of (title, abstract) pairs from one saved page."""
+    lines = text.splitlines()
+    nonblank = [l for l in lines if l.strip()]
+    blank_sep = sum(1 for l in lines if not l.strip()) >= len(nonblank) // 2
+    if blank_sep:
+        fields = [b.strip() for b in re.split(r"\n\s*\n", text) if b.strip()]
+        fields = fields[HEADER_BLOCKS:]
+    else:
+        fields = [l.strip() for l in nonblank]
+        # skip header lines until the one that starts with "Subscribe"
+        idx = next(i for i, l in enumerate(fields) if l.startswith("Subscribe"))
+        fields = fields[idx:]
+        fields[0] = fields[0][len("Subscribe"):].strip()
+    if len(fields) % 2:
+        raise ValueError("odd number of title/abstract fields")
+    return [(fields[i], fields[i + 1]) for i in range(0, len(fields), 2)]
+
+
+def load_corpus(seed_dir):
+    papers = {}
+    n_entries = 0
+    for name in sorted(os.listdir(seed_dir)):
+        if not name.endswith(".txt"):
+            continue
+        with open(os.path.join(seed_dir, name), encoding="utf-8") as f:
+            pairs = parse_page(f.read())
+        n_entries += len(pairs)
+        for title, abstract in pairs:
+            papers.setdefault(paper_id(title), (title, abstract))
+    return papers, n_entries
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__)
+        return 2
+    seed_dir = argv[1]
+    qpath = argv[2] if len(argv) > 2 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "questions.jsonl")
+    papers, n_entries = load_corpus(seed_dir)
+    print(f"corpus: {n_entries} entries, {len(papers)} distinct papers")
+
+    errors, warnings = [], []
+    ids, questions = set(), set()
+    kinds = collections.Counter()
+    with open(qpath, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                errors.append(f"line {lineno}: blank line")
+                continue
+            try:
+                q = json.loads(line)
+            except json.JSONDecodeError as exc:
+                errors.append(f"line {lineno}: bad JSON: {exc}")
+                continue
+            if not isinstance(q, dict):
+                errors.append(f"line {lineno}: not an object")
+                continue
+            bad = [k for k, t in REQUIRED.items() if not isinstance(q.get(k), t)]
+            if bad:
+                errors.append(f"line {lineno}: missing/wrong-type fields {bad}")
+                continue
+            qid = q["id"]
+            where = f"line {lineno} ({qid})"
+            if not re.fullmatch(r"q\d{3,}", qid):
+                errors.append(f"{where}: malformed id")
+            if qid in ids:
+                errors.append(f"{where}: duplicate id")
+            ids.add(qid)
+            norm_q = " ".join(q["question"].lower().split())
+            if norm_q in questions:
+                errors.append(f"{where}: duplicate question")
+            questions.add(norm_q)
+            kind = q["kind"]
+            kinds[kind] += 1
+            if kind not in KINDS:
+                errors.append(f"{where}: unknown kind {kind!r}")
+            rel, par = q["relevant"], q["partial"]
+            for field, lst in (("relevant", rel), ("partial", par)):
+                if len(set(lst)) != len(lst):
+                    errors.append(f"{where}: duplicate ids in {field}")
+                for pid in lst:
+                    if pid not in papers:
+                        errors.append(f"{where}: {field} id {pid} not in corpus")
+            if set(rel) & set(par):
+                errors.append(f"{where}: relevant and partial overlap")
+            if len(q["relevant_titles"]) != len(rel):
+                errors.append(f"{where}: relevant_titles length differs from relevant")
+            else:
+                for pid, title in zip(rel, q["relevant_titles"]):
+                    if paper_id(title) != pid:
+                        errors.append(f"{where}: title {title[:60]!r} does not hash to {pid}")
+            if kind in ("unanswerable", "metadata"):
+                if rel:
+                    errors.append(f"{where}: {kind} question must have relevant == []")
+            elif kind in KINDS and not rel:
+                errors.append(f"{where}: {kind} question has empty relevant")
+            if not 0 < len(q["answer_points"]) <= 4 and kind not in ("topic", "topic_paraphrase"):
+                warnings.append(f"{where}: expected 1-4 answer_points")
+            if kind in ("single", "comparison") and all(p in papers for p in rel):
+                text = " ".join(" ".join(papers[p]) for p in rel).lower()
+                for ap in q["answer_points"]:
+                    if ap.lower() not in text:
+                        warnings.append(f"{where}: answer point {ap!r} not found verbatim")
+
+    for w in warnings:
+        print("WARN ", w)
+    for e in errors:
+        print("ERROR", e)
+    print(f"questions: {sum(kinds.values())}  by kind: {dict(sorted(kinds.items()))}")
+    print("OK" if not errors else f"FAILED with {len(errors)} error(s)")
+    return 0 if not errors else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,121 @@
+"""Sentences with offsets, and chunks sized for the embedding model.
+
+Chunks come from llama-index's `SentenceSplitter` over the abstract, measured in the
+embedding model's own word pieces; the title is prepended to every chunk so each chunk
+stands on its own, and each keeps the character span of the abstract it covers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from assistant.types import Chunk, Paper, Sentence
+
+# Abbreviations after which a period does not end a sentence.
+_ABBREV = {
+    "e.g", "i.e", "etc", "vs", "al", "fig", "figs", "eq", "eqs", "cf", "approx", "resp",
+    "sec", "no", "dr", "mr", "ms", "prof", "inc", "ca", "viz", "w.r.t", "a.k.a",
+}
+_BOUNDARY = re.compile(r"[.!?](?:[\"')\]]*)\s+(?=[\"'(\[$]?[A-Z0-9])")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of ``text`` (whitespace trimmed)."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _BOUNDARY.finditer(text):
+        end = m.start() + 1
+        word = re.search(r"([\w.]+)\.?$", text[start:end])
+        token = (word.group(1) if word else "").lower().rstrip(".")
+        # "e.g." / "et al." / single initials ("J. Smith") / decimals are not sentence ends.
+        if token in _ABBREV or (len(token) == 1 and token.isalpha()):
+            continue
+        spans.append((start, end))
+        start = m.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    out = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            out.append((s, e))
+    return out
+
+
+def paper_sentences(paper: Paper) -> list[Sentence]:
+    return [
+        Sentence(paper.id, i, s, e, paper.abstract[s:e])
+        for i, (s, e) in enumerate(split_sentences(paper.abstract))
+    ]
+
+
+class Chunker:
+    """Splits a paper into title-prefixed chunks that fit the embedding model."""
+
+    def __init__(self, count_tokens: Callable[[str], int], tokenize: Callable[[str], list[int]],
+                 chunk_size: int, chunk_overlap: int, max_tokens: int):
+        self.count_tokens = count_tokens
+        self.tokenize = tokenize
+        self.chunk_size = min(chunk_size, max_tokens - 2)  # [CLS] and [SEP]
+        self.chunk_overlap = chunk_overlap
+
+    def title_prefix(self, paper: Paper) -> str:
+        return paper.title + "\n"
+
+    def chunks(self, paper: Paper) -> list[Chunk]:
+        from llama_index.core import Document
+        from llama_index.core.node_parser import SentenceSplitter
+
+        prefix = self.title_prefix(paper)
+        budget = max(32, self.chunk_size - self.count_tokens(prefix))
+        splitter = SentenceSplitter(
+            chunk_size=budget,
+            chunk_overlap=min(self.chunk_overlap, budget // 4),
+            tokenizer=self.tokenize,
+            include_metadata=False,
+            include_prev_next_rel=False,
+        )
+        nodes = splitter.get_nodes_from_documents([Document(text=paper.abstract)])
+        out: list[Chunk] = []
+        cursor = 0
+        for node in nodes:
+            body = node.get_content()
+            start = node.start_char_idx
+            if start is None or paper.abstract[start : start + len(body)] != body:
+                start = paper.abstract.find(body, max(0, cursor - len(body)))
+            if start < 0:  # the splitter rewrote whitespace; fall back to a token-free search
+                start = cursor
+            end = start + len(body)
+            cursor = end
+            out.append(Chunk(paper.id, len(out), prefix + body, start, end))
+        if not out:
+            out.append(Chunk(paper.id, 0, prefix + paper.abstract, 0, len(paper.abstract)))
+        return out
+
+
+def sentence_spans_in_chunks(
+    chunks: list[Chunk], sentences: list[Sentence], prefix_len: int
+) -> tuple[list[list[tuple[int, int]]], list[tuple[int, int]]]:
+    """Assign each sentence to the chunk that holds most of it.
+
+    Returns, per chunk, the sentence spans in that chunk's text coordinates, and per
+    sentence its (chunk index, position in that chunk's span list).
+    """
+    per_chunk: list[list[tuple[int, int]]] = [[] for _ in chunks]
+    where: list[tuple[int, int]] = []
+    for s in sentences:
+        best, best_overlap = 0, -1
+        for ci, ch in enumerate(chunks):
+            overlap = min(s.end, ch.end) - max(s.start, ch.start)
+            if overlap > best_overlap:
+                best, best_overlap = ci, overlap
+        ch = chunks[best]
+        a = max(s.start, ch.start) - ch.start + prefix_len
+        b = min(s.end, ch.end) - ch.start + prefix_len
+        where.append((best, len(per_chunk[best])))
+        per_chunk[best].append((a, max(a, b)))
+    return per_chunk, where

@@ -1,0 +1,186 @@
+"""`paperlens` command line: ingest, library, remove, ask, eval.
+
+Heavy modules are imported inside the commands, so `paperlens --help` starts fast.
+Errors become one line on stderr and a non-zero exit code here, and only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _offline_env() -> None:
+    # Nothing may reach beyond 127.0.0.1: hub, telemetry and analytics stay off.
+    for key, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
+        os.environ.setdefault(key, value)
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from assistant.settings import get_settings
+    from ingest.pipeline import Progress, ingest
+
+    settings = get_settings()
+    bar: Any = None
+
+    def progress(p: Progress) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=p.papers_total, unit="paper", desc="embedding", disable=args.quiet)
+        bar.update(p.papers_done - bar.n)
+        rate = p.chunks_done / p.seconds if p.seconds else 0.0
+        bar.set_postfix(chunks=p.chunks_done, chunks_per_s=f"{rate:.1f}")
+
+    report = ingest(args.paths, settings, progress=progress)
+    if bar is not None:
+        bar.close()
+    for path, reason in report.skipped:
+        print(f"skipped: {path}: {reason}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.summary())
+        print(f"library: {settings.store_location}")
+    nothing = report.files_read == 0 and not (report.added or report.updated or report.unchanged)
+    return EXIT_ERROR if nothing else 0
+
+
+def _cmd_library(args: argparse.Namespace) -> int:
+    from assistant.settings import get_settings
+    from assistant.store import Library
+
+    settings = get_settings()
+    stats = Library(settings).stats()
+    if args.json:
+        print(json.dumps(stats.to_dict(), indent=2))
+        return 0
+    print(f"papers:     {stats.papers}")
+    print(f"chunks:     {stats.chunks}")
+    print(f"sentences:  {stats.sentences}")
+    print(f"model:      {stats.model}")
+    print(f"location:   {stats.location}")
+    print(f"collection: {stats.collection}")
+    print("sources:")
+    for name, count in stats.sources.items():
+        print(f"  {name}: {count} papers")
+    return 0
+
+
+def _cmd_remove(args: argparse.Namespace) -> int:
+    from ingest.pipeline import remove
+
+    if not args.ids and not args.source:
+        print("paperlens remove: give paper ids or --source FILE", file=sys.stderr)
+        return EXIT_USAGE
+    removed = remove(args.ids, sources=args.source or ())
+    print(f"removed {len(removed)} papers")
+    missing = [pid for pid in args.ids if pid not in removed]
+    for pid in missing:
+        print(f"not in the library: {pid}", file=sys.stderr)
+    return 0
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from assistant.chat import Assistant
+    from assistant.render import format_sources
+
+    question = " ".join(args.question)
+    options: dict[str, Any] = {}
+    if args.mode:
+        options["mode"] = args.mode
+    with Assistant() as bot:
+        answer = bot.ask(question, **options)
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    for notice in answer.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    print(answer.text)
+    listing = format_sources(answer)
+    if listing:
+        print()
+        print(listing)
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from evals.runner import main as eval_main
+
+    return eval_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paperlens",
+        description="Grounded, cited answers over your library of research papers.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="add papers from files or folders")
+    p.add_argument("paths", nargs="+", help="files or folders (.txt .md .json .jsonl)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_ingest)
+
+    p = sub.add_parser("library", help="show what the library holds")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_library)
+
+    p = sub.add_parser("remove", help="delete papers by id or by source file")
+    p.add_argument("ids", nargs="*", help="paper ids (as shown by 'paperlens ask --json')")
+    p.add_argument("--source", action="append", help="remove the papers that came only from this file")
+    p.set_defaults(func=_cmd_remove)
+
+    p = sub.add_parser("ask", help="ask a question about the library")
+    p.add_argument("question", nargs="+")
+    p.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    p.add_argument("--mode", choices=["extractive", "llm"], help="force an answerer")
+    p.set_defaults(func=_cmd_ask)
+
+    p = sub.add_parser("eval", help="run the offline eval set and write a report")
+    p.add_argument("--set", dest="set_path", help="questions JSONL (default: the bundled set)")
+    p.add_argument("--mode", choices=["extractive", "llm"], default="extractive")
+    p.add_argument("--judge", choices=["offline", "llm"], default="offline")
+    p.add_argument("--out", default="artifacts/eval", help="output folder")
+    p.add_argument("--no-baseline", action="store_true", help="skip the plain llama-index baseline")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.set_defaults(func=_cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `paperlens` console script."""
+    args = build_parser().parse_args(argv)
+    _offline_env()
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    from assistant.errors import PaperLensError
+
+    try:
+        return int(args.func(args))
+    except PaperLensError as exc:
+        print(f"paperlens: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("paperlens: interrupted - re-run the same command to finish; nothing is duplicated",
+              file=sys.stderr)
+        return 130
