@@ -219,6 +219,17 @@ class Library:
             hits.append(DenseHit(cid, meta["paper_id"], int(meta["position"]), 1.0 - float(dist)))
         return hits
 
+    def chunk_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The chunk vectors of the given papers."""
+        if not paper_ids:
+            return {}
+        got = self.chunks.get(where={"paper_id": {"$in": list(paper_ids)}}, include=["metadatas", "embeddings"])
+        rows: dict[str, list[np.ndarray]] = {}
+        embs = got["embeddings"]
+        for meta, emb in zip(got["metadatas"] or [], embs if embs is not None else [], strict=True):
+            rows.setdefault(meta["paper_id"], []).append(np.asarray(emb, dtype=np.float32))
+        return {pid: np.vstack(v) for pid, v in rows.items()}
+
     def sentences_for(self, paper_ids: Sequence[str]) -> dict[str, tuple[list[Sentence], np.ndarray]]:
         """Sentences and their vectors for the given papers, in abstract order."""
         if not paper_ids:

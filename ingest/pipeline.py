@@ -50,8 +50,12 @@ def collect_files(paths: Iterable[str | Path], report: IngestReport) -> list[Pat
         path = Path(raw).expanduser()
         if path.is_dir():
             for f in sorted(path.rglob("*")):
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts):
+                if any(part.startswith(".") for part in f.relative_to(path).parts):
+                    continue
+                if f.is_file():
                     files.append(f)
+                elif f.is_symlink() and not f.exists():  # reported, not silently dropped
+                    report.skipped.append((str(f), "broken link (its target does not exist)"))
         elif path.is_file():
             files.append(path)
         else:
