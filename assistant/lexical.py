@@ -24,24 +24,12 @@ _TOKEN = re.compile(r"[^\W_]+(?:[-+][^\W_]+)*\+*", re.UNICODE)
 
 # English function words, dropped from documents and questions alike.
 STOPWORDS = frozenset(
-    """a an and are as at be been being but by can could did do does doing for from had has
-    have having how i if in into is it its itself me more most my no nor not of off on once
-    only or other our ours out over own same she should so some such than that the their
-    theirs them then there these they this those through to too under until up very was we
-    were what when where which while who whom why will with would you your yours via also
-    each both between among about against during before after above below again further
-    here just any all few many much may might must shall""".split()
+    ["a", "an", "and", "are", "as", "at", "be", "been", "being", "but", "by", "can", "could", "did", "do", "does", "doing", "for", "from", "had", "has", "have", "having", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "me", "more", "most", "my", "no", "nor", "not", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "via", "also", "each", "both", "between", "among", "about", "against", "during", "before", "after", "above", "below", "again", "further", "here", "just", "any", "all", "few", "many", "much", "may", "might", "must", "shall"]
 )
 
 # Words that frame a question about the library rather than name its topic.
 QUESTION_WORDS = frozenset(
-    """paper papers work works study studies studied studying research article articles
-    publication publications library collection corpus discuss discusses discussed propose
-    proposes proposed address addresses addressed investigate investigates explore explores
-    focus focuses focusing tell list show find give know say says mention mentions describe
-    describes look looking related relevant regarding concerning topic topics present presents
-    please anything something there exist exists deal deals dealing cover covers covering
-    written wrote""".split()
+    ["paper", "papers", "work", "works", "study", "studies", "studied", "studying", "research", "article", "articles", "publication", "publications", "library", "collection", "corpus", "discuss", "discusses", "discussed", "propose", "proposes", "proposed", "address", "addresses", "addressed", "investigate", "investigates", "explore", "explores", "focus", "focuses", "focusing", "tell", "list", "show", "find", "give", "know", "say", "says", "mention", "mentions", "describe", "describes", "look", "looking", "related", "relevant", "regarding", "concerning", "topic", "topics", "present", "presents", "please", "anything", "something", "there", "exist", "exists", "deal", "deals", "dealing", "cover", "covers", "covering", "written", "wrote"]
 )
 
 _STEMMER: Any = None

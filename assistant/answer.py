@@ -1,0 +1,201 @@
+"""The extractive answerer: answers made of quoted abstract sentences, each cited.
+
+It needs no LLM. Every sentence it writes about a paper is a verbatim span of that
+paper's abstract, with ``[n]`` pointing at the source and the span's offsets in the
+citation, so it is grounded by construction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .lexical import LexicalIndex, terms
+from .questions import QuestionInfo
+from .retrieval import PaperHit, Retrieval
+from .types import Citation, QuestionKind, Source
+
+# Sentences that state a paper's contribution make the best one-line summary.
+_CONTRIBUTION = re.compile(r"\b(we|this paper|this work|our)\s+(propose|introduce|present|develop|study|show|design)", re.I)
+_METADATA_FIELDS = {
+    "author": "authors", "wrote": "authors", "written": "authors", "venue": "venue",
+    "conference": "venue", "journal": "venue", "published": "venue", "year": "year",
+    "affiliat": "affiliations", "institution": "affiliations", "universit": "affiliations",
+}
+NOT_STATED_COVERAGE = 0.5
+
+
+@dataclass
+class Draft:
+    """An answer before timings and mode are stamped on it."""
+
+    text: str
+    citations: list[Citation]
+    sources: list[Source]
+    kind: QuestionKind
+    answerable: bool
+    notices: list[str] = field(default_factory=list)
+
+
+def _source(n: int, hit: PaperHit, relevant: bool = True) -> Source:
+    best = hit.best_sentences(1)
+    snippet = best[0].text if best else hit.paper.abstract[:240]
+    return Source(
+        n=n,
+        paper_id=hit.paper.id,
+        title=hit.paper.title,
+        score=round(hit.score, 4),
+        dense=round(hit.dense, 4),
+        lexical=round(hit.lexical, 4),
+        snippet=snippet,
+        date=hit.paper.date,
+        sources=hit.paper.sources,
+        relevant=relevant,
+    )
+
+
+def _pick(hit: PaperHit, n: int, prefer_contribution: bool = False) -> list[int]:
+    """Indices of the ``n`` best sentences of a hit, in abstract order."""
+    if not hit.sentences or hit.sentence_scores is None:
+        return []
+    scores = hit.sentence_scores.copy()
+    if prefer_contribution:
+        scores += np.asarray([0.08 if _CONTRIBUTION.search(s.text) else 0.0 for s in hit.sentences])
+    return sorted(np.argsort(-scores)[:n].tolist())
+
+
+def _cite(n: int, hit: PaperHit, idx: int) -> Citation:
+    s = hit.sentences[idx]
+    support = float(hit.sentence_scores[idx]) if hit.sentence_scores is not None else 0.0
+    return Citation(n, hit.paper.id, hit.paper.title, s.text, s.start, s.end, True, round(support, 3))
+
+
+def _numbered(hits: Sequence[PaperHit], others: Sequence[PaperHit], extra: int = 5) -> list[Source]:
+    sources = [_source(i + 1, h) for i, h in enumerate(hits)]
+    used = {h.paper.id for h in hits}
+    rest = [h for h in others if h.paper.id not in used][:extra]
+    sources += [_source(len(sources) + i + 1, h, relevant=False) for i, h in enumerate(rest)]
+    return sources
+
+
+def answer_list(question: str, retrieval: Retrieval) -> Draft:
+    """"Which papers ...": one line per relevant paper, its most relevant sentence quoted."""
+    hits = retrieval.relevant
+    if not hits:
+        return no_paper(question, retrieval)
+    lines = [f"{len(hits)} paper{'s' if len(hits) != 1 else ''} in the library address{'es' if len(hits) == 1 else ''} this:"]
+    cites = []
+    for n, hit in enumerate(hits, 1):
+        idx = _pick(hit, 1, prefer_contribution=True)
+        if not idx:
+            continue
+        c = _cite(n, hit, idx[0])
+        cites.append(c)
+        lines.append(f"{n}. **{hit.paper.title}**: {c.quote} [{n}]")
+    return Draft("\n".join(lines), cites, _numbered(hits, retrieval.hits), "list", True)
+
+
+def _not_stated(hit: PaperHit, question: str, name: str, lex: LexicalIndex) -> bool:
+    """Whether no sentence of the paper covers the question's own terms (beyond its name)."""
+    qterms = [t for t in dict.fromkeys(terms(question, question=True)) if t not in set(terms(name))]
+    if not qterms or not hit.sentences:
+        return False
+    total = sum(lex.idf(t) for t in qterms)
+    best = 0.0
+    for s in hit.sentences:
+        have = set(terms(s.text))
+        best = max(best, sum(lex.idf(t) for t in qterms if t in have) / total)
+    wants_number = bool(re.search(r"\bhow\s+(much|many|long|large|big|fast)\b", question, re.I))
+    has_number = any(re.search(r"\d", s.text) for s in hit.sentences)
+    return best < NOT_STATED_COVERAGE or (wants_number and not has_number)
+
+
+def answer_single(question: str, hit: PaperHit, retrieval: Retrieval, name: str, lex: LexicalIndex) -> Draft:
+    """A question about one paper: its most relevant sentences, quoted and cited."""
+    sources = _numbered([hit], retrieval.hits)
+    if _not_stated(hit, question, name, lex):
+        idx = _pick(hit, 1)
+        cites = [_cite(1, hit, i) for i in idx]
+        text = (
+            f"The abstract of **{hit.paper.title}** [1] does not state this, and the library "
+            "holds only titles and abstracts."
+        )
+        if cites:
+            text += f" The closest it says: {cites[0].quote} [1]"
+        return Draft(text, cites, sources, "single", False)
+    idx = _pick(hit, 3)
+    cites = [_cite(1, hit, i) for i in idx]
+    body = " ".join(f"{c.quote} [1]" for c in cites)
+    return Draft(f"**{hit.paper.title}** [1]: {body}", cites, sources, "single", True)
+
+
+def answer_comparison(question: str, hits: Sequence[PaperHit], retrieval: Retrieval) -> Draft:
+    """Each side of a comparison in its own words, side by side."""
+    if len(hits) < 2:
+        return answer_list(question, retrieval) if len(hits) == 0 else answer_single_fallback(question, hits[0], retrieval)
+    lines = ["Side by side, in each paper's own words:"]
+    cites = []
+    for n, hit in enumerate(hits, 1):
+        idx = _pick(hit, 2, prefer_contribution=True)
+        these = [_cite(n, hit, i) for i in idx]
+        cites += these
+        lines.append(f"{n}. **{hit.paper.title}**: " + " ".join(f"{c.quote} [{n}]" for c in these))
+    return Draft("\n".join(lines), cites, _numbered(hits, retrieval.hits), "comparison", True)
+
+
+def answer_single_fallback(question: str, hit: PaperHit, retrieval: Retrieval) -> Draft:
+    idx = _pick(hit, 3)
+    cites = [_cite(1, hit, i) for i in idx]
+    body = " ".join(f"{c.quote} [1]" for c in cites)
+    return Draft(f"**{hit.paper.title}** [1]: {body}", cites, _numbered([hit], retrieval.hits), "single", True)
+
+
+def no_paper(question: str, retrieval: Retrieval) -> Draft:
+    """Nothing relevant: say so, and name the nearest topics without citing them."""
+    near = [h.paper.title for h in retrieval.hits[:3]]
+    text = "The library has no paper on this question."
+    if near:
+        text += " The nearest topics it does have (not answers to the question): " + "; ".join(near) + "."
+    sources = [_source(i + 1, h, relevant=False) for i, h in enumerate(retrieval.hits[:3])]
+    return Draft(text, [], sources, "list", False)
+
+
+def metadata_field(question: str) -> str:
+    low = question.lower()
+    for key, fld in _METADATA_FIELDS.items():
+        if key in low:
+            return fld
+    return "year" if re.search(r"\b(19|20)\d\d\b", low) else "details"
+
+
+def answer_metadata(question: str, info: QuestionInfo, hits: Sequence[PaperHit], retrieval: Retrieval) -> Draft:
+    """Authors, venues, years: answered from imported metadata, else "not recorded"."""
+    fld = metadata_field(question)
+    if fld == "year" and info.years and not hits:
+        return Draft(
+            f"Publication years are not recorded for the papers in this library, so it cannot list "
+            f"papers from {', '.join(map(str, info.years))}. Import BibTeX or JSON metadata to enable this.",
+            [], [], "metadata", False,
+        )
+    lines, cites, used = [], [], []
+    for hit in hits:
+        p = hit.paper
+        value = {"authors": ", ".join(p.authors), "venue": p.venue or "", "year": str(p.year or "")}.get(fld, "")
+        if value:
+            used.append(hit)
+            n = len(used)
+            quote = p.title
+            cites.append(Citation(n, p.id, p.title, quote, 0, 0, True, 1.0))
+            lines.append(f"**{p.title}** [{n}]: {fld} {value} (from imported metadata).")
+    if lines:
+        return Draft("\n".join(lines), cites, _numbered(used, retrieval.hits), "metadata", True)
+    what = {"authors": "Authors", "venue": "Venues", "year": "Publication years", "affiliations": "Affiliations"}.get(fld, "Authors, venues and years")
+    subject = f" of **{hits[0].paper.title}**" if hits else ""
+    text = (
+        f"{what}{subject} {'are' if what.endswith('s') else 'is'} not recorded in this library: its "
+        "pages give titles and abstracts only. Import BibTeX or JSON metadata to answer this."
+    )
+    return Draft(text, [], [_source(i + 1, h, relevant=False) for i, h in enumerate(hits)], "metadata", False)

@@ -1,0 +1,379 @@
+"""`Assistant`: the library and models kept loaded, a conversation, and `ask`/`stream`.
+
+Example:
+    >>> from assistant import Assistant
+    >>> with Assistant() as bot:                                     # doctest: +SKIP
+    ...     print(bot.ask("Which papers study speculative decoding?").text)
+    ...     print(bot.ask("and which of those use a draft model?").text)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .answer import (
+    Draft,
+    answer_comparison,
+    answer_list,
+    answer_metadata,
+    answer_single,
+    no_paper,
+)
+from .errors import LibraryEmptyError, LLMUnavailableError, PaperLensError
+from .lexical import terms
+from .llm import LLMClient
+from .prompts import load_prompt
+from .providers import Embedder, get_embedder
+from .questions import PaperNames, QuestionInfo, classify
+from .retrieval import Filters, PaperHit, Retrieval, Retriever
+from .settings import Settings, get_settings
+from .store import Library
+from .types import Answer, Mode, Source
+from .verify import SourceText, Verifier
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+# The source text handed to the LLM may not close its own delimiter.
+_DELIMS = {"</source": "</ source", "<source": "< source"}
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One step of a streamed answer.
+
+    ``delta`` is new text. While ``draft`` is True the text is the LLM's unverified
+    output; the last event has ``answer`` set, whose text replaces the draft.
+    """
+
+    delta: str
+    answer: Answer | None = None
+    draft: bool = False
+
+
+@dataclass
+class Turn:
+    question: str
+    paper_ids: list[str]
+    titles: list[str]
+    topic_terms: list[str]
+
+
+@dataclass
+class _Plan:
+    question: str
+    info: QuestionInfo
+    retrieval: Retrieval
+    draft: Draft
+    hits: list[PaperHit]
+    notices: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Assistant:
+    """Answers questions about one library, keeping models loaded and the conversation.
+
+    Args:
+        settings: a `Settings`, a dict of overrides, or None for the environment's.
+        library, embedder, llm: inject your own (tests, other stores or models).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | dict[str, Any] | None = None,
+        *,
+        library: Library | None = None,
+        embedder: Embedder | None = None,
+        llm: LLMClient | None = None,
+    ):
+        self.settings = get_settings(settings)
+        self.library = library or Library(self.settings)
+        self.embedder = embedder or get_embedder(self.settings)
+        self.retriever = Retriever(self.settings, self.library, self.embedder)
+        self.verifier = Verifier(self.embedder)
+        self.llm = llm if llm is not None else (LLMClient(self.settings) if self.settings.llm_enabled else None)
+        self.history: list[Turn] = []
+        self._names: PaperNames | None = None
+        self._names_version = -1
+        self._lock = threading.RLock()
+
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Drop the conversation (models stay cached for the process)."""
+        self.history.clear()
+
+    def reset(self) -> None:
+        """Start a new conversation."""
+        self.history.clear()
+
+    # -- public API
+    def ask(self, question: str, *, mode: Mode | None = None, filters: Filters | None = None) -> Answer:
+        """Answer ``question``; the answer joins the conversation.
+
+        Args:
+            question: the question; follow-ups may refer to the previous answer.
+            mode: "extractive" or "llm" to force an answerer (default: the LLM when
+                configured, else extractive).
+            filters: restrict the papers that may answer (source, date, ids, years).
+        """
+        answer = None
+        for event in self.stream(question, mode=mode, filters=filters):
+            if event.answer is not None:
+                answer = event.answer
+        assert answer is not None
+        return answer
+
+    def stream(
+        self, question: str, *, mode: Mode | None = None, filters: Filters | None = None
+    ) -> Iterator[StreamEvent]:
+        """Yield the answer as it is produced; the last event carries the `Answer`."""
+        t0 = time.perf_counter()
+        with self._lock:
+            question, notices = self._clean(question)
+            if not question:
+                yield StreamEvent("", self._finish("", Draft(
+                    "Please type a question about the papers in the library.", [], [], "list", False
+                ), "none", notices, {}, t0))
+                return
+            plan = self._plan(question, mode)
+            plan.notices[:0] = notices
+            use_llm = (
+                self.llm is not None
+                and mode != "extractive"
+                and plan.draft.answerable
+                and plan.info.kind != "metadata"
+                and bool(plan.hits)
+            )
+            if mode == "llm" and self.llm is None:
+                plan.notices.append("No LLM is configured (set OPENAI_BASE_URL or OPENAI_API_KEY); answered extractively.")
+            if not use_llm:
+                for line in plan.draft.text.split("\n"):
+                    yield StreamEvent(line + "\n")
+                answer = self._finish(question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan)
+                yield StreamEvent("", answer)
+                return
+            yield from self._stream_llm(plan, t0)
+
+    def stats(self) -> Any:
+        return self.library.stats()
+
+    # -- internals
+    @staticmethod
+    def _clean(question: str) -> tuple[str, list[str]]:
+        notices = []
+        question = " ".join((question or "").split())
+        if len(question) > MAX_QUESTION_CHARS:
+            notices.append(f"The question was cut to its first {MAX_QUESTION_CHARS} characters.")
+            question = question[:MAX_QUESTION_CHARS]
+        return question, notices
+
+    def _paper_names(self) -> PaperNames:
+        version = self.retriever.refresh().version
+        if self._names is None or self._names_version != version:
+            self._names = PaperNames(self.retriever.papers.values())
+            self._names_version = version
+        return self._names
+
+    def _plan(self, question: str, mode: Mode | None) -> _Plan:
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        names = self._paper_names()
+        if not self.retriever.papers:
+            raise LibraryEmptyError(self.settings.store_location)
+        info = classify(question, names, has_history=bool(self.history))
+        notices: list[str] = []
+        within = None
+        extra: list[str] = []
+        retrieve_q = question
+        if info.follow_up and self.history:
+            last = self.history[-1]
+            rewritten = self._rewrite(question) if (self.llm is not None and mode != "extractive") else None
+            if rewritten:
+                retrieve_q = rewritten
+                info = classify(rewritten, names)
+                notices.append(f"Follow-up read as: {rewritten}")
+            else:
+                extra = last.topic_terms
+                if info.narrow and last.paper_ids:
+                    within = last.paper_ids
+        timings["classify"] = time.perf_counter() - t
+
+        retrieval = self.retriever.retrieve(retrieve_q, within=within, extra_terms=extra)
+        if info.narrow and within and not extra:
+            pass
+        hits: list[PaperHit]
+        lex = self.retriever.refresh()
+        if info.named and info.kind in ("single", "comparison", "metadata"):
+            named = self.retriever.retrieve(retrieve_q, within=info.named_ids)
+            order = {pid: i for i, pid in enumerate(info.named_ids)}
+            hits = sorted((h for h in named.hits if h.paper.id in order), key=lambda h: order[h.paper.id])
+        elif info.kind == "comparison":
+            hits = retrieval.relevant[:3]
+        elif info.kind == "metadata":
+            hits = []
+        else:
+            hits = retrieval.relevant
+        if info.kind == "single" and hits:
+            draft = answer_single(retrieve_q, hits[0], retrieval, info.named[0].name, lex)
+        elif info.kind == "comparison":
+            draft = answer_comparison(retrieve_q, hits, retrieval)
+        elif info.kind == "metadata":
+            draft = answer_metadata(retrieve_q, info, hits, retrieval)
+        elif hits:
+            draft = answer_list(retrieve_q, retrieval)
+            if within is not None:
+                draft.kind = "follow_up"
+        else:
+            draft = no_paper(retrieve_q, retrieval)
+        timings.update(retrieval.timings)
+        used = [s.paper_id for s in draft.sources if s.relevant]
+        self._remember(question, used, retrieval)
+        return _Plan(retrieve_q, info, retrieval, draft, hits if draft.answerable else [], notices, timings)
+
+    def _remember(self, question: str, paper_ids: list[str], retrieval: Retrieval) -> None:
+        papers = self.retriever.papers
+        titles = [papers[p].title for p in paper_ids if p in papers]
+        topic = [t for t in retrieval.query_terms if t in set(terms(retrieval.question, question=True))]
+        if paper_ids or not self.history:
+            self.history.append(Turn(question, paper_ids, titles, topic or retrieval.query_terms))
+        else:  # an empty follow-up keeps the previous topic alive
+            self.history.append(Turn(question, self.history[-1].paper_ids, self.history[-1].titles, self.history[-1].topic_terms))
+        del self.history[:-8]
+
+    def _rewrite(self, question: str) -> str | None:
+        assert self.llm is not None
+        prompt = load_prompt("rewrite")
+        history = [{"question": t.question, "titles": t.titles[:6]} for t in self.history[-3:]]
+        try:
+            text = self.llm.complete(prompt.render(history=history, question=question)).strip()
+        except LLMUnavailableError as exc:
+            log.warning("follow-up rewrite failed: %s", exc)
+            return None
+        text = text.split("\n")[0].strip().strip('"')
+        return text if 3 <= len(text) <= 500 else None
+
+    def _llm_sources(self, plan: _Plan) -> list[SourceText]:
+        numbered = {s.paper_id: s.n for s in plan.draft.sources if s.relevant}
+        out = []
+        for hit in plan.hits:
+            if hit.paper.id in numbered:
+                out.append(SourceText(numbered[hit.paper.id], hit.paper, hit.sentences))
+        return sorted(out, key=lambda s: s.n)[:6]
+
+    def _stream_llm(self, plan: _Plan, t0: float) -> Iterator[StreamEvent]:
+        assert self.llm is not None
+        sources = self._llm_sources(plan)
+        def clean(text: str) -> str:
+            for a, b in _DELIMS.items():
+                text = text.replace(a, b)
+            return text
+        messages = load_prompt("answer").render(
+            question=plan.question,
+            sources=[{"n": s.n, "title": clean(s.paper.title).replace('"', "'"), "text": clean(s.paper.abstract)} for s in sources],
+        )
+        parts: list[str] = []
+        t = time.perf_counter()
+        try:
+            for delta in self.llm.stream(messages):
+                parts.append(delta)
+                yield StreamEvent(delta, draft=True)
+        except LLMUnavailableError as exc:
+            plan.notices.append(f"The LLM failed ({exc}); showing the extractive answer instead.")
+            plan.timings["llm"] = time.perf_counter() - t
+            yield StreamEvent("", self._finish(plan.question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan))
+            return
+        plan.timings["llm"] = time.perf_counter() - t
+        t = time.perf_counter()
+        checked = self.verifier.check("".join(parts), sources)
+        plan.timings["verify"] = time.perf_counter() - t
+        if not checked.citations:
+            plan.notices.append(
+                "The LLM's answer had no sentence that the retrieved papers support; "
+                "showing the extractive answer instead."
+            )
+            yield StreamEvent("", self._finish(plan.question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan, raw=checked))
+            return
+        if checked.unsupported:
+            plan.notices.append(
+                f"Removed {len(checked.unsupported)} sentence(s) of the LLM's answer that no retrieved paper supports."
+            )
+        if checked.removed_markers:
+            plan.notices.append(f"Removed {len(checked.removed_markers)} citation(s) that did not check out.")
+        draft = Draft(checked.text, checked.citations, plan.draft.sources, plan.draft.kind, True)
+        yield StreamEvent("", self._finish(plan.question, draft, "llm", plan.notices, plan.timings, t0, plan, raw=checked))
+
+    def _finish(
+        self,
+        question: str,
+        draft: Draft,
+        mode: Mode,
+        notices: list[str],
+        timings: dict[str, float],
+        t0: float,
+        plan: _Plan | None = None,
+        raw: Any = None,
+    ) -> Answer:
+        timings = {k: round(v * 1000, 2) for k, v in timings.items()}
+        timings["total_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+        unsupported = tuple(raw.unsupported) if raw is not None else ()
+        cited = {c.n for c in draft.citations}
+        sources: list[Source] = list(draft.sources)
+        # Every [n] in the text must have its source: drop markers that have none.
+        valid = {s.n for s in sources}
+        assert cited <= valid, f"citations {cited - valid} have no source"
+        return Answer(
+            question=question,
+            text=draft.text,
+            citations=tuple(draft.citations),
+            sources=tuple(sources),
+            mode=mode,
+            kind=draft.kind,
+            answerable=draft.answerable,
+            notices=tuple(notices + draft.notices),
+            unsupported=unsupported,
+            timings=timings,
+            config_hash=self.settings.config_hash(),
+            model=self.llm.model if (mode == "llm" and self.llm is not None) else None,
+        )
+
+
+_DEFAULT: dict[str, Assistant] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def ask(
+    question: str,
+    *,
+    mode: Mode | None = None,
+    filters: Filters | None = None,
+    settings: Settings | dict[str, Any] | None = None,
+) -> Answer:
+    """Answer one question about the library (no conversation kept between calls).
+
+    Example:
+        >>> from assistant import ask
+        >>> answer = ask("Which papers study speculative decoding?")   # doctest: +SKIP
+        >>> [c.title for c in answer.citations]                        # doctest: +SKIP
+    """
+    s = get_settings(settings)
+    key = s.config_hash() + str(s.resolved_chroma_path) + str(s.chroma_host)
+    with _DEFAULT_LOCK:
+        bot = _DEFAULT.get(key)
+        if bot is None:
+            bot = _DEFAULT[key] = Assistant(s)
+    with bot._lock:
+        bot.reset()
+        return bot.ask(question, mode=mode, filters=filters)
+
+
+__all__ = ["Assistant", "Filters", "PaperLensError", "StreamEvent", "ask"]

@@ -1,0 +1,69 @@
+"""Prompts are data files (``prompts/*.yaml``) with declared, checked placeholders."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import PromptError
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A system and a user template sharing one set of declared placeholders."""
+
+    name: str
+    placeholders: frozenset[str]
+    system: Any
+    user: Any
+
+    def render(self, **values: Any) -> list[dict[str, str]]:
+        """Chat messages for ``values``; unknown or missing placeholders raise `PromptError`."""
+        given = set(values)
+        if given != self.placeholders:
+            missing = sorted(self.placeholders - given)
+            extra = sorted(given - self.placeholders)
+            raise PromptError(
+                f"prompt {self.name!r}: missing placeholders {missing}, unknown {extra}"
+            )
+        import jinja2
+
+        try:
+            return [
+                {"role": "system", "content": self.system.render(**values).strip()},
+                {"role": "user", "content": self.user.render(**values).strip()},
+            ]
+        except jinja2.UndefinedError as exc:
+            raise PromptError(f"prompt {self.name!r}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=16)
+def load_prompt(name: str, directory: Path = PROMPTS_DIR) -> Prompt:
+    """Load ``<directory>/<name>.yaml`` and check its placeholders against its templates."""
+    import jinja2
+    import jinja2.meta
+    import yaml
+
+    path = directory / f"{name}.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PromptError(f"prompt file {path} is missing - reinstall paperlens or restore it") from exc
+    except yaml.YAMLError as exc:
+        raise PromptError(f"prompt file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or not {"placeholders", "system", "user"} <= set(data):
+        raise PromptError(f"prompt file {path} needs 'placeholders', 'system' and 'user' keys")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    declared = frozenset(data["placeholders"])
+    used: set[str] = set()
+    for key in ("system", "user"):
+        used |= jinja2.meta.find_undeclared_variables(env.parse(data[key]))
+    if used != declared:
+        raise PromptError(
+            f"prompt file {path}: templates use {sorted(used)} but declare {sorted(declared)}"
+        )
+    return Prompt(name, declared, env.from_string(data["system"]), env.from_string(data["user"]))

@@ -1,0 +1,134 @@
+"""What kind of question this is, and which papers it names.
+
+"Which papers study X?" (list), "What does paper P say about Y?" (single), "How do A
+and B differ?" (comparison), author/venue/year questions (metadata) and short
+follow-ups are answered differently; this module decides which, by rules a user can
+read, not by a model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .types import Paper, QuestionKind
+
+_METADATA = re.compile(
+    r"\b(who\s+(wrote|authored|are\s+the\s+authors|is\s+the\s+author|developed|proposed)|authors?\b|"
+    r"author(ed)?\s+by|written\s+by|venue|conference|journal|workshop|published\s+(in|at|by)|"
+    r"publication\s+(year|date|venue)|what\s+year|which\s+year|when\s+was\b.*\b(published|released|written)|"
+    r"(from|in|since|before|after)\s+(19|20)\d\d\b|affiliat\w*|institution|universit(y|ies)|"
+    r"neurips|icml|iclr|acl|emnlp|cvpr|aaai)",
+    re.IGNORECASE,
+)
+_YEAR = re.compile(r"\b(19|20)\d\d\b")
+_COMPARISON = re.compile(
+    r"\b(compare|compares|comparison\s+(of|between)|differ(s|ence|ences|ent)?|versus|vs\.?|contrast|similarit(y|ies)|"
+    r"in\s+common)\b",
+    re.IGNORECASE,
+)
+_LIST = re.compile(
+    r"\b(which|what)\s+(papers|works|articles|studies|methods|approaches)\b|\bpapers?\s+(on|about)\b|"
+    r"\bany\s+papers?\b|\blist\b",
+    re.IGNORECASE,
+)
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|also|but|so|what\s+about|how\s+about)\b|\b(of\s+(those|these|them)|those|these|them|they|"
+    r"the\s+same|the\s+above|the\s+first|the\s+second|the\s+last|this\s+one|that\s+one)\b",
+    re.IGNORECASE,
+)
+_NARROW = re.compile(r"\b(of\s+(those|these|them)|among\s+(those|these|them)|which\s+one)\b", re.IGNORECASE)
+_MIN_NAME = 4
+
+
+def _norm(text: str) -> str:
+    return " " + re.sub(r"[\W_]+", " ", text.casefold()).strip() + " "
+
+
+@dataclass(frozen=True)
+class NamedPaper:
+    paper_id: str
+    name: str
+    start: int
+    end: int
+
+
+class PaperNames:
+    """Finds papers named in a question by title or by the short name before a colon."""
+
+    def __init__(self, papers: Iterable[Paper]):
+        self.exact: list[tuple[str, str]] = []  # (normalised name, paper id)
+        self.short: list[tuple[re.Pattern[str], str, str]] = []  # case-sensitive short names
+        for p in papers:
+            title = re.sub(r"\$[^$]*\$", lambda m: m.group(0).strip("$"), p.title)
+            self.exact.append((_norm(title), p.id))
+            head = title.split(":", 1)[0].strip() if ":" in title else ""
+            if head and len(head.split()) <= 6:
+                if len(head.split()) > 1 and len(_norm(head).strip()) >= _MIN_NAME:
+                    self.exact.append((_norm(head), p.id))
+                elif any(c.isupper() or c.isdigit() for c in head[1:]) or len(head) >= 8:
+                    # One-word names ("LiPO", "SpecDec++") match with their own casing,
+                    # so a name like "STEP" does not fire on the word "step".
+                    pattern = re.compile(r"(?<![\w-])" + re.escape(head) + r"(?!\w)")
+                    self.short.append((pattern, head, p.id))
+
+    def find(self, question: str) -> list[NamedPaper]:
+        """Papers named in ``question``, in order of mention, longest match wins."""
+        q = _norm(question)
+        found: list[NamedPaper] = []
+        for name, pid in self.exact:
+            pos = q.find(name)
+            while pos >= 0:
+                found.append(NamedPaper(pid, name.strip(), pos, pos + len(name)))
+                pos = q.find(name, pos + 1)
+        for pattern, head, pid in self.short:
+            if pattern.search(question):
+                # Positions in the normalised text, for overlap resolution.
+                name = _norm(head)
+                pos = q.find(name)
+                while pos >= 0:
+                    found.append(NamedPaper(pid, head, pos, pos + len(name)))
+                    pos = q.find(name, pos + 1)
+        found.sort(key=lambda n: (n.start, -(n.end - n.start)))
+        kept: list[NamedPaper] = []
+        for n in found:
+            # "Step-DPO" inside "Full-Step-DPO" is not a mention of Step-DPO.
+            inside = any(
+                o.start <= n.start and n.end <= o.end and (o.end - o.start) > (n.end - n.start)
+                for o in found
+            )
+            if not inside and all(k.paper_id != n.paper_id for k in kept):
+                kept.append(n)
+        return kept
+
+
+@dataclass(frozen=True)
+class QuestionInfo:
+    kind: QuestionKind
+    named: tuple[NamedPaper, ...]
+    follow_up: bool
+    narrow: bool
+    years: tuple[int, ...]
+
+    @property
+    def named_ids(self) -> list[str]:
+        return [n.paper_id for n in self.named]
+
+
+def classify(question: str, names: PaperNames, *, has_history: bool = False) -> QuestionInfo:
+    """Decide the kind of ``question`` (list, single, comparison, metadata)."""
+    named = tuple(names.find(question))
+    years = tuple(int(m.group(0)) for m in _YEAR.finditer(question))
+    follow_up = has_history and bool(_FOLLOW_UP.search(question)) and len(question.split()) <= 16
+    narrow = follow_up and bool(_NARROW.search(question))
+    kind: QuestionKind
+    if _METADATA.search(question):
+        kind = "metadata"
+    elif _COMPARISON.search(question) and (len(named) >= 2 or not _LIST.search(question)):
+        kind = "comparison"
+    elif len(named) == 1 and not _LIST.search(question):
+        kind = "single"
+    else:
+        kind = "list"
+    return QuestionInfo(kind, named, follow_up, narrow, years)

@@ -1,0 +1,19 @@
+"""Plain-text rendering of an `Answer` for terminals (the CLI)."""
+
+from __future__ import annotations
+
+from .types import Answer
+
+
+def format_sources(answer: Answer) -> str:
+    """A numbered source list: cited papers with their quoted span, then the rest considered."""
+    lines = []
+    quotes: dict[int, list[str]] = {}
+    for c in answer.citations:
+        quotes.setdefault(c.n, []).append(c.quote)
+    for s in answer.sources:
+        mark = "" if s.relevant else "  (considered, not cited)"
+        lines.append(f"[{s.n}] {s.title}  (score {s.score:.2f}){mark}")
+        for q in quotes.get(s.n, [])[:3]:
+            lines.append(f'     "{q[:200]}"')
+    return "\n".join(lines)

@@ -1,0 +1,172 @@
+"""Check every sentence of an answer against the sources it cites (or could cite).
+
+Support of a claim by a source = the best, over the source's sentences (and title), of
+``cos_weight * cosine + (1 - cos_weight) * term coverage`` (the share of the claim's
+content terms the source sentence contains). A number in the claim that the source
+does not contain caps the support under the threshold: offline scorers tell the right
+paper from a wrong one well, but not a faithful sentence from a misread one, so exact
+checks (numbers) are added where they exist. This is *citation relevance*, not
+faithfulness (see evals/CALIBRATION.md).
+
+What happens to each sentence:
+- cited sources that support it keep their ``[n]`` (verified);
+- cited numbers out of range, or sources that do not support it, are removed;
+- a sentence left with no citation gets the best supporting source's ``[n]``;
+- a sentence nothing supports is dropped from the text and reported as unsupported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .lexical import terms
+from .providers import Embedder
+from .text import split_sentences
+from .types import Citation, Paper, Sentence
+
+_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*%?")
+_ANY_MARKER = re.compile(r"\[[^\]]{0,12}\]")
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """A numbered source as the answer may cite it."""
+
+    n: int
+    paper: Paper
+    sentences: Sequence[Sentence]
+
+
+@dataclass
+class Checked:
+    """The verified answer: text with checked markers, citations, and what was dropped."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    removed_markers: list[str] = field(default_factory=list)
+    attributed: int = 0
+    claims: int = 0
+
+    @property
+    def supported(self) -> int:
+        return self.claims - len(self.unsupported)
+
+
+def numbers(text: str) -> set[str]:
+    return {n.rstrip("%").replace(",", "") for n in _NUMBER.findall(text)}
+
+
+class Verifier:
+    """Scores claims against sources; thresholds come from the eval calibration."""
+
+    def __init__(self, embedder: Embedder, threshold: float = 0.5, cos_weight: float = 0.6):
+        self.embedder = embedder
+        self.threshold = threshold
+        self.cos_weight = cos_weight
+
+    def support(
+        self, claims: Sequence[str], sources: Sequence[SourceText]
+    ) -> tuple[np.ndarray, list[list[Sentence | None]]]:
+        """Support of each claim by each source, and the best sentence of each source."""
+        n_c, n_s = len(claims), len(sources)
+        scores = np.zeros((n_c, n_s), dtype=np.float32)
+        best: list[list[Sentence | None]] = [[None] * n_s for _ in range(n_c)]
+        if not n_c or not n_s:
+            return scores, best
+        units: list[tuple[int, Sentence | None, str]] = []
+        for j, src in enumerate(sources):
+            units.append((j, None, src.paper.title))
+            units.extend((j, s, s.text) for s in src.sentences)
+        vecs = self.embedder.encode([*claims, *(u[2] for u in units)])
+        cvec, uvec = vecs[:n_c], vecs[n_c:]
+        cos = cvec @ uvec.T
+        claim_terms = [set(terms(c)) for c in claims]
+        unit_terms = [set(terms(u[2])) for u in units]
+        src_numbers = [numbers(s.paper.title + " " + s.paper.abstract) for s in sources]
+        for i in range(n_c):
+            ct = claim_terms[i]
+            nums = numbers(claims[i])
+            for k, (j, sent, _) in enumerate(units):
+                cover = len(ct & unit_terms[k]) / len(ct) if ct else 0.0
+                value = self.cos_weight * float(cos[i, k]) + (1 - self.cos_weight) * cover
+                if value > scores[i, j]:
+                    scores[i, j] = value
+                    best[i][j] = sent
+            for j in range(n_s):
+                if nums - src_numbers[j]:
+                    # A number the source never states: not supported, however similar.
+                    scores[i, j] = min(scores[i, j], self.threshold - 0.01)
+        return scores, best
+
+    def check(self, answer: str, sources: Sequence[SourceText]) -> Checked:
+        """Verify ``answer`` against numbered ``sources`` (see the module docstring)."""
+        by_n = {s.n: j for j, s in enumerate(sources)}
+        pieces = _claims(answer)
+        claim_texts = [c for c, _ in pieces]
+        scores, best = self.support(claim_texts, sources)
+        out = Checked(text="")
+        lines: list[str] = []
+        cites: dict[tuple[int, int], Citation] = {}
+        for i, (claim, cited) in enumerate(pieces):
+            if len(terms(claim)) < 3 and not cited:
+                lines.append(claim)  # framing ("Here is what the library has:")
+                continue
+            out.claims += 1
+            keep: list[int] = []
+            for n in cited:
+                j = by_n.get(n)
+                if j is None:
+                    out.removed_markers.append(f"[{n}] is not a source of this answer")
+                elif scores[i, j] >= self.threshold:
+                    keep.append(n)
+                else:
+                    out.removed_markers.append(
+                        f"[{n}] does not support: {claim[:80]!r} (support {scores[i, j]:.2f})"
+                    )
+            if not keep and len(sources):
+                j = int(np.argmax(scores[i]))
+                if scores[i, j] >= self.threshold:
+                    keep.append(sources[j].n)
+                    out.attributed += 1
+            if not keep:
+                out.unsupported.append(claim)
+                continue
+            keep = sorted(dict.fromkeys(keep))
+            for n in keep:
+                j = by_n[n]
+                sent = best[i][j]
+                paper = sources[j].paper
+                quote, start, end = (sent.text, sent.start, sent.end) if sent else (paper.title, 0, 0)
+                key = (n, start)
+                if key not in cites or cites[key].support < float(scores[i, j]):
+                    cites[key] = Citation(n, paper.id, paper.title, quote, start, end, True, round(float(scores[i, j]), 3))
+            lines.append(claim + " " + "".join(f"[{n}]" for n in keep))
+        out.text = " ".join(lines).strip()
+        out.citations = sorted(cites.values(), key=lambda c: (c.n, c.start))
+        return out
+
+
+def _claims(answer: str) -> list[tuple[str, list[int]]]:
+    """Sentences of an answer with the source numbers each one cites."""
+    pieces: list[tuple[str, list[int]]] = []
+    for line in answer.split("\n"):
+        line = line.strip().lstrip("-*•").strip()
+        if not line:
+            continue
+        for s, e in split_sentences(line):
+            sentence = line[s:e]
+            cited = [int(x) for m in _MARKER.finditer(sentence) for x in re.split(r"\s*,\s*", m.group(1))]
+            text = _ANY_MARKER.sub("", _MARKER.sub("", sentence)).strip()
+            text = re.sub(r"\s+([.,;:!?])", r"\1", text)
+            if not text:
+                if pieces and cited:  # "... sentence. [2]" - the marker belongs to the previous one
+                    pieces[-1][1].extend(cited)
+                continue
+            pieces.append((text, cited))
+    return pieces
