@@ -8,7 +8,7 @@ LLM_VENV := .venv-llm
 # Pinned so pip takes the local CPU wheel (see ../shared/MACHINE_NOTES.md); installed
 # before anything that depends on torch, else pip resolves a multi-GB CUDA build.
 TORCH := torch==2.13.0
-LLAMA_CPP := llama-cpp-python[server]==0.3.16
+LLAMA_CPP := llama-cpp-python[server]==0.3.36
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1

@@ -20,10 +20,12 @@ from .types import Citation, QuestionKind, Source
 
 # Sentences that state a paper's contribution make the best one-line summary.
 _CONTRIBUTION = re.compile(r"\b(we|this paper|this work|our)\s+(propose|introduce|present|develop|study|show|design)", re.I)
+# Checked in order: "what year was X published" asks for a year, not a venue.
 _METADATA_FIELDS = {
-    "author": "authors", "wrote": "authors", "written": "authors", "venue": "venue",
-    "conference": "venue", "journal": "venue", "published": "venue", "year": "year",
     "affiliat": "affiliations", "institution": "affiliations", "universit": "affiliations",
+    "year": "year", "when was": "year", "author": "authors", "wrote": "authors",
+    "written": "authors", "venue": "venue", "conference": "venue", "journal": "venue",
+    "neurips": "venue", "icml": "venue", "iclr": "venue", "published": "venue",
 }
 NOT_STATED_COVERAGE = 0.5
 
@@ -104,10 +106,12 @@ def _not_stated(hit: PaperHit, question: str, name: str, lex: LexicalIndex) -> b
     if not qterms or not hit.sentences:
         return False
     total = sum(lex.idf(t) for t in qterms)
-    best = 0.0
-    for s in hit.sentences:
-        have = set(terms(s.text))
-        best = max(best, sum(lex.idf(t) for t in qterms if t in have) / total)
+    # Coverage by the three most relevant sentences together: a two-part question is
+    # often answered by two sentences.
+    have: set[str] = set()
+    for s in (hit.sentences[i] for i in _pick(hit, 3)):
+        have |= set(terms(s.text))
+    best = sum(lex.idf(t) for t in qterms if t in have) / total
     wants_number = bool(re.search(r"\bhow\s+(much|many|long|large|big|fast)\b", question, re.I))
     has_number = any(re.search(r"\d", s.text) for s in hit.sentences)
     return best < NOT_STATED_COVERAGE or (wants_number and not has_number)

@@ -268,7 +268,7 @@ class Assistant:
         for hit in plan.hits:
             if hit.paper.id in numbered:
                 out.append(SourceText(numbered[hit.paper.id], hit.paper, hit.sentences))
-        return sorted(out, key=lambda s: s.n)[:6]
+        return sorted(out, key=lambda s: s.n)[: self.settings.llm.max_sources]
 
     def _stream_llm(self, plan: _Plan, t0: float) -> Iterator[StreamEvent]:
         assert self.llm is not None
@@ -279,7 +279,14 @@ class Assistant:
             return text
         messages = load_prompt("answer").render(
             question=plan.question,
-            sources=[{"n": s.n, "title": clean(s.paper.title).replace('"', "'"), "text": clean(s.paper.abstract)} for s in sources],
+            sources=[
+                {
+                    "n": s.n,
+                    "title": clean(s.paper.title).replace('"', "'"),
+                    "text": clean(s.paper.abstract[: self.settings.llm.max_source_chars]),
+                }
+                for s in sources
+            ],
         )
         parts: list[str] = []
         t = time.perf_counter()

@@ -40,6 +40,12 @@ _FOLLOW_UP = re.compile(
 )
 _NARROW = re.compile(r"\b(of\s+(those|these|them)|among\s+(those|these|them)|which\s+one)\b", re.IGNORECASE)
 _MIN_NAME = 4
+# Names a paper gives its method in the abstract: "we present LLAMBO", "(MOREC)".
+_DEFINED = re.compile(
+    r"\b(?:propose|proposes|present|presents|introduce|introduces|called|dubbed|named|termed)\s+"
+    r"(?:a\s+|an\s+|the\s+)?(?:novel\s+|new\s+)?([A-Z][\w+-]*[A-Z0-9+][\w+-]*)"
+    r"|\(([A-Z][\w+-]*[A-Z0-9][\w+-]*)\)"
+)
 
 
 def _norm(text: str) -> str:
@@ -60,6 +66,23 @@ class PaperNames:
     def __init__(self, papers: Iterable[Paper]):
         self.exact: list[tuple[str, str]] = []  # (normalised name, paper id)
         self.short: list[tuple[re.Pattern[str], str, str]] = []  # case-sensitive short names
+        papers = list(papers)
+        defined: dict[str, set[str]] = {}
+        for p in papers:
+            for m in _DEFINED.finditer(p.abstract):
+                name = (m.group(1) or m.group(2)).rstrip("-")
+                if 3 <= len(name) <= 20 and sum(c.isupper() for c in name) >= 2:
+                    defined.setdefault(name, set()).add(p.id)
+        mentions: dict[str, int] = {}
+        for p in papers:
+            for word in set(re.findall(r"[\w+-]+", p.title + " " + p.abstract)) & defined.keys():
+                mentions[word] = mentions.get(word, 0) + 1
+        for name, ids in defined.items():
+            # Only names that one paper defines and no other paper uses: "(LLM)" or
+            # "(GPUs)" name a field or a thing, not a paper.
+            if len(ids) == 1 and mentions.get(name, 0) <= 1:
+                pattern = re.compile(r"(?<![\w-])" + re.escape(name) + r"(?!\w)")
+                self.short.append((pattern, name, next(iter(ids))))
         for p in papers:
             title = re.sub(r"\$[^$]*\$", lambda m: m.group(0).strip("$"), p.title)
             self.exact.append((_norm(title), p.id))

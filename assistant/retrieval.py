@@ -3,10 +3,17 @@
 Chunks nominate candidate papers from both sides; each candidate is then scored on
 absolute signals, so the score can say "nothing relevant here":
 - ``dense``: best cosine similarity between the question and any chunk of the paper;
-- ``lexical``: the share of the question's idf-weighted topic terms the paper contains.
-``score = dense_weight * dense + lexical_weight * lexical``. The list is cut under an
-absolute floor and where scores fall below a share (``gap``) of the best score; both
-are calibrated on the eval set (evals/) and kept in `RetrievalSettings`.
+- ``sentence``: best cosine similarity with any (late-chunked) abstract sentence;
+- ``lexical``: the share of the question's idf-weighted topic terms the paper contains,
+  an abbreviation matching its long form and back (learned from the library);
+- ``title``: the same share counted in the title alone.
+The score is their weighted sum. The list is cut under an absolute floor and where
+scores fall below a share (``gap``) of the best score; all are calibrated on the eval
+set (evals/CALIBRATION.md) and kept in `RetrievalSettings`.
+
+Chunk and sentence vectors are held in memory per library version (a few MB for the
+bundled library) so a question costs one embedding plus a few matrix products; above
+``RetrievalSettings.memory_max_vectors`` the store is queried instead.
 """
 
 from __future__ import annotations
@@ -66,6 +73,8 @@ class PaperHit:
     sentences: list[Sentence] = field(default_factory=list)
     sentence_vectors: np.ndarray | None = None
     sentence_scores: np.ndarray | None = None
+    sentence: float = 0.0
+    title: float = 0.0
 
     def best_sentences(self, n: int = 1) -> list[Sentence]:
         if not self.sentences or self.sentence_scores is None:
@@ -90,6 +99,66 @@ class Retrieval:
         return self.hits[0].score if self.hits else 0.0
 
 
+@dataclass
+class _Vectors:
+    """Chunk and sentence vectors of one library version, held in memory."""
+
+    version: int
+    chunk_vectors: np.ndarray
+    chunk_paper: np.ndarray  # row -> paper index
+    sentence_vectors: np.ndarray
+    sentence_paper: np.ndarray
+    paper_ids: list[str]
+    sentences: dict[str, tuple[list[Sentence], np.ndarray]]  # paper -> (sentences, rows)
+    sentence_terms: dict[tuple[str, int], frozenset[str]]  # (paper, index) -> terms
+
+    @classmethod
+    def load(cls, library: Library, version: int) -> _Vectors:
+        got = library.chunks.get(include=["metadatas", "embeddings"])
+        metas = got["metadatas"] or []
+        embs = got["embeddings"]
+        paper_ids = sorted({str(m["paper_id"]) for m in metas})
+        index = {pid: i for i, pid in enumerate(paper_ids)}
+        chunk_vectors = np.asarray(embs if embs is not None and len(embs) else np.zeros((0, 0)), dtype=np.float32)
+        chunk_paper = np.asarray([index[str(m["paper_id"])] for m in metas], dtype=np.int64)
+        sg = library.sentences.get(include=["documents", "metadatas", "embeddings"])
+        rows: dict[str, list[tuple[Sentence, int]]] = {}
+        s_metas = sg["metadatas"] or []
+        for row, (doc, meta) in enumerate(zip(sg["documents"] or [], s_metas, strict=True)):
+            sent = Sentence(str(meta["paper_id"]), int(meta["index"]), int(meta["start"]), int(meta["end"]), doc)
+            rows.setdefault(sent.paper_id, []).append((sent, row))
+        s_embs = sg["embeddings"]
+        dim = chunk_vectors.shape[1] if chunk_vectors.ndim == 2 else 0
+        sentence_vectors = np.asarray(
+            s_embs if s_embs is not None and len(s_embs) else np.zeros((0, dim)), dtype=np.float32
+        )
+        sentence_paper = np.asarray([index.get(str(m["paper_id"]), -1) for m in s_metas], dtype=np.int64)
+        sentences = {}
+        for pid, items in rows.items():
+            items.sort(key=lambda x: x[0].index)
+            sentences[pid] = ([x for x, _ in items], np.asarray([r for _, r in items], dtype=np.int64))
+        sentence_terms = {
+            (x.paper_id, x.index): frozenset(terms(x.text)) for items in sentences.values() for x in items[0]
+        }
+        return cls(
+            version, chunk_vectors, chunk_paper, sentence_vectors, sentence_paper, paper_ids, sentences,
+            sentence_terms,
+        )
+
+    def best_per_paper(self, sims: np.ndarray, owners: np.ndarray) -> np.ndarray:
+        """Per paper, the highest of ``sims`` over its rows (-1 for a paper with none)."""
+        best = np.full(len(self.paper_ids), -1.0, dtype=np.float32)
+        keep = owners >= 0
+        sims, owners = sims[keep], owners[keep]
+        if not len(owners):
+            return best
+        order = np.argsort(owners, kind="stable")
+        owners = owners[order]
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        best[owners[starts]] = np.maximum.reduceat(sims[order], starts)
+        return best
+
+
 class Retriever:
     """Finds the papers that address a question.
 
@@ -104,6 +173,8 @@ class Retriever:
         self.embedder = embedder
         self._lexical: LexicalIndex | None = None
         self._papers: dict[str, Paper] = {}
+        self._vectors: _Vectors | None = None
+        self._checked = float("-inf")
         self._lock = threading.Lock()
 
     # -- keeping the lexical side in step with the store
@@ -114,7 +185,13 @@ class Retriever:
 
     def refresh(self, force: bool = False) -> LexicalIndex:
         """The lexical index for the store's current version (loaded, cached or built)."""
+        now = time.monotonic()
+        cached = self._lexical
+        interval = self.settings.retrieval.version_check_seconds
+        if cached is not None and not force and now - self._checked < interval:
+            return cached
         version = self.library.version()
+        self._checked = now
         with self._lock:
             if self._lexical is not None and self._lexical.version == version and not force:
                 return self._lexical
@@ -133,6 +210,12 @@ class Retriever:
                 except OSError as exc:  # a read-only data dir only costs a rebuild next time
                     log.warning("could not cache the BM25 index: %s", exc)
             self._papers = self.library.papers()
+            self._vectors = None
+            limit = self.settings.retrieval.memory_max_vectors
+            if self.library.chunks.count() + self.library.sentences.count() <= limit:
+                t0 = time.perf_counter()
+                self._vectors = _Vectors.load(self.library, version)
+                log.info("loaded %d chunk vectors in %.2fs", len(self._vectors.chunk_paper), time.perf_counter() - t0)
             self._lexical = index
             return index
 
@@ -167,22 +250,43 @@ class Retriever:
         if within is not None:
             allowed = set(within) if allowed is None else allowed & set(within)
         qterms = terms(question, question=True) + list(extra_terms or [])
+        expanded = lex.expand(qterms)
         timings["lexical_setup"] = time.perf_counter() - t0
 
         t = time.perf_counter()
         qvec = query_vector if query_vector is not None else self.embedder.encode_query(question)
         timings["embed"] = time.perf_counter() - t
 
-        t = time.perf_counter()
         restrict = sorted(allowed) if allowed is not None else None
         if restrict is not None and not restrict:
             return Retrieval(question, qterms, qvec, [], [], timings)
-        dense_hits = self.library.query_dense(qvec, cfg.dense_k, restrict)
+        vectors = self._vectors
+        t = time.perf_counter()
+        dense_best: dict[str, float] = {}
+        sent_best: dict[str, float] | None = None
+        if vectors is not None and len(vectors.chunk_paper):
+            chunk_best = vectors.best_per_paper(vectors.chunk_vectors @ qvec, vectors.chunk_paper)
+            if len(vectors.sentence_paper):
+                sb = vectors.best_per_paper(vectors.sentence_vectors @ qvec, vectors.sentence_paper)
+                sent_best = dict(zip(vectors.paper_ids, sb.tolist(), strict=True))
+            order = np.argsort(-chunk_best)
+            for i in order:
+                pid = vectors.paper_ids[i]
+                if allowed is not None and pid not in allowed:
+                    continue
+                dense_best[pid] = float(chunk_best[i])
+                if len(dense_best) >= cfg.dense_k:
+                    break
+            all_dense = dict(zip(vectors.paper_ids, chunk_best.tolist(), strict=True))
+        else:
+            for h in self.library.query_dense(qvec, cfg.dense_k, restrict):
+                dense_best[h.paper_id] = max(dense_best.get(h.paper_id, -1.0), h.similarity)
+            all_dense = dict(dense_best)
         timings["dense"] = time.perf_counter() - t
 
         t = time.perf_counter()
         bm25_best: dict[str, float] = {}
-        for _cid, pid, score in lex.search(qterms, cfg.lexical_k * 3):
+        for _cid, pid, score in lex.search(lex.search_terms(expanded), cfg.lexical_k * 3):
             if allowed is not None and pid not in allowed:
                 continue
             if pid not in bm25_best:
@@ -191,24 +295,46 @@ class Retriever:
                 break
         timings["bm25"] = time.perf_counter() - t
 
-        dense_best: dict[str, float] = {}
-        for h in dense_hits:
-            dense_best[h.paper_id] = max(dense_best.get(h.paper_id, -1.0), h.similarity)
+        t = time.perf_counter()
         candidates = [pid for pid in dict.fromkeys([*dense_best, *bm25_best]) if pid in papers]
         # Papers nominated by BM25 alone still need their dense score.
-        t = time.perf_counter()
-        missing = [pid for pid in candidates if pid not in dense_best]
-        for pid, vecs in self.library.chunk_vectors(missing).items():
-            dense_best[pid] = float((vecs @ qvec).max())
+        missing = [pid for pid in candidates if pid not in all_dense]
+        if missing:
+            for pid, vecs in self.library.chunk_vectors(missing).items():
+                all_dense[pid] = float((vecs @ qvec).max())
         hits: list[PaperHit] = []
+        coverage = lex.coverages(expanded)
+        title_coverage = lex.coverages(expanded, title=True)
         for pid in candidates:
-            lexical = lex.coverage(qterms, pid)
-            dense = dense_best.get(pid, 0.0)
-            hits.append(PaperHit(papers[pid], 0.0, dense, lexical, bm25_best.get(pid, 0.0)))
-        self._attach_sentences(hits, qvec, qterms)
+            lexical = coverage.get(pid, 0.0)
+            hits.append(
+                PaperHit(
+                    papers[pid],
+                    0.0,
+                    all_dense.get(pid, 0.0),
+                    lexical,
+                    bm25_best.get(pid, 0.0),
+                    title=title_coverage.get(pid, 0.0),
+                )
+            )
+        if sent_best is None:
+            self._attach_sentences(hits, qvec, qterms)
+            for h in hits:
+                vecs = h.sentence_vectors
+                h.sentence = float(max((vecs @ qvec).max(), 0.0)) if vecs is not None and len(vecs) else 0.0
+        else:
+            for h in hits:
+                h.sentence = max(sent_best.get(h.paper.id, 0.0), 0.0)
         for h in hits:
-            h.score = cfg.dense_weight * h.dense + cfg.lexical_weight * h.lexical
+            h.score = (
+                cfg.dense_weight * h.dense
+                + cfg.sentence_weight * h.sentence
+                + cfg.lexical_weight * h.lexical
+                + cfg.title_weight * h.title
+            )
         hits.sort(key=lambda h: -h.score)
+        if sent_best is not None:
+            self._attach_sentences(hits[: cfg.sentence_papers], qvec, qterms)
         timings["score"] = time.perf_counter() - t
         relevant = self.cut(hits)
         timings["retrieve_total"] = time.perf_counter() - t0
@@ -225,7 +351,15 @@ class Retriever:
     def _attach_sentences(self, hits: list[PaperHit], qvec: np.ndarray, qterms: list[str]) -> None:
         if not hits:
             return
-        found = self.library.sentences_for([h.paper.id for h in hits])
+        vectors = self._vectors
+        if vectors is not None:
+            found = {
+                h.paper.id: (sents, vectors.sentence_vectors[rows])
+                for h in hits
+                for sents, rows in [vectors.sentences.get(h.paper.id, ([], np.zeros(0, dtype=np.int64)))]
+            }
+        else:
+            found = self.library.sentences_for([h.paper.id for h in hits])
         qset = set(qterms)
         for h in hits:
             sents, vecs = found.get(h.paper.id, ([], np.zeros((0, qvec.shape[0]), dtype=np.float32)))
@@ -235,7 +369,12 @@ class Retriever:
                 h.sentence_scores = np.zeros(0, dtype=np.float32)
                 continue
             cos = vecs @ qvec
+            known = vectors.sentence_terms if vectors is not None else {}
             overlap = np.asarray(
-                [len(qset & set(terms(s.text))) / (len(qset) or 1) for s in sents], dtype=np.float32
+                [
+                    len(qset & (known.get((s.paper_id, s.index)) or set(terms(s.text)))) / (len(qset) or 1)
+                    for s in sents
+                ],
+                dtype=np.float32,
             )
             h.sentence_scores = cos + 0.5 * overlap

@@ -45,8 +45,9 @@ class ChunkingSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
-    dense_k: int = Field(40, ge=1, description="Chunks taken from the vector store.")
-    lexical_k: int = Field(40, ge=1, description="Chunks taken from BM25.")
+    # Calibrated on evals/data/questions.jsonl; see evals/CALIBRATION.md.
+    dense_k: int = Field(60, ge=1, description="Papers nominated by dense similarity.")
+    lexical_k: int = Field(60, ge=1, description="Papers nominated by BM25.")
     max_papers: int = Field(10, ge=1, description="Most papers an answer lists.")
     floor: float = Field(
         0.40,
@@ -54,13 +55,38 @@ class RetrievalSettings(BaseModel):
         "is under it the library is said to have nothing on the question.",
     )
     gap: float = Field(
-        0.72,
+        0.75,
         description="A paper is kept only while its score is at least this share of the "
         "best paper's score (cuts the list where scores drop).",
     )
-    dense_weight: float = Field(0.6, description="Weight of dense similarity in the paper score.")
+    dense_weight: float = Field(
+        0.345, description="Weight of the best question-chunk cosine similarity in the paper score."
+    )
+    sentence_weight: float = Field(
+        0.172, description="Weight of the best question-sentence cosine similarity in the paper score."
+    )
     lexical_weight: float = Field(
-        0.4, description="Weight of lexical coverage of the question's terms in the paper score."
+        0.345,
+        description="Weight of lexical coverage of the question's terms (abbreviations "
+        "matching their long forms) in the paper score.",
+    )
+    title_weight: float = Field(
+        0.138, description="Weight of the coverage of the question's terms by the title alone."
+    )
+    sentence_papers: int = Field(
+        15, ge=1, description="Top papers whose sentences are scored for quoting."
+    )
+    version_check_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="How long retrieval trusts its in-memory copy of the library before "
+        "asking the store whether it changed (0: on every question).",
+    )
+    memory_max_vectors: int = Field(
+        200_000,
+        ge=0,
+        description="Chunk plus sentence vectors held in memory for fast retrieval "
+        "(about 1.5 KB each at 384 dimensions); larger libraries query the store instead.",
     )
 
 
@@ -70,6 +96,10 @@ class LLMSettings(BaseModel):
     max_retries: int = Field(2, ge=0, description="Retries on timeouts, 429 and 5xx.")
     temperature: float = Field(0.1, ge=0, description="Sampling temperature.")
     max_tokens: int = Field(512, ge=16, description="Most tokens in an LLM answer.")
+    max_sources: int = Field(5, ge=1, description="Most papers given to the LLM as sources.")
+    max_source_chars: int = Field(
+        1200, ge=200, description="Characters of each paper given to the LLM (fits small contexts)."
+    )
 
 
 class UISettings(BaseModel):

@@ -41,6 +41,7 @@ class PaperState:
     content_hash: str
     sources: tuple[str, ...]
     complete: bool
+    file_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,9 @@ def paper_metadata(paper: Paper, n_chunks: int, n_sentences: int) -> dict[str, A
         "url": paper.url,
         "arxiv_id": paper.arxiv_id,
         "doi": paper.doi,
+        "file_hash": paper.file_hash,
+        "body_hash": paper.body_hash or None,
+        "n_sections": len(paper.sections) or None,
     }
     meta.update({k: v for k, v in optional.items() if v is not None})
     return meta
@@ -176,6 +180,7 @@ class Library:
                 content_hash=str(m.get("hash", "")),
                 sources=tuple(s for s in m.get("sources") or () if s),
                 complete=bool(m.get("complete", False)),
+                file_hash=m.get("file_hash"),
             )
             for m in got["metadatas"] or []
         }
@@ -199,6 +204,20 @@ class Library:
         """All chunk ids, texts and metadata (for the lexical index)."""
         got = self.chunks.get(include=["documents", "metadatas"])
         return list(got["ids"]), list(got["documents"] or []), list(got["metadatas"] or [])
+
+    def chunks_by_id(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        """Chunks by id, with the section and page of full-text chunks (for citations)."""
+        if not chunk_ids:
+            return {}
+        got = self.chunks.get(ids=list(chunk_ids), include=["documents", "metadatas"])
+        out = {}
+        for cid, doc, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
+            page = m.get("page")
+            out[cid] = Chunk(
+                m["paper_id"], int(m["position"]), doc, int(m["start"]), int(m["end"]),
+                section=m.get("section"), page=int(page) if page is not None else None,
+            )
+        return out
 
     def query_dense(
         self, vector: np.ndarray, k: int, paper_ids: Sequence[str] | None = None
@@ -285,6 +304,10 @@ class Library:
                     "end": ch.end,
                     "hash": w.paper.content_hash,
                 }
+                if ch.section is not None:
+                    meta["section"] = ch.section
+                if ch.page is not None:
+                    meta["page"] = ch.page
                 if ch.position == 0:
                     meta.update(paper_metadata(w.paper, len(w.chunks), len(w.sentences)))
                     head_ids.append(ch.id), head_vecs.append(vec), head_docs.append(ch.text)
@@ -315,6 +338,32 @@ class Library:
             metas.append(meta)
         self.chunks.update(ids=list(got["ids"]), metadatas=metas)
         self._bump_version()
+
+    def update_metadata(self, papers: Sequence[Paper]) -> None:
+        """Rewrite the stored metadata (authors, year, venue, ...) of papers, no re-embedding.
+
+        The stored hash is recomputed with the stored body hash, so the next ingest of
+        the same files with the same metadata finds the papers unchanged.
+        """
+        if not papers:
+            return
+        by_id = {p.id: p for p in papers}
+        got = self.chunks.get(ids=[f"{pid}:c0" for pid in by_id], include=["metadatas"])
+        ids, metas = [], []
+        for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+            paper = by_id[cid.rsplit(":", 1)[0]]
+            meta = dict(meta)
+            fields = {
+                "date": paper.date, "authors": list(paper.authors) or None, "year": paper.year,
+                "venue": paper.venue, "url": paper.url, "arxiv_id": paper.arxiv_id, "doi": paper.doi,
+            }
+            meta.update({k: v for k, v in fields.items() if v is not None})
+            meta["hash"] = paper.hash_with_body(str(meta.get("body_hash") or ""))
+            ids.append(cid)
+            metas.append(meta)
+        if ids:
+            self.chunks.update(ids=ids, metadatas=metas)
+            self._bump_version()
 
     def remove(self, paper_ids: Sequence[str]) -> int:
         """Delete papers; returns how many were in the library."""

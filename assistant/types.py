@@ -19,8 +19,35 @@ class _Wire:
 
 
 @dataclass(frozen=True)
+class Section(_Wire):
+    """A section of a paper's full text (from a PDF), references excluded.
+
+    ``pages`` maps character offsets of ``text`` to page numbers: ``(offset, page)``
+    pairs, the first at offset 0, so a span's page is the last entry at or before it.
+    """
+
+    heading: str
+    text: str
+    page: int
+    pages: tuple[tuple[int, int], ...] = ()
+
+    def page_at(self, offset: int) -> int:
+        """The (1-based) page on which character ``offset`` of ``text`` lies."""
+        page = self.page
+        for start, number in self.pages:
+            if start > offset:
+                break
+            page = number
+        return page
+
+
+@dataclass(frozen=True)
 class Paper(_Wire):
-    """One paper of the library: its text and what is known about it."""
+    """One paper of the library: its text and what is known about it.
+
+    ``sections`` holds the body of a full-text paper (a PDF) and ``file_hash`` the
+    sha256 of that file; both are empty for title+abstract papers.
+    """
 
     id: str
     title: str
@@ -33,15 +60,35 @@ class Paper(_Wire):
     url: str | None = None
     arxiv_id: str | None = None
     doi: str | None = None
+    sections: tuple[Section, ...] = ()
+    file_hash: str | None = None
+
+    @property
+    def body_hash(self) -> str:
+        """Hash of the full text and its file ("" for title+abstract papers)."""
+        if not self.sections and not self.file_hash:
+            return ""
+        payload = json.dumps(
+            [self.file_hash, [[s.heading, s.page, s.text, list(s.pages)] for s in self.sections]],
+            ensure_ascii=False,
+        )
+        return hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]
 
     @property
     def content_hash(self) -> str:
         """Hash of what gets embedded plus the metadata stored with it (not the sources)."""
-        payload = json.dumps(
-            [self.title, self.abstract, list(self.authors), self.year, self.venue, self.url,
-             self.arxiv_id, self.doi, self.date],
-            ensure_ascii=False,
-        )
+        return self.hash_with_body(self.body_hash)
+
+    def hash_with_body(self, body_hash: str) -> str:
+        """`content_hash` given the body's hash: lets the store rehash a paper whose
+        body it does not load (a metadata update)."""
+        fields: list[object] = [
+            self.title, self.abstract, list(self.authors), self.year, self.venue, self.url,
+            self.arxiv_id, self.doi, self.date,
+        ]
+        if body_hash:  # title+abstract papers keep the hash they always had
+            fields.append(body_hash)
+        payload = json.dumps(fields, ensure_ascii=False)
         return hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]
 
 
@@ -58,13 +105,20 @@ class Sentence(_Wire):
 
 @dataclass(frozen=True)
 class Chunk(_Wire):
-    """A retrievable piece of a paper: the title plus a span of the abstract."""
+    """A retrievable piece of a paper: the title plus a span of its text.
+
+    Abstract chunks have ``section`` None and ``start``/``end`` in the abstract; full-text
+    chunks name their ``section`` heading and ``page``, with ``start``/``end`` in that
+    section's text.
+    """
 
     paper_id: str
     position: int
     text: str
     start: int
     end: int
+    section: str | None = None
+    page: int | None = None
 
     @property
     def id(self) -> str:
@@ -131,6 +185,7 @@ class IngestReport(_Wire):
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     sources_updated: list[str] = field(default_factory=list)
+    metadata_updated: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     chunks_embedded: int = 0
     files_read: int = 0
@@ -147,7 +202,7 @@ class IngestReport(_Wire):
             f"unchanged {len(self.unchanged)}, skipped {len(self.skipped)} "
             f"({self.chunks_embedded} chunks embedded from {self.files_read} files "
             f"in {self.seconds:.1f}s)"
-        )
+        ) + (f"; metadata attached to {len(self.metadata_updated)}" if self.metadata_updated else "")
 
 
 @dataclass(frozen=True)

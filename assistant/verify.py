@@ -31,6 +31,8 @@ from .types import Citation, Paper, Sentence
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*%?")
 _ANY_MARKER = re.compile(r"\[[^\]]{0,12}\]")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\((\S+?)\)")
+_URL = re.compile(r"https?://\S+|www\.\S+|\b[\w-]+\.(?:com|org|net|io|edu)\S*")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,11 @@ def numbers(text: str) -> set[str]:
     return {n.rstrip("%").replace(",", "") for n in _NUMBER.findall(text)}
 
 
+def exact_facts(text: str) -> set[str]:
+    """What a source must contain verbatim to support a claim: numbers and links."""
+    return numbers(_URL.sub(" ", text)) | {u.rstrip(".,;)") for u in _URL.findall(text)}
+
+
 class Verifier:
     """Scores claims against sources; thresholds come from the eval calibration."""
 
@@ -88,10 +95,10 @@ class Verifier:
         cos = cvec @ uvec.T
         claim_terms = [set(terms(c)) for c in claims]
         unit_terms = [set(terms(u[2])) for u in units]
-        src_numbers = [numbers(s.paper.title + " " + s.paper.abstract) for s in sources]
+        src_facts = [exact_facts(s.paper.title + " " + s.paper.abstract + " " + (s.paper.url or "")) for s in sources]
         for i in range(n_c):
             ct = claim_terms[i]
-            nums = numbers(claims[i])
+            facts = exact_facts(claims[i])
             for k, (j, sent, _) in enumerate(units):
                 cover = len(ct & unit_terms[k]) / len(ct) if ct else 0.0
                 value = self.cos_weight * float(cos[i, k]) + (1 - self.cos_weight) * cover
@@ -99,8 +106,8 @@ class Verifier:
                     scores[i, j] = value
                     best[i][j] = sent
             for j in range(n_s):
-                if nums - src_numbers[j]:
-                    # A number the source never states: not supported, however similar.
+                if facts - src_facts[j]:
+                    # A number or link the source never states: not supported, however similar.
                     scores[i, j] = min(scores[i, j], self.threshold - 0.01)
         return scores, best
 
@@ -114,8 +121,8 @@ class Verifier:
         lines: list[str] = []
         cites: dict[tuple[int, int], Citation] = {}
         for i, (claim, cited) in enumerate(pieces):
-            if len(terms(claim)) < 3 and not cited:
-                lines.append(claim)  # framing ("Here is what the library has:")
+            if claim.endswith(":") and len(terms(claim)) < 8 and not cited:
+                lines.append(claim)  # a lead-in ("Two papers address this:") states nothing
                 continue
             out.claims += 1
             keep: list[int] = []
@@ -160,11 +167,11 @@ def _claims(answer: str) -> list[tuple[str, list[int]]]:
         if not line:
             continue
         for s, e in split_sentences(line):
-            sentence = line[s:e]
+            sentence = _MD_LINK.sub(r"\1 (\2)", line[s:e])
             cited = [int(x) for m in _MARKER.finditer(sentence) for x in re.split(r"\s*,\s*", m.group(1))]
             text = _ANY_MARKER.sub("", _MARKER.sub("", sentence)).strip()
             text = re.sub(r"\s+([.,;:!?])", r"\1", text)
-            if not text:
+            if not re.search(r"[^\W\d_]", text):
                 if pieces and cited:  # "... sentence. [2]" - the marker belongs to the previous one
                     pieces[-1][1].extend(cited)
                 continue

@@ -1,0 +1,240 @@
+"""The LLM path against a real llama.cpp OpenAI-compatible server (SmolLM2-135M).
+
+The 135M model writes fluent, mostly wrong answers and rarely cites: exactly what the
+verifier must catch. Error handling that a real server cannot be made to show on demand
+(HTTP 500/429/401 sequences) uses `ScriptedEndpoint`, a fake named as one: a stdlib HTTP
+server that replays a fixed list of responses on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from servers import ServerProcess, free_port, start_llama_server
+
+from assistant import Assistant, LLMAuthError, LLMUnavailableError, Settings
+from assistant.llm import LLMClient
+from assistant.verify import _claims
+
+pytestmark = pytest.mark.llm
+
+QUESTION = "Which papers study dense retrieval of passages?"
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory) -> Iterator[ServerProcess]:
+    server = start_llama_server(tmp_path_factory.mktemp("llama"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def llm_settings(base: Settings, url: str, **llm) -> Settings:
+    values = {"model": "smollm2", "max_tokens": 96, "timeout": 60.0, "max_retries": 1, **llm}
+    return base.model_copy(update={"openai_base_url": url, "llm": base.llm.model_copy(update=values)})
+
+
+def test_non_streaming_completion_from_the_real_server(llama):
+    client = LLMClient(llm_settings(Settings(), f"{llama.url}/v1"))
+    text = client.complete([{"role": "user", "content": "Say hello in one word."}])
+    assert isinstance(text, str) and text.strip()
+
+
+def test_streamed_llm_answer_is_verified_before_it_is_final(small_library, embedder, llama):
+    settings, _, _ = small_library
+    bot = Assistant(llm_settings(settings, f"{llama.url}/v1"), embedder=embedder)
+    events = list(bot.stream(QUESTION))
+    drafts = [e for e in events if e.draft]
+    final = events[-1].answer
+    assert drafts, "the LLM's text should stream before the verified answer"
+    assert final is not None and all(e.answer is None for e in events[:-1])
+    draft_text = "".join(e.delta for e in drafts)
+    papers = bot.retriever.papers
+    if final.mode == "llm":
+        assert final.model == "smollm2"
+        assert final.citations and all(c.verified for c in final.citations)
+        for c in final.citations:
+            assert papers[c.paper_id].abstract[c.start : c.end] == c.quote
+    else:
+        assert any("showing the extractive answer" in n for n in final.notices), final.notices
+    # What the verifier judged unsupported in the draft never reaches the final text.
+    sources = bot._llm_sources(bot._plan(QUESTION, "llm"))
+    checked = bot.verifier.check(draft_text, sources)
+    for sentence in checked.unsupported:
+        assert sentence not in final.text
+
+
+def test_verifier_removes_the_tiny_models_unsupported_claims(small_library, embedder, llama):
+    settings, _, _ = small_library
+    bot = Assistant(llm_settings(settings, f"{llama.url}/v1"), embedder=embedder)
+    questions = [
+        QUESTION,
+        "Which papers combine lexical and dense retrieval?",
+        "Which papers speed up diffusion sampling?",
+    ]
+    flagged = 0
+    for q in questions:
+        bot.reset()
+        events = list(bot.stream(q))
+        answer = events[-1].answer
+        draft = "".join(e.delta for e in events if e.draft)
+        claims = [c for c, _ in _claims(draft)]
+        # Every [n] left in the final text is a verified citation of a listed source.
+        import re
+
+        for n in re.findall(r"\[(\d+)\]", answer.text):
+            assert any(c.n == int(n) and c.verified for c in answer.citations)
+        removed = answer.mode == "extractive" or bool(answer.unsupported) or any(
+            "Removed" in n for n in answer.notices
+        )
+        flagged += removed
+        if answer.mode == "llm":
+            kept = [c for c in claims if c in answer.text]
+            assert len(kept) + len(answer.unsupported) <= len(claims)
+    # The 135M model's answers are mostly unsupported: the verifier must have acted.
+    assert flagged >= 1
+
+
+def test_server_killed_mid_stream_falls_back_to_the_extractive_answer(small_library, embedder, tmp_path):
+    settings, _, _ = small_library
+    server = start_llama_server(tmp_path / "doomed")
+    try:
+        bot = Assistant(llm_settings(settings, f"{server.url}/v1", max_tokens=400), embedder=embedder)
+        events = []
+        for event in bot.stream(QUESTION):
+            events.append(event)
+            if event.draft and len(events) == 2:
+                os.kill(server.pid, signal.SIGKILL)
+    finally:
+        server.stop()
+    final = events[-1].answer
+    assert final is not None
+    assert final.mode == "extractive"
+    assert any(n.startswith("The LLM failed (the answer stream broke") for n in final.notices), final.notices
+    assert final.citations and all(c.verified for c in final.citations)
+
+
+def test_unreachable_endpoint_gives_one_clear_line_and_an_extractive_answer(small_library, embedder):
+    settings, _, _ = small_library
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    bot = Assistant(llm_settings(settings, url, max_retries=1), embedder=embedder)
+    bot.llm._sleep = lambda s: None  # type: ignore[union-attr]
+    answer = bot.ask(QUESTION)
+    assert answer.mode == "extractive" and answer.citations
+    notice = next(n for n in answer.notices if n.startswith("The LLM failed"))
+    assert f"cannot reach the LLM endpoint at {url} - is the server running?" in notice
+    assert "(after 1 retries)" in notice
+    assert "\n" not in notice
+
+
+class ScriptedEndpoint:
+    """A fake OpenAI-compatible endpoint that replays scripted (status, body) responses."""
+
+    def __init__(self, script: list[tuple[int, dict]]):
+        self.script = list(script)
+        self.calls = 0
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length", 0))
+                self.rfile.read(length)
+                status, body = endpoint.script[min(endpoint.calls, len(endpoint.script) - 1)]
+                endpoint.calls += 1
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> ScriptedEndpoint:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+OK = {
+    "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "fine"}}],
+}
+ERROR = {"error": {"message": "boom", "type": "server_error"}}
+
+
+def scripted_client(url: str, retries: int = 2) -> LLMClient:
+    client = LLMClient(llm_settings(Settings(), url, max_retries=retries))
+    client._sleep = lambda s: None
+    return client
+
+
+def test_5xx_and_429_are_retried_then_succeed():
+    with ScriptedEndpoint([(500, ERROR), (429, ERROR), (200, OK)]) as ep:
+        client = scripted_client(ep.url)
+        assert client.complete([{"role": "user", "content": "hi"}]) == "fine"
+        assert ep.calls == 3 and client.retries_used == 2
+
+
+def test_retries_are_bounded():
+    with ScriptedEndpoint([(503, ERROR)]) as ep:
+        client = scripted_client(ep.url, retries=2)
+        with pytest.raises(LLMUnavailableError) as err:
+            client.complete([{"role": "user", "content": "hi"}])
+        assert ep.calls == 3
+        assert str(err.value) == f"the LLM endpoint at {ep.url} failed with HTTP 503 (after 2 retries)"
+
+
+def test_wrong_key_fails_at_once_with_one_clear_line():
+    with ScriptedEndpoint([(401, {"error": {"message": "bad key"}})]) as ep:
+        client = scripted_client(ep.url)
+        with pytest.raises(LLMAuthError) as err:
+            client.complete([{"role": "user", "content": "hi"}])
+        assert ep.calls == 1
+        assert str(err.value) == f"the LLM endpoint at {ep.url} rejected the API key (401) - check OPENAI_API_KEY."
+
+
+def test_wrong_url_names_the_fix():
+    with ScriptedEndpoint([(404, {"error": {"message": "not found"}})]) as ep:
+        client = scripted_client(ep.url)
+        with pytest.raises(LLMAuthError, match="check OPENAI_BASE_URL"):
+            client.complete([{"role": "user", "content": "hi"}])
+
+
+def test_auth_failure_still_answers_extractively(small_library, embedder):
+    settings, _, _ = small_library
+    with ScriptedEndpoint([(401, {"error": {"message": "bad key"}})]) as ep:
+        bot = Assistant(llm_settings(settings, ep.url), embedder=embedder)
+        answer = bot.ask(QUESTION)
+    assert answer.mode == "extractive" and answer.citations
+    assert any("rejected the API key (401)" in n for n in answer.notices)
+
+
+def test_prompt_files_declare_exactly_their_placeholders(tmp_path: Path):
+    from assistant.errors import PromptError
+    from assistant.prompts import load_prompt
+
+    (tmp_path / "bad.yaml").write_text("placeholders: [question]\nsystem: hi\nuser: '{{ question }} {{ extra }}'\n")
+    with pytest.raises(PromptError, match="templates use"):
+        load_prompt("bad", tmp_path)
+    with pytest.raises(PromptError, match="missing placeholders"):
+        load_prompt("answer").render(question="q")
