@@ -310,10 +310,14 @@ class Library:
                     meta["page"] = ch.page
                 if ch.position == 0:
                     meta.update(paper_metadata(w.paper, len(w.chunks), len(w.sentences)))
-                    head_ids.append(ch.id), head_vecs.append(vec), head_docs.append(ch.text)
+                    head_ids.append(ch.id)
+                    head_vecs.append(vec)
+                    head_docs.append(ch.text)
                     head_meta.append(meta)
                 else:
-                    rest_ids.append(ch.id), rest_vecs.append(vec), rest_docs.append(ch.text)
+                    rest_ids.append(ch.id)
+                    rest_vecs.append(vec)
+                    rest_docs.append(ch.text)
                     rest_meta.append(meta)
             for s, vec in zip(w.sentences, w.sentence_vectors, strict=True):
                 s_ids.append(f"{s.paper_id}:s{s.index}")

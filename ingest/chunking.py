@@ -3,6 +3,9 @@
 Chunks come from llama-index's `SentenceSplitter` over the abstract, measured in the
 embedding model's own word pieces; the title is prepended to every chunk so each chunk
 stands on its own, and each keeps the character span of the abstract it covers.
+A full-text paper (a PDF) then gets chunks of each body section: a heading always starts
+a new chunk, which is prefixed with the title and heading and carries the section and
+the page it starts on (references never reach here: the PDF reader drops them).
 """
 
 from __future__ import annotations
@@ -34,10 +37,26 @@ class Chunker:
         return paper.title + "\n"
 
     def chunks(self, paper: Paper) -> list[Chunk]:
+        prefix = self.title_prefix(paper)
+        out: list[Chunk] = []
+        for body, start, end in self._split(paper.abstract, prefix):
+            out.append(Chunk(paper.id, len(out), prefix + body, start, end))
+        if not out:
+            out.append(Chunk(paper.id, 0, prefix + paper.abstract, 0, len(paper.abstract)))
+        for section in paper.sections:
+            head = f"{prefix}{section.heading}\n" if section.heading else prefix
+            for body, start, end in self._split(section.text, head):
+                out.append(Chunk(paper.id, len(out), head + body, start, end,
+                                 section=section.heading or None, page=section.page_at(start)))
+        return out
+
+    def _split(self, text: str, prefix: str) -> list[tuple[str, int, int]]:
+        """Pieces of ``text`` that fit the model after ``prefix``, with their spans."""
         from llama_index.core import Document
         from llama_index.core.node_parser import SentenceSplitter
 
-        prefix = self.title_prefix(paper)
+        if not text.strip():
+            return []
         budget = max(32, self.chunk_size - self.count_tokens(prefix))
         splitter = SentenceSplitter(
             chunk_size=budget,
@@ -46,28 +65,26 @@ class Chunker:
             include_metadata=False,
             include_prev_next_rel=False,
         )
-        nodes = splitter.get_nodes_from_documents([Document(text=paper.abstract)])
-        out: list[Chunk] = []
+        nodes = splitter.get_nodes_from_documents([Document(text=text)])
+        out = []
         cursor = 0
         for node in nodes:
             body = node.get_content()
-            start = node.start_char_idx
-            if start is None or paper.abstract[start : start + len(body)] != body:
-                start = paper.abstract.find(body, max(0, cursor - len(body)))
+            start = getattr(node, "start_char_idx", None)  # TextNode; BaseNode lacks it
+            if start is None or text[start : start + len(body)] != body:
+                start = text.find(body, max(0, cursor - len(body)))
             if start < 0:  # the splitter rewrote whitespace; fall back to a token-free search
                 start = cursor
             end = start + len(body)
             cursor = end
-            out.append(Chunk(paper.id, len(out), prefix + body, start, end))
-        if not out:
-            out.append(Chunk(paper.id, 0, prefix + paper.abstract, 0, len(paper.abstract)))
+            out.append((body, start, end))
         return out
 
 
 def sentence_spans_in_chunks(
     chunks: list[Chunk], sentences: list[Sentence], prefix_len: int
 ) -> tuple[list[list[tuple[int, int]]], list[tuple[int, int]]]:
-    """Assign each sentence to the chunk that holds most of it.
+    """Assign each (abstract) sentence to the abstract chunk that holds most of it.
 
     Returns, per chunk, the sentence spans in that chunk's text coordinates, and per
     sentence its (chunk index, position in that chunk's span list).
@@ -77,6 +94,8 @@ def sentence_spans_in_chunks(
     for s in sentences:
         best, best_overlap = 0, -1
         for ci, ch in enumerate(chunks):
+            if ch.section is not None or ch.page is not None:
+                continue  # full-text chunks: their spans are in a section, not the abstract
             overlap = min(s.end, ch.end) - max(s.start, ch.start)
             if overlap > best_overlap:
                 best, best_overlap = ci, overlap

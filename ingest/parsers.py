@@ -64,12 +64,42 @@ def clean_text(text: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class MetadataRecord:
+    """What a metadata entry (BibTeX, or JSON without an abstract) says about a paper.
+
+    It attaches to a paper matched by DOI, arXiv id or title; only when nothing matches
+    does an entry with title and abstract become a paper of its own, and one without is
+    reported as ``problem``.
+    """
+
+    source: str
+    problem: str
+    title: str = ""
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    year: int | None = None
+    venue: str | None = None
+    url: str | None = None
+    arxiv_id: str | None = None
+    doi: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The metadata fields this entry sets (empty ones left out)."""
+        values = {
+            "authors": self.authors, "year": self.year, "venue": self.venue, "url": self.url,
+            "arxiv_id": self.arxiv_id, "doi": self.doi,
+        }
+        return {k: v for k, v in values.items() if v}
+
+
 @dataclass
 class ParseResult:
     """Papers read from one file, and the entries skipped with their reasons."""
 
     papers: list[Paper] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    metadata: list[MetadataRecord] = field(default_factory=list)
 
 
 def read_text(path: Path) -> str:
@@ -218,13 +248,27 @@ def _year(value: Any) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _json_paper(obj: Any, source: str, where: str, problems: list[str]) -> Paper | None:
+def _json_paper(obj: Any, source: str, where: str, problems: list[str]) -> Paper | MetadataRecord | None:
     if not isinstance(obj, dict):
         problems.append(f"{source}: {where}: not a JSON object - skipped")
         return None
     def text(key: str) -> str | None:
         value = obj.get(key)
         return clean_text(str(value)).strip() or None if value not in (None, "") else None
+    title = " ".join(clean_text(str(obj.get("title") or "")).split())
+    if title and len(title) <= MAX_TITLE_CHARS and normalize_title(title) and not text("abstract"):
+        # Metadata only: it may attach to a paper already known; reported if none matches.
+        return MetadataRecord(
+            source=source,
+            problem=f"{source}: {where} {title[:60]!r}: title but no abstract - skipped",
+            title=title,
+            authors=_authors(obj.get("authors")),
+            year=_year(obj.get("year")),
+            venue=text("venue"),
+            url=text("url"),
+            arxiv_id=text("arxiv_id"),
+            doi=text("doi"),
+        )
     return _entry_paper(
         clean_text(str(obj.get("title") or "")),
         clean_text(str(obj.get("abstract") or "")),
@@ -252,9 +296,7 @@ def parse_json(text: str, source: str) -> ParseResult:
         data = data["papers"]
     items = data if isinstance(data, list) else [data]
     for n, obj in enumerate(items, 1):
-        paper = _json_paper(obj, source, f"item {n}", result.problems)
-        if paper:
-            result.papers.append(paper)
+        _add(result, _json_paper(obj, source, f"item {n}", result.problems))
     if not items:
         result.problems.append(f"{source}: no papers in the JSON - skipped")
     return result
@@ -271,10 +313,15 @@ def parse_jsonl(text: str, source: str) -> ParseResult:
         except json.JSONDecodeError as exc:
             result.problems.append(f"{source}: line {n}: invalid JSON ({exc.msg}) - skipped")
             continue
-        paper = _json_paper(obj, source, f"line {n}", result.problems)
-        if paper:
-            result.papers.append(paper)
+        _add(result, _json_paper(obj, source, f"line {n}", result.problems))
     return result
+
+
+def _add(result: ParseResult, item: Paper | MetadataRecord | None) -> None:
+    if isinstance(item, Paper):
+        result.papers.append(item)
+    elif isinstance(item, MetadataRecord):
+        result.metadata.append(item)
 
 
 def _parse_text_file(text: str, source: str) -> ParseResult:
@@ -283,23 +330,42 @@ def _parse_text_file(text: str, source: str) -> ParseResult:
     return parse_plain(text, source)
 
 
+def _parse_bibtex(text: str, source: str) -> ParseResult:
+    from .bibtex import parse_bibtex  # imports bibtexparser only when a .bib is read
+
+    return parse_bibtex(text, source)
+
+
+def _read_pdf(path: Path, source: str) -> ParseResult:
+    from .pdf import read_pdf  # imports pypdf only when a PDF is read
+
+    return read_pdf(path, source)
+
+
 TEXT_READERS: dict[str, Callable[[str, str], ParseResult]] = {
     ".txt": _parse_text_file,
     ".md": _parse_text_file,
     ".markdown": _parse_text_file,
     ".json": parse_json,
     ".jsonl": parse_jsonl,
+    ".bib": _parse_bibtex,
+}
+# Binary formats: the reader opens the file itself.
+FILE_READERS: dict[str, Callable[[Path, str], ParseResult]] = {
+    ".pdf": _read_pdf,
 }
 
 
 def supported_suffixes() -> list[str]:
-    return sorted(TEXT_READERS)
+    return sorted([*TEXT_READERS, *FILE_READERS])
 
 
 def parse_file(path: Path, source: str | None = None) -> ParseResult:
     """Read one file into papers; `IngestError` if the whole file is unusable."""
     source = source or path.name
     suffix = path.suffix.lower()
+    if suffix in FILE_READERS:
+        return FILE_READERS[suffix](path, source)
     reader = TEXT_READERS.get(suffix)
     if reader is None:
         raise UnsupportedFormatError(

@@ -1,7 +1,7 @@
 """Ingest: files -> papers -> chunks and sentence vectors -> the Chroma library.
 
 Incremental and idempotent: a paper whose content hash is already stored is not
-embedded again; a changed paper is rewritten alone; papers are written in small batches
+embedded again, and a PDF whose file hash is stored is not even read again; a changed paper is rewritten alone; papers are written in small batches
 whose completion marker goes last, so an interrupted run is completed by the next.
 """
 
@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from assistant.errors import IngestError
 from assistant.providers import Embedder, get_embedder
@@ -21,7 +22,8 @@ from assistant.store import Library, PaperWrite
 from assistant.types import IngestReport, Paper
 
 from .chunking import Chunker, paper_sentences, sentence_spans_in_chunks
-from .parsers import parse_file, supported_suffixes
+from .parsers import MetadataRecord, normalize_title, paper_id, parse_file, supported_suffixes
+from .pdf import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -63,31 +65,167 @@ def collect_files(paths: Iterable[str | Path], report: IngestReport) -> list[Pat
     return files
 
 
-def read_papers(files: Sequence[Path], report: IngestReport) -> list[Paper]:
-    """Parse files and merge papers listed more than once (first text wins, all sources kept)."""
-    merged: dict[str, Paper] = {}
+# Metadata fields a metadata entry (BibTeX, JSON without abstract) may set on a paper.
+META_FIELDS = ("authors", "year", "venue", "url", "arxiv_id", "doi")
+
+
+@dataclass
+class ReadResult:
+    """Papers read from files, metadata entries still to attach, and stored PDFs not re-read."""
+
+    papers: dict[str, Paper] = field(default_factory=dict)
+    metadata: list[tuple[Path, MetadataRecord]] = field(default_factory=list)
+    known: dict[str, str] = field(default_factory=dict)  # paper id -> file name
+
+
+def read_files(
+    files: Sequence[Path], report: IngestReport, known_files: Mapping[str, str] | None = None
+) -> ReadResult:
+    """Parse files and merge papers listed more than once (full text beats an abstract,
+    else the first text wins; all sources kept, missing metadata filled from the other).
+
+    A PDF whose sha256 is in ``known_files`` (file hash -> paper id) is not extracted
+    again, unless another file of this run lists the same paper.
+    """
+    out = ReadResult()
+    deferred: list[tuple[Path, str]] = []
     for f in files:
-        try:
-            result = parse_file(f)
-        except IngestError as exc:
-            report.skipped.append((exc.path, exc.reason))
-            continue
-        report.files_read += 1
-        for problem in result.problems:
-            report.skipped.append((str(f), problem.split(": ", 1)[-1]))
-        for paper in result.papers:
-            seen = merged.get(paper.id)
-            if seen is None:
-                merged[paper.id] = paper
-            elif paper.sources[0] not in seen.sources:
-                merged[paper.id] = _with_sources(seen, seen.sources + paper.sources)
-    return list(merged.values())
+        if known_files and f.suffix.lower() == ".pdf":
+            try:
+                pid = known_files.get(file_sha256(f))
+            except OSError:
+                pid = None  # parse_file reports why
+            if pid:
+                deferred.append((f, pid))
+                continue
+        _read_one(f, report, out)
+    for f, pid in deferred:
+        if pid in out.papers or pid in out.known:
+            _read_one(f, report, out)  # merge with the other listing, not shadow it
+        else:
+            out.known[pid] = f.name
+            report.files_read += 1
+    return out
+
+
+def _read_one(f: Path, report: IngestReport, out: ReadResult) -> None:
+    try:
+        result = parse_file(f)
+    except IngestError as exc:
+        report.skipped.append((exc.path, exc.reason))
+        return
+    report.files_read += 1
+    for problem in result.problems:
+        report.skipped.append((str(f), problem.split(": ", 1)[-1]))
+    for paper in result.papers:
+        seen = out.papers.get(paper.id)
+        out.papers[paper.id] = paper if seen is None else _merge(seen, paper)
+    out.metadata.extend((f, record) for record in result.metadata)
+
+
+def read_papers(files: Sequence[Path], report: IngestReport) -> list[Paper]:
+    """Parse files into papers, with metadata entries attached to papers of these files;
+    an entry that matches none is reported (or, with title and abstract, becomes a paper)."""
+    got = read_files(files, report)
+    for f, record in attach_metadata(got.papers, got.metadata):
+        _unmatched(f, record, got.papers, report)
+    return list(got.papers.values())
+
+
+def _merge(seen: Paper, paper: Paper) -> Paper:
+    text, other = (paper, seen) if paper.sections and not seen.sections else (seen, paper)
+    fill = {k: getattr(other, k) for k in (*META_FIELDS, "date") if not getattr(text, k) and getattr(other, k)}
+    return replace(text, sources=tuple(dict.fromkeys(seen.sources + paper.sources)), **fill)
 
 
 def _with_sources(paper: Paper, sources: Sequence[str]) -> Paper:
-    from dataclasses import replace
-
     return replace(paper, sources=tuple(dict.fromkeys(sources)))
+
+
+def _doi_key(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = value.strip().lower()
+    for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:"):
+        if value.startswith(prefix):
+            value = value[len(prefix) :]
+    return value or None
+
+
+def _arxiv_key(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = value.strip().lower().removeprefix("arxiv:").strip()
+    return value.rsplit("v", 1)[0] if value.rsplit("v", 1)[-1].isdigit() and "v" in value else value
+
+
+def _keys(doi: str | None, arxiv: str | None, title: str) -> list[tuple[str, str]]:
+    keys = []
+    if d := _doi_key(doi):
+        keys.append(("doi", d))
+    if a := _arxiv_key(arxiv):
+        keys.append(("arxiv", a))
+    if title and normalize_title(title):
+        keys.append(("id", paper_id(title)))
+    return keys
+
+
+def _matcher(papers: Iterable[Paper]) -> dict[tuple[str, str], str]:
+    index: dict[tuple[str, str], str] = {}
+    for p in papers:
+        for key in _keys(p.doi, p.arxiv_id, p.title):
+            index.setdefault(key, p.id)
+    return index
+
+
+def _match(index: Mapping[tuple[str, str], str], record: MetadataRecord) -> str | None:
+    for key in _keys(record.doi, record.arxiv_id, record.title):
+        if key in index:
+            return index[key]
+    return None
+
+
+def attach_metadata(
+    papers: dict[str, Paper], records: Sequence[tuple[Path, MetadataRecord]]
+) -> list[tuple[Path, MetadataRecord]]:
+    """Set each record's fields on the paper it matches (DOI, arXiv id, then title), in
+    place; returns the records that matched none."""
+    index = _matcher(papers.values())
+    leftover = []
+    for f, record in records:
+        pid = _match(index, record)
+        if pid is None:
+            leftover.append((f, record))
+        else:
+            papers[pid] = _apply(papers[pid], record)
+    return leftover
+
+
+def _unmatched(f: Path, record: MetadataRecord, papers: dict[str, Paper], report: IngestReport) -> None:
+    """A record no paper matched: a paper of its own if it has an abstract, else reported."""
+    if record.title and record.abstract:
+        pid = paper_id(record.title)
+        if pid not in papers:
+            papers[pid] = Paper(id=pid, title=record.title, abstract=record.abstract,
+                                sources=(f.name,), **record.fields())
+            return
+    report.skipped.append((str(f), record.problem.split(": ", 1)[-1]))
+
+
+def _apply(paper: Paper, record: MetadataRecord) -> Paper:
+    """The paper with the record's metadata: its authors, year, venue and URL win; its
+    identifiers (DOI, arXiv id) only fill in, as the paper's own are how it was matched."""
+    fields = record.fields()
+    for key in ("doi", "arxiv_id"):
+        if getattr(paper, key):
+            fields.pop(key, None)
+    return replace(paper, **fields)
+
+
+def _with_metadata(paper: Paper, fields: Mapping[str, Any], only_missing: bool) -> Paper:
+    if only_missing:
+        fields = {k: v for k, v in fields.items() if v and not getattr(paper, k)}
+    return replace(paper, **fields)
 
 
 def embed_papers(papers: Sequence[Paper], embedder: Embedder, chunker: Chunker) -> list[PaperWrite]:
@@ -143,14 +281,53 @@ def ingest(
     settings = get_settings(settings)
     report = IngestReport()
     files = collect_files(paths, report)
-    papers = read_papers(files, report)
     library = library or Library(settings)
     states = library.paper_states()
+    known_files = {s.file_hash: pid for pid, s in states.items() if s.file_hash and s.complete}
+    got = read_files(files, report, known_files)
+    leftover = attach_metadata(got.papers, got.metadata)
+
+    # Metadata for papers already stored (not re-read in this run), and papers whose
+    # text changed: the stored record supplies what the new listing leaves out.
+    revisit = [pid for pid, p in got.papers.items()
+               if pid in states and states[pid].content_hash != p.content_hash]
+    stored = library.papers() if leftover else library.papers(revisit) if revisit else {}
+    meta_updates: dict[str, Paper] = {}
+    listed: set[str] = set()  # stored papers an entry with an abstract lists again
+    index = _matcher(stored.values())
+    for f, record in leftover:
+        pid = _match(index, record)
+        if pid is not None and pid not in got.papers:
+            if record.abstract:
+                listed.add(pid)
+            base = meta_updates.get(pid, stored[pid])
+            meta_updates[pid] = _apply(base, record)
+        elif pid is not None:
+            got.papers[pid] = _apply(got.papers[pid], record)
+        else:
+            _unmatched(f, record, got.papers, report)
 
     todo: list[Paper] = []
     source_updates: dict[str, tuple[str, ...]] = {}
-    for paper in papers:
+    for pid, name in got.known.items():  # PDFs stored before: not even extracted
+        report.unchanged.append(pid)
+        merged = tuple(dict.fromkeys(states[pid].sources + (name,)))
+        if merged != states[pid].sources:
+            source_updates[pid] = merged
+            report.sources_updated.append(pid)
+    for paper in got.papers.values():
         state = states.get(paper.id)
+        if state and paper.id in stored:
+            old = stored[paper.id]
+            if state.file_hash and not paper.sections:
+                # An abstract-only listing of a stored full-text paper adds metadata, not text.
+                fields = {k: getattr(paper, k) for k in META_FIELDS}
+                meta_updates[paper.id] = _with_metadata(meta_updates.get(paper.id, old), fields, True)
+                paper = replace(old, sources=paper.sources)
+                state = replace(state, content_hash=paper.content_hash)  # same: sources only
+            else:
+                fields = {k: getattr(old, k) for k in (*META_FIELDS, "date")}
+                paper = _with_metadata(paper, fields, only_missing=True)
         if state and state.complete and state.content_hash == paper.content_hash:
             merged = tuple(dict.fromkeys(state.sources + paper.sources))
             if merged != state.sources:
@@ -165,6 +342,11 @@ def ingest(
             report.added.append(paper.id)
         todo.append(paper)
     library.update_sources(source_updates)
+    changed = [p for pid, p in meta_updates.items()
+               if pid in stored and [getattr(p, k) for k in META_FIELDS] != [getattr(stored[pid], k) for k in META_FIELDS]]
+    library.update_metadata(changed)
+    report.metadata_updated.extend(p.id for p in changed)
+    report.unchanged.extend(sorted(listed - set(report.metadata_updated) - set(report.unchanged)))
 
     if todo:
         embedder = embedder or get_embedder(settings)

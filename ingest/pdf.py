@@ -1,0 +1,386 @@
+"""PDFs with a text layer, read with pypdf: title, abstract and the body as sections.
+
+Lines come from pypdf's text extraction in content-stream order (which keeps the two
+columns of a paper apart), with each line's font size, weight and height on the page
+taken from the same pass. From those:
+
+- running headers and footers (lines in the top/bottom margin repeated on most pages,
+  page numbers) are dropped;
+- the title is the largest type at the top of the first page; the abstract is the text
+  under an "Abstract" heading (or after an inline "Abstract—");
+- headings (numbered or well-known names, set larger or bold) start new sections; the
+  reference list is dropped up to an appendix;
+- words hyphenated across lines are rejoined and line breaks become spaces, with every
+  section remembering on which page each part of its text lies.
+
+A PDF without a text layer, encrypted or corrupt raises `IngestError` with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import IngestError
+from assistant.types import Paper, Section
+
+from .parsers import MAX_TITLE_CHARS, ParseResult, clean_text, normalize_title, paper_id
+
+log = logging.getLogger(__name__)
+
+MAX_PDF_BYTES = 200 * 1024 * 1024
+NO_TEXT = "no extractable text; OCR is not supported"
+ENCRYPTED = "encrypted PDF (needs a password); save a decrypted copy and ingest that"
+TRUNCATED = "truncated PDF (no end-of-file marker); the file is incomplete"
+CORRUPT = "corrupt PDF (cannot be parsed)"
+NOT_PDF = "not a PDF (no %PDF header)"
+# Below this many letters in the whole document there is no usable text layer.
+_MIN_LETTERS = 40
+_MARGIN = 0.08  # top/bottom share of the page where running headers and footers live
+_MAX_ABSTRACT = 3000
+
+_KNOWN = (
+    r"abstract|introduction|related work|background|preliminaries|problem (?:statement|setup|formulation)"
+    r"|methods?|methodology|approach|our approach|proposed method|model|framework|experiments?"
+    r"|experimental (?:setup|results|evaluation)|evaluation|results(?: and discussion)?|analysis"
+    r"|discussion|conclusions?(?: and future work)?|limitations|future work|broader impacts?"
+    r"|ethics statement|acknowledge?ments?|references|bibliography|works cited"
+    r"|appendix(?:\s+[a-z])?|appendices|supplementary materials?"
+)
+_NUMBER = r"(?:\d{1,2}(?:\.\d{1,2}){0,3}|[IVX]{1,5}|[A-H](?:\.\d{1,2}){0,3})"
+_KNOWN_HEADING = re.compile(rf"^(?:{_NUMBER}\.?\s+)?(?:{_KNOWN})\s*:?$", re.I)
+_NUMBERED_HEADING = re.compile(rf"^{_NUMBER}\.?\s+[A-Z][^.;,]*$")
+_REFERENCES = re.compile(r"^(?:\d{1,2}\.?\s+)?(?:references|bibliography|works cited)\s*:?$", re.I)
+_APPENDIX = re.compile(r"^(?:appendix|appendices|supplementary|[A-H](?:\.\d{1,2})*\.?\s+[A-Z])", re.I)
+_INLINE_ABSTRACT = re.compile(r"^abstract\s*(?:[.:\u2014\u2013-]|\s)\s*(\S.*)$", re.I)
+_PAGE_NUMBER = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$", re.I)
+_ARXIV_STAMP = re.compile(r"arXiv:(\d{4}\.\d{4,5})(?:v\d+)?", re.I)
+_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)")
+
+
+@dataclass
+class Line:
+    """One extracted line and how it was set."""
+
+    text: str
+    page: int  # 1-based
+    size: float  # font size in points (0 when unknown)
+    bold: bool
+    y: float | None  # height above the page bottom, when known
+    height: float  # page height
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in blocks (cheap next to extracting it)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_pdf(path: Path, source: str | None = None) -> ParseResult:
+    """One paper from a PDF, with its body as sections (see the module docstring).
+
+    Example:
+        >>> result = read_pdf(Path("paper.pdf"))       # doctest: +SKIP
+        >>> [s.heading for s in result.papers[0].sections]  # doctest: +SKIP
+        ['1 Introduction', '2 Method', ...]
+    """
+    source = source or path.name
+    lines, meta_title = extract_lines(path)
+    result = ParseResult()
+    paper = build_paper(lines, meta_title, source, file_sha256(path), path.stem)
+    result.papers.append(paper)
+    return result
+
+
+# --- extraction ----------------------------------------------------------------------
+def _check_bytes(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise IngestError(str(path), "empty file")
+        if size > MAX_PDF_BYTES:
+            raise IngestError(str(path), f"file too large ({size / 1e6:.0f} MB > {MAX_PDF_BYTES / 1e6:.0f} MB)")
+        with path.open("rb") as fh:
+            head = fh.read(1024)
+            fh.seek(max(0, size - 2048))
+            tail = fh.read()
+    except OSError as exc:
+        raise IngestError(str(path), f"unreadable ({exc.strerror or exc})") from exc
+    if b"%PDF-" not in head:
+        raise IngestError(str(path), NOT_PDF)
+    if b"%%EOF" not in tail:
+        # pypdf would try to rebuild such a file and yield part of it: report it instead.
+        raise IngestError(str(path), TRUNCATED)
+
+
+def extract_lines(path: Path) -> tuple[list[Line], str | None]:
+    """The lines of every page with their font size/weight and position, and the
+    document-info title; `IngestError` when the PDF cannot give text."""
+    _check_bytes(path)
+    from pypdf import PdfReader
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings are about the file, reported below
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            try:
+                ok = reader.decrypt("")  # many "protected" PDFs open with an empty password
+            except Exception as exc:  # missing crypto backend, unknown algorithm
+                raise IngestError(str(path), ENCRYPTED) from exc
+            if not ok:
+                raise IngestError(str(path), ENCRYPTED)
+        pages = list(reader.pages)
+        meta_title = None
+        try:
+            info = reader.metadata
+            meta_title = info.get("/Title") if info else None
+        except Exception:  # a broken info dictionary costs only the fallback title
+            meta_title = None
+    except IngestError:
+        raise
+    except Exception as exc:
+        raise IngestError(str(path), CORRUPT) from exc
+    lines: list[Line] = []
+    failed = 0
+    for number, page in enumerate(pages, 1):
+        try:
+            lines.extend(_page_lines(page, number))
+        except Exception as exc:  # one bad page costs that page only
+            log.debug("page %d of %s: %s", number, path, exc)
+            failed += 1
+    if pages and failed == len(pages):
+        raise IngestError(str(path), CORRUPT)
+    letters = sum(ch.isalpha() for line in lines for ch in line.text)
+    if letters < _MIN_LETTERS:
+        raise IngestError(str(path), NO_TEXT)
+    return lines, str(meta_title) if meta_title else None
+
+
+def _page_lines(page: Any, number: int) -> list[Line]:
+    try:
+        height = float(page.mediabox.height)
+    except Exception:
+        height = 792.0
+    lines: list[Line] = []
+    # Parts of the current line: (text, size, bold, y).
+    parts: list[tuple[str, float, bool, float | None]] = []
+
+    def close() -> None:
+        text = "".join(p[0] for p in parts)
+        text = " ".join(unicodedata.normalize("NFKC", clean_text(text)).split())
+        if text:
+            weight: Counter[tuple[float, bool]] = Counter()
+            for t, size, bold, _ in parts:
+                weight[(size, bold)] += len(t.strip())
+            size, bold = weight.most_common(1)[0][0]
+            y = next((p[3] for p in parts if p[0].strip() and p[3] is not None), None)
+            lines.append(Line(text, number, size, bold, y, height))
+        parts.clear()
+
+    def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
+        if not text:
+            return
+        scale = (tm[2] ** 2 + tm[3] ** 2) ** 0.5 * ((cm[2] ** 2 + cm[3] ** 2) ** 0.5 or 1.0)
+        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        name = str(font.get("/BaseFont", "")) if font else ""
+        bold = bool(re.search(r"bold|black|heavy|semibold|\.B\b|-B\b|CMBX", name, re.I))
+        pieces = text.split("\n")
+        for i, piece in enumerate(pieces):
+            if piece:
+                parts.append((piece, round(float(size) * scale, 1), bold, y))
+            if i < len(pieces) - 1:
+                close()
+
+    page.extract_text(visitor_text=visit)
+    close()
+    return lines
+
+
+# --- structure -----------------------------------------------------------------------
+def _body_size(lines: list[Line]) -> float:
+    sizes: Counter[float] = Counter()
+    for line in lines:
+        sizes[line.size] += len(line.text)
+    return sizes.most_common(1)[0][0] if sizes else 0.0
+
+
+def drop_running_lines(lines: list[Line]) -> list[Line]:
+    """Without running headers/footers: margin lines repeated on most pages, page numbers."""
+    n_pages = len({line.page for line in lines})
+
+    def in_margin(line: Line) -> bool:
+        return line.y is not None and (line.y > line.height * (1 - _MARGIN) or line.y < line.height * _MARGIN)
+
+    def key(line: Line) -> str:
+        return re.sub(r"\d+", "#", line.text.casefold())
+
+    pages_of: dict[str, set[int]] = {}
+    for line in lines:
+        if in_margin(line):
+            pages_of.setdefault(key(line), set()).add(line.page)
+    repeated = {k for k, pages in pages_of.items() if len(pages) >= max(2, (n_pages + 1) // 2)}
+    return [
+        line
+        for line in lines
+        if not (in_margin(line) and (key(line) in repeated or _PAGE_NUMBER.match(line.text)))
+    ]
+
+
+def _styled(line: Line, body: float) -> bool:
+    return line.bold or (body > 0 and line.size > body * 1.05)
+
+
+def is_heading(line: Line, body: float) -> bool:
+    """Whether a line is a section heading: short, and a well-known name or numbered
+    and set larger or bold (plain body lines that start with a number are not)."""
+    text = line.text
+    if len(text) > 100 or len(text.split()) > 12 or text.endswith((".", ",", ";")):
+        return False
+    if _KNOWN_HEADING.match(text):
+        return True
+    if _NUMBERED_HEADING.match(text) and (_styled(line, body) or not line.size):
+        return True
+    # Unnumbered headings set clearly larger (bold alone is too common in running text).
+    return body > 0 and line.size >= body * 1.15 and text[:1].isupper() and len(text.split()) <= 8
+
+
+def _title(lines: list[Line], body: float, meta_title: str | None) -> tuple[str, int]:
+    """The title and how many leading lines of the first page it takes up."""
+    first = [i for i, line in enumerate(lines) if line.page == lines[0].page][:25]
+    sizes = [lines[i].size for i in first]
+    top = max(sizes) if sizes else 0.0
+    if top > body * 1.15:
+        start = next(i for i in first if lines[i].size == top)
+        end = start
+        while end + 1 < len(lines) and lines[end + 1].size == top and lines[end + 1].page == lines[start].page:
+            end += 1
+        title = " ".join(lines[i].text for i in range(start, end + 1))
+        if normalize_title(title) and len(title) <= MAX_TITLE_CHARS:
+            return title, end + 1
+    if meta_title and normalize_title(meta_title) and not re.match(r"(?i)untitled|microsoft word", meta_title):
+        return " ".join(meta_title.split()), 0
+    return lines[0].text[:MAX_TITLE_CHARS], 1
+
+
+def join_lines(lines: list[tuple[str, int]]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """Lines (text, page) as running text: words hyphenated at a line end rejoined
+    ("extrac-" + "tion"), other breaks as spaces; with the (offset, page) where each
+    page's part starts."""
+    out: list[str] = []
+    length = 0
+    pages: list[tuple[int, int]] = []
+    for text, page in lines:
+        text = text.strip()
+        if not text:
+            continue
+        sep = " " if out else ""
+        if out and text[:1].islower() and re.search(r"[^\W\d_]-$", out[-1]):
+            word = re.search(r"(\S+)-$", out[-1])
+            if word and "-" not in word.group(1):  # "state-of-" + "the-art" keeps its hyphen
+                out[-1] = out[-1][:-1]
+                length -= 1
+            sep = ""
+        if not pages or pages[-1][1] != page:
+            pages.append((length + len(sep), page))
+        out.append(sep + text)
+        length += len(sep) + len(text)
+    return "".join(out), tuple(pages)
+
+
+@dataclass
+class _Part:
+    heading: str
+    page: int
+    lines: list[Line]
+
+
+def build_paper(lines: list[Line], meta_title: str | None, source: str, file_hash: str, stem: str) -> Paper:
+    """A `Paper` (title, abstract, sections) from the extracted lines."""
+    lines = drop_running_lines(lines)
+    if not lines:
+        raise IngestError(source, NO_TEXT)
+    body = _body_size(lines)
+    title, skip = _title(lines, body, meta_title)
+    front = " ".join(line.text for line in lines if line.page == lines[0].page)
+    arxiv = _ARXIV_STAMP.search(front)
+    doi = _DOI.search(front)
+
+    parts: list[_Part] = [_Part("", lines[skip].page if skip < len(lines) else 1, [])]
+    abstract_part: _Part | None = None
+    in_references = False
+    for line in lines[skip:]:
+        if in_references:
+            if _styled(line, body) and _APPENDIX.match(line.text) and is_heading(line, body):
+                in_references = False
+                parts.append(_Part(line.text, line.page, []))
+            continue
+        inline = None
+        if abstract_part is None and line.page == lines[0].page:
+            inline = _INLINE_ABSTRACT.match(line.text)
+        if inline and not _KNOWN_HEADING.match(line.text):
+            abstract_part = _Part("Abstract", line.page, [Line(inline.group(1), line.page, line.size,
+                                                               line.bold, line.y, line.height)])
+            parts.append(abstract_part)
+        elif is_heading(line, body):
+            if _REFERENCES.match(line.text):
+                in_references = True
+                continue
+            parts.append(_Part(line.text.rstrip(":"), line.page, []))
+            if abstract_part is None and line.text.rstrip(":").lower() == "abstract":
+                abstract_part = parts[-1]
+        else:
+            parts[-1].lines.append(line)
+
+    sections: list[Section] = []
+    abstract = ""
+    for part in parts:
+        text, pages = join_lines([(line.text, line.page) for line in part.lines])
+        if not text:
+            continue
+        if part is abstract_part:
+            abstract = text
+            continue
+        if part.heading == "" and abstract_part is not None and parts.index(part) < parts.index(abstract_part):
+            continue  # authors and affiliations between the title and the abstract
+        sections.append(Section(part.heading, text, pages[0][1] if pages else part.page, pages))
+    if not abstract and sections:
+        # No abstract heading: the opening of the body stands in for it.
+        abstract = _opening(sections[0].text)
+    if len(abstract) > _MAX_ABSTRACT:
+        abstract = _opening(abstract)
+    if not abstract:
+        raise IngestError(source, NO_TEXT)
+    title = clean_text(title)
+    return Paper(
+        id=paper_id(title),
+        title=title,
+        abstract=abstract,
+        sources=(source,),
+        arxiv_id=arxiv.group(1) if arxiv else None,
+        doi=doi.group(1).rstrip(".,;)") if doi else None,
+        sections=tuple(sections),
+        file_hash=file_hash,
+    )
+
+
+def _opening(text: str, limit: int = 1500) -> str:
+    """The first sentences of ``text``, up to about ``limit`` characters."""
+    from assistant.text import split_sentences
+
+    end = 0
+    for s, e in split_sentences(text):
+        if e > limit and end:
+            break
+        end = e
+        if s > limit:
+            break
+    return text[: end or limit].strip()
