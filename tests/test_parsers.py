@@ -11,7 +11,7 @@ from conftest import BUNDLED_PAPERS, BUNDLED_TOTAL, FIXTURE_DATA
 from assistant.errors import IngestError, UnsupportedFormatError
 from assistant.types import IngestReport, Paper
 from ingest.chunking import paper_sentences, split_sentences
-from ingest.parsers import normalize_title, paper_id, parse_file
+from ingest.parsers import normalize_title, paper_id, parse_file, supported_suffixes
 from ingest.pipeline import collect_files, read_papers
 
 # Entries per bundled page and the date heading each carries (measured).
@@ -179,14 +179,20 @@ def test_invalid_json_file_raises_with_the_line(tmp_path: Path) -> None:
     assert info.value.reason == "invalid JSON (line 2: Expecting value)"
 
 
+def supported_list() -> str:
+    """The formats an unsupported-format message lists (the set grows with new readers)."""
+    listed = ", ".join(supported_suffixes())
+    for core in (".json", ".jsonl", ".markdown", ".md", ".txt"):
+        assert core in supported_suffixes()
+    return listed
+
+
 def test_unknown_extension_names_file_and_supported_formats(tmp_path: Path) -> None:
-    f = tmp_path / "paper.pdf"
-    f.write_bytes(b"%PDF-1.4 not really")
+    f = tmp_path / "paper.docx"
+    f.write_bytes(b"PK\x03\x04 not really a document")
     with pytest.raises(UnsupportedFormatError) as info:
         parse_file(f)
-    assert str(info.value) == (
-        f"{f}: unsupported format '.pdf' (paperlens reads .json, .jsonl, .markdown, .md, .txt)"
-    )
+    assert str(info.value) == f"{f}: unsupported format '.docx' (paperlens reads {supported_list()})"
 
 
 def test_file_without_extension_is_unsupported(tmp_path: Path) -> None:
@@ -194,9 +200,7 @@ def test_file_without_extension_is_unsupported(tmp_path: Path) -> None:
     f.write_text("Title\nAbstract.", encoding="utf-8")
     with pytest.raises(UnsupportedFormatError) as info:
         parse_file(f)
-    assert info.value.reason == (
-        "unsupported format '(no extension)' (paperlens reads .json, .jsonl, .markdown, .md, .txt)"
-    )
+    assert info.value.reason == f"unsupported format '(no extension)' (paperlens reads {supported_list()})"
 
 
 def test_windows_1252_text_is_decoded(tmp_path: Path) -> None:
