@@ -291,7 +291,7 @@ def search_html(papers: Sequence[Paper], query: str, total: int, limit: int) -> 
     rows = []
     for p in papers:
         i = p.abstract.lower().find(words[0]) if words else -1
-        start = max(0, i - 80) if i >= 0 else 0
+        start = p.abstract.rfind(" ", 0, max(0, i - 80)) + 1 if i > 80 else 0
         snippet = p.abstract[start : start + 240]
         spans = []
         low = snippet.lower()
