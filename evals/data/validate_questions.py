@@ -48,15 +48,15 @@ def paper_id(title: str) -> str:
 def parse_page(text: str):
     """Return a list of (title, abstract) pairs from one saved page."""
     lines = text.splitlines()
-    nonblank = [l for l in lines if l.strip()]
-    blank_sep = sum(1 for l in lines if not l.strip()) >= len(nonblank) // 2
+    nonblank = [ln for ln in lines if ln.strip()]
+    blank_sep = sum(1 for ln in lines if not ln.strip()) >= len(nonblank) // 2
     if blank_sep:
         fields = [b.strip() for b in re.split(r"\n\s*\n", text) if b.strip()]
         fields = fields[HEADER_BLOCKS:]
     else:
-        fields = [l.strip() for l in nonblank]
+        fields = [ln.strip() for ln in nonblank]
         # skip header lines until the one that starts with "Subscribe"
-        idx = next(i for i, l in enumerate(fields) if l.startswith("Subscribe"))
+        idx = next(i for i, ln in enumerate(fields) if ln.startswith("Subscribe"))
         fields = fields[idx:]
         fields[0] = fields[0][len("Subscribe"):].strip()
     if len(fields) % 2:
@@ -134,7 +134,7 @@ def main(argv):
             if len(q["relevant_titles"]) != len(rel):
                 errors.append(f"{where}: relevant_titles length differs from relevant")
             else:
-                for pid, title in zip(rel, q["relevant_titles"]):
+                for pid, title in zip(rel, q["relevant_titles"], strict=True):
                     if paper_id(title) != pid:
                         errors.append(f"{where}: title {title[:60]!r} does not hash to {pid}")
             if kind in ("unanswerable", "metadata"):

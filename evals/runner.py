@@ -1,0 +1,296 @@
+"""`paperlens eval`: run the question set through the assistant and score it.
+
+For each question: the paper ranking of `Retriever.retrieve` (retrieval metrics), the
+`Answer` of `Assistant.ask` (its paper list, citations, answer points, refusal and
+latency). Then the plain llama-index baseline on the same questions, and the
+calibration of the offline citation judge. Writes ``results.json``, ``report.md``,
+``metrics.png`` and ``calibration.png`` under the output folder.
+
+Example:
+    >>> from evals.runner import load_questions, run_eval            # doctest: +SKIP
+    >>> results = run_eval(settings, load_questions(), out=Path("artifacts/eval"))  # doctest: +SKIP
+    >>> results["summary"]["overall"]["recall@10"]                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import ConfigError
+from assistant.settings import Settings, get_settings
+from assistant.types import Answer
+
+from . import metrics as M
+from .judge import LLMJudge, OfflineJudge
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SET = Path(__file__).resolve().parent / "data" / "questions.jsonl"
+BUNDLED_PAPERS = Path(__file__).resolve().parent.parent / "data" / "papers"
+FLOORS = Path(__file__).resolve().parent / "floors.json"
+ANSWERABLE = ("topic", "topic_paraphrase", "single", "comparison")
+REFUSE = ("unanswerable", "metadata")
+RETRIEVAL_KEYS = ("recall@5", "recall@10", "recall@20", "ndcg@10", "mrr")
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    kind: str
+    question: str
+    relevant: tuple[str, ...]
+    partial: tuple[str, ...]
+    answer_points: tuple[str, ...]
+
+    @property
+    def answerable(self) -> bool:
+        return self.kind in ANSWERABLE
+
+
+def load_questions(path: Path | str = DEFAULT_SET, limit: int | None = None) -> list[Question]:
+    """The questions of a JSONL eval set (schema in evals/README.md)."""
+    out = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        q = json.loads(line)
+        out.append(Question(q["id"], q["kind"], q["question"], tuple(q.get("relevant", ())),
+                            tuple(q.get("partial", ())), tuple(q.get("answer_points", ()))))
+    return out[:limit] if limit else out
+
+
+def ensure_library(settings: Settings, embedder: Any) -> Any:
+    """The library, with the bundled papers ingested first if it is empty."""
+    from assistant.store import Library
+
+    library = Library(settings)
+    if not library.paper_states():
+        from ingest import ingest
+
+        log.warning("the library at %s is empty: ingesting %s", settings.store_location, BUNDLED_PAPERS)
+        ingest([BUNDLED_PAPERS], settings, library=library, embedder=embedder)
+    return library
+
+
+def score_answer(q: Question, answer: Answer, judges: list[Any], texts: dict[str, str]) -> dict[str, Any]:
+    """The answer-side figures of one question (citations, paper list, points, refusal)."""
+    rec: dict[str, Any] = {"refused": not answer.answerable}
+    cited = list(dict.fromkeys(c.paper_id for c in answer.citations))
+    rec["cited"] = cited
+    if q.answerable:
+        rec.update(M.paper_list_metrics(cited, q.relevant, q.partial))
+        rec["point_coverage"] = M.point_coverage(q.answer_points, answer.text)
+    if answer.answerable:
+        claims = M.answer_claims(answer.text)
+        source_ids = {s.n: s.paper_id for s in answer.sources}
+        for judge in judges:
+            cs = M.citation_scores(claims, source_ids, judge, judge.threshold, texts)
+            prefix = "" if judge.name == "offline" else f"{judge.name}_"
+            rec[prefix + "citation"] = {
+                "claims": cs.claims, "supported": cs.supported, "citations": cs.citations,
+                "supporting": cs.supporting, "precision": cs.precision, "recall": cs.recall,
+                "number_claims": cs.number_claims, "numbers_ok": cs.numbers_ok, "details": cs.details,
+            }
+    return rec
+
+
+def _group(records: list[dict[str, Any]], judges: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": len(records)}
+    ans = [r for r in records if r["kind"] in ANSWERABLE]
+    if ans:
+        out["n_answerable"] = len(ans)
+        for key in RETRIEVAL_KEYS:
+            out[key] = M.mean(r["retrieval"][key] for r in ans)
+        out["list_precision"] = M.mean(r.get("list_precision") for r in ans)
+        out["list_recall"] = M.mean(r.get("list_recall") for r in ans)
+        out["point_coverage"] = M.mean(r.get("point_coverage") for r in ans)
+        out["false_refusal_rate"] = M.mean(float(r["refused"]) for r in ans)
+    ref = [r for r in records if r["kind"] in REFUSE]
+    if ref:
+        out["refusal_rate"] = M.mean(float(r["refused"]) for r in ref)
+    for name in judges:
+        prefix = "" if name == "offline" else f"{name}_"
+        cits = [r[prefix + "citation"] for r in records if prefix + "citation" in r]
+        if not cits:
+            continue
+        claims = sum(c["claims"] for c in cits)
+        out[prefix + "citation_precision"] = M.mean(c["precision"] for c in cits)
+        out[prefix + "citation_recall"] = M.mean(c["recall"] for c in cits)
+        out[prefix + "groundedness"] = sum(c["supported"] for c in cits) / claims if claims else None
+        out[prefix + "fully_grounded"] = M.mean(float(c["supported"] == c["claims"]) for c in cits if c["claims"])
+        if name == "offline":
+            nc = sum(c["number_claims"] for c in cits)
+            out["number_check"] = sum(c["numbers_ok"] for c in cits) / nc if nc else None
+            out["number_claims"] = nc
+    totals = [r["total_ms"] for r in records]
+    walls = [r["wall_ms"] for r in records]
+    out.update({"total_ms_p50": M.percentile(totals, 50), "total_ms_p95": M.percentile(totals, 95),
+                "wall_ms_p50": M.percentile(walls, 50), "wall_ms_p95": M.percentile(walls, 95)})
+    return out
+
+
+def summarise(records: list[dict[str, Any]], judges: list[str]) -> dict[str, Any]:
+    """Figures overall and per question kind."""
+    kinds = list(dict.fromkeys(r["kind"] for r in records))
+    return {
+        "overall": _group(records, judges),
+        "by_kind": {k: _group([r for r in records if r["kind"] == k], judges) for k in kinds},
+    }
+
+
+def baseline_summary(questions: list[Question], rankings: list[list[str]]) -> dict[str, Any]:
+    """The baseline's retrieval figures, grouped as `summarise` groups ours."""
+    rows = [
+        {"kind": q.kind, **M.retrieval_metrics(r, q.relevant, q.partial)}
+        for q, r in zip(questions, rankings, strict=True) if q.answerable
+    ]
+
+    def group(rs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"n": len(rs), **{k: M.mean(r[k] for r in rs) for k in RETRIEVAL_KEYS}}
+
+    kinds = list(dict.fromkeys(r["kind"] for r in rows))
+    return {"overall": group(rows), "by_kind": {k: group([r for r in rows if r["kind"] == k]) for k in kinds}}
+
+
+def run_eval(
+    settings: Settings,
+    questions: list[Question],
+    *,
+    out: Path,
+    mode: str = "extractive",
+    judge: str = "offline",
+    baseline: bool = True,
+    calibration: bool = True,
+    progress: bool = True,
+    set_path: Path | str = DEFAULT_SET,
+) -> dict[str, Any]:
+    """Run the eval, write its files under ``out`` and return the results."""
+    from tqdm import tqdm
+
+    from assistant.chat import Assistant
+    from assistant.llm import LLMClient
+    from assistant.providers import get_embedder
+
+    if (mode == "llm" or judge == "llm") and not settings.llm_enabled:
+        raise ConfigError(
+            f"--{'mode' if mode == 'llm' else 'judge'} llm needs an LLM endpoint - set OPENAI_BASE_URL "
+            "(and OPENAI_API_KEY if the endpoint needs one)."
+        )
+    t_start = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    embedder = get_embedder(settings)
+    library = ensure_library(settings, embedder)
+    t = time.perf_counter()
+    embedder.model  # noqa: B018 - load it before the first query, outside any timing
+    bot = Assistant(settings, library=library, embedder=embedder)
+    papers = bot.retriever.papers
+    bot.ask("warm-up: which papers study language models?", mode="extractive")  # loads the model
+    warmup_s = time.perf_counter() - t
+    texts = {pid: p.title + " " + p.abstract for pid, p in papers.items()}
+    judges: list[Any] = [OfflineJudge(bot.verifier, papers)]
+    if judge == "llm":
+        judges.append(LLMJudge(LLMClient(settings), papers))
+    judge_names = [j.name for j in judges]
+
+    records: list[dict[str, Any]] = []
+    for q in tqdm(questions, desc="eval", unit="q", disable=not progress):
+        bot.reset()
+        t = time.perf_counter()
+        answer = bot.ask(q.question, mode=mode)  # type: ignore[arg-type]
+        wall_ms = (time.perf_counter() - t) * 1000
+        ranked = [h.paper.id for h in bot.retriever.retrieve(q.question).hits][:20]
+        rec: dict[str, Any] = {
+            "id": q.id, "kind": q.kind, "question": q.question, "answer": answer.text,
+            "answer_kind": answer.kind, "mode": answer.mode, "notices": list(answer.notices),
+            "ranked": ranked, "relevant": list(q.relevant), "partial": list(q.partial),
+            "total_ms": answer.timings.get("total_ms", wall_ms), "wall_ms": round(wall_ms, 2),
+        }
+        if q.answerable:
+            rec["retrieval"] = M.retrieval_metrics(ranked, q.relevant, q.partial)
+        rec.update(score_answer(q, answer, judges, texts))
+        records.append(rec)
+    eval_s = time.perf_counter() - t_start
+
+    results: dict[str, Any] = {
+        "set": str(set_path), "questions": len(questions), "mode": mode, "judge": judge_names,
+        "judge_threshold": bot.verifier.threshold, "judge_cos_weight": bot.verifier.cos_weight,
+        "config_hash": settings.config_hash(), "index": settings.index_name(),
+        "retrieval_settings": settings.retrieval.model_dump(), "library_papers": len(papers),
+        "embedding_model": settings.embedding.model,
+        "embedding_models_compared": "only all-MiniLM-L6-v2 is bundled as a sentence-transformers "
+        "model, so no other embedding model was compared",
+        "summary": summarise(records, judge_names), "records": records,
+        "timing": {"warmup_s": round(warmup_s, 2), "questions_s": round(eval_s, 2)},
+    }
+    if baseline:
+        from .baseline import run_baseline
+
+        t = time.perf_counter()
+        run = run_baseline(list(papers.values()), [q.question for q in questions], settings.data_dir / "cache")
+        results["baseline"] = {
+            "description": run.description, "cached": run.cached, "build_s": round(run.build_s, 2),
+            "query_ms_p50": M.percentile(run.query_ms, 50), "query_ms_p95": M.percentile(run.query_ms, 95),
+            **baseline_summary(questions, run.rankings),
+            "rankings": {q.id: r for q, r in zip(questions, run.rankings, strict=True)},
+        }
+        results["timing"]["baseline_s"] = round(time.perf_counter() - t, 2)
+    if calibration:
+        from . import calibration as C
+
+        t = time.perf_counter()
+        llm_judge = next((j for j in judges if j.name == "llm"), None)
+        cal = C.calibrate(library, embedder, current_threshold=bot.verifier.threshold,
+                          current_cos_weight=bot.verifier.cos_weight, llm_judge=llm_judge)
+        C.plot(cal, out / "calibration.png")
+        results["calibration"] = {k: v for k, v in cal.items() if k != "scores"}
+        results["timing"]["calibration_s"] = round(time.perf_counter() - t, 2)
+    results["timing"]["total_s"] = round(time.perf_counter() - t_start, 2)
+
+    from .report import plot_metrics, write_report
+
+    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    plot_metrics(results, out / "metrics.png")
+    write_report(results, out / "report.md")
+    return results
+
+
+def check_floors(summary: dict[str, Any], floors: dict[str, Any]) -> list[str]:
+    """Figures under their floor (``min``) or over their ceiling (``max``).
+
+    Keys are dotted paths into the summary: ``"overall.recall@10"``,
+    ``"by_kind.single.mrr"``.
+    """
+    failures = []
+    for bound, sign in (("min", 1), ("max", -1)):
+        for path, limit in floors.get(bound, {}).items():
+            value: Any = summary
+            for part in path.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if value is None:
+                failures.append(f"{path}: missing")
+            elif sign * (value - limit) < 0:
+                failures.append(f"{path} = {value:.3f}, {'under the floor' if sign > 0 else 'over the ceiling'} {limit:.3f}")
+    return failures
+
+
+def main(args: Any) -> int:
+    """Entry point of `paperlens eval` (args: set_path, mode, judge, out, no_baseline, limit)."""
+    settings = get_settings()
+    questions = load_questions(args.set_path or DEFAULT_SET, args.limit)
+    out = Path(args.out)
+    results = run_eval(settings, questions, out=out, mode=args.mode, judge=args.judge,
+                       baseline=not args.no_baseline, set_path=args.set_path or DEFAULT_SET)
+    s = results["summary"]["overall"]
+    line = ", ".join(f"{k} {s[k]:.3f}" for k in ("recall@10", "ndcg@10", "mrr", "citation_precision",
+                                                  "citation_recall", "refusal_rate") if s.get(k) is not None)
+    print(f"{len(questions)} questions in {results['timing']['total_s']:.0f}s: {line}")
+    if "baseline" in results:
+        b = results["baseline"]["overall"]
+        print(f"baseline (plain llama-index dense): recall@10 {b['recall@10']:.3f}, ndcg@10 {b['ndcg@10']:.3f}, mrr {b['mrr']:.3f}")
+    print(f"report: {out / 'report.md'}")
+    return 0
