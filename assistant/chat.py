@@ -81,6 +81,8 @@ class Assistant:
     Args:
         settings: a `Settings`, a dict of overrides, or None for the environment's.
         library, embedder, llm: inject your own (tests, other stores or models).
+        retriever: share an already loaded retriever (and its library and embedder)
+            between several conversations, as the web UI does per browser session.
     """
 
     def __init__(
@@ -90,11 +92,14 @@ class Assistant:
         library: Library | None = None,
         embedder: Embedder | None = None,
         llm: LLMClient | None = None,
+        retriever: Retriever | None = None,
     ):
         self.settings = get_settings(settings)
+        if retriever is not None:  # share one loaded index between conversations
+            library, embedder = retriever.library, retriever.embedder
         self.library = library or Library(self.settings)
         self.embedder = embedder or get_embedder(self.settings)
-        self.retriever = Retriever(self.settings, self.library, self.embedder)
+        self.retriever = retriever or Retriever(self.settings, self.library, self.embedder)
         self.verifier = Verifier(self.embedder)
         self.llm = llm if llm is not None else (LLMClient(self.settings) if self.settings.llm_enabled else None)
         self.history: list[Turn] = []
@@ -145,7 +150,7 @@ class Assistant:
                     "Please type a question about the papers in the library.", [], [], "list", False
                 ), "none", notices, {}, t0))
                 return
-            plan = self._plan(question, mode)
+            plan = self._plan(question, mode, filters)
             plan.notices[:0] = notices
             use_llm = (
                 self.llm is not None
@@ -184,7 +189,7 @@ class Assistant:
             self._names_version = version
         return self._names
 
-    def _plan(self, question: str, mode: Mode | None) -> _Plan:
+    def _plan(self, question: str, mode: Mode | None, filters: Filters | None = None) -> _Plan:
         timings: dict[str, float] = {}
         t = time.perf_counter()
         names = self._paper_names()
@@ -208,13 +213,11 @@ class Assistant:
                     within = last.paper_ids
         timings["classify"] = time.perf_counter() - t
 
-        retrieval = self.retriever.retrieve(retrieve_q, within=within, extra_terms=extra)
-        if info.narrow and within and not extra:
-            pass
+        retrieval = self.retriever.retrieve(retrieve_q, within=within, extra_terms=extra, filters=filters)
         hits: list[PaperHit]
         lex = self.retriever.refresh()
         if info.named and info.kind in ("single", "comparison", "metadata"):
-            named = self.retriever.retrieve(retrieve_q, within=info.named_ids)
+            named = self.retriever.retrieve(retrieve_q, within=info.named_ids, filters=filters)
             order = {pid: i for i, pid in enumerate(info.named_ids)}
             hits = sorted((h for h in named.hits if h.paper.id in order), key=lambda h: order[h.paper.id])
         elif info.kind == "comparison":

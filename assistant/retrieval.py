@@ -279,8 +279,8 @@ class Retriever:
                     break
             all_dense = dict(zip(vectors.paper_ids, chunk_best.tolist(), strict=True))
         else:
-            for h in self.library.query_dense(qvec, cfg.dense_k, restrict):
-                dense_best[h.paper_id] = max(dense_best.get(h.paper_id, -1.0), h.similarity)
+            for dh in self.library.query_dense(qvec, cfg.dense_k, restrict):
+                dense_best[dh.paper_id] = max(dense_best.get(dh.paper_id, -1.0), dh.similarity)
             all_dense = dict(dense_best)
         timings["dense"] = time.perf_counter() - t
 
@@ -320,8 +320,8 @@ class Retriever:
         if sent_best is None:
             self._attach_sentences(hits, qvec, qterms)
             for h in hits:
-                vecs = h.sentence_vectors
-                h.sentence = float(max((vecs @ qvec).max(), 0.0)) if vecs is not None and len(vecs) else 0.0
+                svecs = h.sentence_vectors
+                h.sentence = float(max((svecs @ qvec).max(), 0.0)) if svecs is not None and len(svecs) else 0.0
         else:
             for h in hits:
                 h.sentence = max(sent_best.get(h.paper.id, 0.0), 0.0)

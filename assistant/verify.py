@@ -31,6 +31,7 @@ from .types import Citation, Paper, Sentence
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*%?")
 _ANY_MARKER = re.compile(r"\[[^\]]{0,12}\]")
+_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\((\S+?)\)")
 _URL = re.compile(r"https?://\S+|www\.\S+|\b[\w-]+\.(?:com|org|net|io|edu)\S*")
 
@@ -168,6 +169,12 @@ def _claims(answer: str) -> list[tuple[str, list[int]]]:
             continue
         for s, e in split_sentences(line):
             sentence = _MD_LINK.sub(r"\1 (\2)", line[s:e])
+            lead = _LEADING_MARKERS.match(sentence)
+            if lead and pieces:
+                # "First claim. [1] Second claim." - the splitter cut before "[1]", which
+                # belongs to the sentence before it.
+                pieces[-1][1].extend(int(x) for x in re.findall(r"\d+", lead.group(0)))
+                sentence = sentence[lead.end() :]
             cited = [int(x) for m in _MARKER.finditer(sentence) for x in re.split(r"\s*,\s*", m.group(1))]
             text = _ANY_MARKER.sub("", _MARKER.sub("", sentence)).strip()
             text = re.sub(r"\s+([.,;:!?])", r"\1", text)
