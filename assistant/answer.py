@@ -75,6 +75,21 @@ def _cite(n: int, hit: PaperHit, idx: int) -> Citation:
     return Citation(n, hit.paper.id, hit.paper.title, s.text, s.start, s.end, True, round(support, 3))
 
 
+def _cite_passage(n: int, hit: PaperHit) -> Citation | None:
+    p = hit.passage
+    if p is None:
+        return None
+    return Citation(n, hit.paper.id, hit.paper.title, p.text, p.start, p.end, True, round(p.score, 3), p.section, p.page)
+
+
+def _where(c: Citation) -> str:
+    """" (section Methods, p. 3)" for a full-text quote, "" for an abstract quote."""
+    if c.section is None and c.page is None:
+        return ""
+    parts = [f"section {c.section}" if c.section else "", f"p. {c.page}" if c.page else ""]
+    return " (" + ", ".join(x for x in parts if x) + ")"
+
+
 def _numbered(hits: Sequence[PaperHit], others: Sequence[PaperHit], extra: int = 5) -> list[Source]:
     sources = [_source(i + 1, h) for i, h in enumerate(hits)]
     used = {h.paper.id for h in hits}
@@ -92,11 +107,15 @@ def answer_list(question: str, retrieval: Retrieval) -> Draft:
     cites = []
     for n, hit in enumerate(hits, 1):
         idx = _pick(hit, 1, prefer_contribution=True)
-        if not idx:
+        passage = _cite_passage(n, hit)
+        if passage is not None:
+            c = passage
+        elif idx:
+            c = _cite(n, hit, idx[0])
+        else:
             continue
-        c = _cite(n, hit, idx[0])
         cites.append(c)
-        lines.append(f"{n}. **{hit.paper.title}**: {c.quote} [{n}]")
+        lines.append(f"{n}. **{hit.paper.title}**{_where(c)}: {c.quote} [{n}]")
     return Draft("\n".join(lines), cites, _numbered(hits, retrieval.hits), "list", True)
 
 
@@ -111,6 +130,8 @@ def _not_stated(hit: PaperHit, question: str, name: str, lex: LexicalIndex) -> b
     have: set[str] = set()
     for s in (hit.sentences[i] for i in _pick(hit, 3)):
         have |= set(terms(s.text))
+    if hit.passage is not None:
+        have |= set(terms(hit.passage.text))
     best = sum(lex.idf(t) for t in qterms if t in have) / total
     wants_number = bool(re.search(r"\bhow\s+(much|many|long|large|big|fast)\b", question, re.I))
     has_number = any(re.search(r"\d", s.text) for s in hit.sentences)
@@ -123,16 +144,20 @@ def answer_single(question: str, hit: PaperHit, retrieval: Retrieval, name: str,
     if _not_stated(hit, question, name, lex):
         idx = _pick(hit, 1)
         cites = [_cite(1, hit, i) for i in idx]
-        text = (
-            f"The abstract of **{hit.paper.title}** [1] does not state this, and the library "
-            "holds only titles and abstracts."
+        text = f"The abstract of **{hit.paper.title}** [1] does not state this"
+        text += (
+            " and nor does its full text." if hit.passage is not None
+            else ", and the library holds only its title and abstract."
         )
         if cites:
             text += f" The closest it says: {cites[0].quote} [1]"
         return Draft(text, cites, sources, "single", False)
     idx = _pick(hit, 3)
     cites = [_cite(1, hit, i) for i in idx]
-    body = " ".join(f"{c.quote} [1]" for c in cites)
+    passage = _cite_passage(1, hit)
+    if passage is not None:
+        cites = [*cites[:2], passage]
+    body = " ".join(f"{c.quote}{_where(c)} [1]" for c in cites)
     return Draft(f"**{hit.paper.title}** [1]: {body}", cites, sources, "single", True)
 
 

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .answer import (
     Draft,
     answer_comparison,
@@ -30,9 +32,10 @@ from .llm import LLMClient
 from .prompts import load_prompt
 from .providers import Embedder, get_embedder
 from .questions import PaperNames, QuestionInfo, classify
-from .retrieval import Filters, PaperHit, Retrieval, Retriever
+from .retrieval import Filters, PaperHit, Passage, Retrieval, Retriever
 from .settings import Settings, get_settings
 from .store import Library
+from .text import split_sentences
 from .types import Answer, Mode, Source
 from .verify import SourceText, Verifier
 
@@ -226,6 +229,7 @@ class Assistant:
             hits = []
         else:
             hits = retrieval.relevant
+        self._attach_passages(hits, retrieval)
         if info.kind == "single" and hits:
             draft = answer_single(retrieve_q, hits[0], retrieval, info.named[0].name, lex)
         elif info.kind == "comparison":
@@ -242,6 +246,39 @@ class Assistant:
         used = [s.paper_id for s in draft.sources if s.relevant]
         self._remember(question, used, retrieval)
         return _Plan(retrieve_q, info, retrieval, draft, hits if draft.answerable else [], notices, timings)
+
+    def _attach_passages(self, hits: list[PaperHit], retrieval: Retrieval) -> None:
+        """For PDF papers, find the body sentence that answers better than the abstract.
+
+        Body and abstract candidates are encoded together and scored alike (cosine plus
+        coverage of the question's terms other than the paper's own title words).
+        """
+        wanted = [h.paper.id for h in hits if h.paper.id in self.library.fulltext_ids]
+        if not wanted:
+            return
+        found = self.library.fulltext_chunks(wanted)
+        qvec = retrieval.query_vector
+        for h in hits:
+            chunks = found.get(h.paper.id, [])
+            if not chunks:
+                continue
+            qterms = set(retrieval.query_terms) - set(terms(h.paper.title))
+            body_cands: list[tuple[Any, int, int, str]] = []
+            for chunk, _vec in sorted(chunks, key=lambda cv: -float(cv[1] @ qvec))[:3]:
+                body = chunk.text[len(chunk.text) - (chunk.end - chunk.start) :]
+                body_cands += [(chunk, a, b, body[a:b]) for a, b in split_sentences(body)]
+            abstract = [h.sentences[i].text for i in np.argsort(-h.sentence_scores)[:3]] if (
+                h.sentence_scores is not None and len(h.sentence_scores)) else []
+            texts = [c[3] for c in body_cands] + abstract
+            if not body_cands:
+                continue
+            vecs = self.embedder.encode(texts)
+            cover = np.asarray([len(qterms & set(terms(t))) / (len(qterms) or 1) for t in texts], dtype=np.float32)
+            scores = vecs @ qvec + 0.5 * cover
+            i = int(np.argmax(scores))
+            if i < len(body_cands):
+                chunk, a, b, text = body_cands[i]
+                h.passage = Passage(chunk.section, chunk.page, text, chunk.start + a, chunk.start + b, float(scores[i]))
 
     def _remember(self, question: str, paper_ids: list[str], retrieval: Retrieval) -> None:
         papers = self.retriever.papers

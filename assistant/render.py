@@ -10,7 +10,8 @@ def format_sources(answer: Answer) -> str:
     lines = []
     quotes: dict[int, list[str]] = {}
     for c in answer.citations:
-        quotes.setdefault(c.n, []).append(c.quote)
+        where = ", ".join(x for x in (f"section {c.section}" if c.section else "", f"p. {c.page}" if c.page else "") if x)
+        quotes.setdefault(c.n, []).append(c.quote + (f"  ({where})" if where else ""))
     for s in answer.sources:
         mark = "" if s.relevant else "  (considered, not cited)"
         lines.append(f"[{s.n}] {s.title}  (score {s.score:.2f}){mark}")

@@ -61,6 +61,18 @@ class Filters:
         return not (self.year_to is not None and (paper.year is None or paper.year > self.year_to))
 
 
+@dataclass(frozen=True)
+class Passage:
+    """A sentence of a paper's full text (PDF) that answers the question better than its abstract."""
+
+    section: str | None
+    page: int | None
+    text: str
+    start: int  # offsets in the section's text
+    end: int
+    score: float
+
+
 @dataclass
 class PaperHit:
     """A candidate paper with its signals; ``sentence_scores`` align with ``sentences``."""
@@ -75,6 +87,7 @@ class PaperHit:
     sentence_scores: np.ndarray | None = None
     sentence: float = 0.0
     title: float = 0.0
+    passage: Passage | None = None
 
     def best_sentences(self, n: int = 1) -> list[Sentence]:
         if not self.sentences or self.sentence_scores is None:

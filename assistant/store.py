@@ -137,6 +137,7 @@ class Library:
     def __init__(self, settings: Settings, client: Any | None = None):
         self.settings = settings
         self.name = settings.index_name()
+        self.fulltext_ids: set[str] = set()  # papers with PDF sections, refreshed by papers()
         self.client = client if client is not None else _client(settings)
         meta = {"model": settings.embedding.model, "version": 0}
         try:
@@ -194,11 +195,10 @@ class Library:
             if not wanted:
                 return {}
             got = self.chunks.get(ids=wanted, include=["metadatas"])
-        return {
-            m["paper_id"]: paper_from_metadata(m["paper_id"], m)
-            for m in got["metadatas"] or []
-            if m.get("complete")
-        }
+        metas = [m for m in got["metadatas"] or [] if m.get("complete")]
+        if ids is None:
+            self.fulltext_ids = {m["paper_id"] for m in metas if m.get("n_sections")}
+        return {m["paper_id"]: paper_from_metadata(m["paper_id"], m) for m in metas}
 
     def chunk_records(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
         """All chunk ids, texts and metadata (for the lexical index)."""
@@ -217,6 +217,26 @@ class Library:
                 m["paper_id"], int(m["position"]), doc, int(m["start"]), int(m["end"]),
                 section=m.get("section"), page=int(page) if page is not None else None,
             )
+        return out
+
+    def fulltext_chunks(self, paper_ids: Sequence[str]) -> dict[str, list[tuple[Chunk, np.ndarray]]]:
+        """The full-text (section) chunks of the given papers with their vectors."""
+        if not paper_ids:
+            return {}
+        got = self.chunks.get(
+            where={"paper_id": {"$in": list(paper_ids)}}, include=["documents", "metadatas", "embeddings"]
+        )
+        out: dict[str, list[tuple[Chunk, np.ndarray]]] = {}
+        embs = got["embeddings"]
+        for doc, m, emb in zip(got["documents"] or [], got["metadatas"] or [], embs if embs is not None else [], strict=True):
+            if m.get("section") is None and m.get("page") is None:
+                continue
+            page = m.get("page")
+            chunk = Chunk(
+                m["paper_id"], int(m["position"]), doc, int(m["start"]), int(m["end"]),
+                section=m.get("section"), page=int(page) if page is not None else None,
+            )
+            out.setdefault(chunk.paper_id, []).append((chunk, np.asarray(emb, dtype=np.float32)))
         return out
 
     def query_dense(

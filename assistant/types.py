@@ -145,7 +145,8 @@ class Source(_Wire):
 class Citation(_Wire):
     """A numbered citation: the paper and the exact span that supports the sentence.
 
-    ``start``/``end`` are character offsets of ``quote`` in the paper's abstract.
+    ``start``/``end`` are character offsets of ``quote`` in the paper's abstract or, for
+    a full-text (PDF) passage, in the text of ``section``, which is on page ``page``.
     ``verified`` is True only when the cited span was checked to support the sentence.
     """
 
@@ -157,6 +158,8 @@ class Citation(_Wire):
     end: int
     verified: bool
     support: float = 0.0
+    section: str | None = None
+    page: int | None = None
 
 
 @dataclass(frozen=True)

@@ -135,6 +135,8 @@ def excerpt(abstract: str, spans: Sequence[tuple[int, int]], context: int = 160)
 def _spans(paper: Paper | None, cites: Sequence[Citation]) -> list[tuple[int, int]]:
     spans = []
     for c in cites:
+        if c.section is not None or c.page is not None:
+            continue  # a full-text passage: shown on its own, with section and page
         if paper is not None and paper.abstract[c.start : c.end] == c.quote:
             spans.append((c.start, c.end))
         elif paper is not None and c.quote and c.quote in paper.abstract:
@@ -186,6 +188,12 @@ def sources_html(answer: Answer, papers: Mapping[str, Paper], key: str) -> str:
                 )
         else:
             body = esc(s.snippet)
+        for c in cites:
+            if c.section is not None or c.page is not None:
+                where = ", ".join(x for x in (
+                    f"section {esc(c.section)}" if c.section else "", f"page {c.page}" if c.page else ""
+                ) if x)
+                body += f'<div class="pl-passage"><span class="pl-where">Full text, {where}:</span> <mark>{esc(c.quote)}</mark></div>'
         checked = all(c.verified for c in cites)
         badge = (
             '<span class="pl-ok" title="the quoted span was checked to support the sentence">checked</span>'

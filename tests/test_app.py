@@ -209,3 +209,16 @@ def test_highlight_merges_overlapping_spans_and_escapes():
 
 def test_search_html_escapes_the_query():
     assert "<script" not in search_html([], HOSTILE, 0, 10)
+
+
+def test_full_text_citation_shows_section_and_page_not_an_abstract_highlight():
+    from assistant.types import Answer, Citation, Paper, Source
+    from assistant.ui_format import sources_html
+
+    paper = Paper(id="p1", title="T", abstract="An abstract sentence.")
+    cite = Citation(1, "p1", "T", "Heads are <trained> contrastively.", 10, 44, True, 0.9, "2 Method", 3)
+    answer = Answer("q", "Heads are trained contrastively. [1]", (cite,), (Source(1, "p1", "T", 0.8, 0.7, 0.5, "s"),), "extractive")
+    html = sources_html(answer, {"p1": paper}, "k")
+    assert "Full text, section 2 Method, page 3:" in html
+    assert "<mark>Heads are &lt;trained&gt; contrastively.</mark>" in html
+    assert "<mark>An abstract" not in html

@@ -276,3 +276,24 @@ def test_unchanged_pdf_is_not_extracted_or_embedded_again(tmp_path: Path, paper_
     assert again.unchanged == [paper_id(TITLE)]
     assert again.added == [] and again.updated == [] and again.chunks_embedded == 0
     assert again.skipped == []
+
+
+def test_answer_quotes_a_full_text_passage_with_its_section_and_page(tmp_path: Path, paper_pdf: Path, embedder) -> None:
+    """A question the body answers better than the abstract cites the body: section, page, span."""
+    from assistant import Assistant
+
+    settings = Settings(data_dir=tmp_path / "lib")
+    ingest([paper_pdf], settings, embedder=embedder)
+    bot = Assistant(settings, embedder=embedder)
+    answer = bot.ask(f"What objective are the heads of {TITLE} trained with?")
+    body = [c for c in answer.citations if c.section is not None]
+    assert body, answer.text
+    c = body[0]
+    assert c.section == "2 Method" and c.page == 1
+    assert "contrastive objective" in c.quote
+    assert c.quote in answer.text and "(section 2 Method, p. 1)" in answer.text
+    # The span is exact in the stored section chunk.
+    chunks = bot.library.fulltext_chunks([c.paper_id])[c.paper_id]
+    method = next(ch for ch, _ in chunks if ch.section == "2 Method" and ch.start <= c.start and c.end <= ch.end)
+    body_text = method.text[len(method.text) - (method.end - method.start) :]
+    assert body_text[c.start - method.start : c.end - method.start] == c.quote
