@@ -220,7 +220,10 @@ class Assistant:
         hits: list[PaperHit]
         lex = self.retriever.refresh()
         if info.named and info.kind in ("single", "comparison", "metadata"):
-            named = self.retriever.retrieve(retrieve_q, within=info.named_ids, filters=filters)
+            # The question's vector is reused: embedding it is most of an ask's time.
+            named = self.retriever.retrieve(
+                retrieve_q, within=info.named_ids, filters=filters, query_vector=retrieval.query_vector
+            )
             order = {pid: i for i, pid in enumerate(info.named_ids)}
             hits = sorted((h for h in named.hits if h.paper.id in order), key=lambda h: order[h.paper.id])
         elif info.kind == "comparison":

@@ -30,7 +30,7 @@ import numpy as np
 from .lexical import LexicalIndex, terms
 from .providers import Embedder
 from .settings import Settings
-from .store import Library
+from .store import Library, get_all
 from .types import Paper, Sentence
 
 log = logging.getLogger(__name__)
@@ -127,14 +127,14 @@ class _Vectors:
 
     @classmethod
     def load(cls, library: Library, version: int) -> _Vectors:
-        got = library.chunks.get(include=["metadatas", "embeddings"])
+        got = get_all(library.chunks, include=["metadatas", "embeddings"])
         metas = got["metadatas"] or []
         embs = got["embeddings"]
         paper_ids = sorted({str(m["paper_id"]) for m in metas})
         index = {pid: i for i, pid in enumerate(paper_ids)}
         chunk_vectors = np.asarray(embs if embs is not None and len(embs) else np.zeros((0, 0)), dtype=np.float32)
         chunk_paper = np.asarray([index[str(m["paper_id"])] for m in metas], dtype=np.int64)
-        sg = library.sentences.get(include=["documents", "metadatas", "embeddings"])
+        sg = get_all(library.sentences, include=["documents", "metadatas", "embeddings"])
         rows: dict[str, list[tuple[Sentence, int]]] = {}
         s_metas = sg["metadatas"] or []
         for row, (doc, meta) in enumerate(zip(sg["documents"] or [], s_metas, strict=True)):

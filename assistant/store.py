@@ -34,6 +34,49 @@ log = logging.getLogger(__name__)
 _WRITE_BATCH = 2000
 
 
+# Chroma answers a get() with one SQL statement: past ~32k ids or $in values SQLite
+# refuses it ("too many SQL variables"), so every bulk read goes through pages.
+_READ_PAGE = 5000
+
+
+def get_all(
+    coll: Any,
+    *,
+    ids: Sequence[str] | None = None,
+    where: dict[str, Any] | None = None,
+    include: Sequence[str] = ("metadatas",),
+) -> dict[str, list[Any]]:
+    """`coll.get(...)` for any number of records, read in pages; lists, never None."""
+    out: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
+
+    def add(got: dict[str, Any]) -> None:
+        out["ids"].extend(got["ids"])
+        for key in ("documents", "metadatas", "embeddings"):
+            if key in include and got.get(key) is not None:
+                out[key].extend(list(got[key]))
+
+    if ids is not None:
+        ids = list(ids)
+        for start in range(0, len(ids), _READ_PAGE):
+            add(coll.get(ids=ids[start : start + _READ_PAGE], include=list(include)))
+        return out
+    values = (where or {}).get("paper_id", {})
+    if isinstance(values, dict) and len(values.get("$in", ())) > _READ_PAGE:
+        wanted = list(values["$in"])
+        for start in range(0, len(wanted), _READ_PAGE):
+            part = get_all(coll, where={"paper_id": {"$in": wanted[start : start + _READ_PAGE]}}, include=include)
+            for key in out:
+                out[key].extend(part[key])
+        return out
+    offset = 0
+    while True:
+        got = coll.get(where=where, include=list(include), limit=_READ_PAGE, offset=offset)
+        add(got)
+        if len(got["ids"]) < _READ_PAGE:
+            return out
+        offset += _READ_PAGE
+
+
 @dataclass(frozen=True)
 class PaperState:
     """What the store knows of a paper without loading its text."""
@@ -175,7 +218,7 @@ class Library:
     # -- reads
     def paper_states(self) -> dict[str, PaperState]:
         """Every paper record (chunk 0) with its hash and sources."""
-        got = self.chunks.get(where={"position": 0}, include=["metadatas"])
+        got = get_all(self.chunks, where={"position": 0}, include=["metadatas"])
         return {
             m["paper_id"]: PaperState(
                 content_hash=str(m.get("hash", "")),
@@ -189,12 +232,12 @@ class Library:
     def papers(self, ids: Iterable[str] | None = None) -> dict[str, Paper]:
         """Paper records, all of them or those with the given ids."""
         if ids is None:
-            got = self.chunks.get(where={"position": 0}, include=["metadatas"])
+            got = get_all(self.chunks, where={"position": 0}, include=["metadatas"])
         else:
             wanted = [f"{pid}:c0" for pid in ids]
             if not wanted:
                 return {}
-            got = self.chunks.get(ids=wanted, include=["metadatas"])
+            got = get_all(self.chunks, ids=wanted, include=["metadatas"])
         metas = [m for m in got["metadatas"] or [] if m.get("complete")]
         if ids is None:
             self.fulltext_ids = {m["paper_id"] for m in metas if m.get("n_sections")}
@@ -202,14 +245,14 @@ class Library:
 
     def chunk_records(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
         """All chunk ids, texts and metadata (for the lexical index)."""
-        got = self.chunks.get(include=["documents", "metadatas"])
+        got = get_all(self.chunks, include=["documents", "metadatas"])
         return list(got["ids"]), list(got["documents"] or []), list(got["metadatas"] or [])
 
     def chunks_by_id(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
         """Chunks by id, with the section and page of full-text chunks (for citations)."""
         if not chunk_ids:
             return {}
-        got = self.chunks.get(ids=list(chunk_ids), include=["documents", "metadatas"])
+        got = get_all(self.chunks, ids=list(chunk_ids), include=["documents", "metadatas"])
         out = {}
         for cid, doc, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
             page = m.get("page")
@@ -223,7 +266,7 @@ class Library:
         """The full-text (section) chunks of the given papers with their vectors."""
         if not paper_ids:
             return {}
-        got = self.chunks.get(
+        got = get_all(self.chunks, 
             where={"paper_id": {"$in": list(paper_ids)}}, include=["documents", "metadatas", "embeddings"]
         )
         out: dict[str, list[tuple[Chunk, np.ndarray]]] = {}
@@ -262,7 +305,7 @@ class Library:
         """The chunk vectors of the given papers."""
         if not paper_ids:
             return {}
-        got = self.chunks.get(where={"paper_id": {"$in": list(paper_ids)}}, include=["metadatas", "embeddings"])
+        got = get_all(self.chunks, where={"paper_id": {"$in": list(paper_ids)}}, include=["metadatas", "embeddings"])
         rows: dict[str, list[np.ndarray]] = {}
         embs = got["embeddings"]
         for meta, emb in zip(got["metadatas"] or [], embs if embs is not None else [], strict=True):
@@ -273,7 +316,7 @@ class Library:
         """Sentences and their vectors for the given papers, in abstract order."""
         if not paper_ids:
             return {}
-        got = self.sentences.get(
+        got = get_all(self.sentences, 
             where={"paper_id": {"$in": list(paper_ids)}},
             include=["documents", "metadatas", "embeddings"],
         )
@@ -354,7 +397,7 @@ class Library:
         if not updates:
             return
         ids = [f"{pid}:c0" for pid in updates]
-        got = self.chunks.get(ids=ids, include=["metadatas"])
+        got = get_all(self.chunks, ids=ids, include=["metadatas"])
         metas = []
         for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
             meta = dict(meta)
@@ -372,7 +415,7 @@ class Library:
         if not papers:
             return
         by_id = {p.id: p for p in papers}
-        got = self.chunks.get(ids=[f"{pid}:c0" for pid in by_id], include=["metadatas"])
+        got = get_all(self.chunks, ids=[f"{pid}:c0" for pid in by_id], include=["metadatas"])
         ids, metas = [], []
         for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
             paper = by_id[cid.rsplit(":", 1)[0]]
@@ -392,7 +435,7 @@ class Library:
     def remove(self, paper_ids: Sequence[str]) -> int:
         """Delete papers; returns how many were in the library."""
         present = [pid for pid in self.papers(paper_ids)]
-        existing = self.chunks.get(where={"paper_id": {"$in": list(paper_ids)}}, include=[])
+        existing = get_all(self.chunks, where={"paper_id": {"$in": list(paper_ids)}}, include=[])
         if not existing["ids"]:
             return 0
         self._delete_where(list(paper_ids))

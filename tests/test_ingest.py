@@ -446,3 +446,23 @@ def test_interrupted_ingest_is_completed_by_the_next_run(tmp_path: Path, embedde
     for pid in sorted(papers)[:: max(1, total // 8)]:
         hits = lib.query_dense(embedder.encode_query(papers[pid].title + "\n" + papers[pid].abstract), k=3)
         assert hits[0].paper_id == pid
+
+
+def test_bulk_reads_are_paged_so_large_libraries_load(small_library, monkeypatch) -> None:
+    """Chroma fails a get() past ~32k SQL variables; reads must page. Shrink the page to see it."""
+    import assistant.store as store
+    from assistant.retrieval import Retriever
+
+    settings, _, _ = small_library
+    library = store.Library(settings)
+    whole = library.chunk_records()
+    states = library.paper_states()
+    monkeypatch.setattr(store, "_READ_PAGE", 2)
+    paged = library.chunk_records()
+    assert paged == whole and len(whole[0]) > 4
+    assert library.paper_states() == states
+    assert sorted(library.sentences_for(list(states))) == sorted(states)
+    got = store.get_all(library.chunks, where={"paper_id": {"$in": list(states)}}, include=["metadatas"])
+    assert sorted(got["ids"]) == sorted(whole[0])
+    retriever = Retriever(settings, library, __import__("assistant.providers", fromlist=["x"]).get_embedder(settings))
+    assert retriever.retrieve("dense passage retrieval").hits
