@@ -1,0 +1,157 @@
+"""Cold start: new processes against an already-ingested library.
+
+- ``paperlens --help`` and ``python -c "import assistant"``: wall time, and which heavy
+  modules (torch, chromadb, gradio, ...) they load - they must load none;
+- ``paperlens ask "..."``: wall time and peak RSS of the child (``wait4`` rusage);
+- a cold ask broken into phases inside one child: imports, opening the library,
+  loading the model, the first answer, and a second (warm) answer for comparison.
+
+Usage: python -m benchmarks.cold_start --out artifacts/bench [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Run, clean_env, ensure_library, offline_env, target, work_dir
+from benchmarks.ingest_throughput import paperlens_cli
+
+HEAVY = ("torch", "chromadb", "gradio", "sentence_transformers", "transformers", "llama_index",
+         "openai", "bm25s", "numpy", "pydantic")
+MUST_NOT = ("torch", "chromadb", "gradio")
+QUESTION = "Which papers study speculative decoding?"
+
+_MODULES = "import sys; print('MODULES=' + ','.join(m for m in {heavy!r} if m in sys.modules))"
+PROBE_IMPORT = "import assistant; " + _MODULES
+PROBE_HELP = (
+    "import sys\nfrom paperlens.cli import main\n"
+    "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n" + _MODULES
+)
+PHASES = """
+import json, time
+t0 = time.perf_counter(); out = {}
+from assistant.chat import Assistant
+out['import_s'] = time.perf_counter() - t0; t = time.perf_counter()
+bot = Assistant()
+out['open_library_s'] = time.perf_counter() - t; t = time.perf_counter()
+bot.embedder.model
+out['load_model_s'] = time.perf_counter() - t; t = time.perf_counter()
+a = bot.ask(QUESTION, mode='extractive')
+out['first_ask_s'] = time.perf_counter() - t; out['first_ask_timings_ms'] = a.timings
+bot.reset(); t = time.perf_counter()
+bot.ask(QUESTION, mode='extractive')
+out['second_ask_s'] = time.perf_counter() - t
+out['total_s'] = time.perf_counter() - t0
+print('PHASES=' + json.dumps(out))
+"""
+
+
+CHILD_TIMEOUT_S = 60.0
+
+
+def run_child(cmd: list[str], env: dict[str, str], timeout: float = CHILD_TIMEOUT_S) -> dict[str, Any]:
+    """Wall time, peak RSS (MB), exit code and stdout of one child process; a child still
+    running after ``timeout`` is killed (by its PID) and reported with rc None."""
+    with tempfile.TemporaryFile() as so, tempfile.TemporaryFile() as se:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=so, stderr=se, env=env)
+        timed_out = False
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() - t > timeout:
+                proc.kill()
+                timed_out = True
+                _, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.01)
+        wall = time.perf_counter() - t
+        proc.returncode = None if timed_out else os.waitstatus_to_exitcode(status)  # type: ignore[assignment]
+        so.seek(0)
+        se.seek(0)
+        return {"wall_s": round(wall, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                "rc": proc.returncode, "stdout": so.read().decode(errors="replace"),
+                "stderr": se.read().decode(errors="replace")[-600:]}
+
+
+def repeat(cmd: list[str], env: dict[str, str], n: int) -> dict[str, Any]:
+    runs = [run_child(cmd, env) for _ in range(n)]
+    walls = [r["wall_s"] for r in runs]
+    return {"median_s": round(statistics.median(walls), 3), "min_s": min(walls), "runs_s": walls,
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "rc": runs[-1]["rc"],
+            "timed_out": any(r["rc"] is None for r in runs),
+            "stdout": runs[-1]["stdout"], "stderr": runs[-1]["stderr"]}
+
+
+def modules(stdout: str) -> list[str]:
+    for line in stdout.splitlines():
+        if line.startswith("MODULES="):
+            return [m for m in line[len("MODULES="):].split(",") if m]
+    return []
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args(argv)
+    offline_env()
+    run = Run("cold_start", args.out)
+    lib_dir = work_dir(args.out, "library")
+    ensure_library(lib_dir)
+    env = clean_env(lib_dir)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")]))
+    py = sys.executable
+    n = args.repeats
+
+    res: dict[str, Any] = {}
+    res["python_startup"] = repeat([py, "-c", "pass"], env, n)
+    res["import_assistant"] = repeat([py, "-c", PROBE_IMPORT.format(heavy=HEAVY)], env, n)
+    res["help_probe"] = repeat([py, "-c", PROBE_HELP.format(heavy=HEAVY)], env, 1)
+    res["help"] = repeat([*paperlens_cli(), "--help"], env, n)
+    res["ask"] = repeat([*paperlens_cli(), "ask", QUESTION], env, n)
+    phases = run_child([py, "-c", f"QUESTION = {QUESTION!r}\n" + PHASES], env)
+    breakdown: dict[str, Any] = {}
+    for line in phases["stdout"].splitlines():
+        if line.startswith("PHASES="):
+            breakdown = {k: (round(v, 3) if isinstance(v, float) else v)
+                         for k, v in json.loads(line[len("PHASES="):]).items()}
+    res["ask_phases"] = breakdown
+
+    imported = {"import assistant": modules(res["import_assistant"]["stdout"]),
+                "paperlens --help": modules(res["help_probe"]["stdout"])}
+    for key in ("python_startup", "import_assistant", "help", "ask"):
+        r = res[key]
+        print(f"  {key:18s} median {r['median_s']:6.2f}s  (runs {r['runs_s']})  "
+              f"peak RSS {r['peak_rss_mb']} MB  rc {r['rc']}")
+    print(f"  heavy modules loaded: {imported}")
+    print(f"  cold ask phases (one child): {breakdown}")
+    for r in res.values():
+        if isinstance(r, dict):
+            r.pop("stdout", None)
+    run.data.update(res)
+    run["heavy_modules_loaded"] = imported
+    bad = {k: [m for m in v if m in MUST_NOT] for k, v in imported.items()}
+    run["targets"] = {
+        "help_s": target(res["help"]["median_s"], "<", 0.5),
+        "cold_ask_s": target(None if res["ask"]["timed_out"] or res["ask"]["rc"] != 0
+                             else res["ask"]["median_s"], "<", 5.0),
+        "no_torch_chromadb_gradio_on_import_or_help": {
+            "value": bad, "target": "none of torch, chromadb, gradio",
+            "met": not any(bad.values())},
+    }
+    return run.finish()
+
+
+if __name__ == "__main__":
+    main()

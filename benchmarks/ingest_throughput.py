@@ -1,0 +1,202 @@
+"""Ingest throughput of the bundled library, from empty, against two references.
+
+In one process, on the same chunk texts:
+- ``paperlens``: `ingest.pipeline.ingest` into a fresh data dir (parse, chunk, embed with
+  late-chunked sentence vectors, write to embedded Chroma);
+- ``raw encode``: `SentenceTransformer.encode` of exactly our chunk texts at our batch
+  size - the practical ceiling of any ingest with this model (``--reference-papers N``:
+  the chunks of an even sample of N papers, to save time on a slow machine);
+- ``llama-index``: plain `VectorStoreIndex.from_documents` (default node parser,
+  `HuggingFaceEmbedding` with its default batch size) into a `ChromaVectorStore`.
+Then the re-ingest of the unchanged library, in-process and as `paperlens ingest`.
+
+Models are loaded (and warmed with one small batch) before any timing: model load is
+not ingest throughput; it is reported on its own. CPU seconds (all threads of this
+process) are reported next to wall seconds: on a shared machine the CPU-time ratio is
+the steadier of the two.
+
+Usage: python -m benchmarks.ingest_throughput --out artifacts/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    MODEL,
+    PAPERS,
+    Run,
+    bundled_papers,
+    clean_env,
+    offline_env,
+    ratio,
+    target,
+    work_dir,
+)
+
+
+class Clock:
+    """Wall and process-CPU seconds of a block."""
+
+    def __enter__(self) -> Clock:
+        self.w0, self.c0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.w0
+        self.cpu = time.process_time() - self.c0
+
+
+def paperlens_cli() -> list[str]:
+    exe = Path(sys.executable).parent / "paperlens"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "paperlens"]
+
+
+def llama_index_ingest(papers: list[Any], chroma_dir: Path, embed: Any) -> tuple[Clock, int]:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+    from llama_index.core import Document, StorageContext, VectorStoreIndex
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    docs = [
+        Document(text=f"{p.title}\n\n{p.abstract}", metadata={"paper_id": p.id},
+                 excluded_embed_metadata_keys=["paper_id"], excluded_llm_metadata_keys=["paper_id"])
+        for p in papers
+    ]
+    with Clock() as clock:
+        client = chromadb.PersistentClient(path=str(chroma_dir), settings=ChromaSettings(anonymized_telemetry=False))
+        coll = client.get_or_create_collection("llamaindex-bench")
+        store = ChromaVectorStore(chroma_collection=coll)
+        ctx = StorageContext.from_defaults(vector_store=store)
+        VectorStoreIndex.from_documents(docs, storage_context=ctx, embed_model=embed)
+    return clock, coll.count()
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=None, help="write ingest_throughput.json here")
+    ap.add_argument("--skip-llama-index", action="store_true")
+    ap.add_argument("--reference-papers", type=int, default=0,
+                    help="run the raw-encode reference on the chunks of an even sample of this "
+                         "many papers (chunks/s are compared; default: all papers)")
+    args = ap.parse_args(argv)
+    offline_env()
+    run = Run("ingest_throughput", args.out)
+
+    from assistant.providers import get_embedder, resolve_model_path
+    from assistant.settings import Settings
+    from ingest.pipeline import WRITE_BATCH_PAPERS, ingest, make_chunker
+
+    lib_dir = work_dir(args.out, "library")
+    shutil.rmtree(lib_dir, ignore_errors=True)  # from empty
+    settings = Settings(data_dir=lib_dir)
+
+    with Clock() as load:
+        emb = get_embedder(settings)
+        emb.model.encode(["warm up"], show_progress_bar=False)
+    papers = bundled_papers()
+    chunker = make_chunker(settings, emb)
+    chunker.chunks(papers[0])  # imports llama-index's splitter before timing
+    with Clock() as chunking:
+        chunk_texts = [c.text for p in papers for c in chunker.chunks(p)]
+    n_ref = args.reference_papers if 0 < args.reference_papers < len(papers) else len(papers)
+    step = len(papers) / n_ref
+    ref_texts = chunk_texts if n_ref == len(papers) else [
+        c.text for i in range(n_ref) for c in chunker.chunks(papers[int(i * step)])]
+    run["model_load_s"] = round(load.wall, 2)
+    run["papers"] = len(papers)
+    run["chunks"] = len(chunk_texts)
+    run["chunking_s"] = round(chunking.wall, 2)
+    run["reference_papers"] = n_ref
+    run["reference_chunks"] = len(ref_texts)
+    print(f"  model loaded in {load.wall:.1f}s (not counted below); {len(papers)} papers -> "
+          f"{len(chunk_texts)} chunks (chunking alone {chunking.wall:.2f}s); references on "
+          f"{n_ref} papers ({len(ref_texts)} chunks)", flush=True)
+
+    # The ceiling: the model alone on our chunk texts, our batch size.
+    with Clock() as raw:
+        emb.model.encode(ref_texts, batch_size=emb.batch_size, normalize_embeddings=True,
+                         convert_to_numpy=True, show_progress_bar=False)
+    raw_cps = len(ref_texts) / raw.wall
+    print(f"  raw SentenceTransformer.encode: {raw_cps:.1f} chunks/s ({raw.wall:.1f}s, "
+          f"batch {emb.batch_size})", flush=True)
+
+    with Clock() as ours:
+        report = ingest([PAPERS], settings, embedder=emb)
+    ours_pps = len(report.added) / ours.wall
+    ours_cps = report.chunks_embedded / ours.wall
+    print(f"  paperlens ingest from empty: {ours_pps:.1f} papers/s, {ours_cps:.1f} chunks/s "
+          f"({ours.wall:.1f}s; {report.summary()})", flush=True)
+
+    li: dict[str, Any] = {}
+    if not args.skip_llama_index:
+        from llama_index.core import Settings as LISettings
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+        with contextlib.redirect_stdout(io.StringIO()):  # "LLM is explicitly disabled"
+            LISettings.llm = None
+        embed = HuggingFaceEmbedding(model_name=str(resolve_model_path(MODEL)), device="cpu")
+        embed.get_text_embedding("warm up")
+        li_dir = work_dir(args.out, "llamaindex")
+        shutil.rmtree(li_dir, ignore_errors=True)
+        clock, nodes = llama_index_ingest(papers, li_dir / "chroma", embed)
+        li = {"seconds": round(clock.wall, 2), "cpu_s": round(clock.cpu, 2), "nodes": nodes,
+              "papers": len(papers), "papers_per_s": round(len(papers) / clock.wall, 2),
+              "cpu_s_per_paper": round(clock.cpu / len(papers), 4),
+              "nodes_per_s": round(nodes / clock.wall, 2),
+              "embed_batch_size": embed.embed_batch_size,
+              "description": "VectorStoreIndex.from_documents, default SentenceSplitter, "
+                             "HuggingFaceEmbedding defaults, ChromaVectorStore on PersistentClient"}
+        print(f"  llama-index from_documents -> Chroma: {li['papers_per_s']} papers/s, "
+              f"{li['nodes_per_s']} nodes/s ({clock.wall:.1f}s, batch {embed.embed_batch_size})",
+              flush=True)
+
+    # Re-ingest of the unchanged library: nothing to embed.
+    with Clock() as again:
+        report2 = ingest([PAPERS], settings, embedder=emb)
+    t = time.perf_counter()
+    cli = subprocess.run([*paperlens_cli(), "ingest", str(PAPERS), "-q"], env=clean_env(lib_dir),
+                         capture_output=True, text=True, timeout=300)
+    cli_s = time.perf_counter() - t
+    print(f"  re-ingest unchanged: in-process {again.wall:.2f}s ({report2.summary()}); "
+          f"CLI subprocess {cli_s:.2f}s (rc {cli.returncode})", flush=True)
+
+    run["write_batch_papers"] = WRITE_BATCH_PAPERS
+    run["raw_encode"] = {"seconds": round(raw.wall, 2), "cpu_s": round(raw.cpu, 2),
+                         "chunks_per_s": round(raw_cps, 2), "batch_size": emb.batch_size}
+    run["paperlens"] = {"seconds": round(ours.wall, 2), "cpu_s": round(ours.cpu, 2),
+                        "papers_per_s": round(ours_pps, 2), "chunks_per_s": round(ours_cps, 2),
+                        "chunks": report.chunks_embedded, "added": len(report.added)}
+    run["llama_index"] = li
+    run["reingest"] = {"in_process_s": round(again.wall, 3), "cli_s": round(cli_s, 2),
+                       "cli_rc": cli.returncode, "embedded": report2.chunks_embedded,
+                       "cli_stderr_tail": cli.stderr[-400:] if cli.returncode else ""}
+    r_raw = ratio(ours_cps, raw_cps)
+    r_li = ratio(ours_pps, li.get("papers_per_s"))
+    run["ratios"] = {
+        "ours_over_raw_encode": r_raw,
+        "ours_over_raw_encode_cpu": ratio(raw.cpu / len(ref_texts), ours.cpu / report.chunks_embedded),
+        "ours_over_llama_index_papers": r_li,
+        "ours_over_llama_index_cpu": ratio(li["cpu_s_per_paper"], ours.cpu / len(report.added)) if li else None,
+    }
+    print(f"  ratios: ours/raw-encode {r_raw} (CPU-time {run['ratios']['ours_over_raw_encode_cpu']}), "
+          f"ours/llama-index {r_li} (CPU-time {run['ratios']['ours_over_llama_index_cpu']})")
+    run["targets"] = {
+        "ours_over_raw_encode": target(r_raw, ">=", 0.8),
+        "ours_over_llama_index": target(r_li, ">=", 1.0),
+        "reingest_in_process_s": target(round(again.wall, 2), "<", 2.0),
+        "reingest_cli_s": target(round(cli_s, 2), "<", 2.0),
+    }
+    return run.finish()
+
+
+if __name__ == "__main__":
+    main()

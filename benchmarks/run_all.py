@@ -1,0 +1,184 @@
+"""Run every benchmark, each in its own process, and summarise: `make bench`.
+
+Writes OUT/<benchmark>.json per part and OUT/summary.json, and prints a compact table of
+the headline figures with their targets. Parts share OUT/work/ (the bundled library is
+embedded once, by ingest_throughput). The scale benchmark goes last and gets the time
+left of --budget-s, so the whole run stays within it on a 2-core machine.
+
+Usage: python -m benchmarks.run_all --out artifacts/bench [--budget-s 900]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import OFFLINE_ENV, REPO, describe, load_avg, machine
+
+# (name, extra arguments, timeout in seconds)
+PARTS: list[tuple[str, list[str], int]] = [
+    ("ingest_throughput", ["--reference-papers", "160"], 900),
+    ("query_latency", ["--rounds", "1"], 300),
+    ("server_latency", ["--rounds", "1"], 300),
+    ("cold_start", ["--repeats", "2"], 300),
+    ("pdf_extraction", ["--papers", "8", "--pages", "6"], 180),
+    ("scale", [], 900),
+]
+SCALE_RESERVE_S = 30  # kept back from scale's budget for its probes' overrun and the summary
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PAPERLENS_") and k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    env.update(OFFLINE_ENV)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+def run_part(name: str, extra: list[str], timeout: int, out: Path) -> dict[str, Any]:
+    if name == "pdf_extraction":
+        script = REPO / "benchmarks" / "pdf_extraction.py"
+        missing = [m for m in ("reportlab", "pypdf") if importlib.util.find_spec(m) is None]
+        if not script.exists() or missing:
+            why = "benchmarks/pdf_extraction.py is missing" if not script.exists() else f"missing {missing}"
+            print(f"== {name}: skipped ({why})")
+            return {"rc": None, "skipped": why}
+        cmd = [sys.executable, str(script), *extra, "--out", str(out / f"{name}.json")]
+    else:
+        cmd = [sys.executable, "-m", f"benchmarks.{name}", *extra, "--out", str(out)]
+    t = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, env=child_env(), cwd=REPO, timeout=timeout)
+        rc: int | None = proc.returncode
+    except subprocess.TimeoutExpired:
+        rc = None
+        print(f"== {name}: stopped after {timeout}s")
+    seconds = round(time.perf_counter() - t, 1)
+    part: dict[str, Any] = {"rc": rc, "seconds": seconds}
+    path = out / f"{name}.json"
+    if rc == 0 and path.exists():
+        part["result"] = json.loads(path.read_text(encoding="utf-8"))
+    return part
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
+    return str(v)
+
+
+def table(parts: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """(figure, value, target, met) rows from the parts' results."""
+    rows: list[tuple[str, str, str, str]] = []
+
+    def add(label: str, value: Any, tgt: str = "", met: bool | None = None) -> None:
+        mark = "" if met is None and not tgt else {True: "yes", False: "NO", None: "n/a"}[met]
+        rows.append((label, _fmt(value), tgt, mark))
+
+    r = parts.get("ingest_throughput", {}).get("result")
+    if r:
+        t = r["targets"]
+        add("ingest from empty: papers/s", r["paperlens"]["papers_per_s"])
+        add("ingest from empty: chunks/s", r["paperlens"]["chunks_per_s"])
+        add("raw SentenceTransformer.encode: chunks/s", r["raw_encode"]["chunks_per_s"])
+        add("ingest / raw encode (chunks/s)", t["ours_over_raw_encode"]["value"], t["ours_over_raw_encode"]["target"], t["ours_over_raw_encode"]["met"])
+        if r.get("llama_index"):
+            add("llama-index ingest: papers/s", r["llama_index"]["papers_per_s"])
+            add("ingest / llama-index (papers/s)", t["ours_over_llama_index"]["value"], t["ours_over_llama_index"]["target"], t["ours_over_llama_index"]["met"])
+        for k, label in (("reingest_in_process_s", "re-ingest unchanged, in-process (s)"),
+                         ("reingest_cli_s", "re-ingest unchanged, `paperlens ingest` (s)")):
+            add(label, t[k]["value"], t[k]["target"], t[k]["met"])
+        add("model load, not counted above (s)", r["model_load_s"])
+    r = parts.get("query_latency", {}).get("result")
+    if r:
+        t = r["targets"]
+        add("retrieve p50 / p95 (ms)", f"{r['retrieve']['p50']:.1f} / {r['retrieve']['p95']:.1f}", t["retrieve_p50_ms"]["target"] + " (p50)", t["retrieve_p50_ms"]["met"])
+        add("ask (extractive) p50 / p95 (ms)", f"{r['ask']['p50']:.1f} / {r['ask']['p95']:.1f}", t["ask_p50_ms"]["target"] + " (p50)", t["ask_p50_ms"]["met"])
+        add("llama-index retrieve top-10 p50 / p95 (ms)", f"{r['llama_index']['p50']:.1f} / {r['llama_index']['p95']:.1f}")
+        add("retrieve / llama-index (p50)", r["ratios"]["retrieve_over_llama_index_p50"])
+        add("question embedding share of ask", r["ratios"]["embed_share_of_ask"])
+    r = parts.get("server_latency", {}).get("result")
+    if r:
+        add("Chroma server / embedded, retrieve p50", r["ratios"]["server_over_embedded_retrieve_p50"])
+        add("Chroma server / embedded, ask p50", r["ratios"]["server_over_embedded_ask_p50"])
+        add("store-query path / in-memory, retrieve p50", r["ratios"]["store_query_over_in_memory_retrieve_p50"])
+    r = parts.get("cold_start", {}).get("result")
+    if r:
+        t = r["targets"]
+        add("`paperlens --help` (s)", r["help"]["median_s"], t["help_s"]["target"], t["help_s"]["met"])
+        add("`python -c 'import assistant'` (s)", r["import_assistant"]["median_s"])
+        add("cold `paperlens ask` (s) / peak RSS (MB)", f"{r['ask']['median_s']:.2f} / {r['ask']['peak_rss_mb']:.0f}", t["cold_ask_s"]["target"] + " (s)", t["cold_ask_s"]["met"])
+        h = t["no_torch_chromadb_gradio_on_import_or_help"]
+        add("torch/chromadb/gradio on import or --help", "none" if h["met"] else h["value"], "none", h["met"])
+    r = parts.get("pdf_extraction", {}).get("result")
+    if r:
+        for res in r.get("results", []):
+            add(f"PDF {res['extractor']}: pages/s", res["pages_per_s"])
+    r = parts.get("scale", {}).get("result")
+    if r:
+        for tier in r["tiers"]:
+            add(f"{tier['chunks']} chunks: retrieve p50 / p95 (ms)",
+                f"{tier['retrieve_encoded_ms']['p50']:.1f} / {tier['retrieve_encoded_ms']['p95']:.1f}")
+            add(f"{tier['chunks']} chunks: BM25 build / update (s)", f"{tier['bm25_build_s']} / {tier['update_write_s'] + tier['update_refresh_s']:.1f}")
+            add(f"{tier['chunks']} chunks: library RSS / peak (MB), disk (MB)",
+                f"{tier['library_rss_mb']:.0f} / {tier['peak_rss_mb']:.0f}, {tier['chroma_mb']:.0f}")
+        if r.get("failure"):
+            f = r["failure"]
+            add(f"{f['target_chunks']} chunks: library fails to load", f["error"][:60], "loads", False)
+        for k, t in r["targets"].items():
+            add(k.replace("_", " "), t["value"], t["target"], t["met"])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=Path("artifacts/bench"))
+    ap.add_argument("--budget-s", type=float, default=900, help="time for the whole run")
+    ap.add_argument("--only", help="comma-separated parts to run")
+    args = ap.parse_args(argv)
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    m = machine()
+    print(f"paperlens benchmarks on {describe(m)}", flush=True)
+    only = set(args.only.split(",")) if args.only else None
+    parts: dict[str, dict[str, Any]] = {}
+    for name, extra, timeout in PARTS:
+        if only and name not in only:
+            continue
+        if name == "scale":
+            left = args.budget_s - (time.perf_counter() - t0) - SCALE_RESERVE_S
+            extra = [*extra, "--budget-s", str(max(60, int(left)))]
+        parts[name] = run_part(name, extra, timeout, out)
+    total = round(time.perf_counter() - t0, 1)
+    rows = table(parts)
+    summary = {
+        "machine": m, "load_avg_start": m["load_avg"], "load_avg_end": load_avg(),
+        "total_s": total, "budget_s": args.budget_s,
+        "parts": {k: {kk: vv for kk, vv in v.items() if kk != "result"} for k, v in parts.items()},
+        "table": [dict(zip(("figure", "value", "target", "met"), r, strict=True)) for r in rows],
+        "results": {k: v.get("result") for k, v in parts.items()},
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    w = max((len(r[0]) for r in rows), default=10)
+    print(f"\n{'figure':{w}s}  {'value':>22s}  {'target':14s} met")
+    for label, value, tgt, met in rows:
+        print(f"{label:{w}s}  {value:>22s}  {tgt:14s} {met}")
+    print(f"\n{len(parts)} parts in {total}s (budget {args.budget_s:.0f}s); "
+          f"load average {m['load_avg']} at start, {summary['load_avg_end']} at end; "
+          f"{out / 'summary.json'}")
+    failed = [k for k, v in parts.items() if v.get("rc") not in (0, None) or (v.get("rc") is None and not v.get("skipped"))]
+    if failed:
+        print(f"failed: {failed}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
