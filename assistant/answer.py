@@ -203,6 +203,8 @@ def metadata_field(question: str) -> str:
 def answer_metadata(question: str, info: QuestionInfo, hits: Sequence[PaperHit], retrieval: Retrieval) -> Draft:
     """Authors, venues, years: answered from imported metadata, else "not recorded"."""
     fld = metadata_field(question)
+    if hits and not info.named and info.years:
+        fld = "year"  # "which papers are from 2024?": list them with their year
     if fld == "year" and info.years and not hits:
         return Draft(
             f"Publication years are not recorded for the papers in this library, so it cannot list "
@@ -218,7 +220,7 @@ def answer_metadata(question: str, info: QuestionInfo, hits: Sequence[PaperHit],
             n = len(used)
             quote = p.title
             cites.append(Citation(n, p.id, p.title, quote, 0, 0, True, 1.0))
-            lines.append(f"**{p.title}** [{n}]: {fld} {value} (from imported metadata).")
+            lines.append(f"{n}. **{p.title}** [{n}]: {fld} {value} (from imported metadata).")
     if lines:
         return Draft("\n".join(lines), cites, _numbered(used, retrieval.hits), "metadata", True)
     what = {"authors": "Authors", "venue": "Venues", "year": "Publication years", "affiliations": "Affiliations"}.get(fld, "Authors, venues and years")

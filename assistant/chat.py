@@ -229,7 +229,7 @@ class Assistant:
         elif info.kind == "comparison":
             hits = retrieval.relevant[:3]
         elif info.kind == "metadata":
-            hits = []
+            hits = self._metadata_matches(retrieve_q, info, filters)
         else:
             hits = retrieval.relevant
         self._attach_passages(hits, retrieval)
@@ -249,6 +249,22 @@ class Assistant:
         used = [s.paper_id for s in draft.sources if s.relevant]
         self._remember(question, used, retrieval)
         return _Plan(retrieve_q, info, retrieval, draft, hits if draft.answerable else [], notices, timings)
+
+    def _metadata_matches(self, question: str, info: QuestionInfo, filters: Filters | None) -> list[PaperHit]:
+        """Papers whose imported year or venue is what a metadata question asks about."""
+        low = question.lower()
+        venues = [v for v in ("neurips", "icml", "iclr", "acl", "emnlp", "cvpr", "aaai") if v in low]
+        out = []
+        for p in self.retriever.papers.values():
+            if filters and not filters.allows(p):
+                continue
+            by_year = bool(info.years) and p.year in info.years
+            by_venue = bool(venues) and bool(p.venue) and any(v in (p.venue or "").lower() for v in venues)
+            if by_year or by_venue:
+                out.append(p)
+        out.sort(key=lambda p: (-(p.year or 0), p.title))
+        cap = self.settings.retrieval.max_papers * 3
+        return [PaperHit(p, 1.0, 0.0, 0.0, 0.0) for p in out[:cap]]
 
     def _attach_passages(self, hits: list[PaperHit], retrieval: Retrieval) -> None:
         """For PDF papers, find the body sentence that answers better than the abstract.

@@ -114,3 +114,21 @@ def test_json_entry_without_abstract_attaches_metadata(tmp_path: Path, bib_folde
     assert report.skipped == [(str(meta), "line 2 'Not In The Library': title but no abstract - skipped")]
     paper = Library(settings).papers()[CURRICULUM]
     assert (paper.year, paper.venue) == (2025, "ICLR")
+
+
+def test_imported_years_and_authors_answer_metadata_questions(tmp_path: Path, bib_folder: Path, embedder) -> None:
+    from assistant import Assistant
+
+    settings = Settings(data_dir=tmp_path / "data")
+    ingest([bib_folder], settings, embedder=embedder)
+    bot = Assistant(settings, embedder=embedder)
+    years = bot.ask("Which papers are from 2024?")
+    assert years.kind == "metadata" and years.answerable
+    assert {c.paper_id for c in years.citations} == {TREES, KERNELS}
+    assert "year 2024 (from imported metadata)" in years.text
+    bot.reset()
+    authors = bot.ask("Who wrote Speculative Decoding with Draft Trees?")
+    assert authors.answerable and "authors Ada Lovelace, Charles Babbage" in authors.text
+    bot.reset()
+    none = bot.ask("Which papers are from 2019?")
+    assert not none.answerable and "not recorded" in none.text
