@@ -72,3 +72,37 @@ def test_unreachable_server_is_a_clear_error(tmp_path) -> None:
     message = str(info.value)
     assert message.startswith(f"Cannot open the library at chroma server http://127.0.0.1:{port}: ")
     assert message.endswith("check PAPERLENS_CHROMA_HOST/PAPERLENS_CHROMA_PORT or PAPERLENS_DATA_DIR.")
+
+
+def test_running_assistant_sees_papers_another_client_adds_and_removes(
+    chroma_server, small_corpus, embedder, tmp_path
+) -> None:
+    """The lexical index and vector cache follow the store's version, also on a server."""
+    import json
+
+    from assistant import Assistant
+
+    settings = server_settings(chroma_server, tmp_path, "srv-fresh")
+    settings = settings.model_copy(
+        update={"retrieval": settings.retrieval.model_copy(update={"version_check_seconds": 0.0})}
+    )
+    ingest([small_corpus], settings, embedder=embedder)
+    bot = Assistant(settings, embedder=embedder)
+    question = "Which papers study zeolite catalysts for ammonia synthesis?"
+    assert not bot.ask(question).answerable
+
+    extra = tmp_path / "extra.jsonl"
+    title = "Zeolite Catalysts for Ammonia Synthesis"
+    extra.write_text(json.dumps({
+        "title": title,
+        "abstract": "We screen zeolite catalysts for ammonia synthesis at low pressure. "
+        "The best zeolite catalysts double the ammonia yield of iron catalysts.",
+    }), encoding="utf-8")
+    ingest([extra], settings, library=Library(settings), embedder=embedder)  # another client
+    bot.reset()
+    found = bot.ask(question)
+    assert found.answerable and [c.title for c in found.citations] == [title]
+
+    remove([paper_id(title)], settings=settings, library=Library(settings))
+    bot.reset()
+    assert not bot.ask(question).answerable
