@@ -18,6 +18,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Bumped whenever parsing or chunking changes what ends up in the index.
 PARSER_VERSION = "2"
 
+# What every entry point sets before heavy imports: nothing may reach beyond 127.0.0.1
+# (model hub, Chroma telemetry and Gradio analytics all stay off).
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
 
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "paperlens"

@@ -19,19 +19,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from assistant.settings import OFFLINE_ENV  # one definition for every entry point
+
 REPO = Path(__file__).resolve().parent.parent
 PAPERS = REPO / "data" / "papers"
 QUESTIONS = REPO / "evals" / "data" / "questions.jsonl"
 MODEL = "all-MiniLM-L6-v2"
 
-OFFLINE_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "ANONYMIZED_TELEMETRY": "False",
-    "GRADIO_ANALYTICS_ENABLED": "False",
-    "TOKENIZERS_PARALLELISM": "false",
-}
+
 
 
 def offline_env() -> None:

@@ -256,18 +256,18 @@ def _json_paper(obj: Any, source: str, where: str, problems: list[str]) -> Paper
         value = obj.get(key)
         return clean_text(str(value)).strip() or None if value not in (None, "") else None
     title = " ".join(clean_text(str(obj.get("title") or "")).split())
+    meta: dict[str, Any] = {
+        "authors": _authors(obj.get("authors")),
+        "year": _year(obj.get("year")),
+        **{key: text(key) for key in ("venue", "url", "arxiv_id", "doi")},
+    }
     if title and len(title) <= MAX_TITLE_CHARS and normalize_title(title) and not text("abstract"):
         # Metadata only: it may attach to a paper already known; reported if none matches.
         return MetadataRecord(
             source=source,
             problem=f"{source}: {where} {title[:60]!r}: title but no abstract - skipped",
             title=title,
-            authors=_authors(obj.get("authors")),
-            year=_year(obj.get("year")),
-            venue=text("venue"),
-            url=text("url"),
-            arxiv_id=text("arxiv_id"),
-            doi=text("doi"),
+            **meta,
         )
     return _entry_paper(
         clean_text(str(obj.get("title") or "")),
@@ -275,13 +275,8 @@ def _json_paper(obj: Any, source: str, where: str, problems: list[str]) -> Paper
         source,
         problems,
         where,
-        authors=_authors(obj.get("authors")),
-        year=_year(obj.get("year")),
-        venue=text("venue"),
-        url=text("url"),
-        arxiv_id=text("arxiv_id"),
-        doi=text("doi"),
         date=text("date"),
+        **meta,
     )
 
 

@@ -18,15 +18,9 @@ EXIT_USAGE = 2
 
 
 def _offline_env() -> None:
-    # Nothing may reach beyond 127.0.0.1: hub, telemetry and analytics stay off.
-    for key, value in {
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "ANONYMIZED_TELEMETRY": "False",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "TOKENIZERS_PARALLELISM": "false",
-    }.items():
+    from assistant.settings import OFFLINE_ENV
+
+    for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
 
 

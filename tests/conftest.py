@@ -21,14 +21,8 @@ import pytest
 
 # --- environment ---------------------------------------------------------------------
 # Set before anything imports huggingface_hub, chromadb or gradio, which read them once.
-OFFLINE_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "ANONYMIZED_TELEMETRY": "False",
-    "GRADIO_ANALYTICS_ENABLED": "False",
-    "TOKENIZERS_PARALLELISM": "false",
-}
+from assistant.settings import OFFLINE_ENV  # noqa: E402 - light (pydantic only), shared definition
+
 for _key, _value in OFFLINE_ENV.items():
     os.environ.setdefault(_key, _value)
 
