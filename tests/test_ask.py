@@ -145,11 +145,16 @@ def test_answer_wire_form_round_trips_to_json(bot):
 def test_filters_restrict_the_papers_that_answer(bot):
     from assistant.retrieval import Filters
 
-    only = "002_44d1e5d38125c694.txt"
-    answer = ask_fresh(bot, "Which papers study speculative decoding?", filters=Filters(sources=(only,)))
+    page = "000_b9901c8c1c455724.txt"  # lists SpecDec++ and SpecTr, not the other four
+    answer = ask_fresh(bot, "Which papers study speculative decoding?", filters=Filters(sources=(page,)))
     papers = bot.retriever.papers
-    assert answer.citations
-    assert all(only in papers[c.paper_id].sources for c in answer.citations)
+    cited = {c.paper_id for c in answer.citations}
+    assert cited and all(page in papers[pid].sources for pid in cited)
+    assert {paper_id("SpecDec++: Boosting Speculative Decoding via Adaptive Candidate Lengths"),
+            paper_id("SpecTr: Fast Speculative Decoding via Optimal Transport")} <= cited
+    # A page without any such paper: the honest answer is "nothing here".
+    other = ask_fresh(bot, "Which papers study speculative decoding?", filters=Filters(sources=("002_44d1e5d38125c694.txt",)))
+    assert not other.answerable and other.citations == ()
 
 
 def test_injected_instructions_in_an_abstract_do_not_change_the_answer(tmp_path, embedder):
