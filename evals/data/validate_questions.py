@@ -2,7 +2,7 @@
 """Validate evals/data/questions.jsonl against the seed corpus (stdlib only).
 
 Usage:
-    python evals/data/validate_questions.py /work/shared/seeds [path/to/questions.jsonl]
+    python evals/data/validate_questions.py data/papers [path/to/questions.jsonl]
 
 The seed pages come in two layouts, both parsed here independently of the
 application code:
