@@ -10,6 +10,12 @@ In one process, on the same chunk texts:
   `HuggingFaceEmbedding` with its default batch size) into a `ChromaVectorStore`.
 Then the re-ingest of the unchanged library, in-process and as `paperlens ingest`.
 
+The three do not embed the same amount of text, so each reports its word pieces: real
+ones, and padded (what the model actually runs; batches pad to their longest text).
+`SentenceTransformer.encode` orders texts by characters, ours by word pieces, so ours
+pads less; plain llama-index keeps each abstract whole and the model truncates it at
+256 word pieces, so it embeds less text than we do (we embed all of it).
+
 Models are loaded (and warmed with one small batch) before any timing: model load is
 not ingest throughput; it is reported on its own. CPU seconds (all threads of this
 process) are reported next to wall seconds: on a shared machine the CPU-time ratio is
@@ -60,7 +66,20 @@ def paperlens_cli() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "paperlens"]
 
 
-def llama_index_ingest(papers: list[Any], chroma_dir: Path, embed: Any) -> tuple[Clock, int]:
+def word_pieces(texts: list[str], emb: Any, batch_size: int = 0) -> tuple[int, int]:
+    """(real, padded) word pieces the model runs on ``texts``, special tokens included,
+    truncated at its maximum; padded as `SentenceTransformer.encode` batches them (by
+    character length) when ``batch_size`` is given."""
+    lengths = [min(emb.count_tokens(t) + 2, emb.max_tokens) for t in texts]
+    if not batch_size:
+        return sum(lengths), sum(lengths)
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    padded = sum(max(lengths[i] for i in order[s : s + batch_size]) * len(order[s : s + batch_size])
+                 for s in range(0, len(order), batch_size))
+    return sum(lengths), padded
+
+
+def llama_index_ingest(papers: list[Any], chroma_dir: Path, embed: Any) -> tuple[Clock, int, list[str]]:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
     from llama_index.core import Document, StorageContext, VectorStoreIndex
@@ -77,7 +96,7 @@ def llama_index_ingest(papers: list[Any], chroma_dir: Path, embed: Any) -> tuple
         store = ChromaVectorStore(chroma_collection=coll)
         ctx = StorageContext.from_defaults(vector_store=store)
         VectorStoreIndex.from_documents(docs, storage_context=ctx, embed_model=embed)
-    return clock, coll.count()
+    return clock, coll.count(), list(coll.get(include=["documents"])["documents"] or [])
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -93,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from assistant.providers import get_embedder, resolve_model_path
     from assistant.settings import Settings
-    from ingest.pipeline import WRITE_BATCH_PAPERS, ingest, make_chunker
+    from ingest.pipeline import ENCODE_WINDOW_BATCHES, WRITE_BATCH_PAPERS, ingest, make_chunker
 
     lib_dir = work_dir(args.out, "library")
     shutil.rmtree(lib_dir, ignore_errors=True)  # from empty
@@ -129,8 +148,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"  raw SentenceTransformer.encode: {raw_cps:.1f} chunks/s ({raw.wall:.1f}s, "
           f"batch {emb.batch_size})", flush=True)
 
+    emb.padded_tokens = 0
     with Clock() as ours:
         report = ingest([PAPERS], settings, embedder=emb)
+    ours_padded = emb.padded_tokens
     ours_pps = len(report.added) / ours.wall
     ours_cps = report.chunks_embedded / ours.wall
     print(f"  paperlens ingest from empty: {ours_pps:.1f} papers/s, {ours_cps:.1f} chunks/s "
@@ -147,8 +168,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         embed.get_text_embedding("warm up")
         li_dir = work_dir(args.out, "llamaindex")
         shutil.rmtree(li_dir, ignore_errors=True)
-        clock, nodes = llama_index_ingest(papers, li_dir / "chroma", embed)
+        clock, nodes, node_texts = llama_index_ingest(papers, li_dir / "chroma", embed)
+        truncated = sum(1 for t in node_texts if emb.count_tokens(t) + 2 > emb.max_tokens)
         li = {"seconds": round(clock.wall, 2), "cpu_s": round(clock.cpu, 2), "nodes": nodes,
+              "word_pieces": word_pieces(node_texts, emb)[0], "truncated_nodes": truncated,
               "papers": len(papers), "papers_per_s": round(len(papers) / clock.wall, 2),
               "cpu_s_per_paper": round(clock.cpu / len(papers), 4),
               "nodes_per_s": round(nodes / clock.wall, 2),
@@ -170,11 +193,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"CLI subprocess {cli_s:.2f}s (rc {cli.returncode})", flush=True)
 
     run["write_batch_papers"] = WRITE_BATCH_PAPERS
+    run["encode_window_batches"] = ENCODE_WINDOW_BATCHES
+    ref_real, ref_padded = word_pieces(ref_texts, emb, emb.batch_size)
     run["raw_encode"] = {"seconds": round(raw.wall, 2), "cpu_s": round(raw.cpu, 2),
-                         "chunks_per_s": round(raw_cps, 2), "batch_size": emb.batch_size}
+                         "chunks_per_s": round(raw_cps, 2), "batch_size": emb.batch_size,
+                         "word_pieces": ref_real, "padded_word_pieces": ref_padded}
     run["paperlens"] = {"seconds": round(ours.wall, 2), "cpu_s": round(ours.cpu, 2),
                         "papers_per_s": round(ours_pps, 2), "chunks_per_s": round(ours_cps, 2),
-                        "chunks": report.chunks_embedded, "added": len(report.added)}
+                        "chunks": report.chunks_embedded, "added": len(report.added),
+                        "word_pieces": word_pieces(chunk_texts, emb)[0], "padded_word_pieces": ours_padded}
     run["llama_index"] = li
     run["reingest"] = {"in_process_s": round(again.wall, 3), "cli_s": round(cli_s, 2),
                        "cli_rc": cli.returncode, "embedded": report2.chunks_embedded,

@@ -19,7 +19,7 @@ from assistant.errors import IngestError
 from assistant.providers import Embedder, get_embedder
 from assistant.settings import Settings, get_settings
 from assistant.store import Library, PaperWrite
-from assistant.types import IngestReport, Paper
+from assistant.types import Chunk, IngestReport, Paper, Sentence
 
 from .chunking import Chunker, paper_sentences, sentence_spans_in_chunks
 from .parsers import MetadataRecord, normalize_title, paper_id, parse_file, supported_suffixes
@@ -27,9 +27,14 @@ from .pdf import file_sha256
 
 log = logging.getLogger(__name__)
 
-# Papers embedded and written together: small enough that an interruption loses
-# little work, large enough to keep the encoder's batches full.
+# Papers written together, their completion markers last: an interruption loses at
+# most the batches encoded but not yet written.
 WRITE_BATCH_PAPERS = int(os.environ.get("PAPERLENS_INGEST_BATCH", "48"))
+# Chunks encoded together (whole write batches, then written one by one): the encoder
+# sorts them by length, so a wider window pads less. 8 encoder batches: 158k padded word
+# pieces for the bundled library's 149k, against 177k when each batch of 48 papers was
+# encoded alone, for at most ~500 chunks of work lost to an interruption.
+ENCODE_WINDOW_BATCHES = 8
 
 
 @dataclass(frozen=True)
@@ -228,28 +233,50 @@ def _with_metadata(paper: Paper, fields: Mapping[str, Any], only_missing: bool) 
     return replace(paper, **fields)
 
 
-def embed_papers(papers: Sequence[Paper], embedder: Embedder, chunker: Chunker) -> list[PaperWrite]:
-    """Chunk papers and embed every chunk once, pooling sentence vectors from the same pass."""
-    texts: list[str] = []
-    spans: list[list[tuple[int, int]]] = []
+@dataclass(frozen=True)
+class _Plan:
+    """A paper's chunks and sentences, and where its sentences fall in its chunks."""
+
+    paper: Paper
+    chunks: list[Chunk]
+    sentences: list[Sentence]
+    spans: list[list[tuple[int, int]]]  # per chunk, its sentences' spans in its text
+    where: list[tuple[int, int]]  # per sentence, (chunk index, position in its spans)
+
+
+def plan_papers(papers: Sequence[Paper], chunker: Chunker) -> list[_Plan]:
     plans = []
     for paper in papers:
         chunks = chunker.chunks(paper)
         sentences = paper_sentences(paper)
-        per_chunk, where = sentence_spans_in_chunks(chunks, sentences, len(chunker.title_prefix(paper)))
-        plans.append((paper, chunks, sentences, where, len(texts)))
-        texts.extend(ch.text for ch in chunks)
-        spans.extend(per_chunk)
-    vectors, span_vectors = embedder.encode_with_spans(texts, spans)
-    writes = []
+        spans, where = sentence_spans_in_chunks(chunks, sentences, len(chunker.title_prefix(paper)))
+        plans.append(_Plan(paper, chunks, sentences, spans, where))
+    return plans
+
+
+def embed_plans(plans: Sequence[_Plan], embedder: Embedder) -> list[PaperWrite]:
+    """Embed every chunk of the plans in one encoder call, pooling sentence vectors from
+    the same pass."""
     import numpy as np
 
-    for paper, chunks, sentences, where, offset in plans:
+    texts = [ch.text for plan in plans for ch in plan.chunks]
+    spans = [s for plan in plans for s in plan.spans]
+    vectors, span_vectors = embedder.encode_with_spans(texts, spans)
+    writes = []
+    offset = 0
+    for plan in plans:
         sent_vecs = np.asarray(
-            [span_vectors[offset + ci][k] for ci, k in where], dtype=np.float32
-        ).reshape(len(sentences), vectors.shape[1])
-        writes.append(PaperWrite(paper, chunks, vectors[offset : offset + len(chunks)], sentences, sent_vecs))
+            [span_vectors[offset + ci][k] for ci, k in plan.where], dtype=np.float32
+        ).reshape(len(plan.sentences), vectors.shape[1])
+        n = len(plan.chunks)
+        writes.append(PaperWrite(plan.paper, plan.chunks, vectors[offset : offset + n], plan.sentences, sent_vecs))
+        offset += n
     return writes
+
+
+def embed_papers(papers: Sequence[Paper], embedder: Embedder, chunker: Chunker) -> list[PaperWrite]:
+    """Chunk papers and embed every chunk once, pooling sentence vectors from the same pass."""
+    return embed_plans(plan_papers(papers, chunker), embedder)
 
 
 def make_chunker(settings: Settings, embedder: Embedder) -> Chunker:
@@ -354,14 +381,22 @@ def ingest(
         done = 0
         if progress:
             progress(Progress(0, len(todo), 0, time.perf_counter() - t0))
+        window_chunks = ENCODE_WINDOW_BATCHES * embedder.batch_size
+        window: list[list[_Plan]] = []
         for start in range(0, len(todo), WRITE_BATCH_PAPERS):
-            batch = todo[start : start + WRITE_BATCH_PAPERS]
-            writes = embed_papers(batch, embedder, chunker)
-            library.write(writes)
-            done += len(batch)
-            report.chunks_embedded += sum(len(w.chunks) for w in writes)
-            if progress:
-                progress(Progress(done, len(todo), report.chunks_embedded, time.perf_counter() - t0))
+            window.append(plan_papers(todo[start : start + WRITE_BATCH_PAPERS], chunker))
+            last = start + WRITE_BATCH_PAPERS >= len(todo)
+            if not last and sum(len(p.chunks) for batch in window for p in batch) < window_chunks:
+                continue
+            writes = embed_plans([p for batch in window for p in batch], embedder)
+            for batch in window:
+                part, writes = writes[: len(batch)], writes[len(batch) :]
+                library.write(part)
+                done += len(part)
+                report.chunks_embedded += sum(len(w.chunks) for w in part)
+                if progress:
+                    progress(Progress(done, len(todo), report.chunks_embedded, time.perf_counter() - t0))
+            window = []
     report.seconds = time.perf_counter() - t0
     return report
 
