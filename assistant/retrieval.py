@@ -21,13 +21,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .lexical import LexicalIndex, terms
+from .lexical import LexicalIndex, PaperVersion, changed_papers, terms, versions_read
 from .providers import Embedder
 from .settings import Settings
 from .store import Library, get_all
@@ -112,63 +112,193 @@ class Retrieval:
         return self.hits[0].score if self.hits else 0.0
 
 
+class _PaperScores(MutableMapping[str, float]):
+    """Paper id -> score, read from the in-memory vectors when looked up.
+
+    The scoring step looks up a hundred candidates; building a dict over every paper of
+    a large library cost more than the lookups. Values set here override.
+    """
+
+    def __init__(self, index: dict[str, int], score: Callable[[int], float]):
+        self._index, self._score = index, score
+        self._set: dict[str, float] = {}
+
+    def __getitem__(self, paper_id: str) -> float:
+        if paper_id in self._set:
+            return self._set[paper_id]
+        i = self._index.get(paper_id)
+        if i is None:
+            raise KeyError(paper_id)
+        return self._score(i)
+
+    def __setitem__(self, paper_id: str, value: float) -> None:
+        self._set[paper_id] = value
+
+    def __delitem__(self, paper_id: str) -> None:
+        raise TypeError("paper scores cannot be deleted")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*self._index, *self._set]))
+
+    def __len__(self) -> int:
+        return len(self._index) + sum(1 for pid in self._set if pid not in self._index)
+
+
+def _groups(owners: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows by owner: (row order, start of each owner's run in it, the owners); -1 rows left out."""
+    order = np.argsort(owners, kind="stable")
+    order = order[owners[order] >= 0]
+    sorted_owners = owners[order]
+    starts = np.flatnonzero(np.r_[True, sorted_owners[1:] != sorted_owners[:-1]]) if len(order) else order
+    return order, starts, sorted_owners[starts]
+
+
 @dataclass
 class _Vectors:
-    """Chunk and sentence vectors of one library version, held in memory."""
+    """Chunk and sentence vectors of one library version, held in memory.
+
+    The rows stay in the order read; their grouping by paper is computed once here, so
+    a question's best row per paper is one gather and one `np.maximum.reduceat`.
+    `update` replaces the rows of the papers that changed and keeps the rest.
+    """
 
     version: int
     chunk_vectors: np.ndarray
     chunk_paper: np.ndarray  # row -> paper index
     sentence_vectors: np.ndarray
-    sentence_paper: np.ndarray
+    sentence_paper: np.ndarray  # row -> paper index (-1: a paper without chunks)
     paper_ids: list[str]
     sentences: dict[str, tuple[list[Sentence], np.ndarray]]  # paper -> (sentences, rows)
     sentence_terms: dict[tuple[str, int], frozenset[str]]  # (paper, index) -> terms
+    paper_versions: dict[str, PaperVersion | None] = field(default_factory=dict)
+    _chunk_groups: tuple[np.ndarray, np.ndarray, np.ndarray] = field(init=False, repr=False)
+    _sentence_groups: tuple[np.ndarray, np.ndarray, np.ndarray] = field(init=False, repr=False)
+    paper_index: dict[str, int] = field(init=False, repr=False)
+    _sentence_span: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._chunk_groups = _groups(self.chunk_paper)
+        self._sentence_groups = _groups(self.sentence_paper)
+        self.paper_index = {pid: i for i, pid in enumerate(self.paper_ids)}
+        order, starts, owners = self._sentence_groups
+        # Paper index -> its sentence rows, as a slice of the grouped order.
+        self._sentence_span = np.zeros((len(self.paper_ids), 2), dtype=np.int64)
+        self._sentence_span[owners, 0] = starts
+        self._sentence_span[owners, 1] = np.r_[starts[1:], len(order)] if len(starts) else starts
 
     @classmethod
     def load(cls, library: Library, version: int) -> _Vectors:
         got = get_all(library.chunks, include=["metadatas", "embeddings"])
-        metas = got["metadatas"] or []
-        embs = got["embeddings"]
-        paper_ids = sorted({str(m["paper_id"]) for m in metas})
-        index = {pid: i for i, pid in enumerate(paper_ids)}
-        chunk_vectors = np.asarray(embs if embs is not None and len(embs) else np.zeros((0, 0)), dtype=np.float32)
-        chunk_paper = np.asarray([index[str(m["paper_id"])] for m in metas], dtype=np.int64)
         sg = get_all(library.sentences, include=["documents", "metadatas", "embeddings"])
-        rows: dict[str, list[tuple[Sentence, int]]] = {}
-        s_metas = sg["metadatas"] or []
-        for row, (doc, meta) in enumerate(zip(sg["documents"] or [], s_metas, strict=True)):
-            sent = Sentence(str(meta["paper_id"]), int(meta["index"]), int(meta["start"]), int(meta["end"]), doc)
-            rows.setdefault(sent.paper_id, []).append((sent, row))
-        s_embs = sg["embeddings"]
+        return cls._assemble(version, got["metadatas"], got["embeddings"], *cls._sentence_rows(sg), {}, {})
+
+    @staticmethod
+    def _sentence_rows(sg: dict[str, list[Any]]) -> tuple[list[Sentence], Any]:
+        sents = [
+            Sentence(str(m["paper_id"]), int(m["index"]), int(m["start"]), int(m["end"]), doc)
+            for doc, m in zip(sg["documents"] or [], sg["metadatas"] or [], strict=True)
+        ]
+        return sents, sg["embeddings"]
+
+    @classmethod
+    def _assemble(
+        cls,
+        version: int,
+        chunk_metas: list[dict[str, Any]] | list[str],
+        chunk_embs: Any,
+        sents: list[Sentence],
+        sent_embs: Any,
+        kept_versions: dict[str, PaperVersion | None],
+        kept_terms: dict[tuple[str, int], frozenset[str]],
+    ) -> _Vectors:
+        """Arrays and groupings from rows (new rows: metadata dicts; kept rows: paper ids)."""
+        owners = [m if isinstance(m, str) else str(m["paper_id"]) for m in chunk_metas]
+        paper_ids = sorted(set(owners))
+        index = {pid: i for i, pid in enumerate(paper_ids)}
+        has_embs = chunk_embs is not None and len(chunk_embs)
+        chunk_vectors = np.asarray(chunk_embs if has_embs else np.zeros((0, 0)), dtype=np.float32)
+        chunk_paper = np.asarray([index[pid] for pid in owners], dtype=np.int64)
         dim = chunk_vectors.shape[1] if chunk_vectors.ndim == 2 else 0
-        sentence_vectors = np.asarray(
-            s_embs if s_embs is not None and len(s_embs) else np.zeros((0, dim)), dtype=np.float32
-        )
-        sentence_paper = np.asarray([index.get(str(m["paper_id"]), -1) for m in s_metas], dtype=np.int64)
+        has_s = sent_embs is not None and len(sent_embs)
+        sentence_vectors = np.asarray(sent_embs if has_s else np.zeros((0, dim)), dtype=np.float32)
+        sentence_paper = np.asarray([index.get(x.paper_id, -1) for x in sents], dtype=np.int64)
+        rows: dict[str, list[tuple[Sentence, int]]] = {}
+        for row, sent in enumerate(sents):
+            rows.setdefault(sent.paper_id, []).append((sent, row))
         sentences = {}
         for pid, items in rows.items():
             items.sort(key=lambda x: x[0].index)
             sentences[pid] = ([x for x, _ in items], np.asarray([r for _, r in items], dtype=np.int64))
-        sentence_terms = {
-            (x.paper_id, x.index): frozenset(terms(x.text)) for items in sentences.values() for x in items[0]
-        }
+        new_metas = [m for m in chunk_metas if not isinstance(m, str)]
+        versions = dict(kept_versions)
+        versions.update(
+            versions_read([str(m["paper_id"]) for m in new_metas], new_metas,
+                          {pid: len(items) for pid, items in rows.items()})
+        )
+        for pid in rows:  # sentences without chunks: a paper mid-write, re-read next time
+            versions.setdefault(pid, None)
+        sentence_terms = {}
+        for x in sents:
+            got = kept_terms.get((x.paper_id, x.index))
+            sentence_terms[(x.paper_id, x.index)] = got if got is not None else frozenset(terms(x.text))
         return cls(
             version, chunk_vectors, chunk_paper, sentence_vectors, sentence_paper, paper_ids, sentences,
-            sentence_terms,
+            sentence_terms, versions,
         )
 
-    def best_per_paper(self, sims: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    def update(self, library: Library, version: int, changed: Collection[str], got: dict[str, list[Any]]) -> _Vectors:
+        """These vectors with the papers ``changed`` re-read: ``got`` holds their chunk rows
+        (metadatas and embeddings); their sentences are read here."""
+        sg = (
+            get_all(library.sentences, where={"paper_id": {"$in": sorted(changed)}},
+                    include=["documents", "metadatas", "embeddings"])
+            if changed else {"documents": [], "metadatas": [], "embeddings": []}
+        )
+        drop = set(changed)
+        dropped_idx = np.asarray([i for i, pid in enumerate(self.paper_ids) if pid in drop], dtype=np.int64)
+        keep = ~np.isin(self.chunk_paper, dropped_idx)
+        kept_owners = [self.paper_ids[i] for i in self.chunk_paper[keep].tolist()]
+        old_sents: list[Sentence | None] = [None] * len(self.sentence_paper)
+        for pid, (sents, rows) in self.sentences.items():
+            if pid not in drop:
+                for x, r in zip(sents, rows.tolist(), strict=True):
+                    old_sents[r] = x
+        s_keep = np.asarray([x is not None for x in old_sents], dtype=bool)
+        new_sents, new_s_embs = self._sentence_rows(sg)
+        dim = self.chunk_vectors.shape[1] if self.chunk_vectors.ndim == 2 else 0
+        if got["embeddings"] is not None and len(got["embeddings"]):
+            dim = len(got["embeddings"][0])
+        new_embs = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["metadatas"]), dim)
+        s_embs = np.asarray(new_s_embs, dtype=np.float32).reshape(len(new_sents), dim)
+        chunk_vectors = np.concatenate([self.chunk_vectors[keep].reshape(-1, dim), new_embs])
+        sentence_vectors = np.concatenate([self.sentence_vectors[s_keep].reshape(-1, dim), s_embs])
+        kept_versions = {pid: v for pid, v in self.paper_versions.items() if pid not in drop}
+        kept_terms = {k: v for k, v in self.sentence_terms.items() if k[0] not in drop}
+        return self._assemble(
+            version, [*kept_owners, *got["metadatas"]], chunk_vectors,
+            [x for x in old_sents if x is not None] + new_sents, sentence_vectors, kept_versions, kept_terms,
+        )
+
+    def _best(self, sims: np.ndarray, groups: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
         """Per paper, the highest of ``sims`` over its rows (-1 for a paper with none)."""
+        order, starts, owners = groups
         best = np.full(len(self.paper_ids), -1.0, dtype=np.float32)
-        keep = owners >= 0
-        sims, owners = sims[keep], owners[keep]
-        if not len(owners):
-            return best
-        order = np.argsort(owners, kind="stable")
-        owners = owners[order]
-        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-        best[owners[starts]] = np.maximum.reduceat(sims[order], starts)
+        if len(order):
+            best[owners] = np.maximum.reduceat(sims[order], starts)
+        return best
+
+    def chunk_best(self, qvec: np.ndarray) -> np.ndarray:
+        return self._best(self.chunk_vectors @ qvec, self._chunk_groups)
+
+    def sentence_best_of(self, qvec: np.ndarray) -> Callable[[int], float]:
+        """Paper index -> its best sentence similarity, computed for that paper alone: only
+        candidates need it (at 100k chunks, 5 ms instead of 35 for every sentence)."""
+        order, span, vecs = self._sentence_groups[0], self._sentence_span, self.sentence_vectors
+
+        def best(i: int) -> float:
+            s, e = span[i]
+            return float((vecs[order[s:e]] @ qvec).max()) if e > s else -1.0
+
         return best
 
 
@@ -197,7 +327,12 @@ class Retriever:
         return self.settings.data_dir / "cache" / name
 
     def refresh(self, force: bool = False) -> LexicalIndex:
-        """The lexical index for the store's current version (loaded, cached or built)."""
+        """The lexical index for the store's current version (loaded, cached, updated or built).
+
+        After a write only the papers whose record changed are re-read (`changed_papers`):
+        the BM25 index and the in-memory vectors drop their old rows and add the new ones,
+        from the index held or the newest one cached on disk. ``force`` rebuilds both.
+        """
         now = time.monotonic()
         cached = self._lexical
         interval = self.settings.retrieval.version_check_seconds
@@ -210,27 +345,70 @@ class Retriever:
                 return self._lexical
             path = self._cache_path(version)
             index = None if force else LexicalIndex.load(path)
-            if index is None or index.version != version:
+            limit = self.settings.retrieval.memory_max_vectors
+            in_memory = self.library.chunks.count() + self.library.sentences.count() <= limit
+            vectors = self._vectors if in_memory and not force else None
+            if index is not None and index.version != version:
+                index = None
+            prev = self._previous_index(path) if index is None and not force else None
+            stale = vectors is not None and vectors.version != version
+            papers, current = self.library.papers_with_versions()
+            if prev is not None or stale:
+                t0 = time.perf_counter()
+                changed: set[str] = set()
+                for held in ([prev.paper_versions] if prev is not None else []) + (
+                    [vectors.paper_versions] if vectors is not None and stale else []
+                ):
+                    changed |= changed_papers(held, current)
+                if len(changed) > max(100, len(current) // 4):  # most of it: a full read is cheaper
+                    prev = vectors = None
+                else:
+                    include = ["documents", "metadatas"] + (["embeddings"] if stale else [])
+                    got = (
+                        get_all(self.library.chunks, where={"paper_id": {"$in": sorted(changed)}}, include=include)
+                        if changed else {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
+                    )
+                    if prev is not None:
+                        index = prev.update(version, sorted(changed), got["ids"], got["documents"], got["metadatas"])
+                        self._save(index, path)
+                    if vectors is not None and stale:
+                        vectors = vectors.update(self.library, version, changed, got)
+                    log.info("re-read %d changed papers in %.2fs", len(changed), time.perf_counter() - t0)
+            if index is None:
                 t0 = time.perf_counter()
                 ids, texts, metas = self.library.chunk_records()
                 index = LexicalIndex.build(version, ids, texts, metas)
                 log.info("built BM25 over %d chunks in %.2fs", len(ids), time.perf_counter() - t0)
-                try:
-                    index.save(path)
-                    for old in path.parent.glob(path.name.rsplit("-v", 1)[0] + "-v*.pkl"):
-                        if old != path:
-                            old.unlink(missing_ok=True)
-                except OSError as exc:  # a read-only data dir only costs a rebuild next time
-                    log.warning("could not cache the BM25 index: %s", exc)
-            self._papers = self.library.papers()
-            self._vectors = None
-            limit = self.settings.retrieval.memory_max_vectors
-            if self.library.chunks.count() + self.library.sentences.count() <= limit:
+                self._save(index, path)
+            self._papers = papers
+            if in_memory and vectors is None:
                 t0 = time.perf_counter()
-                self._vectors = _Vectors.load(self.library, version)
-                log.info("loaded %d chunk vectors in %.2fs", len(self._vectors.chunk_paper), time.perf_counter() - t0)
+                vectors = _Vectors.load(self.library, version)
+                log.info("loaded %d chunk vectors in %.2fs", len(vectors.chunk_paper), time.perf_counter() - t0)
+            self._vectors = vectors if in_memory else None
             self._lexical = index
             return index
+
+    def _previous_index(self, path: Any) -> LexicalIndex | None:
+        """The index held, else the newest one cached on disk for an older version."""
+        if self._lexical is not None:
+            return self._lexical
+        stem = path.name.rsplit("-v", 1)[0]
+        older = sorted(
+            (int(p.stem.rsplit("-v", 1)[1]), p)
+            for p in path.parent.glob(stem + "-v*.pkl")
+            if p.stem.rsplit("-v", 1)[1].isdigit()
+        )
+        return LexicalIndex.load(older[-1][1]) if older else None
+
+    def _save(self, index: LexicalIndex, path: Any) -> None:
+        try:
+            index.save(path)
+            for old in path.parent.glob(path.name.rsplit("-v", 1)[0] + "-v*.pkl"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError as exc:  # a read-only data dir only costs a rebuild next time
+            log.warning("could not cache the BM25 index: %s", exc)
 
     @property
     def papers(self) -> dict[str, Paper]:
@@ -276,12 +454,12 @@ class Retriever:
         vectors = self._vectors
         t = time.perf_counter()
         dense_best: dict[str, float] = {}
-        sent_best: dict[str, float] | None = None
+        sent_best: MutableMapping[str, float] | None = None
+        all_dense: MutableMapping[str, float]
         if vectors is not None and len(vectors.chunk_paper):
-            chunk_best = vectors.best_per_paper(vectors.chunk_vectors @ qvec, vectors.chunk_paper)
+            chunk_best = vectors.chunk_best(qvec)
             if len(vectors.sentence_paper):
-                sb = vectors.best_per_paper(vectors.sentence_vectors @ qvec, vectors.sentence_paper)
-                sent_best = dict(zip(vectors.paper_ids, sb.tolist(), strict=True))
+                sent_best = _PaperScores(vectors.paper_index, vectors.sentence_best_of(qvec))
             order = np.argsort(-chunk_best)
             for i in order:
                 pid = vectors.paper_ids[i]
@@ -290,7 +468,7 @@ class Retriever:
                 dense_best[pid] = float(chunk_best[i])
                 if len(dense_best) >= cfg.dense_k:
                     break
-            all_dense = dict(zip(vectors.paper_ids, chunk_best.tolist(), strict=True))
+            all_dense = _PaperScores(vectors.paper_index, lambda i: float(chunk_best[i]))
         else:
             for dh in self.library.query_dense(qvec, cfg.dense_k, restrict):
                 dense_best[dh.paper_id] = max(dense_best.get(dh.paper_id, -1.0), dh.similarity)

@@ -229,6 +229,22 @@ class Library:
             for m in got["metadatas"] or []
         }
 
+    def papers_with_versions(self) -> tuple[dict[str, Paper], dict[str, tuple[str, int, int]]]:
+        """`papers()` and each paper's (content hash, chunks, sentences), from one read.
+
+        A reader holding a snapshot compares the versions with what it read, and re-reads
+        only the papers that differ (`Retriever.refresh`).
+        """
+        got = get_all(self.chunks, where={"position": 0}, include=["metadatas"])
+        metas = [m for m in got["metadatas"] or [] if m.get("complete")]
+        self.fulltext_ids = {m["paper_id"] for m in metas if m.get("n_sections")}
+        papers = {m["paper_id"]: paper_from_metadata(m["paper_id"], m) for m in metas}
+        versions = {
+            str(m["paper_id"]): (str(m.get("hash", "")), int(m.get("n_chunks", 0)), int(m.get("n_sentences", 0)))
+            for m in metas
+        }
+        return papers, versions
+
     def papers(self, ids: Iterable[str] | None = None) -> dict[str, Paper]:
         """Paper records, all of them or those with the given ids."""
         if ids is None:
