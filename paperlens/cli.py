@@ -7,6 +7,8 @@ Errors become one line on stderr and a non-zero exit code here, and only here.
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import json
 import logging
 import os
@@ -25,8 +27,6 @@ def _offline_env() -> None:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from assistant.settings import get_settings
     from ingest.pipeline import Progress, ingest
 
@@ -36,6 +36,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     def progress(p: Progress) -> None:
         nonlocal bar
         if bar is None:
+            from tqdm import tqdm  # only when there is something to embed
+
             bar = tqdm(total=p.papers_total, unit="paper", desc="embedding", disable=args.quiet)
         bar.update(p.papers_done - bar.n)
         rate = p.chunks_done / p.seconds if p.seconds else 0.0
@@ -162,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `paperlens` console script."""
     args = build_parser().parse_args(argv)
+    # At exit the interpreter's garbage collector walks every object chromadb, pydantic
+    # and torch created (~0.2 s of a 2 s `paperlens ingest` of an unchanged library);
+    # freezing them skips that walk. Memory goes back to the OS with the process anyway.
+    atexit.register(gc.freeze)
     _offline_env()
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

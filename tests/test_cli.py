@@ -91,3 +91,23 @@ def test_remove_without_ids_or_source_is_a_usage_error() -> None:
     result = run("remove", timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip() == "paperlens remove: give paper ids or --source FILE"
+
+
+def test_reingest_of_an_unchanged_folder_loads_no_model(small_library) -> None:
+    """Nothing to embed: torch, transformers and llama-index (most of a cold start) stay unloaded."""
+    _, corpus, _ = small_library
+    model_libraries = ("torch", "sentence_transformers", "transformers", "llama_index", "tqdm")
+    code = (
+        "import json, sys\n"
+        "from paperlens.cli import main\n"
+        f"status = main(['ingest', '-q', {str(corpus)!r}])\n"
+        f"loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set({model_libraries!r}))\n"
+        "print(json.dumps([status, loaded, 'chromadb' in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("added 0, updated 0, unchanged 5, skipped 0 (0 chunks embedded")
+    assert json.loads(lines[-1]) == [0, [], True]
