@@ -103,7 +103,12 @@ def answer_list(question: str, retrieval: Retrieval) -> Draft:
     hits = retrieval.relevant
     if not hits:
         return no_paper(question, retrieval)
-    lines = [f"{len(hits)} paper{'s' if len(hits) != 1 else ''} in the library address{'es' if len(hits) == 1 else ''} this:"]
+    plural = len(hits) != 1
+    if retrieval.semantic_only:
+        # Matched on meaning alone: about 0.6 of such lists are relevant on the eval set.
+        lines = [f"{len(hits)} paper{'s' if plural else ''} may address this (matched by meaning, not wording):"]
+    else:
+        lines = [f"{len(hits)} paper{'s' if plural else ''} in the library address{'' if plural else 'es'} this:"]
     cites = []
     for n, hit in enumerate(hits, 1):
         idx = _pick(hit, 1, prefer_contribution=True)

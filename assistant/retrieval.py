@@ -106,6 +106,9 @@ class Retrieval:
     hits: list[PaperHit]
     relevant: list[PaperHit]
     timings: dict[str, float]
+    # Kept on meaning alone: the best combined score is under the floor, a chunk's
+    # similarity reached `dense_floor` (the question shares few words with the papers).
+    semantic_only: bool = False
 
     @property
     def best_score(self) -> float:
@@ -317,6 +320,7 @@ class Retriever:
         self._lexical: LexicalIndex | None = None
         self._papers: dict[str, Paper] = {}
         self._vectors: _Vectors | None = None
+        self._chunk_rows: tuple[_Vectors, np.ndarray, np.ndarray] | None = None
         self._checked = float("-inf")
         self._lock = threading.Lock()
 
@@ -524,20 +528,93 @@ class Retriever:
                 + cfg.title_weight * h.title
             )
         hits.sort(key=lambda h: -h.score)
-        if sent_best is not None:
-            self._attach_sentences(hits[: cfg.sentence_papers], qvec, qterms)
         timings["score"] = time.perf_counter() - t
-        relevant = self.cut(hits)
+        # Whether the library has anything is decided on the question's own scores;
+        # feedback only re-ranks what is kept (it raises every score, the unrelated too).
+        accepted = self.accepts(hits)
+        semantic_only = accepted and hits[0].score < cfg.floor
+        feedback = accepted and cfg.feedback_weight > 0 and len(hits) > 1
+        if feedback:
+            t = time.perf_counter()
+            self._feedback(hits, qvec)
+            timings["feedback"] = time.perf_counter() - t
+        self._attach_sentences(hits[: cfg.sentence_papers] if sent_best is not None else [], qvec, qterms)
+        relevant = self.cut(hits, accepted=accepted)
         timings["retrieve_total"] = time.perf_counter() - t0
-        return Retrieval(question, qterms, qvec, hits, relevant, timings)
+        return Retrieval(question, qterms, qvec, hits, relevant, timings, semantic_only=semantic_only and bool(relevant))
 
-    def cut(self, hits: list[PaperHit]) -> list[PaperHit]:
-        """Keep papers above the floor and within ``gap`` of the best score."""
+    def accepts(self, hits: list[PaperHit]) -> bool:
+        """Whether the best candidates address the question at all.
+
+        Either the combined score reaches ``floor``, or a chunk is close enough in meaning
+        (``dense_floor``) for a question worded unlike the library, whose lexical share
+        is near zero.
+        """
         cfg = self.settings.retrieval
-        if not hits or hits[0].score < cfg.floor:
+        if not hits:
+            return False
+        return hits[0].score >= cfg.floor or max(h.dense for h in hits) >= cfg.dense_floor
+
+    def cut(self, hits: list[PaperHit], *, accepted: bool | None = None) -> list[PaperHit]:
+        """The papers kept: those within ``gap`` of the best score, when the question is accepted."""
+        cfg = self.settings.retrieval
+        if not (self.accepts(hits) if accepted is None else accepted):
             return []
-        bar = max(cfg.floor, hits[0].score * cfg.gap)
+        bar = hits[0].score * cfg.gap
         return [h for h in hits if h.score >= bar][: cfg.max_papers]
+
+    def _feedback(self, hits: list[PaperHit], qvec: np.ndarray) -> None:
+        """Re-rank ``hits`` with the question vector moved toward its best matches.
+
+        Pseudo-relevance feedback (Rocchio): the best chunk of each of the top
+        ``feedback_papers`` papers is averaged and added to the question vector with
+        ``feedback_weight``; dense and sentence similarities are recomputed for every
+        candidate. A paraphrased question ("a small model guesses tokens the big model
+        checks") borrows the library's own wording of the topic from the papers it found
+        first. Measured on the eval set: evals/CALIBRATION.md.
+        """
+        cfg = self.settings.retrieval
+        vecs = self._candidate_vectors([h.paper.id for h in hits])
+        top = [vecs[h.paper.id][0] for h in hits[: cfg.feedback_papers] if len(vecs[h.paper.id][0])]
+        if not top:
+            return
+        centroid = np.mean([c[int(np.argmax(c @ qvec))] for c in top], axis=0)
+        q2 = qvec + cfg.feedback_weight * centroid
+        q2 = (q2 / (np.linalg.norm(q2) or 1.0)).astype(np.float32)
+        for h in hits:
+            chunks, sents = vecs[h.paper.id]
+            if len(chunks):
+                h.dense = float((chunks @ q2).max())
+            if len(sents):
+                h.sentence = max(float((sents @ q2).max()), 0.0)
+            h.score = (
+                cfg.dense_weight * h.dense
+                + cfg.sentence_weight * h.sentence
+                + cfg.lexical_weight * h.lexical
+                + cfg.title_weight * h.title
+            )
+        hits.sort(key=lambda h: -h.score)
+
+    def _candidate_vectors(self, paper_ids: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Paper id -> (its chunk vectors, its sentence vectors), from memory or the store."""
+        vectors = self._vectors
+        empty = np.zeros((0, 0), dtype=np.float32)
+        if vectors is None:
+            chunks = self.library.chunk_vectors(paper_ids)
+            sents = self.library.sentences_for(paper_ids)
+            return {pid: (chunks.get(pid, empty), sents.get(pid, ([], empty))[1]) for pid in paper_ids}
+        if self._chunk_rows is None or self._chunk_rows[0] is not vectors:
+            order = np.argsort(vectors.chunk_paper, kind="stable")
+            bounds = np.searchsorted(vectors.chunk_paper[order], np.arange(len(vectors.paper_ids) + 1))
+            self._chunk_rows = (vectors, order, bounds)
+        _, order, bounds = self._chunk_rows
+        out = {}
+        for pid in paper_ids:
+            i = vectors.paper_index.get(pid)
+            rows = order[bounds[i]:bounds[i + 1]] if i is not None else order[:0]
+            srows = vectors.sentences.get(pid, ([], np.zeros(0, dtype=np.int64)))[1]
+            out[pid] = (vectors.chunk_vectors[rows], vectors.sentence_vectors[srows])
+        return out
 
     def _attach_sentences(self, hits: list[PaperHit], qvec: np.ndarray, qterms: list[str]) -> None:
         if not hits:

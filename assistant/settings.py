@@ -76,6 +76,19 @@ class RetrievalSettings(BaseModel):
         description="A paper is kept only while its score is at least this share of the "
         "best paper's score (cuts the list where scores drop).",
     )
+    dense_floor: float = Field(
+        0.42,
+        description="A question is also answered when some chunk's cosine similarity with it "
+        "reaches this, even if its combined score is under `floor` (questions worded unlike "
+        "the library have little lexical overlap).",
+    )
+    feedback_weight: float = Field(
+        1.0,
+        ge=0,
+        description="Pseudo-relevance feedback: weight of the top papers' best chunks added to "
+        "the question vector before dense scores are recomputed (0: off).",
+    )
+    feedback_papers: int = Field(3, ge=1, description="Top papers whose best chunks feed back into the question vector.")
     dense_weight: float = Field(
         0.345, description="Weight of the best question-chunk cosine similarity in the paper score."
     )
