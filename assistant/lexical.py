@@ -228,8 +228,13 @@ class Coverages(Mapping[str, float]):
     def __init__(self, index: LexicalIndex, expanded: list[tuple[str, list[tuple[str, ...]]]], title: bool):
         self._have = index.title_terms if title else index.paper_terms
         self._index, self._expanded, self._title = index, expanded, title
-        self._weights = [index.idf(t) for t, _ in expanded]
-        self._total = sum(self._weights)
+        weights = [index.idf(t) for t, _ in expanded]
+        self._total = total = sum(weights)
+        # Per term: its one-word spellings, its multi-word ones, and its share of the idf mass.
+        self._checks = [
+            (frozenset(a[0] for a in alts if len(a) == 1), [a for a in alts if len(a) > 1], w / total if total else 0.0)
+            for (_t, alts), w in zip(expanded, weights, strict=True)
+        ]
         self._all: dict[str, float] | None = None
 
     def __getitem__(self, paper_id: str) -> float:
@@ -238,9 +243,9 @@ class Coverages(Mapping[str, float]):
             raise KeyError(paper_id)
         got = 0.0
         # Summed in the order and form of the full computation, so the floats are equal.
-        for (_t, alts), w in zip(self._expanded, self._weights, strict=True):
-            if any(all(x in have for x in alt) for alt in alts):
-                got = got + w / self._total
+        for singles, multis, share in self._checks:
+            if not have.isdisjoint(singles) or any(have.issuperset(m) for m in multis):
+                got = got + share
         if not got:
             raise KeyError(paper_id)
         return got
