@@ -58,7 +58,7 @@ def llama_index_retriever(out: Path | None, top_k: int = 10) -> tuple[Any, dict[
     client = chromadb.PersistentClient(path=str(chroma_dir), settings=ChromaSettings(anonymized_telemetry=False))
     coll = client.get_or_create_collection("llamaindex-bench")
     if coll.count() == 0:
-        clock, _ = llama_index_ingest(bundled_papers(), chroma_dir, embed)
+        clock, _, _ = llama_index_ingest(bundled_papers(), chroma_dir, embed)
         info = {"reused": False, "build_s": round(clock.wall, 1)}
         coll = client.get_or_create_collection("llamaindex-bench")
     index = VectorStoreIndex.from_vector_store(ChromaVectorStore(chroma_collection=coll), embed_model=embed)

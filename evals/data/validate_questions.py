@@ -29,6 +29,7 @@ import os
 import re
 import sys
 import unicodedata
+from typing import Any
 
 HEADER_BLOCKS = 5
 KINDS = {"topic", "topic_paraphrase", "single", "comparison", "unanswerable", "metadata"}
@@ -65,7 +66,7 @@ def parse_page(text: str):
 
 
 def load_corpus(seed_dir):
-    papers = {}
+    papers: dict[str, Any] = {}
     n_entries = 0
     for name in sorted(os.listdir(seed_dir)):
         if not name.endswith(".txt"):
@@ -89,7 +90,7 @@ def main(argv):
 
     errors, warnings = [], []
     ids, questions = set(), set()
-    kinds = collections.Counter()
+    kinds: collections.Counter[str] = collections.Counter()
     with open(qpath, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
