@@ -3,10 +3,13 @@
 Incremental and idempotent: a paper whose content hash is already stored is not
 embedded again, and a PDF whose file hash is stored is not even read again; a changed paper is rewritten alone; papers are written in small batches
 whose completion marker goes last, so an interrupted run is completed by the next.
+A re-run on unchanged files and an unchanged embedded library is answered from a manifest
+without reading a file or importing chromadb (`_Manifest`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -289,26 +292,21 @@ def make_chunker(settings: Settings, embedder: Embedder) -> Chunker:
     )
 
 
-def ingest(
-    paths: Iterable[str | Path],
-    settings: Settings | None = None,
-    *,
-    library: Library | None = None,
-    embedder: Embedder | None = None,
-    progress: ProgressFn | None = None,
-) -> IngestReport:
-    """Add the papers in ``paths`` (files or folders) to the library.
+@dataclass(frozen=True)
+class _Changes:
+    """The writes an ingest run plans: papers to embed, sources and metadata to rewrite."""
 
-    Example:
-        >>> report = ingest(["data/papers"])        # doctest: +SKIP
-        >>> report.summary()                         # doctest: +SKIP
-        'added 467, updated 0, unchanged 0, skipped 0 (972 chunks embedded ...)'
-    """
-    t0 = time.perf_counter()
-    settings = get_settings(settings)
-    report = IngestReport()
-    files = collect_files(paths, report)
-    library = library or Library(settings)
+    todo: list[Paper]
+    sources: dict[str, tuple[str, ...]]
+    metadata: list[Paper]
+
+    def __bool__(self) -> bool:
+        return bool(self.todo or self.sources or self.metadata)
+
+
+def _plan(files: Sequence[Path], report: IngestReport, library: Library) -> _Changes:
+    """Read the files and compare them with the library; records outcomes in ``report``
+    and writes nothing."""
     states = library.paper_states()
     known_files = {s.file_hash: pid for pid, s in states.items() if s.file_hash and s.complete}
     got = read_files(files, report, known_files)
@@ -368,12 +366,45 @@ def ingest(
         else:
             report.added.append(paper.id)
         todo.append(paper)
-    library.update_sources(source_updates)
     changed = [p for pid, p in meta_updates.items()
                if pid in stored and [getattr(p, k) for k in META_FIELDS] != [getattr(stored[pid], k) for k in META_FIELDS]]
-    library.update_metadata(changed)
     report.metadata_updated.extend(p.id for p in changed)
     report.unchanged.extend(sorted(listed - set(report.metadata_updated) - set(report.unchanged)))
+    return _Changes(todo, source_updates, changed)
+
+
+def ingest(
+    paths: Iterable[str | Path],
+    settings: Settings | None = None,
+    *,
+    library: Library | None = None,
+    embedder: Embedder | None = None,
+    progress: ProgressFn | None = None,
+) -> IngestReport:
+    """Add the papers in ``paths`` (files or folders) to the library.
+
+    Example:
+        >>> report = ingest(["data/papers"])        # doctest: +SKIP
+        >>> report.summary()                         # doctest: +SKIP
+        'added 467, updated 0, unchanged 0, skipped 0 (972 chunks embedded ...)'
+    """
+    t0 = time.perf_counter()
+    settings = get_settings(settings)
+    paths = list(paths)
+    report = IngestReport()
+    files = collect_files(paths, report)
+    # Only a library this call opens itself is known to be the embedded one at the settings' path.
+    manifest = _Manifest.open(paths, files, report.skipped, settings) if library is None else None
+    if manifest is not None and (known := manifest.replay()) is not None:
+        known.seconds = time.perf_counter() - t0
+        log.info("files and library unchanged since %s: nothing read", manifest.path)
+        return known
+    library = library or Library(settings)
+    stamp = _store_stamp(settings) if manifest is not None else None
+    changes = _plan(files, report, library)
+    library.update_sources(changes.sources)
+    library.update_metadata(changes.metadata)
+    todo = changes.todo
 
     if todo:
         embedder = embedder or get_embedder(settings)
@@ -397,8 +428,157 @@ def ingest(
                 if progress:
                     progress(Progress(done, len(todo), report.chunks_embedded, time.perf_counter() - t0))
             window = []
+    if manifest is not None:
+        _settle(manifest, files, report, changes, library, stamp)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+# -- the no-op fast path: a re-ingest of unchanged files into an unchanged embedded library
+# reads no file and opens no Chroma client (`import chromadb` alone is ~1.2 s of a ~1.8 s
+# no-op `paperlens ingest`). A manifest per index records what the last settled run saw:
+# each file's stat, the collection's id and version (every write bumps it), and the report
+# a run would give again. Anything that differs, or cannot be read, takes the normal path.
+MANIFEST_FORMAT = 1
+# A file changed this close to its stat may change again without its mtime or ctime
+# moving (coarse filesystem clocks; FAT's 2 s): its content hash is recorded too.
+_RACY_NS = 2_000_000_000
+
+
+def _store_stamp(settings: Settings) -> tuple[str, int] | None:
+    """The chunks collection's id and version, read from Chroma's SQLite file with the
+    stdlib; None when they cannot be read for sure."""
+    import sqlite3
+
+    try:
+        db = (settings.resolved_chroma_path / "chroma.sqlite3").resolve()
+        con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=1.0)
+        try:
+            rows = con.execute(
+                "SELECT c.id, m.int_value FROM collections c JOIN collection_metadata m "
+                "ON m.collection_id = c.id AND m.key = 'version' WHERE c.name = ?",
+                (f"{settings.index_name()}-chunks",),
+            ).fetchall()
+        finally:
+            con.close()
+    except Exception as exc:  # no file, another schema, locked: the normal path decides
+        log.debug("cannot read the library version from SQLite: %s", exc)
+        return None
+    if len(rows) != 1 or not isinstance(rows[0][1], int):
+        return None
+    return str(rows[0][0]), rows[0][1]
+
+
+def _code_stamp() -> list[list[Any]]:
+    """Name, size and mtime of the ingest and assistant sources: an edited parser
+    invalidates manifests even where PARSER_VERSION was not bumped."""
+    import assistant
+
+    out = []
+    for folder in (Path(__file__).parent, Path(assistant.__file__).parent):
+        for f in sorted(folder.glob("*.py")):
+            st = f.stat()
+            out.append([str(f), st.st_size, st.st_mtime_ns])
+    return out
+
+
+@dataclass
+class _Manifest:
+    """What this run sees of its inputs, and the manifest of the last settled run."""
+
+    path: Path
+    settings: Settings
+    key: dict[str, Any]
+    files: list[list[Any]]  # per file: resolved path, size, mtime_ns, ctime_ns, inode
+    hashes: dict[int, str]  # content hashes of files changed just before their stat
+    collected: list[tuple[str, str]]  # what collect_files reported
+
+    @classmethod
+    def open(
+        cls, paths: Sequence[str | Path], files: Sequence[Path], skipped: Sequence[tuple[str, str]], settings: Settings
+    ) -> _Manifest | None:
+        if settings.chroma_host:  # a server's library can change without a file here changing
+            return None
+        try:
+            racy_from = time.time_ns() - _RACY_NS
+            stats, hashes = [], {}
+            for i, f in enumerate(files):
+                st = f.stat()
+                stats.append([str(f.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino])
+                if max(st.st_mtime_ns, st.st_ctime_ns) >= racy_from:
+                    hashes[i] = file_sha256(f)
+            key = {
+                "index": settings.index_name(),
+                "store": str((settings.resolved_chroma_path / "chroma.sqlite3").resolve()),
+                "paths": [str(p) for p in paths],
+                "resolved": [str(Path(p).expanduser().resolve()) for p in paths],
+                "collected": [list(s) for s in skipped],
+                "code": _code_stamp(),
+            }
+        except OSError as exc:  # a file vanished or is unreadable: the normal path reports it
+            log.debug("no ingest manifest: %s", exc)
+            return None
+        name = f"ingest-{settings.index_name()}.json"
+        return cls(settings.data_dir / "cache" / name, settings, json.loads(json.dumps(key)), stats, hashes, list(skipped))
+
+    def replay(self) -> IngestReport | None:
+        """The settled run's report when nothing it depends on changed, else None."""
+        try:
+            saved = json.loads(self.path.read_text(encoding="utf-8"))
+            if saved.get("format") != MANIFEST_FORMAT or saved["key"] != self.key:
+                return None
+            if [entry[:5] for entry in saved["files"]] != self.files:
+                return None
+            for entry in saved["files"]:
+                if entry[5] is not None and file_sha256(Path(entry[0])) != entry[5]:
+                    return None
+            if list(_store_stamp(self.settings) or ()) != saved["library"]:
+                return None
+            data = saved["report"]
+            return IngestReport(**{**data, "skipped": [(str(p), str(r)) for p, r in data["skipped"]]})
+        except Exception as exc:  # missing, partial or foreign manifest: the normal path
+            log.debug("ingest manifest not used: %s", exc)
+            return None
+
+    def save(self, report: IngestReport, stamp: tuple[str, int]) -> None:
+        data = {
+            "format": MANIFEST_FORMAT,
+            "key": self.key,
+            "files": [[*entry, self.hashes.get(i)] for i, entry in enumerate(self.files)],
+            "library": list(stamp),
+            "report": {**report.to_dict(), "seconds": 0.0},
+        }
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(tmp, self.path)  # readers see the old manifest or the new, never half
+        except OSError as exc:  # a read-only data dir only costs the fast path
+            log.warning("could not write the ingest manifest %s: %s", self.path, exc)
+            tmp.unlink(missing_ok=True)
+
+
+def _settle(
+    manifest: _Manifest, files: Sequence[Path], report: IngestReport, changes: _Changes,
+    library: Library, stamp: tuple[str, int] | None,
+) -> None:
+    """Record the report the next run of the same files would give, when it is certain.
+
+    A run that wrote is planned once more (read-only): the manifest holds that plan's
+    report, and only when it has nothing left to write. The library version must not move
+    while the settled plan is made (another process writing), and must equal Chroma's own.
+    """
+    settled = report
+    if changes:
+        stamp = _store_stamp(manifest.settings)
+        settled = IngestReport(skipped=list(manifest.collected))
+        if _plan(files, settled, library):
+            log.info("a re-run would write again: no ingest manifest")
+            return
+    after = _store_stamp(manifest.settings)
+    if stamp is None or after != stamp or after[1] != library.version():
+        return
+    manifest.save(settled, after)
 
 
 def remove(

@@ -93,9 +93,10 @@ def test_remove_without_ids_or_source_is_a_usage_error() -> None:
     assert result.stderr.strip() == "paperlens remove: give paper ids or --source FILE"
 
 
-def test_reingest_of_an_unchanged_folder_loads_no_model(small_library) -> None:
-    """Nothing to embed: torch, transformers and llama-index (most of a cold start) stay unloaded."""
-    _, corpus, _ = small_library
+def test_reingest_of_an_unchanged_folder_loads_no_model_and_no_chroma(small_library) -> None:
+    """Nothing to embed, nothing changed since the last run: the manifest answers, so
+    neither the model libraries nor chromadb (~1.2 s of import) are loaded."""
+    settings, corpus, _ = small_library
     model_libraries = ("torch", "sentence_transformers", "transformers", "llama_index", "tqdm")
     code = (
         "import json, sys\n"
@@ -109,5 +110,13 @@ def test_reingest_of_an_unchanged_folder_loads_no_model(small_library) -> None:
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("added 0, updated 0, unchanged 5, skipped 0 (0 chunks embedded")
-    assert json.loads(lines[-1]) == [0, [], True]
+    assert json.loads(lines[-1]) == [0, [], False]
+    # The same line as the normal path's (a library passed in never takes the fast path).
+    from assistant.store import Library
+    from ingest import ingest
+
+    normal = ingest([corpus], settings, library=Library(settings))
+    assert len(normal.unchanged) == 5
+    timing = re.compile(r" in \d+\.\ds\)")
+    assert timing.sub("", lines[0]) == timing.sub("", normal.summary())
+    assert lines[1] == f"library: {settings.store_location}"

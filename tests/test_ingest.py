@@ -466,3 +466,84 @@ def test_bulk_reads_are_paged_so_large_libraries_load(small_library, monkeypatch
     assert sorted(got["ids"]) == sorted(whole[0])
     retriever = Retriever(settings, library, __import__("assistant.providers", fromlist=["x"]).get_embedder(settings))
     assert retriever.retrieve("dense passage retrieval").hits
+
+
+# --- the no-op fast path (manifest) ---------------------------------------------------
+FAST = "files and library unchanged"
+
+
+def took_fast_path(caplog: pytest.LogCaptureFixture) -> bool:
+    return any(FAST in r.getMessage() for r in caplog.records if r.name == "ingest.pipeline")
+
+
+def cli_ingest(folder: Path, data_dir: Path) -> tuple[list[str], list[str], bool]:
+    """`paperlens ingest -q FOLDER` in a subprocess: stdout and stderr lines, and whether
+    chromadb was imported."""
+    code = (
+        "import json, sys\n"
+        "from paperlens.cli import main\n"
+        f"main(['ingest', '-q', {str(folder)!r}])\n"
+        "print(json.dumps('chromadb' in sys.modules))\n"
+    )
+    env = {**os.environ, "PAPERLENS_DATA_DIR": str(data_dir)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.splitlines()
+    return out[:-1], result.stderr.splitlines(), json.loads(out[-1])
+
+
+def test_unchanged_reingest_takes_the_fast_path_and_a_changed_file_the_normal_one(
+    small_library, embedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings, folder, _ = small_library
+    caplog.set_level("INFO", logger="ingest.pipeline")
+    again = ingest([folder], settings, embedder=embedder)
+    assert took_fast_path(caplog)
+    assert (len(again.unchanged), again.added, again.updated, again.files_read) == (SMALL_PAPERS, [], [], 3)
+    caplog.clear()
+    # New content in one file: the normal path re-embeds that paper alone.
+    (folder / "sparse_denoisers.md").write_text(
+        "# Sparse Denoisers for Fast Diffusion Sampling\n\nA new abstract. It is shorter.\n", encoding="utf-8"
+    )
+    report = ingest([folder], settings, embedder=embedder)
+    assert not took_fast_path(caplog)
+    assert report.updated == [SPARSE] and report.chunks_embedded == 1
+    assert Library(settings).papers([SPARSE])[SPARSE].abstract == "A new abstract. It is shorter."
+    caplog.clear()
+    # That run settled the manifest: the next one is fast again, and counts as before.
+    again = ingest([folder], settings, embedder=embedder)
+    assert took_fast_path(caplog)
+    assert len(again.unchanged) == SMALL_PAPERS and again.updated == []
+
+
+def test_removed_paper_is_readded_by_the_next_ingest(small_library, embedder, caplog) -> None:
+    settings, folder, _ = small_library
+    caplog.set_level("INFO", logger="ingest.pipeline")
+    assert remove([PLANNING], settings=settings) == [PLANNING]  # bumps the library version
+    report = ingest([folder], settings, embedder=embedder)
+    assert not took_fast_path(caplog)
+    assert report.added == [PLANNING] and report.chunks_embedded == 1
+    assert PLANNING in Library(settings).papers()
+
+
+def test_another_library_never_matches_the_manifest(small_library, embedder, caplog) -> None:
+    settings, folder, _ = small_library
+    caplog.set_level("INFO", logger="ingest.pipeline")
+    other = settings.model_copy(update={"chroma_path": settings.data_dir / "other-chroma"})
+    report = ingest([folder], other, embedder=embedder)  # same data dir, same files
+    assert not took_fast_path(caplog)
+    assert len(report.added) == SMALL_PAPERS
+
+
+def test_fast_path_reports_the_skipped_files_again(bad_folder, embedder) -> None:
+    data_dir = bad_folder.parent / "data"
+    first = ingest([bad_folder], Settings(data_dir=data_dir), embedder=embedder)
+    assert len(first.skipped) == 10 and len(first.added) == 4
+    out, err, chroma_loaded = cli_ingest(bad_folder, data_dir)
+    assert not chroma_loaded
+    assert re.fullmatch(
+        r"added 0, updated 0, unchanged 4, skipped 10 \(0 chunks embedded from \d+ files in \d+\.\ds\)", out[0]
+    ), out
+    assert err == [f"skipped: {path}: {reason}" for path, reason in first.skipped]
