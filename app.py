@@ -255,8 +255,10 @@ def build_app(settings: Settings | None = None, assistant: Assistant | None = No
         store.setdefault("sid", uuid.uuid4().hex)
         count = _paper_count(shared)
         head, rows = _library_md(shared)
+        # An empty saved chat leaves the chat as it is: a question asked while the page was
+        # still loading must not be wiped when this (slower) load event returns.
         return (
-            store.get("history") or [],
+            store.get("history") or gr.update(),
             store,
             _status_md(shared),
             gr.update(visible=count == 0),

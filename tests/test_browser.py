@@ -66,6 +66,9 @@ def page(browser, served_app):
     pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
     pg.goto(served_app.url)
     pg.wait_for_selector("#pl-question textarea")
+    # The load event has run (it fills the status line and restores the saved chat).
+    pg.wait_for_function("() => (document.querySelector('#pl-status')?.innerText || '').includes('papers')",
+                         timeout=30_000)
     yield pg
     context.close()
 
