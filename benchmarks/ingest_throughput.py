@@ -79,7 +79,11 @@ def word_pieces(texts: list[str], emb: Any, batch_size: int = 0) -> tuple[int, i
     return sum(lengths), padded
 
 
-def llama_index_ingest(papers: list[Any], chroma_dir: Path, embed: Any) -> tuple[Clock, int, list[str]]:
+def llama_index_ingest(
+    papers: list[Any], chroma_dir: Path, embed: Any, chunk_size: int | None = None
+) -> tuple[Clock, int, list[str]]:
+    """Plain `VectorStoreIndex.from_documents` into Chroma; ``chunk_size`` sets its
+    SentenceSplitter (default 1024 tokens: one node per abstract, cut by the model at 256)."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
     from llama_index.core import Document, StorageContext, VectorStoreIndex
@@ -95,7 +99,12 @@ def llama_index_ingest(papers: list[Any], chroma_dir: Path, embed: Any) -> tuple
         coll = client.get_or_create_collection("llamaindex-bench")
         store = ChromaVectorStore(chroma_collection=coll)
         ctx = StorageContext.from_defaults(vector_store=store)
-        VectorStoreIndex.from_documents(docs, storage_context=ctx, embed_model=embed)
+        kw: dict[str, Any] = {}
+        if chunk_size is not None:
+            from llama_index.core.node_parser import SentenceSplitter
+
+            kw["transformations"] = [SentenceSplitter(chunk_size=chunk_size, chunk_overlap=20)]
+        VectorStoreIndex.from_documents(docs, storage_context=ctx, embed_model=embed, **kw)
     return clock, coll.count(), list(coll.get(include=["documents"])["documents"] or [])
 
 
@@ -179,8 +188,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               "description": "VectorStoreIndex.from_documents, default SentenceSplitter, "
                              "HuggingFaceEmbedding defaults, ChromaVectorStore on PersistentClient"}
         print(f"  llama-index from_documents -> Chroma: {li['papers_per_s']} papers/s, "
-              f"{li['nodes_per_s']} nodes/s ({clock.wall:.1f}s, batch {embed.embed_batch_size})",
-              flush=True)
+              f"{li['nodes_per_s']} nodes/s ({clock.wall:.1f}s, batch {embed.embed_batch_size}; "
+              f"{truncated} of {nodes} nodes cut at the model's {emb.max_tokens} word pieces)", flush=True)
+        # Like for like: the same plain pipeline with its splitter sized so the model sees
+        # every word (160 of its tokens stay under 256 word pieces), as ours does.
+        # (a new folder: Chroma keeps the first one open in this process)
+        clock, nodes, node_texts = llama_index_ingest(papers, li_dir / "chroma-whole", embed, chunk_size=160)
+        truncated = sum(1 for t in node_texts if emb.count_tokens(t) + 2 > emb.max_tokens)
+        li["whole_text"] = {"seconds": round(clock.wall, 2), "cpu_s": round(clock.cpu, 2), "nodes": nodes,
+                            "word_pieces": word_pieces(node_texts, emb)[0], "truncated_nodes": truncated,
+                            "papers_per_s": round(len(papers) / clock.wall, 2),
+                            "cpu_s_per_paper": round(clock.cpu / len(papers), 4),
+                            "description": "the same, with SentenceSplitter(chunk_size=160, chunk_overlap=20)"}
+        print(f"  llama-index, splitter sized to the model: {li['whole_text']['papers_per_s']} papers/s "
+              f"({clock.wall:.1f}s, {nodes} nodes, {truncated} cut)", flush=True)
 
     # Re-ingest of the unchanged library: nothing to embed.
     with Clock() as again:
@@ -213,12 +234,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ours_over_raw_encode_cpu": ratio(raw.cpu / len(ref_texts), ours.cpu / report.chunks_embedded),
         "ours_over_llama_index_papers": r_li,
         "ours_over_llama_index_cpu": ratio(li["cpu_s_per_paper"], ours.cpu / len(report.added)) if li else None,
+        "ours_over_llama_index_whole_text_papers": ratio(ours_pps, li["whole_text"]["papers_per_s"]) if li else None,
+        "ours_over_llama_index_whole_text_cpu": (
+            ratio(li["whole_text"]["cpu_s_per_paper"], ours.cpu / len(report.added)) if li else None
+        ),
     }
     print(f"  ratios: ours/raw-encode {r_raw} (CPU-time {run['ratios']['ours_over_raw_encode_cpu']}), "
-          f"ours/llama-index {r_li} (CPU-time {run['ratios']['ours_over_llama_index_cpu']})")
+          f"ours/llama-index {r_li} (CPU-time {run['ratios']['ours_over_llama_index_cpu']}), "
+          f"ours/llama-index embedding the whole text {run['ratios']['ours_over_llama_index_whole_text_papers']} "
+          f"(CPU-time {run['ratios']['ours_over_llama_index_whole_text_cpu']})")
     run["targets"] = {
         "ours_over_raw_encode": target(r_raw, ">=", 0.8),
         "ours_over_llama_index": target(r_li, ">=", 1.0),
+        "ours_over_llama_index_whole_text": target(run["ratios"]["ours_over_llama_index_whole_text_papers"], ">=", 1.0),
         "reingest_in_process_s": target(round(again.wall, 2), "<", 2.0),
         "reingest_cli_s": target(round(cli_s, 2), "<", 2.0),
     }
