@@ -521,12 +521,7 @@ class Retriever:
             for h in hits:
                 h.sentence = max(sent_best.get(h.paper.id, 0.0), 0.0)
         for h in hits:
-            h.score = (
-                cfg.dense_weight * h.dense
-                + cfg.sentence_weight * h.sentence
-                + cfg.lexical_weight * h.lexical
-                + cfg.title_weight * h.title
-            )
+            h.score = self._combined(h)
         hits.sort(key=lambda h: -h.score)
         timings["score"] = time.perf_counter() - t
         # Whether the library has anything is decided on the question's own scores;
@@ -542,6 +537,16 @@ class Retriever:
         relevant = self.cut(hits, accepted=accepted)
         timings["retrieve_total"] = time.perf_counter() - t0
         return Retrieval(question, qterms, qvec, hits, relevant, timings, semantic_only=semantic_only and bool(relevant))
+
+    def _combined(self, h: PaperHit) -> float:
+        """The paper score: the weighted sum of its signals (weights in `RetrievalSettings`)."""
+        cfg = self.settings.retrieval
+        return (
+            cfg.dense_weight * h.dense
+            + cfg.sentence_weight * h.sentence
+            + cfg.lexical_weight * h.lexical
+            + cfg.title_weight * h.title
+        )
 
     def accepts(self, hits: list[PaperHit]) -> bool:
         """Whether the best candidates address the question at all.
@@ -587,12 +592,7 @@ class Retriever:
                 h.dense = float((chunks @ q2).max())
             if len(sents):
                 h.sentence = max(float((sents @ q2).max()), 0.0)
-            h.score = (
-                cfg.dense_weight * h.dense
-                + cfg.sentence_weight * h.sentence
-                + cfg.lexical_weight * h.lexical
-                + cfg.title_weight * h.title
-            )
+            h.score = self._combined(h)
         hits.sort(key=lambda h: -h.score)
 
     def _candidate_vectors(self, paper_ids: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
