@@ -16,10 +16,13 @@ The layout is detected from the content, not the file name.
 Checks: every line parses as a JSON object with the required fields and types;
 ids are unique and well-formed; kinds are known; no duplicate questions; every
 id in relevant/partial exists in the corpus; relevant and partial are disjoint
-and duplicate-free; relevant_titles match the relevant ids; unanswerable and
+and duplicate-free; relevant_titles match the relevant ids (same length, each
+title hashes to its id and equals the corpus title of that id); unanswerable and
 metadata questions have relevant == []; answerable kinds have relevant != [];
-answer_points of single/comparison questions occur verbatim
-(case-insensitive) in the relevant papers' title+abstract (warning only).
+every question has a split ("tune" or "test") and a topic_group, and no
+topic_group has questions in both halves (see split.py); answer_points of
+single/comparison questions occur verbatim (case-insensitive) in the relevant
+papers' title+abstract (warning only). Prints the per-kind counts of each half.
 Exit status 0 when there are no errors.
 """
 import collections
@@ -33,8 +36,10 @@ from typing import Any
 
 HEADER_BLOCKS = 5
 KINDS = {"topic", "topic_paraphrase", "single", "comparison", "unanswerable", "metadata"}
-REQUIRED = {"id": str, "kind": str, "question": str, "relevant": list,
-            "relevant_titles": list, "partial": list, "answer_points": list, "notes": str}
+SPLITS = ("tune", "test")
+REQUIRED = {"id": str, "kind": str, "split": str, "topic_group": str, "question": str,
+            "relevant": list, "relevant_titles": list, "partial": list, "answer_points": list,
+            "notes": str}
 
 
 def normalize_title(title: str) -> str:
@@ -91,6 +96,8 @@ def main(argv):
     errors, warnings = [], []
     ids, questions = set(), set()
     kinds: collections.Counter[str] = collections.Counter()
+    per_split: collections.Counter[tuple[str, str]] = collections.Counter()
+    group_splits: dict[str, set[str]] = collections.defaultdict(set)
     with open(qpath, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -123,6 +130,12 @@ def main(argv):
             kinds[kind] += 1
             if kind not in KINDS:
                 errors.append(f"{where}: unknown kind {kind!r}")
+            if q["split"] not in SPLITS:
+                errors.append(f"{where}: split must be one of {SPLITS}, not {q['split']!r}")
+            if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", q["topic_group"]):
+                errors.append(f"{where}: topic_group must be a lower-case slug")
+            per_split[(kind, q["split"])] += 1
+            group_splits[q["topic_group"]].add(q["split"])
             rel, par = q["relevant"], q["partial"]
             for field, lst in (("relevant", rel), ("partial", par)):
                 if len(set(lst)) != len(lst):
@@ -138,6 +151,8 @@ def main(argv):
                 for pid, title in zip(rel, q["relevant_titles"], strict=True):
                     if paper_id(title) != pid:
                         errors.append(f"{where}: title {title[:60]!r} does not hash to {pid}")
+                    elif pid in papers and " ".join(title.split()) != " ".join(papers[pid][0].split()):
+                        errors.append(f"{where}: title {title[:60]!r} differs from the corpus title")
             if kind in ("unanswerable", "metadata"):
                 if rel:
                     errors.append(f"{where}: {kind} question must have relevant == []")
@@ -151,11 +166,22 @@ def main(argv):
                     if ap.lower() not in text:
                         warnings.append(f"{where}: answer point {ap!r} not found verbatim")
 
+    for group, halves in sorted(group_splits.items()):
+        if len(halves) > 1:
+            errors.append(f"topic_group {group!r} has questions in both halves")
+
     for w in warnings:
         print("WARN ", w)
     for e in errors:
         print("ERROR", e)
     print(f"questions: {sum(kinds.values())}  by kind: {dict(sorted(kinds.items()))}")
+    print(f"{'kind':18} {'tune':>5} {'test':>5}")
+    for kind in sorted(kinds):
+        print(f"{kind:18} {per_split[(kind, 'tune')]:5} {per_split[(kind, 'test')]:5}")
+    groups_in = {h: [g for g, s in group_splits.items() if s == {h}] for h in SPLITS}
+    print(f"{'all':18} {sum(n for (_, h), n in per_split.items() if h == 'tune'):5} "
+          f"{sum(n for (_, h), n in per_split.items() if h == 'test'):5}")
+    print(f"{'topic groups':18} {len(groups_in['tune']):5} {len(groups_in['test']):5}")
     print("OK" if not errors else f"FAILED with {len(errors)} error(s)")
     return 0 if not errors else 1
 
