@@ -26,12 +26,12 @@ from .answer import (
     answer_single,
     no_paper,
 )
-from .errors import LibraryEmptyError, LLMUnavailableError, PaperLensError
+from .errors import InvalidQuestionError, LibraryEmptyError, LLMUnavailableError, PaperLensError
 from .lexical import terms
 from .llm import LLMClient
 from .prompts import load_prompt
 from .providers import Embedder, get_embedder
-from .questions import PaperNames, QuestionInfo, classify
+from .questions import PaperNames, QuestionInfo, classify, looks_english
 from .retrieval import Filters, PaperHit, Passage, Retrieval, Retriever
 from .settings import Settings, get_settings
 from .store import Library
@@ -42,6 +42,8 @@ from .verify import SourceText, Verifier
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
+# The bundled default; a multilingual model set in its place gets no language notice.
+ENGLISH_ONLY_MODEL = "all-MiniLM-L6-v2"
 # The source text handed to the LLM may not close its own delimiter.
 _DELIMS = {"</source": "</ source", "<source": "< source"}
 
@@ -176,13 +178,24 @@ class Assistant:
         return self.library.stats()
 
     # -- internals
-    @staticmethod
-    def _clean(question: str) -> tuple[str, list[str]]:
+    def _clean(self, question: str) -> tuple[str, list[str]]:
+        if not isinstance(question, str):  # bytes, None, a number: say so, not AttributeError
+            got = "None" if question is None else type(question).__name__
+            raise InvalidQuestionError(
+                f"The question must be text (str), got {got} - pass a string, e.g. "
+                "ask(\"Which papers study speculative decoding?\")."
+            )
         notices = []
-        question = " ".join((question or "").split())
+        question = " ".join(question.split())
         if len(question) > MAX_QUESTION_CHARS:
             notices.append(f"The question was cut to its first {MAX_QUESTION_CHARS} characters.")
             question = question[:MAX_QUESTION_CHARS]
+        if question and self.settings.embedding.model == ENGLISH_ONLY_MODEL and not looks_english(question):
+            notices.append(
+                f"This question does not look like English: the embedding model ({ENGLISH_ONLY_MODEL}) "
+                "reads English only, so papers may be missed - ask in English, or set "
+                "PAPERLENS_EMBEDDING__MODEL to a multilingual model."
+            )
         return question, notices
 
     def _paper_names(self) -> PaperNames:

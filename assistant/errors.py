@@ -52,3 +52,7 @@ class LLMAuthError(LLMUnavailableError):
 
 class PromptError(PaperLensError):
     """A prompt file is missing, malformed, or has unknown/missing placeholders."""
+
+
+class InvalidQuestionError(PaperLensError):
+    """The question is not text (e.g. None, bytes or a number was passed to `ask`)."""

@@ -155,3 +155,57 @@ def classify(question: str, names: PaperNames, *, has_history: bool = False) -> 
     else:
         kind = "list"
     return QuestionInfo(kind, named, follow_up, narrow, years)
+
+
+# -- language: the bundled embedding model reads English only, so a question in another
+# language deserves a word instead of a bare "no paper". A cheap rule, no model: a
+# question mostly in a non-Latin script (Chinese, Russian, Arabic...), or one with more
+# function words of German, French, Spanish, Italian or Portuguese than of English.
+# Only words that are not also English words (no "die", "was", "a", "in", "per") are listed.
+_FOREIGN_TEXT = """
+    der das und ist sind welche welcher welches wie nicht mit für über eine einer einen
+    einem dem auf werden wird sich von bei oder auch durch zwischen untersuchen gibt
+    diese dieser wir ich nach sie zur zum im vom beim
+    le la les des une est sont quels quelles quel quelle qui sur pour dans avec du et que
+    comment pourquoi étudient entre ces cette leur leurs pas aux au nous vous ils elles
+    el los las es qué cuáles cuál sobre para con del y cómo por estudian artículos son al
+    lo se su sus este esta estos estas
+    il di che gli della delle quali sono os das dos em não quais são
+"""  # German; French; Spanish; Italian and Portuguese
+_ENGLISH_TEXT = """
+    the of and to in is are which what how do does did papers paper for with on that this
+    by from about use used using study studies between or a an their it be can who when
+    where why there any all than
+"""
+_FOREIGN_WORDS = frozenset(_FOREIGN_TEXT.split())
+_ENGLISH_WORDS = frozenset(_ENGLISH_TEXT.split())
+_WORD = re.compile(r"[^\W\d_]+")
+_ET_AL = re.compile(r"\bet\s+al\b")
+
+
+def looks_english(question: str) -> bool:
+    """Whether ``question`` reads as English (True also when it cannot tell).
+
+    Example:
+        >>> looks_english("Which papers study speculative decoding?")
+        True
+        >>> looks_english("Welche Arbeiten untersuchen spekulatives Dekodieren?")
+        False
+        >>> looks_english("哪些论文研究推测解码？")
+        False
+    """
+    letters = [c for c in question if c.isalpha()]
+    if not letters:
+        return True
+    # Letters outside Latin (basic, Latin-1, Extended-A/B): Greek symbols in an English
+    # question ("the α-divergence") stay a small share.
+    if sum(ord(c) > 0x24F for c in letters) > 0.3 * len(letters):
+        return False
+    # "et al." is English prose's Latin, and "Du et al." holds two French words.
+    words = _WORD.findall(_ET_AL.sub(" ", question.casefold()))
+    foreign = sum(w in _FOREIGN_WORDS for w in words)
+    # Accented Latin letters (é, ü, ñ, ç) add one vote, not more: English questions name
+    # Schrödinger and Poincaré too.
+    foreign += any(0xC0 <= ord(c) <= 0x24F for c in letters)
+    english = sum(w in _ENGLISH_WORDS for w in words)
+    return not (foreign >= 2 and foreign > english)

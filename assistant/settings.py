@@ -138,6 +138,14 @@ class UISettings(BaseModel):
     max_upload_mb: float = Field(20.0, gt=0, description="Largest file the UI accepts, in MB.")
 
 
+class IngestSettings(BaseModel):
+    # MiB, as the limits always were (50 * 2**20 bytes): the error prints exact bytes.
+    max_file_mb: float = Field(
+        50.0, gt=0, description="Largest text, Markdown, JSON or BibTeX file ingested, in MiB."
+    )
+    max_pdf_mb: float = Field(200.0, gt=0, description="Largest PDF ingested, in MiB.")
+
+
 class Settings(BaseSettings):
     """All of paperlens' configuration.
 
@@ -179,6 +187,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
     llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
     ui: UISettings = Field(default_factory=UISettings)  # type: ignore[arg-type]
+    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
 
     @property
     def llm_enabled(self) -> bool:

@@ -126,6 +126,50 @@ def _client(settings: Settings) -> Any:
         ) from exc
 
 
+def server_unreachable(settings: Settings, exc: BaseException) -> StoreUnavailableError | None:
+    """The one-line error for a Chroma server that stopped answering, or None when ``exc``
+    is something else (a bad request, a missing collection) that must surface as it is."""
+    if not settings.chroma_host:
+        return None
+    import httpx  # installed with chromadb; only a server client raises its errors
+
+    if not isinstance(exc, httpx.TransportError):
+        return None
+    host, port = settings.chroma_host, settings.chroma_port
+    cause = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return StoreUnavailableError(
+        f"Cannot reach the Chroma server at {host}:{port} ({cause}) - start it with "
+        f"'chroma run --path DIR --host {host} --port {port}' or set "
+        "PAPERLENS_CHROMA_HOST/PAPERLENS_CHROMA_PORT to a running server."
+    )
+
+
+class _ServerCollection:
+    """A collection on a Chroma server whose calls raise `StoreUnavailableError` when the
+    server is gone, instead of httpx's transport errors. The client reconnects by itself,
+    so the same object works again once the server is back."""
+
+    def __init__(self, collection: Any, settings: Settings) -> None:
+        self._collection = collection
+        self._settings = settings
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._collection, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attr(*args, **kwargs)
+            except Exception as exc:
+                error = server_unreachable(self._settings, exc)
+                if error is None:
+                    raise
+                raise error from exc
+
+        return call
+
+
 def paper_metadata(paper: Paper, n_chunks: int, n_sentences: int) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "title": paper.title,
@@ -200,13 +244,22 @@ class Library:
                 embedding_function=None,
             )
         except Exception as exc:
-            raise StoreUnavailableError(
+            raise server_unreachable(settings, exc) or StoreUnavailableError(
                 f"Cannot open the library at {settings.store_location}: {exc}"
             ) from exc
+        if settings.chroma_host:
+            self.chunks = _ServerCollection(self.chunks, settings)
+            self.sentences = _ServerCollection(self.sentences, settings)
 
     # -- versioning: every write bumps a counter so readers (BM25, caches) can tell
     def version(self) -> int:
-        coll = self.client.get_collection(f"{self.name}-chunks", embedding_function=None)
+        try:
+            coll = self.client.get_collection(f"{self.name}-chunks", embedding_function=None)
+        except Exception as exc:
+            error = server_unreachable(self.settings, exc)
+            if error is None:
+                raise
+            raise error from exc
         return int((coll.metadata or {}).get("version", 0))
 
     def _bump_version(self) -> None:

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import IngestError, UnsupportedFormatError
+from assistant.settings import IngestSettings
 from assistant.types import Paper
 
-MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_FILE_BYTES = 50 * 1024 * 1024  # the default of `IngestSettings.max_file_mb`
 MAX_TITLE_CHARS = 300
 MAX_ABSTRACT_CHARS = 20_000
 _SNIFF_BYTES = 8192
@@ -102,14 +103,28 @@ class ParseResult:
     metadata: list[MetadataRecord] = field(default_factory=list)
 
 
-def read_text(path: Path) -> str:
+def limit_bytes(max_mb: float) -> int:
+    """A size limit in MiB (as set) in bytes."""
+    return int(max_mb * 2**20)
+
+
+def too_large(size: int, max_mb: float, setting: str) -> str:
+    """The reason a file over its size limit is skipped, in exact bytes: rounded to MB, a
+    file one byte over the 50 MiB limit read "file too large (52 MB > 52 MB)"."""
+    return (
+        f"file too large: {size:,} bytes, over the limit of {limit_bytes(max_mb):,} bytes "
+        f"({max_mb:g} MiB) - raise the limit with {setting}"
+    )
+
+
+def read_text(path: Path, max_mb: float = MAX_FILE_BYTES / 2**20) -> str:
     """Text of a file, or `IngestError` saying in one line why it is not usable text."""
     try:
         size = path.stat().st_size
         if size == 0:
             raise IngestError(str(path), "empty file")
-        if size > MAX_FILE_BYTES:
-            raise IngestError(str(path), f"file too large ({size / 1e6:.0f} MB > {MAX_FILE_BYTES / 1e6:.0f} MB)")
+        if size > limit_bytes(max_mb):
+            raise IngestError(str(path), too_large(size, max_mb, "PAPERLENS_INGEST__MAX_FILE_MB"))
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(str(path), f"unreadable ({exc.strerror or exc})") from exc
@@ -331,10 +346,10 @@ def _parse_bibtex(text: str, source: str) -> ParseResult:
     return parse_bibtex(text, source)
 
 
-def _read_pdf(path: Path, source: str) -> ParseResult:
+def _read_pdf(path: Path, source: str, max_mb: float) -> ParseResult:
     from .pdf import read_pdf  # imports pypdf only when a PDF is read
 
-    return read_pdf(path, source)
+    return read_pdf(path, source, max_mb=max_mb)
 
 
 TEXT_READERS: dict[str, Callable[[str, str], ParseResult]] = {
@@ -346,7 +361,7 @@ TEXT_READERS: dict[str, Callable[[str, str], ParseResult]] = {
     ".bib": _parse_bibtex,
 }
 # Binary formats: the reader opens the file itself.
-FILE_READERS: dict[str, Callable[[Path, str], ParseResult]] = {
+FILE_READERS: dict[str, Callable[[Path, str, float], ParseResult]] = {
     ".pdf": _read_pdf,
 }
 
@@ -355,12 +370,16 @@ def supported_suffixes() -> list[str]:
     return sorted([*TEXT_READERS, *FILE_READERS])
 
 
-def parse_file(path: Path, source: str | None = None) -> ParseResult:
-    """Read one file into papers; `IngestError` if the whole file is unusable."""
+def parse_file(path: Path, source: str | None = None, limits: IngestSettings | None = None) -> ParseResult:
+    """Read one file into papers; `IngestError` if the whole file is unusable.
+
+    ``limits`` sets the largest file read (default: `IngestSettings()`'s).
+    """
     source = source or path.name
     suffix = path.suffix.lower()
+    limits = limits or IngestSettings()
     if suffix in FILE_READERS:
-        return FILE_READERS[suffix](path, source)
+        return FILE_READERS[suffix](path, source, limits.max_pdf_mb)
     reader = TEXT_READERS.get(suffix)
     if reader is None:
         raise UnsupportedFormatError(
@@ -368,4 +387,4 @@ def parse_file(path: Path, source: str | None = None) -> ParseResult:
             f"unsupported format {suffix or '(no extension)'!r} "
             f"(paperlens reads {', '.join(supported_suffixes())})",
         )
-    return reader(read_text(path), source)
+    return reader(read_text(path, limits.max_file_mb), source)

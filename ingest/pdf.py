@@ -30,7 +30,15 @@ from typing import Any
 from assistant.errors import IngestError
 from assistant.types import Paper, Section
 
-from .parsers import MAX_TITLE_CHARS, ParseResult, clean_text, normalize_title, paper_id
+from .parsers import (
+    MAX_TITLE_CHARS,
+    ParseResult,
+    clean_text,
+    limit_bytes,
+    normalize_title,
+    paper_id,
+    too_large,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +93,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_pdf(path: Path, source: str | None = None) -> ParseResult:
+def read_pdf(path: Path, source: str | None = None, *, max_mb: float = MAX_PDF_BYTES / 2**20) -> ParseResult:
     """One paper from a PDF, with its body as sections (see the module docstring).
 
     Example:
@@ -94,7 +102,7 @@ def read_pdf(path: Path, source: str | None = None) -> ParseResult:
         ['1 Introduction', '2 Method', ...]
     """
     source = source or path.name
-    lines, meta_title = extract_lines(path)
+    lines, meta_title = extract_lines(path, max_mb)
     result = ParseResult()
     paper = build_paper(lines, meta_title, source, file_sha256(path), path.stem)
     result.papers.append(paper)
@@ -102,13 +110,13 @@ def read_pdf(path: Path, source: str | None = None) -> ParseResult:
 
 
 # --- extraction ----------------------------------------------------------------------
-def _check_bytes(path: Path) -> None:
+def _check_bytes(path: Path, max_mb: float) -> None:
     try:
         size = path.stat().st_size
         if size == 0:
             raise IngestError(str(path), "empty file")
-        if size > MAX_PDF_BYTES:
-            raise IngestError(str(path), f"file too large ({size / 1e6:.0f} MB > {MAX_PDF_BYTES / 1e6:.0f} MB)")
+        if size > limit_bytes(max_mb):
+            raise IngestError(str(path), too_large(size, max_mb, "PAPERLENS_INGEST__MAX_PDF_MB"))
         with path.open("rb") as fh:
             head = fh.read(1024)
             fh.seek(max(0, size - 2048))
@@ -122,10 +130,10 @@ def _check_bytes(path: Path) -> None:
         raise IngestError(str(path), TRUNCATED)
 
 
-def extract_lines(path: Path) -> tuple[list[Line], str | None]:
+def extract_lines(path: Path, max_mb: float = MAX_PDF_BYTES / 2**20) -> tuple[list[Line], str | None]:
     """The lines of every page with their font size/weight and position, and the
     document-info title; `IngestError` when the PDF cannot give text."""
-    _check_bytes(path)
+    _check_bytes(path, max_mb)
     from pypdf import PdfReader
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings are about the file, reported below

@@ -20,7 +20,7 @@ from typing import Any
 
 from assistant.errors import IngestError
 from assistant.providers import Embedder, get_embedder
-from assistant.settings import Settings, get_settings
+from assistant.settings import IngestSettings, Settings, get_settings
 from assistant.store import Library, PaperWrite
 from assistant.types import Chunk, IngestReport, Paper, Sentence
 
@@ -54,14 +54,13 @@ ProgressFn = Callable[[Progress], None]
 
 
 def collect_files(paths: Iterable[str | Path], report: IngestReport) -> list[Path]:
-    """Expand folders (recursively, sorted) into files; missing paths are reported."""
+    """Expand folders (recursively, sorted) into files; missing paths and folders that
+    cannot be listed are reported."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            for f in sorted(path.rglob("*")):
-                if any(part.startswith(".") for part in f.relative_to(path).parts):
-                    continue
+            for f in _walk(path, report):
                 if f.is_file():
                     files.append(f)
                 elif f.is_symlink() and not f.exists():  # reported, not silently dropped
@@ -71,6 +70,25 @@ def collect_files(paths: Iterable[str | Path], report: IngestReport) -> list[Pat
         else:
             report.skipped.append((str(path), "no such file or folder"))
     return files
+
+
+def _walk(folder: Path, report: IngestReport) -> list[Path]:
+    """Every non-hidden entry under ``folder`` that is not a folder, sorted as
+    ``sorted(folder.rglob("*"))`` sorts them; links to folders are not followed.
+
+    `Path.rglob` drops a folder it may not list without a word (an unreadable folder given
+    directly ingested nothing and reported nothing); `os.walk` hands the error over.
+    """
+
+    def unreadable(exc: OSError) -> None:
+        where = exc.filename if exc.filename is not None else folder
+        report.skipped.append((str(where), f"unreadable folder ({exc.strerror or exc})"))
+
+    found: list[Path] = []
+    for root, dirs, names in os.walk(folder, onerror=unreadable):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found.extend(Path(root, n) for n in names if not n.startswith("."))
+    return sorted(found)
 
 
 # Metadata fields a metadata entry (BibTeX, JSON without abstract) may set on a paper.
@@ -87,7 +105,10 @@ class ReadResult:
 
 
 def read_files(
-    files: Sequence[Path], report: IngestReport, known_files: Mapping[str, str] | None = None
+    files: Sequence[Path],
+    report: IngestReport,
+    known_files: Mapping[str, str] | None = None,
+    limits: IngestSettings | None = None,
 ) -> ReadResult:
     """Parse files and merge papers listed more than once (full text beats an abstract,
     else the first text wins; all sources kept, missing metadata filled from the other).
@@ -106,19 +127,19 @@ def read_files(
             if pid:
                 deferred.append((f, pid))
                 continue
-        _read_one(f, report, out)
+        _read_one(f, report, out, limits)
     for f, pid in deferred:
         if pid in out.papers or pid in out.known:
-            _read_one(f, report, out)  # merge with the other listing, not shadow it
+            _read_one(f, report, out, limits)  # merge with the other listing, not shadow it
         else:
             out.known[pid] = f.name
             report.files_read += 1
     return out
 
 
-def _read_one(f: Path, report: IngestReport, out: ReadResult) -> None:
+def _read_one(f: Path, report: IngestReport, out: ReadResult, limits: IngestSettings | None) -> None:
     try:
-        result = parse_file(f)
+        result = parse_file(f, limits=limits)
     except IngestError as exc:
         report.skipped.append((exc.path, exc.reason))
         return
@@ -304,12 +325,14 @@ class _Changes:
         return bool(self.todo or self.sources or self.metadata)
 
 
-def _plan(files: Sequence[Path], report: IngestReport, library: Library) -> _Changes:
+def _plan(
+    files: Sequence[Path], report: IngestReport, library: Library, limits: IngestSettings | None = None
+) -> _Changes:
     """Read the files and compare them with the library; records outcomes in ``report``
     and writes nothing."""
     states = library.paper_states()
     known_files = {s.file_hash: pid for pid, s in states.items() if s.file_hash and s.complete}
-    got = read_files(files, report, known_files)
+    got = read_files(files, report, known_files, limits)
     leftover = attach_metadata(got.papers, got.metadata)
 
     # Metadata for papers already stored (not re-read in this run), and papers whose
@@ -399,15 +422,19 @@ def ingest(
         known.seconds = time.perf_counter() - t0
         log.info("files and library unchanged since %s: nothing read", manifest.path)
         return known
+    # The INFO lines below name each phase (`paperlens -v ingest`); the kill-9 test keys on them.
+    log.info("reading %d files", len(files))
     library = library or Library(settings)
     stamp = _store_stamp(settings) if manifest is not None else None
-    changes = _plan(files, report, library)
+    changes = _plan(files, report, library, settings.ingest)
     library.update_sources(changes.sources)
     library.update_metadata(changes.metadata)
     todo = changes.todo
 
     if todo:
-        embedder = embedder or get_embedder(settings)
+        if embedder is None:
+            log.info("loading the embedding model")
+            embedder = get_embedder(settings)
         chunker = make_chunker(settings, embedder)
         done = 0
         if progress:
@@ -419,16 +446,21 @@ def ingest(
             last = start + WRITE_BATCH_PAPERS >= len(todo)
             if not last and sum(len(p.chunks) for batch in window for p in batch) < window_chunks:
                 continue
-            writes = embed_plans([p for batch in window for p in batch], embedder)
+            plans = [p for batch in window for p in batch]
+            log.info("embedding %d chunks of %d papers", sum(len(p.chunks) for p in plans), len(plans))
+            writes = embed_plans(plans, embedder)
             for batch in window:
                 part, writes = writes[: len(batch)], writes[len(batch) :]
+                log.info("writing %d papers", len(part))
                 library.write(part)
                 done += len(part)
+                log.info("wrote %d of %d papers", done, len(todo))
                 report.chunks_embedded += sum(len(w.chunks) for w in part)
                 if progress:
                     progress(Progress(done, len(todo), report.chunks_embedded, time.perf_counter() - t0))
             window = []
     if manifest is not None:
+        log.info("recording the ingest manifest")
         _settle(manifest, files, report, changes, library, stamp)
     report.seconds = time.perf_counter() - t0
     return report
@@ -513,6 +545,7 @@ class _Manifest:
                 "paths": [str(p) for p in paths],
                 "resolved": [str(Path(p).expanduser().resolve()) for p in paths],
                 "collected": [list(s) for s in skipped],
+                "limits": settings.ingest.model_dump(),  # a raised limit reads skipped files
                 "code": _code_stamp(),
             }
         except OSError as exc:  # a file vanished or is unreadable: the normal path reports it
@@ -572,7 +605,7 @@ def _settle(
     if changes:
         stamp = _store_stamp(manifest.settings)
         settled = IngestReport(skipped=list(manifest.collected))
-        if _plan(files, settled, library):
+        if _plan(files, settled, library, manifest.settings.ingest):
             log.info("a re-run would write again: no ingest manifest")
             return
     after = _store_stamp(manifest.settings)
