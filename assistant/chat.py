@@ -78,6 +78,7 @@ class _Plan:
     hits: list[PaperHit]
     notices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    deadline: float | None = None  # time.monotonic() by which the LLM must be done
 
 
 class Assistant:
@@ -208,6 +209,8 @@ class Assistant:
     def _plan(self, question: str, mode: Mode | None, filters: Filters | None = None) -> _Plan:
         timings: dict[str, float] = {}
         t = time.perf_counter()
+        # One time budget per question, shared by the rewrite, the answer and their retries.
+        deadline = time.monotonic() + self.settings.llm.question_budget_s
         names = self._paper_names()
         if not self.retriever.papers:
             raise LibraryEmptyError(self.settings.store_location)
@@ -218,7 +221,7 @@ class Assistant:
         retrieve_q = question
         if info.follow_up and self.history:
             last = self.history[-1]
-            rewritten = self._rewrite(question) if (self.llm is not None and mode != "extractive") else None
+            rewritten = self._rewrite(question, notices, deadline) if (self.llm is not None and mode != "extractive") else None
             if rewritten:
                 retrieve_q = rewritten
                 info = classify(rewritten, names)
@@ -261,7 +264,7 @@ class Assistant:
         timings.update(retrieval.timings)
         used = [s.paper_id for s in draft.sources if s.relevant]
         self._remember(question, used, retrieval)
-        return _Plan(retrieve_q, info, retrieval, draft, hits if draft.answerable else [], notices, timings)
+        return _Plan(retrieve_q, info, retrieval, draft, hits if draft.answerable else [], notices, timings, deadline)
 
     def _metadata_matches(self, question: str, info: QuestionInfo, filters: Filters | None) -> list[PaperHit]:
         """Papers whose imported year or venue is what a metadata question asks about."""
@@ -322,14 +325,20 @@ class Assistant:
             self.history.append(Turn(question, self.history[-1].paper_ids, self.history[-1].titles, self.history[-1].topic_terms))
         del self.history[:-8]
 
-    def _rewrite(self, question: str) -> str | None:
+    def _rewrite(self, question: str, notices: list[str], deadline: float) -> str | None:
         assert self.llm is not None
+        # At most half the budget, so that a slow rewrite still leaves the answer its turn.
+        deadline = min(deadline, time.monotonic() + self.settings.llm.question_budget_s / 2)
         prompt = load_prompt("rewrite")
         history = [{"question": t.question, "titles": t.titles[:6]} for t in self.history[-3:]]
         try:
-            text = self.llm.complete(prompt.render(history=history, question=question)).strip()
+            text = self.llm.complete(prompt.render(history=history, question=question), deadline=deadline).strip()
         except LLMUnavailableError as exc:
             log.warning("follow-up rewrite failed: %s", exc)
+            notices.append(
+                f"The follow-up was not rewritten: the LLM failed ({exc}); it was read together "
+                "with the previous question instead."
+            )
             return None
         text = text.split("\n")[0].strip().strip('"')
         return text if 3 <= len(text) <= 500 else None
@@ -363,7 +372,7 @@ class Assistant:
         parts: list[str] = []
         t = time.perf_counter()
         try:
-            for delta in self.llm.stream(messages):
+            for delta in self.llm.stream(messages, deadline=plan.deadline):
                 parts.append(delta)
                 yield StreamEvent(delta, draft=True)
         except LLMUnavailableError as exc:
@@ -372,6 +381,10 @@ class Assistant:
             yield StreamEvent("", self._finish(plan.question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan))
             return
         plan.timings["llm"] = time.perf_counter() - t
+        if not "".join(parts).strip():  # say so, rather than that no sentence was supported
+            plan.notices.append("The LLM returned an empty answer; showing the extractive answer instead.")
+            yield StreamEvent("", self._finish(plan.question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan))
+            return
         t = time.perf_counter()
         checked = self.verifier.check("".join(parts), sources)
         plan.timings["verify"] = time.perf_counter() - t

@@ -124,6 +124,19 @@ class LLMSettings(BaseModel):
     model: str = Field("gpt-4o-mini", description="Model name sent to the OpenAI-compatible endpoint.")
     timeout: float = Field(60.0, gt=0, description="Seconds before one LLM request times out.")
     max_retries: int = Field(2, ge=0, description="Retries on timeouts, 429 and 5xx.")
+    question_budget_s: float = Field(
+        120.0,
+        gt=0,
+        description="Seconds the LLM may spend on one question in all: the follow-up rewrite "
+        "(at most half), the answer and every retry and wait; when they run out the "
+        "extractive answer is shown. Raise it for slow local models.",
+    )
+    retry_after_max_s: float = Field(
+        10.0,
+        ge=0,
+        description="Longest Retry-After (on 429/503) the client waits; an endpoint asking for "
+        "longer is not retried and the answer falls back to extractive at once.",
+    )
     temperature: float = Field(0.1, ge=0, description="Sampling temperature.")
     max_tokens: int = Field(512, ge=16, description="Most tokens in an LLM answer.")
     max_sources: int = Field(5, ge=1, description="Most papers given to the LLM as sources.")

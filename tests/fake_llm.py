@@ -1,0 +1,172 @@
+"""A FAKE OpenAI-compatible chat endpoint for fault tests: stdlib only, on 127.0.0.1.
+
+The real llama.cpp server (tests/servers.py) serves the happy path. A real server cannot
+be made to misbehave on demand, so the faults a client must survive are scripted here:
+HTTP errors with or without ``Retry-After``, bodies that are not chat completions, streams
+that stop before ``data: [DONE]``, and requests that hang. Each request takes the next
+`Reply` of the script; the last one repeats.
+
+Example:
+    >>> with FakeLLM([Reply(429, headers={"Retry-After": "2"}), Reply(text="fine")]) as ep:  # doctest: +SKIP
+    ...     LLMClient(settings_for(ep.url)).complete(messages)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from servers import HOST
+
+# A `Reply.hang` that lasts until the server is stopped.
+FOREVER = float("inf")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted response.
+
+    Args:
+        status: HTTP status.
+        text: the assistant's reply, sent as a chat completion (or, when the request
+            asks to stream, as chunks of `pieces`).
+        body: sent instead of a completion: a dict as JSON, a str as it is.
+        content_type: Content-Type of `body` (default: JSON for dicts, HTML for str).
+        headers: extra response headers (e.g. Retry-After).
+        pieces: the streamed deltas (default: `text` as one piece).
+        done: end the stream with ``data: [DONE]``; False closes the connection early.
+        finish: send the final chunk with ``finish_reason: "stop"``.
+        hang: seconds to wait before answering (`FOREVER`: until the server stops).
+        gap: seconds between streamed pieces (a slow model).
+    """
+
+    status: int = 200
+    text: str = "fine"
+    body: dict[str, Any] | str | None = None
+    content_type: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    pieces: tuple[str, ...] | None = None
+    done: bool = True
+    finish: bool = True
+    hang: float = 0.0
+    gap: float = 0.0
+
+
+def completion(text: str) -> dict[str, Any]:
+    """A minimal non-streaming chat completion carrying ``text``."""
+    return {
+        "id": "fake", "object": "chat.completion", "created": 0, "model": "fake",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": text}}],
+    }  # fmt: skip
+
+
+def _chunk(delta: dict[str, str], finish: str | None = None) -> bytes:
+    data = {
+        "id": "fake", "object": "chat.completion.chunk", "created": 0, "model": "fake",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }  # fmt: skip
+    return f"data: {json.dumps(data)}\n\n".encode()
+
+
+class FakeLLM:
+    """A fake chat endpoint replaying `Reply`s (or ``(status, json_body)`` pairs) in order.
+
+    Attributes:
+        calls: requests answered so far.
+        requests: their JSON bodies, in order.
+    """
+
+    def __init__(self, script: list[Reply | tuple[int, dict[str, Any]]]):
+        self.script = [r if isinstance(r, Reply) else Reply(r[0], body=r[1]) for r in script]
+        self.calls = 0
+        self.requests: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._count = threading.Lock()
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length", 0))
+                request = json.loads(self.rfile.read(length) or b"{}")
+                with endpoint._count:
+                    reply = endpoint.script[min(endpoint.calls, len(endpoint.script) - 1)]
+                    endpoint.calls += 1
+                    endpoint.requests.append(request)
+                if reply.hang:
+                    endpoint._stop.wait(None if reply.hang == FOREVER else reply.hang)
+                    if endpoint._stop.is_set():
+                        return
+                # The client may give up first: that is what some tests provoke.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    endpoint._respond(self, reply, bool(request.get("stream")))
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @staticmethod
+    def _respond(handler: BaseHTTPRequestHandler, reply: Reply, stream: bool) -> None:
+        # HTTP/1.0 (http.server's default): the body ends when the connection closes, so a
+        # stream without [DONE] is exactly a connection closed early.
+        handler.send_response(reply.status)
+        for name, value in reply.headers.items():
+            handler.send_header(name, value)
+        if reply.body is not None or not (200 <= reply.status < 300):
+            body = reply.body if reply.body is not None else {"error": {"message": "fake error"}}
+            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+            default = "text/html" if isinstance(body, str) else "application/json"
+            handler.send_header("Content-Type", reply.content_type or default)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+            return
+        if not stream:
+            data = json.dumps(completion(reply.text)).encode()
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+            return
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+        handler.wfile.write(_chunk({"role": "assistant", "content": ""}))
+        for piece in reply.pieces if reply.pieces is not None else (reply.text,):
+            handler.wfile.write(_chunk({"content": piece}))
+            handler.wfile.flush()
+            time.sleep(reply.gap)
+        if reply.finish:
+            handler.wfile.write(_chunk({}, "stop"))
+        if reply.done:
+            handler.wfile.write(b"data: [DONE]\n\n")
+        handler.wfile.flush()
+
+    @property
+    def url(self) -> str:
+        """The OpenAI base URL (ends in /v1)."""
+        return f"http://{HOST}:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeLLM:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()  # releases hanging handlers
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def http_date(seconds_from_now: float) -> str:
+    """An HTTP-date (RFC 9110) ``seconds_from_now`` in the future, as Retry-After may carry."""
+    from email.utils import formatdate
+
+    return formatdate(time.time() + seconds_from_now, usegmt=True)
