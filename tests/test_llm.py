@@ -2,21 +2,20 @@
 
 The 135M model writes fluent, mostly wrong answers and rarely cites: exactly what the
 verifier must catch. Error handling that a real server cannot be made to show on demand
-(HTTP 500/429/401 sequences) uses `ScriptedEndpoint`, a fake named as one: a stdlib HTTP
-server that replays a fixed list of responses on 127.0.0.1.
+(HTTP 500/429/401 sequences) uses `FakeLLM` (tests/fake_llm.py), a fake named as one: a
+stdlib HTTP server that replays a fixed list of responses on 127.0.0.1; the other faults
+(cut streams, garbage bodies, Retry-After, hangs) are in tests/test_llm_faults.py.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from fake_llm import FakeLLM
 from servers import ServerProcess, free_port, start_llama_server
 
 from assistant import Assistant, LLMAuthError, LLMUnavailableError, Settings
@@ -135,46 +134,6 @@ def test_unreachable_endpoint_gives_one_clear_line_and_an_extractive_answer(smal
     assert "\n" not in notice
 
 
-class ScriptedEndpoint:
-    """A fake OpenAI-compatible endpoint that replays scripted (status, body) responses."""
-
-    def __init__(self, script: list[tuple[int, dict]]):
-        self.script = list(script)
-        self.calls = 0
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                length = int(self.headers.get("Content-Length", 0))
-                self.rfile.read(length)
-                status, body = endpoint.script[min(endpoint.calls, len(endpoint.script) - 1)]
-                endpoint.calls += 1
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self) -> ScriptedEndpoint:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 OK = {
     "id": "x", "object": "chat.completion", "created": 0, "model": "m",
     "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "fine"}}],
@@ -189,14 +148,14 @@ def scripted_client(url: str, retries: int = 2) -> LLMClient:
 
 
 def test_5xx_and_429_are_retried_then_succeed():
-    with ScriptedEndpoint([(500, ERROR), (429, ERROR), (200, OK)]) as ep:
+    with FakeLLM([(500, ERROR), (429, ERROR), (200, OK)]) as ep:
         client = scripted_client(ep.url)
         assert client.complete([{"role": "user", "content": "hi"}]) == "fine"
         assert ep.calls == 3 and client.retries_used == 2
 
 
 def test_retries_are_bounded():
-    with ScriptedEndpoint([(503, ERROR)]) as ep:
+    with FakeLLM([(503, ERROR)]) as ep:
         client = scripted_client(ep.url, retries=2)
         with pytest.raises(LLMUnavailableError) as err:
             client.complete([{"role": "user", "content": "hi"}])
@@ -205,7 +164,7 @@ def test_retries_are_bounded():
 
 
 def test_wrong_key_fails_at_once_with_one_clear_line():
-    with ScriptedEndpoint([(401, {"error": {"message": "bad key"}})]) as ep:
+    with FakeLLM([(401, {"error": {"message": "bad key"}})]) as ep:
         client = scripted_client(ep.url)
         with pytest.raises(LLMAuthError) as err:
             client.complete([{"role": "user", "content": "hi"}])
@@ -214,7 +173,7 @@ def test_wrong_key_fails_at_once_with_one_clear_line():
 
 
 def test_wrong_url_names_the_fix():
-    with ScriptedEndpoint([(404, {"error": {"message": "not found"}})]) as ep:
+    with FakeLLM([(404, {"error": {"message": "not found"}})]) as ep:
         client = scripted_client(ep.url)
         with pytest.raises(LLMAuthError, match="check OPENAI_BASE_URL"):
             client.complete([{"role": "user", "content": "hi"}])
@@ -222,7 +181,7 @@ def test_wrong_url_names_the_fix():
 
 def test_auth_failure_still_answers_extractively(small_library, embedder):
     settings, _, _ = small_library
-    with ScriptedEndpoint([(401, {"error": {"message": "bad key"}})]) as ep:
+    with FakeLLM([(401, {"error": {"message": "bad key"}})]) as ep:
         bot = Assistant(llm_settings(settings, ep.url), embedder=embedder)
         answer = bot.ask(QUESTION)
     assert answer.mode == "extractive" and answer.citations
