@@ -132,14 +132,10 @@ class LLMClient:
         """
 
         def once(timeout: float) -> str:
-            import openai
-
             try:
                 resp = self.client.chat.completions.create(**self._request(messages, timeout))
             except json.JSONDecodeError as exc:  # a JSON Content-Type over a broken body
                 raise _Fault("invalid JSON", malformed=True) from exc
-            except openai.APIResponseValidationError as exc:
-                raise _Fault(f"{str(exc)[:120]}", malformed=True) from exc
             return self._completion_text(resp)
 
         return self._with_retries(once, deadline, "chat completion")
@@ -156,6 +152,7 @@ class LLMClient:
                 retries), the stream broke or ended without ``[DONE]`` after some text,
                 or time ran out.
         """
+
         def once(timeout: float) -> tuple[Any, Iterator[str], str | None, float]:
             manager = self.client.chat.completions.with_streaming_response.create(
                 **self._request(messages, timeout), stream=True
@@ -179,6 +176,11 @@ class LLMClient:
                 produced += 1
                 yield piece
         except _Fault as exc:
+            if exc.malformed:
+                raise LLMUnavailableError(
+                    f"the answer stream broke after {produced} pieces: {self.where} sent "
+                    f"something that is not a chat completion chunk ({exc.reason})"
+                ) from exc
             raise LLMUnavailableError(exc.reason) from exc
         except Exception as exc:
             _, reason = self._classify(exc, timeout)

@@ -43,6 +43,7 @@ class Reply:
         finish: send the final chunk with ``finish_reason: "stop"``.
         hang: seconds to wait before answering (`FOREVER`: until the server stops).
         gap: seconds between streamed pieces (a slow model).
+        tail: raw text written after the pieces (e.g. a malformed or error event).
     """
 
     status: int = 200
@@ -55,6 +56,7 @@ class Reply:
     finish: bool = True
     hang: float = 0.0
     gap: float = 0.0
+    tail: str = ""
 
 
 def completion(text: str) -> dict[str, Any]:
@@ -144,6 +146,7 @@ class FakeLLM:
             handler.wfile.write(_chunk({"content": piece}))
             handler.wfile.flush()
             time.sleep(reply.gap)
+        handler.wfile.write(reply.tail.encode())
         if reply.finish:
             handler.wfile.write(_chunk({}, "stop"))
         if reply.done:

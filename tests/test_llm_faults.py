@@ -55,6 +55,36 @@ def test_complete_stream_is_accepted_with_or_without_a_finish_chunk():
         assert list(client.stream(HI)) == ["c"]
 
 
+@pytest.mark.parametrize(
+    ("tail", "reason"),
+    [
+        (
+            'data: {"error": {"message": "context overflow"}}\n\n',
+            "{where} reported an error mid-stream: context overflow",
+        ),
+        (
+            "data: <html>oops</html>\n\n",
+            "the answer stream broke after 1 pieces: {where} sent something that is not a chat "
+            "completion chunk (an event is not JSON: '<html>oops</html>')",
+        ),
+    ],
+    ids=["error-event", "garbage-event"],
+)
+def test_a_bad_event_after_text_breaks_the_stream(tail, reason):
+    with FakeLLM([Reply(pieces=("Dense ",), tail=tail)]) as ep:
+        got: list[str] = []
+        with pytest.raises(LLMUnavailableError) as err:
+            got.extend(client_for(ep.url, []).stream(HI))
+    assert got == ["Dense "] and ep.calls == 1
+    assert str(err.value) == reason.format(where=f"the LLM endpoint at {ep.url}")
+
+
+def test_keep_alive_comments_and_multi_line_events_are_read():
+    tail = ': ping\n\ndata: {"choices": [{"index": 0,\ndata: "delta": {"content": "b"}}]}\n\n'
+    with FakeLLM([Reply(pieces=("a",), tail=tail)]) as ep:
+        assert list(client_for(ep.url, []).stream(HI)) == ["a", "b"]
+
+
 @pytest.fixture
 def supported_reply(small_library, embedder) -> tuple[Settings, str, tuple[str, ...]]:
     """(settings, the question, an LLM reply the verifier accepts, as stream pieces)."""
