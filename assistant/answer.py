@@ -7,12 +7,14 @@ citation, so it is grounded by construction.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .injection import is_injected, source_for_prompt
 from .lexical import LexicalIndex, terms
 from .questions import QuestionInfo
 from .retrieval import PaperHit, Retrieval
@@ -42,9 +44,9 @@ class Draft:
     notices: list[str] = field(default_factory=list)
 
 
-def _source(n: int, hit: PaperHit, relevant: bool = True) -> Source:
-    best = hit.best_sentences(1)
-    snippet = best[0].text if best else hit.paper.abstract[:240]
+def _source(n: int, hit: PaperHit, relevant: bool = True, tier: str | None = None) -> Source:
+    idx = _pick(hit, 1)
+    snippet = hit.sentences[idx[0]].text if idx else source_for_prompt(hit.paper.abstract)[:240]
     return Source(
         n=n,
         paper_id=hit.paper.id,
@@ -56,6 +58,8 @@ def _source(n: int, hit: PaperHit, relevant: bool = True) -> Source:
         date=hit.paper.date,
         sources=hit.paper.sources,
         relevant=relevant,
+        injected=len(hit.paper.injected),
+        tier=("main" if relevant else "") if tier is None else tier,
     )
 
 
@@ -63,10 +67,11 @@ def _pick(hit: PaperHit, n: int, prefer_contribution: bool = False) -> list[int]
     """Indices of the ``n`` best sentences of a hit, in abstract order."""
     if not hit.sentences or hit.sentence_scores is None:
         return []
-    scores = hit.sentence_scores.copy()
+    scores = hit.sentence_scores.astype(np.float64)
     if prefer_contribution:
         scores += np.asarray([0.08 if _CONTRIBUTION.search(s.text) else 0.0 for s in hit.sentences])
-    return sorted(np.argsort(-scores)[:n].tolist())
+    usable = [i for i, s in enumerate(hit.sentences) if not is_injected(s.text, hit.paper)]
+    return sorted(sorted(usable, key=lambda i: -scores[i])[:n])
 
 
 def _cite(n: int, hit: PaperHit, idx: int) -> Citation:
@@ -77,7 +82,7 @@ def _cite(n: int, hit: PaperHit, idx: int) -> Citation:
 
 def _cite_passage(n: int, hit: PaperHit) -> Citation | None:
     p = hit.passage
-    if p is None:
+    if p is None or is_injected(p.text, hit.paper):
         return None
     return Citation(n, hit.paper.id, hit.paper.title, p.text, p.start, p.end, True, round(p.score, 3), p.section, p.page)
 
@@ -90,17 +95,38 @@ def _where(c: Citation) -> str:
     return " (" + ", ".join(x for x in parts if x) + ")"
 
 
-def _numbered(hits: Sequence[PaperHit], others: Sequence[PaperHit], extra: int = 5) -> list[Source]:
+def _numbered(
+    hits: Sequence[PaperHit], others: Sequence[PaperHit], extra: int = 5, second: Sequence[PaperHit] = ()
+) -> list[Source]:
+    """Sources: the answer's papers, then the second tier's, then a few more considered."""
     sources = [_source(i + 1, h) for i, h in enumerate(hits)]
-    used = {h.paper.id for h in hits}
+    sources += [_source(len(sources) + i + 1, h, relevant=False, tier="second") for i, h in enumerate(second)]
+    used = {h.paper.id for h in [*hits, *second]}
     rest = [h for h in others if h.paper.id not in used][:extra]
     sources += [_source(len(sources) + i + 1, h, relevant=False) for i, h in enumerate(rest)]
     return sources
 
 
+def _second_tier(retrieval: Retrieval, first_n: int) -> tuple[list[str], list[Citation]]:
+    """The "may also be relevant" block: each paper with the sentence that made it a
+    candidate. Its citations carry ``tier="second"``: they point at the quote, they do
+    not support the answer above."""
+    lines, cites = [], []
+    for n, hit in enumerate(retrieval.second, first_n + 1):
+        idx = _pick(hit, 1)
+        if not idx:
+            continue
+        c = dataclasses.replace(_cite(n, hit, idx[0]), tier="second")
+        cites.append(c)
+        lines.append(f"- **{hit.paper.title}**: {c.quote} [{n}]")
+    return lines, cites
+
+
 def answer_list(question: str, retrieval: Retrieval) -> Draft:
-    """"Which papers ...": one line per relevant paper, its most relevant sentence quoted."""
-    hits = retrieval.relevant
+    """"Which papers ...": one line per relevant paper, its most relevant sentence quoted;
+    then, apart, the papers that may also be relevant (an uncertain match)."""
+    # A paper whose every sentence is flagged (text aimed at a model) has no evidence to give.
+    hits = [h for h in retrieval.relevant if _pick(h, 1) or _cite_passage(1, h)]
     if not hits:
         return no_paper(question, retrieval)
     plural = len(hits) != 1
@@ -121,7 +147,11 @@ def answer_list(question: str, retrieval: Retrieval) -> Draft:
             continue
         cites.append(c)
         lines.append(f"{n}. **{hit.paper.title}**{_where(c)}: {c.quote} [{n}]")
-    return Draft("\n".join(lines), cites, _numbered(hits, retrieval.hits), "list", True)
+    more, more_cites = _second_tier(retrieval, len(hits))
+    if more:
+        lines += ["", "May also be relevant (an uncertain match, not part of the answer above):", *more]
+    sources = _numbered(hits, retrieval.hits, second=retrieval.second)
+    return Draft("\n".join(lines), cites + more_cites, sources, "list", True)
 
 
 def _not_stated(hit: PaperHit, question: str, name: str, lex: LexicalIndex) -> bool:
@@ -188,7 +218,16 @@ def answer_single_fallback(question: str, hit: PaperHit, retrieval: Retrieval) -
 
 
 def no_paper(question: str, retrieval: Retrieval) -> Draft:
-    """Nothing relevant: say so, and name the nearest topics without citing them."""
+    """Nothing clearly relevant. With a second tier, the closest papers are offered as an
+    uncertain match; without one, say the library has nothing, and name the nearest
+    topics without citing them."""
+    if retrieval.second:
+        more, cites = _second_tier(retrieval, 0)
+        text = "\n".join([
+            "No paper in the library clearly addresses this. These may be relevant (an uncertain "
+            "match: check them before relying on them):", *more,
+        ])
+        return Draft(text, cites, _numbered([], retrieval.hits, second=retrieval.second), "list", False)
     near = [h.paper.title for h in retrieval.hits[:3]]
     text = "The library has no paper on this question."
     if near:

@@ -27,12 +27,13 @@ from .answer import (
     no_paper,
 )
 from .errors import InvalidQuestionError, LibraryEmptyError, LLMUnavailableError, PaperLensError
+from .injection import escape_for_prompt, is_topical_rewrite, source_for_prompt
 from .lexical import terms
 from .llm import LLMClient
 from .prompts import load_prompt
 from .providers import Embedder, get_embedder
 from .questions import PaperNames, QuestionInfo, classify, looks_english
-from .retrieval import Filters, PaperHit, Passage, Retrieval, Retriever
+from .retrieval import Filters, PaperHit, Passage, Retrieval, Retriever, Snapshot
 from .settings import Settings, get_settings
 from .store import Library
 from .text import split_sentences
@@ -44,8 +45,6 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
 # The bundled default; a multilingual model set in its place gets no language notice.
 ENGLISH_ONLY_MODEL = "all-MiniLM-L6-v2"
-# The source text handed to the LLM may not close its own delimiter.
-_DELIMS = {"</source": "</ source", "<source": "< source"}
 
 
 @dataclass(frozen=True)
@@ -109,9 +108,10 @@ class Assistant:
         self.verifier = Verifier(self.embedder)
         self.llm = llm if llm is not None else (LLMClient(self.settings) if self.settings.llm_enabled else None)
         self.history: list[Turn] = []
-        self._names: PaperNames | None = None
-        self._names_version = -1
-        self._lock = threading.RLock()
+        # Guards this conversation's history while a question is planned; never held across
+        # a `yield` (see `stream`). What is shared between conversations (the retriever's
+        # snapshot, the library, the models) needs no lock of this object.
+        self._turn = threading.Lock()
 
     def __enter__(self) -> Assistant:
         return self
@@ -121,11 +121,23 @@ class Assistant:
 
     def close(self) -> None:
         """Drop the conversation (models stay cached for the process)."""
-        self.history.clear()
+        self.reset()
 
     def reset(self) -> None:
         """Start a new conversation."""
-        self.history.clear()
+        with self._turn:
+            self.history.clear()
+
+    def new_conversation(self) -> Assistant:
+        """A new, empty conversation sharing this one's loaded library, models and index.
+
+        Nothing is loaded again: this is what the web UI gives each browser session and
+        `ask` each call, so that conversations run side by side.
+
+        Example:
+            >>> alice, bob = bot.new_conversation(), bot.new_conversation()   # doctest: +SKIP
+        """
+        return Assistant(self.settings, retriever=self.retriever, llm=self.llm)
 
     # -- public API
     def ask(self, question: str, *, mode: Mode | None = None, filters: Filters | None = None) -> Answer:
@@ -147,33 +159,41 @@ class Assistant:
     def stream(
         self, question: str, *, mode: Mode | None = None, filters: Filters | None = None
     ) -> Iterator[StreamEvent]:
-        """Yield the answer as it is produced; the last event carries the `Answer`."""
+        """Yield the answer as it is produced; the last event carries the `Answer`.
+
+        No lock is held while this generator is suspended: gradio steps one generator on
+        several worker threads, and a caller may close it from any thread. The plan (the
+        question classified against the conversation, retrieval, the extractive draft, the
+        turn remembered) runs under the conversation's lock with no `yield` inside, so two
+        questions of one conversation asked at once are planned one after the other, the
+        second reading the first as its previous turn; streaming the LLM holds no lock.
+        """
         t0 = time.perf_counter()
-        with self._lock:
-            question, notices = self._clean(question)
-            if not question:
-                yield StreamEvent("", self._finish("", Draft(
-                    "Please type a question about the papers in the library.", [], [], "list", False
-                ), "none", notices, {}, t0))
-                return
+        question, notices = self._clean(question)
+        if not question:
+            yield StreamEvent("", self._finish("", Draft(
+                "Please type a question about the papers in the library.", [], [], "list", False
+            ), "none", notices, {}, t0))
+            return
+        with self._turn:  # no yield in here (see above)
             plan = self._plan(question, mode, filters)
-            plan.notices[:0] = notices
-            use_llm = (
-                self.llm is not None
-                and mode != "extractive"
-                and plan.draft.answerable
-                and plan.info.kind != "metadata"
-                and bool(plan.hits)
-            )
-            if mode == "llm" and self.llm is None:
-                plan.notices.append("No LLM is configured (set OPENAI_BASE_URL or OPENAI_API_KEY); answered extractively.")
-            if not use_llm:
-                for line in plan.draft.text.split("\n"):
-                    yield StreamEvent(line + "\n")
-                answer = self._finish(question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan)
-                yield StreamEvent("", answer)
-                return
-            yield from self._stream_llm(plan, t0)
+        plan.notices[:0] = notices
+        use_llm = (
+            self.llm is not None
+            and mode != "extractive"
+            and plan.draft.answerable
+            and plan.info.kind != "metadata"
+            and bool(plan.hits)
+        )
+        if mode == "llm" and self.llm is None:
+            plan.notices.append("No LLM is configured (set OPENAI_BASE_URL or OPENAI_API_KEY); answered extractively.")
+        if not use_llm:
+            for line in plan.draft.text.split("\n"):
+                yield StreamEvent(line + "\n")
+            answer = self._finish(question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan)
+            yield StreamEvent("", answer)
+            return
+        yield from self._stream_llm(plan, t0)
 
     def stats(self) -> Any:
         return self.library.stats()
@@ -199,20 +219,20 @@ class Assistant:
             )
         return question, notices
 
-    def _paper_names(self) -> PaperNames:
-        version = self.retriever.refresh().version
-        if self._names is None or self._names_version != version:
-            self._names = PaperNames(self.retriever.papers.values())
-            self._names_version = version
-        return self._names
+    @staticmethod
+    def _paper_names(snap: Snapshot) -> PaperNames:
+        # Built once per library snapshot, shared by every conversation reading it.
+        names: PaperNames = snap.derived("paper_names", lambda s: PaperNames(s.papers.values()))
+        return names
 
     def _plan(self, question: str, mode: Mode | None, filters: Filters | None = None) -> _Plan:
         timings: dict[str, float] = {}
         t = time.perf_counter()
         # One time budget per question, shared by the rewrite, the answer and their retries.
         deadline = time.monotonic() + self.settings.llm.question_budget_s
-        names = self._paper_names()
-        if not self.retriever.papers:
+        snap = self.retriever.refresh()  # the library as this question reads it, taken once
+        names = self._paper_names(snap)
+        if not snap.papers:
             raise LibraryEmptyError(self.settings.store_location)
         info = classify(question, names, has_history=bool(self.history))
         notices: list[str] = []
@@ -232,23 +252,26 @@ class Assistant:
                     within = last.paper_ids
         timings["classify"] = time.perf_counter() - t
 
-        retrieval = self.retriever.retrieve(retrieve_q, within=within, extra_terms=extra, filters=filters)
+        retrieval = self.retriever.retrieve(
+            retrieve_q, within=within, extra_terms=extra, filters=filters, snapshot=snap
+        )
         hits: list[PaperHit]
-        lex = self.retriever.refresh()
+        lex = snap.lexical
         if info.named and info.kind in ("single", "comparison", "metadata"):
             # The question's vector is reused: embedding it is most of an ask's time.
             named = self.retriever.retrieve(
-                retrieve_q, within=info.named_ids, filters=filters, query_vector=retrieval.query_vector
+                retrieve_q, within=info.named_ids, filters=filters, query_vector=retrieval.query_vector,
+                snapshot=snap,
             )
             order = {pid: i for i, pid in enumerate(info.named_ids)}
             hits = sorted((h for h in named.hits if h.paper.id in order), key=lambda h: order[h.paper.id])
         elif info.kind == "comparison":
             hits = retrieval.relevant[:3]
         elif info.kind == "metadata":
-            hits = self._metadata_matches(retrieve_q, info, filters)
+            hits = self._metadata_matches(retrieve_q, info, filters, snap)
         else:
             hits = retrieval.relevant
-        self._attach_passages(hits, retrieval)
+        self._attach_passages(hits, retrieval, snap)
         if info.kind == "single" and hits:
             draft = answer_single(retrieve_q, hits[0], retrieval, info.named[0].name, lex)
         elif info.kind == "comparison":
@@ -263,15 +286,17 @@ class Assistant:
             draft = no_paper(retrieve_q, retrieval)
         timings.update(retrieval.timings)
         used = [s.paper_id for s in draft.sources if s.relevant]
-        self._remember(question, used, retrieval)
+        self._remember(question, used, retrieval, snap)
         return _Plan(retrieve_q, info, retrieval, draft, hits if draft.answerable else [], notices, timings, deadline)
 
-    def _metadata_matches(self, question: str, info: QuestionInfo, filters: Filters | None) -> list[PaperHit]:
+    def _metadata_matches(
+        self, question: str, info: QuestionInfo, filters: Filters | None, snap: Snapshot
+    ) -> list[PaperHit]:
         """Papers whose imported year or venue is what a metadata question asks about."""
         low = question.lower()
         venues = [v for v in ("neurips", "icml", "iclr", "acl", "emnlp", "cvpr", "aaai") if v in low]
         out = []
-        for p in self.retriever.papers.values():
+        for p in snap.papers.values():
             if filters and not filters.allows(p):
                 continue
             by_year = bool(info.years) and p.year in info.years
@@ -282,13 +307,13 @@ class Assistant:
         cap = self.settings.retrieval.max_papers * 3
         return [PaperHit(p, 1.0, 0.0, 0.0, 0.0) for p in out[:cap]]
 
-    def _attach_passages(self, hits: list[PaperHit], retrieval: Retrieval) -> None:
+    def _attach_passages(self, hits: list[PaperHit], retrieval: Retrieval, snap: Snapshot) -> None:
         """For PDF papers, find the body sentence that answers better than the abstract.
 
         Body and abstract candidates are encoded together and scored alike (cosine plus
         coverage of the question's terms other than the paper's own title words).
         """
-        wanted = [h.paper.id for h in hits if h.paper.id in self.library.fulltext_ids]
+        wanted = [h.paper.id for h in hits if h.paper.id in snap.fulltext_ids]
         if not wanted:
             return
         found = self.library.fulltext_chunks(wanted)
@@ -315,8 +340,8 @@ class Assistant:
                 chunk, a, b, text = body_cands[i]
                 h.passage = Passage(chunk.section, chunk.page, text, chunk.start + a, chunk.start + b, float(scores[i]))
 
-    def _remember(self, question: str, paper_ids: list[str], retrieval: Retrieval) -> None:
-        papers = self.retriever.papers
+    def _remember(self, question: str, paper_ids: list[str], retrieval: Retrieval, snap: Snapshot) -> None:
+        papers = snap.papers
         titles = [papers[p].title for p in paper_ids if p in papers]
         topic = [t for t in retrieval.query_terms if t in set(terms(retrieval.question, question=True))]
         if paper_ids or not self.history:
@@ -341,7 +366,7 @@ class Assistant:
             )
             return None
         text = text.split("\n")[0].strip().strip('"')
-        return text if 3 <= len(text) <= 500 else None
+        return text if is_topical_rewrite(text, question, self.history[-3:]) else None
 
     def _llm_sources(self, plan: _Plan) -> list[SourceText]:
         numbered = {s.paper_id: s.n for s in plan.draft.sources if s.relevant}
@@ -355,11 +380,9 @@ class Assistant:
         assert self.llm is not None
         sources = self._llm_sources(plan)
         def clean(text: str) -> str:
-            for a, b in _DELIMS.items():
-                text = text.replace(a, b)
-            return text
+            return source_for_prompt(text)  # no injected sentence, no delimiter of its own
         messages = load_prompt("answer").render(
-            question=plan.question,
+            question=escape_for_prompt(plan.question),
             sources=[
                 {
                     "n": s.n,
@@ -386,7 +409,7 @@ class Assistant:
             yield StreamEvent("", self._finish(plan.question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan))
             return
         t = time.perf_counter()
-        checked = self.verifier.check("".join(parts), sources)
+        checked = self.verifier.check("".join(parts), sources, question=plan.question)
         plan.timings["verify"] = time.perf_counter() - t
         if not checked.citations:
             plan.notices.append(
@@ -439,8 +462,8 @@ class Assistant:
         )
 
 
-_DEFAULT: dict[str, Assistant] = {}
-_DEFAULT_LOCK = threading.Lock()
+_DEFAULT: dict[str, Assistant] = {}  # settings -> the loaded library and models, per process
+_DEFAULT_LOCK = threading.Lock()  # held only to load them once, never while answering
 
 
 def ask(
@@ -452,6 +475,9 @@ def ask(
 ) -> Answer:
     """Answer one question about the library (no conversation kept between calls).
 
+    Calls from several threads run side by side: each gets its own conversation over
+    the library and models loaded by the first call.
+
     Example:
         >>> from assistant import ask
         >>> answer = ask("Which papers study speculative decoding?")   # doctest: +SKIP
@@ -460,12 +486,10 @@ def ask(
     s = get_settings(settings)
     key = s.config_hash() + str(s.resolved_chroma_path) + str(s.chroma_host)
     with _DEFAULT_LOCK:
-        bot = _DEFAULT.get(key)
-        if bot is None:
-            bot = _DEFAULT[key] = Assistant(s)
-    with bot._lock:
-        bot.reset()
-        return bot.ask(question, mode=mode, filters=filters)
+        loaded = _DEFAULT.get(key)
+        if loaded is None:
+            loaded = _DEFAULT[key] = Assistant(s)
+    return loaded.new_conversation().ask(question, mode=mode, filters=filters)
 
 
 __all__ = ["Assistant", "Filters", "PaperLensError", "StreamEvent", "ask"]

@@ -191,6 +191,7 @@ def paper_metadata(paper: Paper, n_chunks: int, n_sentences: int) -> dict[str, A
         "file_hash": paper.file_hash,
         "body_hash": paper.body_hash or None,
         "n_sections": len(paper.sections) or None,
+        "injected": list(paper.injected) or None,  # Chroma stores no empty lists
     }
     meta.update({k: v for k, v in optional.items() if v is not None})
     return meta
@@ -209,6 +210,7 @@ def paper_from_metadata(paper_id: str, meta: dict[str, Any]) -> Paper:
         url=meta.get("url"),
         arxiv_id=meta.get("arxiv_id"),
         doi=meta.get("doi"),
+        injected=tuple(meta.get("injected") or ()),
     )
 
 
@@ -261,6 +263,26 @@ class Library:
                 raise
             raise error from exc
         return int((coll.metadata or {}).get("version", 0))
+
+    def identity(self) -> tuple[str, int]:
+        """The chunks collection's id and version, from one read.
+
+        The id tells this library apart from an earlier one of the same name (a folder
+        deleted and ingested again, a server restarted without its data), whose version
+        counts from 0 again. When the id changed, the collections are opened again: the
+        ones held belong to the library that is gone.
+        """
+        try:
+            coll = self.client.get_collection(f"{self.name}-chunks", embedding_function=None)
+        except Exception as exc:
+            error = server_unreachable(self.settings, exc)
+            if error is None:
+                raise
+            raise error from exc
+        if str(coll.id) != str(self.chunks.id):
+            fresh = Library(self.settings, client=self.client)
+            self.chunks, self.sentences = fresh.chunks, fresh.sentences
+        return str(coll.id), int((coll.metadata or {}).get("version", 0))
 
     def _bump_version(self) -> None:
         self.chunks.modify(
@@ -417,6 +439,7 @@ class Library:
             model=self.settings.embedding.model,
             location=self.settings.store_location,
             collection=self.name,
+            flagged={p.id: p.title for p in states.values() if p.injected},
         )
 
     # -- writes

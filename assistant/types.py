@@ -62,6 +62,9 @@ class Paper(_Wire):
     doi: str | None = None
     sections: tuple[Section, ...] = ()
     file_hash: str | None = None
+    # Sentences addressed to a model (hidden instructions, see assistant/injection.py),
+    # set at ingest: kept in the text, never used as evidence or put in a prompt.
+    injected: tuple[str, ...] = ()
 
     @property
     def body_hash(self) -> str:
@@ -88,6 +91,8 @@ class Paper(_Wire):
         ]
         if body_hash:  # title+abstract papers keep the hash they always had
             fields.append(body_hash)
+        if self.injected:  # so is a flagged paper stored before flags existed: rewritten
+            fields.append(list(self.injected))
         payload = json.dumps(fields, ensure_ascii=False)
         return hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]
 
@@ -139,6 +144,10 @@ class Source(_Wire):
     date: str | None = None
     sources: tuple[str, ...] = ()
     relevant: bool = True
+    # "main": the answer's list; "second": "may also be relevant", an uncertain match
+    # shown apart and never cited as supporting the answer; "": considered only.
+    tier: str = "main"
+    injected: int = 0  # sentences of the paper addressed to a model, never used as evidence
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,9 @@ class Citation(_Wire):
     support: float = 0.0
     section: str | None = None
     page: int | None = None
+    # "second": the quote that made a "may also be relevant" paper a candidate; it
+    # supports no sentence of the answer (see `Source.tier`).
+    tier: str = "main"
 
 
 @dataclass(frozen=True)
@@ -219,3 +231,4 @@ class LibraryStats(_Wire):
     model: str
     location: str
     collection: str
+    flagged: dict[str, str] = field(default_factory=dict)  # id -> title: text aimed at a model

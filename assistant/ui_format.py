@@ -165,57 +165,35 @@ def sources_html(answer: Answer, papers: Mapping[str, Paper], key: str) -> str:
 
     Each cited paper is an ``<li id="pl-{key}-{n}">`` (the target of the ``[n]`` links):
     its title, retrieval score, and abstract with the quoted span(s) in ``<mark>``.
-    Papers considered but not cited follow in a short list.
+    "May also be relevant" papers (``Source.tier == "second"``) follow in their own
+    block labelled uncertain; papers considered but not cited, in a short list.
     """
     by_n: dict[int, list[Citation]] = {}
     for c in answer.citations:
         by_n.setdefault(c.n, []).append(c)
-    cited = [s for s in answer.sources if s.n in by_n]
+    cited = [s for s in answer.sources if s.n in by_n and s.tier != "second"]
+    second = [s for s in answer.sources if s.n in by_n and s.tier == "second"]
     others = [s for s in answer.sources if s.n not in by_n]
-    if not cited and not others:
+    if not cited and not others and not second:
         return ""
-    items = []
-    for s in cited:
-        paper = papers.get(s.paper_id)
-        cites = by_n[s.n]
-        if paper is not None:
-            spans = _spans(paper, cites)
-            body, whole = excerpt(paper.abstract, spans)
-            if not whole:
-                body += (
-                    '<details class="pl-full"><summary>full abstract</summary>'
-                    f"{highlight(paper.abstract, spans)}</details>"
-                )
-        else:
-            body = esc(s.snippet)
-        for c in cites:
-            if c.section is not None or c.page is not None:
-                where = ", ".join(x for x in (
-                    f"section {esc(c.section)}" if c.section else "", f"page {c.page}" if c.page else ""
-                ) if x)
-                body += f'<div class="pl-passage"><span class="pl-where">Full text, {where}:</span> <mark>{esc(c.quote)}</mark></div>'
-        checked = all(c.verified for c in cites)
-        badge = (
-            '<span class="pl-ok" title="the quoted span was checked to support the sentence">checked</span>'
-            if checked
-            else '<span class="pl-warn" title="not checked against the sentence">unchecked</span>'
-        )
-        meta = _paper_meta(paper, s)
-        items.append(
-            f'<li class="pl-source" id="{anchor_id(key, s.n)}">'
-            f'<div class="pl-source-head"><span class="pl-n">[{s.n}]</span> '
-            f'<strong class="pl-title">{esc(s.title)}</strong></div>'
-            f'<div class="pl-source-meta"><span class="pl-score">score {s.score:.2f}</span> {badge}'
-            + (f" · {meta}" if meta else "")
-            + f'</div><div class="pl-abstract">{body}</div></li>'
-        )
+    items = [_source_item(s, by_n[s.n], papers, key) for s in cited]
     parts = [f'<details class="pl-sources" open><summary>Sources · {len(cited)} cited</summary>']
     if items:
         parts.append('<ol class="pl-source-list">' + "".join(items) + "</ol>")
+    if second:
+        # Shown apart and labelled: these papers do not support the answer's sentences.
+        parts.append(
+            '<div class="pl-second"><div class="pl-second-head">May also be relevant '
+            '<span class="pl-warn" title="an uncertain match: not cited as supporting the answer">'
+            "uncertain</span></div>"
+            '<ol class="pl-source-list">'
+            + "".join(_source_item(s, by_n[s.n], papers, key) for s in second)
+            + "</ol></div>"
+        )
     if others:
         rows = "".join(
             f'<li><span class="pl-n">[{s.n}]</span> {esc(s.title)} '
-            f'<span class="pl-score">score {s.score:.2f}</span></li>'
+            f'<span class="pl-score">score {s.score:.2f}</span>{_flag_html(s, papers.get(s.paper_id))}</li>'
             for s in others
         )
         parts.append(
@@ -224,6 +202,55 @@ def sources_html(answer: Answer, papers: Mapping[str, Paper], key: str) -> str:
         )
     parts.append("</details>")
     return "".join(parts)
+
+
+def _source_item(s: Source, cites: list[Citation], papers: Mapping[str, Paper], key: str) -> str:
+    """One source's ``<li>``: title, score, check badge, abstract with the quoted spans marked."""
+    paper = papers.get(s.paper_id)
+    if paper is not None:
+        spans = _spans(paper, cites)
+        body, whole = excerpt(paper.abstract, spans)
+        if not whole:
+            body += (
+                '<details class="pl-full"><summary>full abstract</summary>'
+                f"{highlight(paper.abstract, spans)}</details>"
+            )
+    else:
+        body = esc(s.snippet)
+    for c in cites:
+        if c.section is not None or c.page is not None:
+            where = ", ".join(x for x in (
+                f"section {esc(c.section)}" if c.section else "", f"page {c.page}" if c.page else ""
+            ) if x)
+            body += f'<div class="pl-passage"><span class="pl-where">Full text, {where}:</span> <mark>{esc(c.quote)}</mark></div>'
+    checked = all(c.verified for c in cites)
+    badge = (
+        '<span class="pl-ok" title="the quoted span was checked to support the sentence">checked</span>'
+        if checked
+        else '<span class="pl-warn" title="not checked against the sentence">unchecked</span>'
+    )
+    meta = _paper_meta(paper, s)
+    badge += _flag_html(s, paper)
+    return (
+        f'<li class="pl-source" id="{anchor_id(key, s.n)}">'
+        f'<div class="pl-source-head"><span class="pl-n">[{s.n}]</span> '
+        f'<strong class="pl-title">{esc(s.title)}</strong></div>'
+        f'<div class="pl-source-meta"><span class="pl-score">score {s.score:.2f}</span> {badge}'
+        + (f" · {meta}" if meta else "")
+        + f'</div><div class="pl-abstract">{body}</div></li>'
+    )
+
+
+def _flag_html(s: Source, paper: Paper | None) -> str:
+    """A warning badge for a paper carrying text aimed at AI readers (never used as evidence)."""
+    n = max(s.injected, len(paper.injected) if paper is not None else 0)
+    if not n:
+        return ""
+    return (
+        f' <span class="pl-warn pl-injected" title="{n} sentence(s) of this paper address an AI '
+        'reader (hidden instructions); they are excluded from answers and prompts">'
+        "contains instructions to AI</span>"
+    )
 
 
 def mode_line(answer: Answer, seconds: float | None = None) -> str:

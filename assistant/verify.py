@@ -9,10 +9,17 @@ checks (numbers) are added where they exist. This is *citation relevance*, not
 faithfulness (see evals/CALIBRATION.md).
 
 What happens to each sentence:
-- cited sources that support it keep their ``[n]`` (verified);
+- a sentence unrelated to the question (cosine with it under `RELEVANCE_FLOOR`) is
+  dropped, whatever supports it: verified means supported *and* on the question;
+- cited sources that support it (`CITE_THRESHOLD`) keep their ``[n]`` (verified);
 - cited numbers out of range, or sources that do not support it, are removed;
-- a sentence left with no citation gets the best supporting source's ``[n]``;
+- a sentence left with no citation gets the best source's ``[n]`` only at the stricter
+  `ATTRIBUTION_THRESHOLD`: pinning a claim on a paper the answerer did not name needs
+  more evidence than confirming one it did;
 - a sentence nothing supports is dropped from the text and reported as unsupported.
+
+Sentences of a source flagged as addressed to a model (`Paper.injected`) support nothing.
+The thresholds come from evals/CITATION_CALIBRATION.md (tuning split of the corpus pairs).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .injection import is_injected
 from .lexical import terms
 from .providers import Embedder
 from .text import split_sentences
@@ -33,6 +41,12 @@ _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*%?")
 _ANY_MARKER = re.compile(r"\[[^\]]{0,12}\]")
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\((\S+?)\)")
+# Chosen on the tuning half of the corpus pairs (evals/CITATION_CALIBRATION.md): an explicit
+# [n] passes where at most 2% of closest-wrong-abstract pairs do; post-hoc attribution where
+# no wrong-abstract pair of any kind does; relevance under every relevant paper's best sentence.
+CITE_THRESHOLD = 0.6
+ATTRIBUTION_THRESHOLD = 0.77
+RELEVANCE_FLOOR = 0.15
 _URL = re.compile(r"https?://\S+|www\.\S+|\b[\w-]+\.(?:com|org|net|io|edu)\S*")
 
 
@@ -53,6 +67,7 @@ class Checked:
     citations: list[Citation] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
     removed_markers: list[str] = field(default_factory=list)
+    off_question: list[str] = field(default_factory=list)  # also in ``unsupported``
     attributed: int = 0
     claims: int = 0
 
@@ -73,13 +88,22 @@ def exact_facts(text: str) -> set[str]:
 class Verifier:
     """Scores claims against sources; thresholds come from the eval calibration."""
 
-    def __init__(self, embedder: Embedder, threshold: float = 0.5, cos_weight: float = 0.6):
+    def __init__(
+        self,
+        embedder: Embedder,
+        threshold: float = CITE_THRESHOLD,
+        cos_weight: float = 0.6,
+        attribution_threshold: float = ATTRIBUTION_THRESHOLD,
+        relevance_floor: float = RELEVANCE_FLOOR,
+    ):
         self.embedder = embedder
         self.threshold = threshold
         self.cos_weight = cos_weight
+        self.attribution_threshold = max(attribution_threshold, threshold)
+        self.relevance_floor = relevance_floor
 
     def support(
-        self, claims: Sequence[str], sources: Sequence[SourceText]
+        self, claims: Sequence[str], sources: Sequence[SourceText], claim_vectors: np.ndarray | None = None
     ) -> tuple[np.ndarray, list[list[Sentence | None]]]:
         """Support of each claim by each source, and the best sentence of each source."""
         n_c, n_s = len(claims), len(sources)
@@ -89,14 +113,20 @@ class Verifier:
             return scores, best
         units: list[tuple[int, Sentence | None, str]] = []
         for j, src in enumerate(sources):
-            units.append((j, None, src.paper.title))
-            units.extend((j, s, s.text) for s in src.sentences)
-        vecs = self.embedder.encode([*claims, *(u[2] for u in units)])
-        cvec, uvec = vecs[:n_c], vecs[n_c:]
+            if not is_injected(src.paper.title, src.paper):
+                units.append((j, None, src.paper.title))
+            units.extend((j, s, s.text) for s in src.sentences if not is_injected(s.text, src.paper))
+        if not units:
+            return scores, best
+        if claim_vectors is None:
+            vecs = self.embedder.encode([*claims, *(u[2] for u in units)])
+            cvec, uvec = vecs[:n_c], vecs[n_c:]
+        else:
+            cvec, uvec = claim_vectors, self.embedder.encode([u[2] for u in units])
         cos = cvec @ uvec.T
         claim_terms = [set(terms(c)) for c in claims]
         unit_terms = [set(terms(u[2])) for u in units]
-        src_facts = [exact_facts(s.paper.title + " " + s.paper.abstract + " " + (s.paper.url or "")) for s in sources]
+        src_facts = [exact_facts(" ".join((_evidence(s.paper), s.paper.url or ""))) for s in sources]
         for i in range(n_c):
             ct = claim_terms[i]
             facts = exact_facts(claims[i])
@@ -112,12 +142,20 @@ class Verifier:
                     scores[i, j] = min(scores[i, j], self.threshold - 0.01)
         return scores, best
 
-    def check(self, answer: str, sources: Sequence[SourceText]) -> Checked:
-        """Verify ``answer`` against numbered ``sources`` (see the module docstring)."""
+    def check(self, answer: str, sources: Sequence[SourceText], question: str | None = None) -> Checked:
+        """Verify ``answer`` against numbered ``sources`` (see the module docstring).
+
+        With ``question``, a sentence unrelated to it is dropped even where a source states it.
+        """
         by_n = {s.n: j for j, s in enumerate(sources)}
         pieces = _claims(answer)
         claim_texts = [c for c, _ in pieces]
-        scores, best = self.support(claim_texts, sources)
+        relevance = np.ones(len(claim_texts), dtype=np.float32)
+        claim_vectors = None
+        if question and claim_texts:
+            vecs = self.embedder.encode([*claim_texts, question])
+            claim_vectors, relevance = vecs[:-1], vecs[:-1] @ vecs[-1]
+        scores, best = self.support(claim_texts, sources, claim_vectors)
         out = Checked(text="")
         lines: list[str] = []
         cites: dict[tuple[int, int], Citation] = {}
@@ -126,6 +164,10 @@ class Verifier:
                 lines.append(claim)  # a lead-in ("Two papers address this:") states nothing
                 continue
             out.claims += 1
+            if relevance[i] < self.relevance_floor:
+                out.off_question.append(claim)
+                out.unsupported.append(claim)
+                continue
             keep: list[int] = []
             for n in cited:
                 j = by_n.get(n)
@@ -139,7 +181,7 @@ class Verifier:
                     )
             if not keep and len(sources):
                 j = int(np.argmax(scores[i]))
-                if scores[i, j] >= self.threshold:
+                if scores[i, j] >= self.attribution_threshold:
                     keep.append(sources[j].n)
                     out.attributed += 1
             if not keep:
@@ -158,6 +200,14 @@ class Verifier:
         out.text = " ".join(lines).strip()
         out.citations = sorted(cites.values(), key=lambda c: (c.n, c.start))
         return out
+
+
+def _evidence(paper: Paper) -> str:
+    """Title and abstract without the sentences flagged as addressed to a model."""
+    text = paper.title + " " + paper.abstract
+    for sentence in paper.injected:
+        text = text.replace(sentence, " ")
+    return text
 
 
 def _claims(answer: str) -> list[tuple[str, list[int]]]:

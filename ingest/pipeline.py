@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import IngestError
+from assistant.injection import flag_paper
 from assistant.providers import Embedder, get_embedder
 from assistant.settings import IngestSettings, Settings, get_settings
 from assistant.store import Library, PaperWrite
@@ -293,7 +294,10 @@ def embed_plans(plans: Sequence[_Plan], embedder: Embedder) -> list[PaperWrite]:
             [span_vectors[offset + ci][k] for ci, k in plan.where], dtype=np.float32
         ).reshape(len(plan.sentences), vectors.shape[1])
         n = len(plan.chunks)
-        writes.append(PaperWrite(plan.paper, plan.chunks, vectors[offset : offset + n], plan.sentences, sent_vecs))
+        # Flagged sentences were pooled with their chunk but are not stored as evidence.
+        keep = [i for i, s in enumerate(plan.sentences) if s.text not in plan.paper.injected]
+        sentences = [plan.sentences[i] for i in keep]
+        writes.append(PaperWrite(plan.paper, plan.chunks, vectors[offset : offset + n], sentences, sent_vecs[keep]))
         offset += n
     return writes
 
@@ -364,6 +368,7 @@ def _plan(
             source_updates[pid] = merged
             report.sources_updated.append(pid)
     for paper in got.papers.values():
+        paper = flag_paper(paper)  # text aimed at a model: kept, flagged, never evidence
         state = states.get(paper.id)
         if state and paper.id in stored:
             old = stored[paper.id]

@@ -75,6 +75,11 @@ def _cmd_library(args: argparse.Namespace) -> int:
     print("sources:")
     for name, count in stats.sources.items():
         print(f"  {name}: {count} papers")
+    if stats.flagged:
+        print(f"flagged:    {len(stats.flagged)} papers carry text aimed at AI readers "
+              "(kept; those sentences are never used as evidence)")
+        for pid, title in stats.flagged.items():
+            print(f"  {pid}: {title}")
     return 0
 
 
