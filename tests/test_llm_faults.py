@@ -9,6 +9,7 @@ the cause, within the question's time budget (`llm.question_budget_s`).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,18 @@ QUESTION = "Which papers study dense retrieval of passages?"
 FOLLOW_UP = "and which of those use a bi-encoder?"
 HI = [{"role": "user", "content": "hi"}]
 HTML = "<html><body><h1>Welcome to nginx!</h1></body></html>"
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
+    """The fixture corpus, ingested once for this module: its tests only read it."""
+    from ingest import ingest
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("faults-library"))
+    data = Path(__file__).parent / "data"
+    files = [data / name for name in ("agents.json", "retrieval.jsonl", "sparse_denoisers.md")]
+    ingest(files, settings, embedder=embedder)
+    return settings
 
 
 def fault_settings(base: Settings, url: str, **llm: Any) -> Settings:
@@ -85,10 +98,10 @@ def test_keep_alive_comments_and_multi_line_events_are_read():
         assert list(client_for(ep.url, []).stream(HI)) == ["a", "b"]
 
 
-@pytest.fixture
-def supported_reply(small_library, embedder) -> tuple[Settings, str, tuple[str, ...]]:
+@pytest.fixture(scope="module")
+def supported_reply(library, embedder) -> tuple[Settings, str, tuple[str, ...]]:
     """(settings, the question, an LLM reply the verifier accepts, as stream pieces)."""
-    settings, _, _ = small_library
+    settings = library
     first = Assistant(settings, embedder=embedder).ask(QUESTION, mode="extractive")
     quote = first.citations[0]
     words = f"{quote.quote} [{quote.n}]".split(" ")
@@ -141,8 +154,8 @@ def test_garbage_then_a_completion_succeeds_on_the_retry():
     assert ep.calls == 2
 
 
-def test_follow_up_survives_a_garbage_rewrite_and_says_why(small_library, embedder):
-    settings, _, _ = small_library
+def test_follow_up_survives_a_garbage_rewrite_and_says_why(library, embedder):
+    settings = library
     with FakeLLM([Reply(body=HTML)]) as ep:
         bot = Assistant(fault_settings(settings, ep.url), embedder=embedder)
         bot.llm._sleep = lambda s: None  # type: ignore[union-attr]
@@ -159,8 +172,8 @@ def test_follow_up_survives_a_garbage_rewrite_and_says_why(small_library, embedd
     assert ep.calls == 4  # rewrite and answer: each tried twice
 
 
-def test_garbage_on_the_answer_stream_names_the_cause_not_the_verifier(small_library, embedder):
-    settings, _, _ = small_library
+def test_garbage_on_the_answer_stream_names_the_cause_not_the_verifier(library, embedder):
+    settings = library
     with FakeLLM([Reply(body=HTML)]) as ep:
         bot = Assistant(fault_settings(settings, ep.url), embedder=embedder)
         bot.llm._sleep = lambda s: None  # type: ignore[union-attr]
@@ -173,8 +186,8 @@ def test_garbage_on_the_answer_stream_names_the_cause_not_the_verifier(small_lib
     assert not any("no sentence" in n for n in answer.notices)
 
 
-def test_an_empty_answer_is_reported_as_empty(small_library, embedder):
-    settings, _, _ = small_library
+def test_an_empty_answer_is_reported_as_empty(library, embedder):
+    settings = library
     with FakeLLM([Reply(pieces=())]) as ep:
         answer = Assistant(fault_settings(settings, ep.url), embedder=embedder).ask(QUESTION)
     assert answer.mode == "extractive"
@@ -217,8 +230,8 @@ def test_retry_after_beyond_the_time_left_is_not_waited_for():
     assert ep.calls == 1 and sleeps == []
 
 
-def test_rate_limited_answer_falls_back_at_once(small_library, embedder):
-    settings, _, _ = small_library
+def test_rate_limited_answer_falls_back_at_once(library, embedder):
+    settings = library
     with FakeLLM([Reply(503, headers={"Retry-After": "120"})]) as ep:
         bot = Assistant(fault_settings(settings, ep.url), embedder=embedder)
         sleeps: list[float] = []
@@ -230,8 +243,8 @@ def test_rate_limited_answer_falls_back_at_once(small_library, embedder):
 
 
 # --- one time budget per question -------------------------------------------------------
-def test_a_hanging_endpoint_costs_a_follow_up_one_budget_not_two(small_library, embedder):
-    settings, _, _ = small_library
+def test_a_hanging_endpoint_costs_a_follow_up_one_budget_not_two(library, embedder):
+    settings = library
     budget = 4.0
     with FakeLLM([Reply(hang=FOREVER)]) as ep:
         bot = Assistant(
@@ -249,8 +262,8 @@ def test_a_hanging_endpoint_costs_a_follow_up_one_budget_not_two(small_library, 
     assert took < 2 * budget, took
 
 
-def test_a_stream_slower_than_the_budget_is_cut(small_library, embedder):
-    settings, _, _ = small_library
+def test_a_stream_slower_than_the_budget_is_cut(library, embedder):
+    settings = library
     with FakeLLM([Reply(pieces=("word ",) * 40, gap=0.25)]) as ep:
         bot = Assistant(fault_settings(settings, ep.url, question_budget_s=2.0), embedder=embedder)
         started = time.monotonic()
