@@ -47,6 +47,14 @@ def test_non_streaming_completion_from_the_real_server(llama):
     assert isinstance(text, str) and text.strip()
 
 
+def test_stream_from_the_real_server_ends_with_done_and_is_accepted(llama):
+    # The client reads the SSE itself and treats a stream without [DONE] as cut: the real
+    # server's streams must pass that check (a cut raises LLMUnavailableError).
+    client = LLMClient(llm_settings(Settings(), f"{llama.url}/v1", max_tokens=16))
+    pieces = list(client.stream([{"role": "user", "content": "Say hello."}]))
+    assert len(pieces) > 1 and "".join(pieces).strip()
+
+
 def test_streamed_llm_answer_is_verified_before_it_is_final(small_library, embedder, llama):
     settings, _, _ = small_library
     bot = Assistant(llm_settings(settings, f"{llama.url}/v1"), embedder=embedder)
