@@ -104,7 +104,9 @@ CSS = """
 class Sessions:
     """One `Assistant` per browser session, all sharing the library and the embedder.
 
-    The conversation (what follow-ups refer to) is per session; the heavy parts are not.
+    The conversation (what follow-ups refer to) is per session; the heavy parts are not:
+    every session reads the shared retriever's library snapshot, which an upload replaces
+    whole (`Retriever.refresh`), so sessions never wait on one another.
     """
 
     def __init__(self, shared: Assistant, capacity: int = SESSIONS_KEPT):
@@ -117,15 +119,9 @@ class Sessions:
         with self._lock:
             bot = self._bots.get(sid)
             if bot is None:
-                bot = Assistant(
-                    self.shared.settings,
-                    library=self.shared.library,
-                    embedder=self.shared.embedder,
-                    llm=self.shared.llm,
-                )
                 # One retriever for all sessions: it holds the library's vectors and BM25
                 # in memory, and retrieval keeps no per-conversation state.
-                bot.retriever = self.shared.retriever
+                bot = self.shared.new_conversation()
                 self._bots[sid] = bot
             self._bots.move_to_end(sid)
             while len(self._bots) > self.capacity:
@@ -194,7 +190,6 @@ def build_app(settings: Settings | None = None, assistant: Assistant | None = No
     shared = assistant or Assistant(get_settings(settings))
     settings = shared.settings
     sessions = Sessions(shared)
-    api_lock = threading.Lock()
     max_bytes = int(settings.ui.max_upload_mb * 1024 * 1024)
 
     # -- chat -------------------------------------------------------------------------
@@ -297,6 +292,8 @@ def build_app(settings: Settings | None = None, assistant: Assistant | None = No
                             progress=step) if paths else None
         except PaperLensError as exc:
             return f"**Could not add the papers:** {esc(exc)}", *refresh_library()
+        if report is not None:  # the next question of any session sees what was written
+            shared.retriever.refresh(check=True)
         skipped = too_big + [(Path(p).name, why) for p, why in (report.skipped if report else [])]
         lines = []
         if report is not None:
@@ -317,15 +314,14 @@ def build_app(settings: Settings | None = None, assistant: Assistant | None = No
         Returns the answer as JSON: its text with [n] markers, citations (paper, quoted
         span and its offsets in the abstract), sources with scores, mode and notices.
         """
-        with api_lock:
-            shared.reset()
-            try:
-                answer = shared.ask(question or "")
-            except LibraryEmptyError as exc:
-                raise gr.Error(EMPTY_LIBRARY) from exc
-            except PaperLensError as exc:
-                raise gr.Error(str(exc)) from exc
-            shared.reset()
+        # Each call its own empty conversation over the shared library: calls run side by
+        # side, and none sees another's question as its previous turn.
+        try:
+            answer = shared.new_conversation().ask(question or "")
+        except LibraryEmptyError as exc:
+            raise gr.Error(EMPTY_LIBRARY) from exc
+        except PaperLensError as exc:
+            raise gr.Error(str(exc)) from exc
         return answer.to_dict()
 
     with gr.Blocks(title="paperlens", analytics_enabled=False) as demo:

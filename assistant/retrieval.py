@@ -18,11 +18,14 @@ bundled library) so a question costs one embedding plus a few matrix products; a
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, MutableMapping
+from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -304,6 +307,64 @@ class _Vectors:
 
         return best
 
+    @cached_property
+    def chunk_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Chunk rows grouped by paper: (row order, each paper's bounds in it), made on
+        first use; two threads may both make it, the same value."""
+        order = np.argsort(self.chunk_paper, kind="stable")
+        return order, np.searchsorted(self.chunk_paper[order], np.arange(len(self.paper_ids) + 1))
+
+
+@dataclass(frozen=True)
+class LibraryIdentity:
+    """Which library, at which version, with which content: what every cache is keyed by.
+
+    The version counter alone does not tell two libraries apart: a folder deleted and
+    re-ingested, or a Chroma server restarted without its data, counts from 0 again. The
+    collection id does (Chroma gives a new one to a new collection), and the fingerprint
+    (a hash of every paper's content hash and counts) names the content itself.
+    """
+
+    collection: str
+    version: int
+    fingerprint: str
+
+
+def content_fingerprint(versions: Mapping[str, PaperVersion | None]) -> str:
+    """A short hash of each paper's (content hash, chunks, sentences), in paper id order."""
+    digest = hashlib.sha256()
+    for pid in sorted(versions):
+        digest.update(f"{pid}\x00{versions[pid]}\x01".encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """The library as one question reads it: lexical index, vectors and papers of one version.
+
+    Never changed once published: `Retriever.refresh` builds a new snapshot beside the
+    old one and swaps a single reference, so readers need no lock, and a question that
+    takes its snapshot once never mixes two versions while an ingest writes.
+    """
+
+    identity: LibraryIdentity
+    lexical: LexicalIndex
+    papers: Mapping[str, Paper]  # read-only (a MappingProxyType)
+    vectors: _Vectors | None  # None: too many to hold, the store is queried instead
+    fulltext_ids: frozenset[str]  # papers with PDF sections
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def version(self) -> int:
+        return self.identity.version
+
+    def derived(self, key: str, build: Callable[[Snapshot], Any]) -> Any:
+        """``build(self)``, made once per snapshot and shared by every conversation reading it
+        (e.g. the paper-name matcher). Two threads may both build it; one result is kept."""
+        if key not in self._derived:
+            self._derived.setdefault(key, build(self))
+        return self._derived[key]
+
 
 class Retriever:
     """Finds the papers that address a question.
@@ -317,86 +378,93 @@ class Retriever:
         self.settings = settings
         self.library = library
         self.embedder = embedder
-        self._lexical: LexicalIndex | None = None
-        self._papers: dict[str, Paper] = {}
-        self._vectors: _Vectors | None = None
-        self._chunk_rows: tuple[_Vectors, np.ndarray, np.ndarray] | None = None
+        # The published snapshot: replaced whole, never changed in place (see `Snapshot`).
+        self._snapshot: Snapshot | None = None
         self._checked = float("-inf")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one builder at a time; readers never take it
 
-    # -- keeping the lexical side in step with the store
-    def _cache_path(self, version: int) -> Any:
+    # -- keeping the snapshot in step with the store
+    def _cache_path(self, collection: str, version: int) -> Any:
+        """The BM25 cache file of one collection (by id) at one version."""
         loc = self.settings.chroma_host or "local"
-        name = f"bm25-{loc}-{self.settings.chroma_port if self.settings.chroma_host else ''}-{self.library.name}-v{version}.pkl"
+        port = self.settings.chroma_port if self.settings.chroma_host else ""
+        name = f"bm25-{loc}-{port}-{self.library.name}-{collection}-v{version}.pkl"
         return self.settings.data_dir / "cache" / name
 
-    def refresh(self, force: bool = False) -> LexicalIndex:
-        """The lexical index for the store's current version (loaded, cached, updated or built).
+    def refresh(self, force: bool = False, *, check: bool = False) -> Snapshot:
+        """The snapshot of the store's current library (held, updated, loaded or built).
 
+        The store's identity (collection id and version) is read at most once per
+        ``version_check_seconds``; ``check`` reads it now (after a write this process made).
         After a write only the papers whose record changed are re-read (`changed_papers`):
         the BM25 index and the in-memory vectors drop their old rows and add the new ones,
-        from the index held or the newest one cached on disk. ``force`` rebuilds both.
+        from the snapshot held or the newest index cached on disk for the same collection.
+        A cached index is always compared paper by paper with the store, so a cache of other
+        content is corrected, never trusted by its version number. ``force`` rebuilds all.
         """
         now = time.monotonic()
-        cached = self._lexical
+        held = self._snapshot
         interval = self.settings.retrieval.version_check_seconds
-        if cached is not None and not force and now - self._checked < interval:
-            return cached
-        version = self.library.version()
+        if held is not None and not (force or check) and now - self._checked < interval:
+            return held
+        collection, version = self.library.identity()
         self._checked = now
-        with self._lock:
-            if self._lexical is not None and self._lexical.version == version and not force:
-                return self._lexical
-            path = self._cache_path(version)
-            index = None if force else LexicalIndex.load(path)
-            limit = self.settings.retrieval.memory_max_vectors
-            in_memory = self.library.chunks.count() + self.library.sentences.count() <= limit
-            vectors = self._vectors if in_memory and not force else None
-            if index is not None and index.version != version:
-                index = None
-            prev = self._previous_index(path) if index is None and not force else None
-            stale = vectors is not None and vectors.version != version
-            papers, current = self.library.papers_with_versions()
-            if prev is not None or stale:
-                t0 = time.perf_counter()
-                changed: set[str] = set()
-                for held in ([prev.paper_versions] if prev is not None else []) + (
-                    [vectors.paper_versions] if vectors is not None and stale else []
-                ):
-                    changed |= changed_papers(held, current)
-                if len(changed) > max(100, len(current) // 4):  # most of it: a full read is cheaper
-                    prev = vectors = None
-                else:
-                    include = ["documents", "metadatas"] + (["embeddings"] if stale else [])
-                    got = (
-                        get_all(self.library.chunks, where={"paper_id": {"$in": sorted(changed)}}, include=include)
-                        if changed else {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
-                    )
-                    if prev is not None:
-                        index = prev.update(version, sorted(changed), got["ids"], got["documents"], got["metadatas"])
-                        self._save(index, path)
-                    if vectors is not None and stale:
-                        vectors = vectors.update(self.library, version, changed, got)
-                    log.info("re-read %d changed papers in %.2fs", len(changed), time.perf_counter() - t0)
-            if index is None:
-                t0 = time.perf_counter()
-                ids, texts, metas = self.library.chunk_records()
-                index = LexicalIndex.build(version, ids, texts, metas)
-                log.info("built BM25 over %d chunks in %.2fs", len(ids), time.perf_counter() - t0)
+        if not force and held is not None and (held.identity.collection, held.version) == (collection, version):
+            return held
+        with self._lock:  # held while building, never across a yield: readers keep the old one
+            held = self._snapshot
+            if not force and held is not None and (held.identity.collection, held.version) == (collection, version):
+                return held
+            snapshot = self._build(collection, version, None if force else held, force)
+            self._snapshot = snapshot  # the one assignment that publishes it
+            return snapshot
+
+    def _build(self, collection: str, version: int, held: Snapshot | None, force: bool) -> Snapshot:
+        path = self._cache_path(collection, version)
+        limit = self.settings.retrieval.memory_max_vectors
+        in_memory = self.library.chunks.count() + self.library.sentences.count() <= limit
+        # What was read of another collection (a library deleted and made again) is no base.
+        same = held is not None and held.identity.collection == collection
+        index = held.lexical if same and held is not None else None
+        if index is None and not force:
+            index = LexicalIndex.load(path) or self._previous_index(path)
+        vectors = held.vectors if same and held is not None and in_memory else None
+        papers, current = self.library.papers_with_versions()
+        fulltext = frozenset(self.library.fulltext_ids)
+        lex_changed = changed_papers(index.paper_versions, current) if index is not None else set()
+        vec_changed = changed_papers(vectors.paper_versions, current) if vectors is not None else set()
+        changed = lex_changed | vec_changed
+        if len(changed) > max(100, len(current) // 4):  # most of it: a full read is cheaper
+            index = vectors = None
+        elif changed or (index is not None and index.version != version):
+            t0 = time.perf_counter()
+            stale = vectors is not None and (bool(vec_changed) or vectors.version != version)
+            include = ["documents", "metadatas"] + (["embeddings"] if stale else [])
+            got = (
+                get_all(self.library.chunks, where={"paper_id": {"$in": sorted(changed)}}, include=include)
+                if changed else {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
+            )
+            if index is not None and (lex_changed or index.version != version):
+                index = index.update(version, sorted(changed), got["ids"], got["documents"], got["metadatas"])
                 self._save(index, path)
-            self._papers = papers
-            if in_memory and vectors is None:
-                t0 = time.perf_counter()
-                vectors = _Vectors.load(self.library, version)
-                log.info("loaded %d chunk vectors in %.2fs", len(vectors.chunk_paper), time.perf_counter() - t0)
-            self._vectors = vectors if in_memory else None
-            self._lexical = index
-            return index
+            if vectors is not None and stale:
+                vectors = vectors.update(self.library, version, changed, got)
+            log.info("re-read %d changed papers in %.2fs", len(changed), time.perf_counter() - t0)
+        if index is None:
+            t0 = time.perf_counter()
+            ids, texts, metas = self.library.chunk_records()
+            index = LexicalIndex.build(version, ids, texts, metas)
+            log.info("built BM25 over %d chunks in %.2fs", len(ids), time.perf_counter() - t0)
+            self._save(index, path)
+        if in_memory and vectors is None:
+            t0 = time.perf_counter()
+            vectors = _Vectors.load(self.library, version)
+            log.info("loaded %d chunk vectors in %.2fs", len(vectors.chunk_paper), time.perf_counter() - t0)
+        identity = LibraryIdentity(collection, version, content_fingerprint(current))
+        return Snapshot(identity, index, MappingProxyType(papers), vectors if in_memory else None, fulltext)
 
     def _previous_index(self, path: Any) -> LexicalIndex | None:
-        """The index held, else the newest one cached on disk for an older version."""
-        if self._lexical is not None:
-            return self._lexical
+        """The newest index cached on disk for the same collection (any older version)."""
         stem = path.name.rsplit("-v", 1)[0]
         older = sorted(
             (int(p.stem.rsplit("-v", 1)[1]), p)
@@ -415,9 +483,9 @@ class Retriever:
             log.warning("could not cache the BM25 index: %s", exc)
 
     @property
-    def papers(self) -> dict[str, Paper]:
-        self.refresh()
-        return self._papers
+    def papers(self) -> Mapping[str, Paper]:
+        """The papers of the current snapshot (read-only)."""
+        return self.refresh().papers
 
     # -- retrieval
     def retrieve(
@@ -428,16 +496,18 @@ class Retriever:
         within: Collection[str] | None = None,
         extra_terms: list[str] | None = None,
         query_vector: np.ndarray | None = None,
+        snapshot: Snapshot | None = None,
     ) -> Retrieval:
         """Candidates for ``question`` ranked by paper score, and the relevant cut.
 
         ``within`` restricts to a set of papers (follow-ups); ``extra_terms`` adds
-        topic terms carried over from the conversation.
+        topic terms carried over from the conversation; ``snapshot`` is the library as
+        the question reads it (default: the current one), taken once per question.
         """
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        lex = self.refresh()
-        papers = self._papers
+        snap = snapshot or self.refresh()
+        lex, papers = snap.lexical, snap.papers
         cfg = self.settings.retrieval
         allowed: set[str] | None = None
         if filters:
@@ -455,7 +525,7 @@ class Retriever:
         restrict = sorted(allowed) if allowed is not None else None
         if restrict is not None and not restrict:
             return Retrieval(question, qterms, qvec, [], [], timings)
-        vectors = self._vectors
+        vectors = snap.vectors
         t = time.perf_counter()
         dense_best: dict[str, float] = {}
         sent_best: MutableMapping[str, float] | None = None
@@ -513,7 +583,7 @@ class Retriever:
                 )
             )
         if sent_best is None:
-            self._attach_sentences(hits, qvec, qterms)
+            self._attach_sentences(hits, qvec, qterms, vectors)
             for h in hits:
                 svecs = h.sentence_vectors
                 h.sentence = float(max((svecs @ qvec).max(), 0.0)) if svecs is not None and len(svecs) else 0.0
@@ -531,9 +601,9 @@ class Retriever:
         feedback = accepted and cfg.feedback_weight > 0 and len(hits) > 1
         if feedback:
             t = time.perf_counter()
-            self._feedback(hits, qvec)
+            self._feedback(hits, qvec, vectors)
             timings["feedback"] = time.perf_counter() - t
-        self._attach_sentences(hits[: cfg.sentence_papers] if sent_best is not None else [], qvec, qterms)
+        self._attach_sentences(hits[: cfg.sentence_papers] if sent_best is not None else [], qvec, qterms, vectors)
         relevant = self.cut(hits, accepted=accepted)
         timings["retrieve_total"] = time.perf_counter() - t0
         return Retrieval(question, qterms, qvec, hits, relevant, timings, semantic_only=semantic_only and bool(relevant))
@@ -568,7 +638,7 @@ class Retriever:
         bar = hits[0].score * cfg.gap
         return [h for h in hits if h.score >= bar][: cfg.max_papers]
 
-    def _feedback(self, hits: list[PaperHit], qvec: np.ndarray) -> None:
+    def _feedback(self, hits: list[PaperHit], qvec: np.ndarray, vectors: _Vectors | None) -> None:
         """Re-rank ``hits`` with the question vector moved toward its best matches.
 
         Pseudo-relevance feedback (Rocchio): the best chunk of each of the top
@@ -579,7 +649,7 @@ class Retriever:
         first. Measured on the eval set: evals/CALIBRATION.md.
         """
         cfg = self.settings.retrieval
-        vecs = self._candidate_vectors([h.paper.id for h in hits])
+        vecs = self._candidate_vectors([h.paper.id for h in hits], vectors)
         top = [vecs[h.paper.id][0] for h in hits[: cfg.feedback_papers] if len(vecs[h.paper.id][0])]
         if not top:
             return
@@ -595,19 +665,16 @@ class Retriever:
             h.score = self._combined(h)
         hits.sort(key=lambda h: -h.score)
 
-    def _candidate_vectors(self, paper_ids: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def _candidate_vectors(
+        self, paper_ids: list[str], vectors: _Vectors | None
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Paper id -> (its chunk vectors, its sentence vectors), from memory or the store."""
-        vectors = self._vectors
         empty = np.zeros((0, 0), dtype=np.float32)
         if vectors is None:
             chunks = self.library.chunk_vectors(paper_ids)
             sents = self.library.sentences_for(paper_ids)
             return {pid: (chunks.get(pid, empty), sents.get(pid, ([], empty))[1]) for pid in paper_ids}
-        if self._chunk_rows is None or self._chunk_rows[0] is not vectors:
-            order = np.argsort(vectors.chunk_paper, kind="stable")
-            bounds = np.searchsorted(vectors.chunk_paper[order], np.arange(len(vectors.paper_ids) + 1))
-            self._chunk_rows = (vectors, order, bounds)
-        _, order, bounds = self._chunk_rows
+        order, bounds = vectors.chunk_rows
         out = {}
         for pid in paper_ids:
             i = vectors.paper_index.get(pid)
@@ -616,10 +683,11 @@ class Retriever:
             out[pid] = (vectors.chunk_vectors[rows], vectors.sentence_vectors[srows])
         return out
 
-    def _attach_sentences(self, hits: list[PaperHit], qvec: np.ndarray, qterms: list[str]) -> None:
+    def _attach_sentences(
+        self, hits: list[PaperHit], qvec: np.ndarray, qterms: list[str], vectors: _Vectors | None
+    ) -> None:
         if not hits:
             return
-        vectors = self._vectors
         if vectors is not None:
             found = {
                 h.paper.id: (sents, vectors.sentence_vectors[rows])

@@ -227,7 +227,7 @@ def probe(data_dir: Path, result: Path, n_questions: int, update_papers: int, ch
     retriever.refresh()
     res["refresh_load_s"] = round(time.perf_counter() - t, 2)  # BM25 from cache + vectors
     res["rss_after_refresh_mb"] = rss_mb()
-    res["in_memory_vectors"] = retriever._vectors is not None
+    res["in_memory_vectors"] = retriever.refresh().vectors is not None
     res["library_rss_mb"] = round(res["rss_after_refresh_mb"] - res["rss_after_model_mb"], 1)
     res["bm25_build_transient_mb"] = round(res["rss_before_refresh_mb"] - rss_before_bm25, 1)
 

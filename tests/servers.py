@@ -170,9 +170,11 @@ def start_chroma_server(
     tmpdir: str | os.PathLike[str],
     chroma_exe: str | os.PathLike[str],
     timeout: float = 60.0,
+    port: int | None = None,
 ) -> ServerProcess:
-    """Start `chroma run` on a free port with its data under tmpdir/chroma-data."""
-    port = free_port()
+    """Start `chroma run` with its data under tmpdir/chroma-data, on ``port`` or a free one
+    (the same port again: a server restarted, e.g. without its data)."""
+    port = port or free_port()
     data = Path(tmpdir) / "chroma-data"
     cmd = [str(chroma_exe), "run", "--path", str(data), "--host", HOST, "--port", str(port)]
     env = {"ANONYMIZED_TELEMETRY": "False", "CHROMA_ANONYMIZED_TELEMETRY": "False"}

@@ -40,10 +40,10 @@ def assert_same_as_rebuild(settings: Settings, retriever: Retriever, embedder: o
         ours, theirs = signature(retriever, q), signature(rebuilt, q)
         assert [h[0] for h in ours] == [h[0] for h in theirs], q
         assert [x for h in ours for x in h[1:]] == pytest.approx([x for h in theirs for x in h[1:]], abs=1e-6), q
-    assert retriever._lexical is not None and rebuilt._lexical is not None
-    assert retriever._lexical.df == rebuilt._lexical.df
-    assert retriever._lexical.abbrevs == rebuilt._lexical.abbrevs
-    assert sorted(retriever._lexical.chunk_ids) == sorted(rebuilt._lexical.chunk_ids)
+    ours_lex, theirs_lex = retriever.refresh().lexical, rebuilt.refresh().lexical
+    assert ours_lex.df == theirs_lex.df
+    assert ours_lex.abbrevs == theirs_lex.abbrevs
+    assert sorted(ours_lex.chunk_ids) == sorted(theirs_lex.chunk_ids)
 
 
 def test_refresh_rereads_only_changed_papers(small_library, embedder, caplog) -> None:
