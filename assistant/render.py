@@ -6,14 +6,18 @@ from .types import Answer
 
 
 def format_sources(answer: Answer) -> str:
-    """A numbered source list: cited papers with their quoted span, then the rest considered."""
+    """A numbered source list: cited papers with their quoted span, the "may also be
+    relevant" papers marked as such, then the rest considered."""
     lines = []
     quotes: dict[int, list[str]] = {}
     for c in answer.citations:
         where = ", ".join(x for x in (f"section {c.section}" if c.section else "", f"p. {c.page}" if c.page else "") if x)
         quotes.setdefault(c.n, []).append(c.quote + (f"  ({where})" if where else ""))
     for s in answer.sources:
-        mark = "" if s.relevant else "  (considered, not cited)"
+        if s.tier == "second":
+            mark = "  (may also be relevant: uncertain match, not cited as an answer)"
+        else:
+            mark = "" if s.relevant else "  (considered, not cited)"
         lines.append(f"[{s.n}] {s.title}  (score {s.score:.2f}){mark}")
         for q in quotes.get(s.n, [])[:3]:
             lines.append(f'     "{q[:200]}"')

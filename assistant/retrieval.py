@@ -7,9 +7,14 @@ absolute signals, so the score can say "nothing relevant here":
 - ``lexical``: the share of the question's idf-weighted topic terms the paper contains,
   an abbreviation matching its long form and back (learned from the library);
 - ``title``: the same share counted in the title alone.
-The score is their weighted sum. The list is cut under an absolute floor and where
-scores fall below a share (``gap``) of the best score; all are calibrated on the eval
-set (evals/CALIBRATION.md) and kept in `RetrievalSettings`.
+The score is their weighted sum. Which candidates an answer lists is decided per
+candidate (`decide`): a logistic model over its signals and its place in the question's
+own score distribution (`TIER_FEATURES`) gives a probability of relevance; papers over
+``main_threshold`` form the main list, the next ones over ``second_threshold`` a "may
+also be relevant" tier shown apart. The weights and thresholds are chosen by grouped
+k-fold cross-validation on the tuning half of the eval set (evals/tune_cut.py,
+evals/CALIBRATION.md) and kept in `RetrievalSettings`; ``list_method="gap"`` keeps the
+older cut (an absolute floor and a share of the best score).
 
 Chunk and sentence vectors are held in memory per library version (a few MB for the
 bundled library) so a question costs one embedding plus a few matrix products; above
@@ -32,7 +37,7 @@ import numpy as np
 
 from .lexical import LexicalIndex, PaperVersion, changed_papers, terms, versions_read
 from .providers import Embedder
-from .settings import Settings
+from .settings import RetrievalSettings, Settings
 from .store import Library, get_all
 from .types import Paper, Sentence
 
@@ -91,6 +96,16 @@ class PaperHit:
     sentence: float = 0.0
     title: float = 0.0
     passage: Passage | None = None
+    # Signals for the list decision (see `tier_features`): the score before feedback,
+    # each side's rank among nominees (0: not nominated), the share of the question's
+    # terms matched, the model's probability that the paper is relevant, and its tier.
+    first_score: float = 0.0
+    first_dense: float = 0.0
+    dense_rank: int = 0
+    bm25_rank: int = 0
+    concepts: float = 0.0
+    prob: float = 0.0
+    tier: str = ""
 
     def best_sentences(self, n: int = 1) -> list[Sentence]:
         if not self.sentences or self.sentence_scores is None:
@@ -112,6 +127,9 @@ class Retrieval:
     # Kept on meaning alone: the best combined score is under the floor, a chunk's
     # similarity reached `dense_floor` (the question shares few words with the papers).
     semantic_only: bool = False
+    # "May also be relevant": candidates under the main list's bar but above the second
+    # tier's, shown apart and labelled uncertain (never cited as supporting the answer).
+    second: list[PaperHit] = field(default_factory=list)
 
     @property
     def best_score(self) -> float:
@@ -148,6 +166,16 @@ class _PaperScores(MutableMapping[str, float]):
 
     def __len__(self) -> int:
         return len(self._index) + sum(1 for pid in self._set if pid not in self._index)
+
+
+def _concept_share(lex: LexicalIndex, expanded: list[tuple[str, list[tuple[str, ...]]]], paper_id: str) -> float:
+    """Share of the question's distinct terms the paper contains in any spelling, each
+    term counted once whatever its idf (a rare word must not stand in for the rest)."""
+    have = lex.paper_terms.get(paper_id)
+    if not have or not expanded:
+        return 0.0
+    got = sum(1 for _t, alts in expanded if any(have.issuperset(a) for a in alts))
+    return got / len(expanded)
 
 
 def _groups(owners: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -364,6 +392,125 @@ class Snapshot:
         if key not in self._derived:
             self._derived.setdefault(key, build(self))
         return self._derived[key]
+
+
+# The list decision's inputs, in the order of `RetrievalSettings.tier_weights` (one weight
+# each, then the bias). Chosen and fitted by evals/tune_cut.py on the tuning half.
+TIER_FEATURES = (
+    "score", "first_score", "dense", "sentence", "lexical", "title", "concepts",
+    "bm25_recip", "dense_recip", "rank_recip", "rel_best", "z_top20", "above_gap",
+    "agree10", "best_score", "best_first", "gap_next",
+)
+SIGNALS = (
+    "score", "first_score", "dense", "sentence", "lexical", "title", "concepts", "bm25_rank", "dense_rank",
+    "first_dense",
+)
+
+
+def hit_signals(hits: list[PaperHit]) -> dict[str, np.ndarray]:
+    """The candidates' raw signals as arrays (what `tier_features` and `rank_order` read)."""
+    return {name: np.asarray([float(getattr(h, name)) for h in hits], dtype=np.float64) for name in SIGNALS}
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """1-based rank of each value, highest first."""
+    out = np.empty(len(values), dtype=np.float64)
+    out[np.argsort(-values, kind="stable")] = np.arange(1, len(values) + 1)
+    return out
+
+
+def rank_order(sig: dict[str, np.ndarray], method: str, rrf_k: float = 60.0) -> np.ndarray:
+    """Candidate indices, best first: by the weighted score, or by reciprocal-rank fusion.
+
+    ``rrf`` fuses BM25's nomination rank with the dense rank (after feedback); ``rrf3``
+    adds the weighted score's rank as a third voter. A side that did not nominate a
+    paper gives it nothing.
+    """
+    score = sig["score"]
+    if method == "weighted" or not len(score):
+        return np.argsort(-score, kind="stable")
+    bm25 = sig["bm25_rank"]
+    fused = np.where(bm25 > 0, 1.0 / (rrf_k + np.where(bm25 > 0, bm25, 1.0)), 0.0)
+    fused = fused + 1.0 / (rrf_k + _ranks(sig["dense"]))
+    if method == "rrf3":
+        fused = fused + 1.0 / (rrf_k + _ranks(score))
+    elif method != "rrf":
+        raise ValueError(f"unknown ranking {method!r}: use 'weighted', 'rrf' or 'rrf3'")
+    return np.lexsort((-score, -fused))
+
+
+def tier_features(sig: dict[str, np.ndarray], order: np.ndarray) -> np.ndarray:
+    """One row of `TIER_FEATURES` per candidate (rows aligned with ``sig``).
+
+    Besides each paper's own signals, a row says where the paper stands in its
+    question's distribution: its score relative to the best, its z-score among the top
+    20, whether it is above the largest drop in the top 20, the gap to the next paper;
+    and whether both sides (BM25 and dense) rank it in their top 10.
+    """
+    score, n = sig["score"], len(sig["score"])
+    if not n:
+        return np.zeros((0, len(TIER_FEATURES)))
+    rank = np.empty(n)
+    rank[order] = np.arange(1, n + 1)
+    desc = np.sort(score)[::-1]
+    top = desc[:20]
+    mean, std = float(top.mean()), float(top.std()) or 1.0
+    drops = top[:-1] - top[1:]
+    bar = top[int(np.argmax(drops))] if len(drops) else top[0]
+    nxt = np.searchsorted(-desc, -score, side="right")  # index of the next lower score
+    gap_next = score - np.where(nxt < n, desc[np.minimum(nxt, n - 1)], 0.0)
+    best = float(desc[0])
+    bm25, dense = sig["bm25_rank"], _ranks(sig["dense"])
+    cols = [
+        score, sig["first_score"], sig["dense"], sig["sentence"], sig["lexical"], sig["title"],
+        sig["concepts"], np.where(bm25 > 0, 1.0 / np.maximum(bm25, 1.0), 0.0), 1.0 / dense, 1.0 / rank,
+        score / (best if best > 0 else 1.0), (score - mean) / std, (score >= bar).astype(float),
+        ((bm25 > 0) & (bm25 <= 10) & (dense <= 10)).astype(float), np.full(n, best),
+        np.full(n, float(sig["first_score"].max())), gap_next,
+    ]
+    return np.stack(cols, axis=1)
+
+
+def tier_probability(features: np.ndarray, weights: list[float] | tuple[float, ...]) -> np.ndarray:
+    """The logistic model's probability that each candidate is relevant (or partial)."""
+    w = np.asarray(weights, dtype=np.float64)
+    if len(w) != features.shape[1] + 1:
+        raise ValueError(f"tier_weights needs {features.shape[1] + 1} numbers (one per feature, then the bias)")
+    return 1.0 / (1.0 + np.exp(-(features @ w[:-1] + w[-1])))
+
+
+def decide(hits: list[PaperHit], cfg: RetrievalSettings) -> tuple[list[PaperHit], list[PaperHit]]:
+    """The main list and the "may also be relevant" tier of ``hits``.
+
+    Re-orders ``hits`` in place (the top ``pool`` of the configured ranking by the
+    model's probability, then the rest) and sets each hit's ``prob`` and ``tier``.
+    A question gets a main list only when accepted (``accept_rule``); without one, a
+    paper needs ``uncertain_threshold`` to be offered as an uncertain match.
+    """
+    if not hits:
+        return [], []
+    sig = hit_signals(hits)
+    order = rank_order(sig, cfg.ranking, cfg.rrf_k)
+    prob = tier_probability(tier_features(sig, order), cfg.tier_weights)
+    for h, p in zip(hits, prob.tolist(), strict=True):
+        h.prob, h.tier = p, ""
+    pool = [hits[i] for i in order[: cfg.pool]]
+    pool.sort(key=lambda h: -h.prob)
+    hits[:] = pool + [hits[i] for i in order[cfg.pool:]]
+    if cfg.accept_rule == "floor":  # the question's own scores, before feedback
+        accepted = float(sig["first_score"].max()) >= cfg.floor or float(sig["first_dense"].max()) >= cfg.dense_floor
+    else:
+        accepted = pool[0].prob >= max(cfg.accept_threshold, cfg.main_threshold)
+    relevant = [h for h in pool if h.prob >= cfg.main_threshold][: cfg.max_papers] if accepted else []
+    # A question the library may not cover at all needs a stronger candidate to be
+    # offered even as uncertain (a blockchain question gets no linear-solver paper).
+    bar = cfg.second_threshold if accepted else max(cfg.second_threshold, cfg.uncertain_threshold)
+    second = [h for h in pool[len(relevant):] if h.prob >= bar][: cfg.second_max]
+    for h in relevant:
+        h.tier = "main"
+    for h in second:
+        h.tier = "second"
+    return relevant, second
 
 
 class Retriever:
@@ -590,10 +737,18 @@ class Retriever:
         else:
             for h in hits:
                 h.sentence = max(sent_best.get(h.paper.id, 0.0), 0.0)
+        dense_rank = {pid: i + 1 for i, pid in enumerate(dense_best)}
+        bm25_rank = {pid: i + 1 for i, pid in enumerate(bm25_best)}
         for h in hits:
-            h.score = self._combined(h)
+            h.score = h.first_score = self._combined(h)
+            h.first_dense = h.dense
+            h.dense_rank = dense_rank.get(h.paper.id, 0)
+            h.bm25_rank = bm25_rank.get(h.paper.id, 0)
+            h.concepts = _concept_share(lex, expanded, h.paper.id)
         hits.sort(key=lambda h: -h.score)
         timings["score"] = time.perf_counter() - t
+        if cfg.list_method == "model":
+            return self._tiered(question, qterms, qvec, hits, timings, t0, vectors, bool(sent_best is not None))
         # Whether the library has anything is decided on the question's own scores;
         # feedback only re-ranks what is kept (it raises every score, the unrelated too).
         accepted = self.accepts(hits)
@@ -607,6 +762,29 @@ class Retriever:
         relevant = self.cut(hits, accepted=accepted)
         timings["retrieve_total"] = time.perf_counter() - t0
         return Retrieval(question, qterms, qvec, hits, relevant, timings, semantic_only=semantic_only and bool(relevant))
+
+    def _tiered(
+        self, question: str, qterms: list[str], qvec: np.ndarray, hits: list[PaperHit],
+        timings: dict[str, float], t0: float, vectors: _Vectors | None, sentences_in_memory: bool,
+    ) -> Retrieval:
+        """The two-tier decision: feedback, ranking, then each candidate's probability.
+
+        Feedback runs for every question (the model sees the scores before and after
+        it); the top ``pool`` candidates of the chosen ranking are ordered by the model's
+        probability; those at or over ``main_threshold`` form the main list, the next
+        ones at or over ``second_threshold`` the "may also be relevant" tier.
+        """
+        cfg = self.settings.retrieval
+        if cfg.feedback_weight > 0 and len(hits) > 1:
+            t = time.perf_counter()
+            self._feedback(hits, qvec, vectors)
+            timings["feedback"] = time.perf_counter() - t
+        t = time.perf_counter()
+        relevant, second = decide(hits, cfg)
+        timings["decide"] = time.perf_counter() - t
+        self._attach_sentences(hits[: cfg.sentence_papers] if sentences_in_memory else [], qvec, qterms, vectors)
+        timings["retrieve_total"] = time.perf_counter() - t0
+        return Retrieval(question, qterms, qvec, hits, relevant, timings, second=second)
 
     def _combined(self, h: PaperHit) -> float:
         """The paper score: the weighted sum of its signals (weights in `RetrievalSettings`)."""

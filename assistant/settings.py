@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +28,12 @@ OFFLINE_ENV = {
     "GRADIO_ANALYTICS_ENABLED": "False",
     "TOKENIZERS_PARALLELISM": "false",
 }
+
+
+# Fitted by `python -m evals.tune_cut` (evals/tier_model.json holds the fit and its figures).
+TIER_WEIGHTS: tuple[float, ...] = (
+    1.96464, 1.69665, 0.51654, 3.04055, 1.03055, 1.02762, -0.03456, 0.03054, -0.21855, 0.54139, 1.59914, 0.02933, 0.37272, 0.25543, -0.71183, -0.2893, 7.08866, -5.35663,
+)
 
 
 def _default_data_dir() -> Path:
@@ -106,6 +112,55 @@ class RetrievalSettings(BaseModel):
     sentence_papers: int = Field(
         15, ge=1, description="Top papers whose sentences are scored for quoting."
     )
+    # The two-tier list decision (issue 12), fitted by `python -m evals.tune_cut` with
+    # grouped k-fold cross-validation on the tuning half of the eval set.
+    list_method: Literal["model", "gap"] = Field(
+        "model",
+        description="'model': a logistic model over each candidate's signals decides the main "
+        "list and the 'may also be relevant' tier; 'gap': the older cut under `floor` and `gap`.",
+    )
+    ranking: Literal["weighted", "rrf", "rrf3"] = Field(
+        "weighted",
+        description="Candidate order before the decision: the weighted score, reciprocal-rank "
+        "fusion of BM25 and dense ranks ('rrf'), or of those and the weighted score ('rrf3').",
+    )
+    rrf_k: float = Field(60.0, gt=0, description="The k of reciprocal-rank fusion (1 / (k + rank)).")
+    pool: int = Field(30, ge=1, description="Candidates of the ranking the list decision considers.")
+    tier_weights: tuple[float, ...] = Field(
+        TIER_WEIGHTS,
+        description="Logistic weights of `assistant.retrieval.TIER_FEATURES`, then the bias "
+        "(fitted by evals/tune_cut.py; evals/tier_model.json records the fit).",
+    )
+    accept_rule: Literal["floor", "model"] = Field(
+        "floor",
+        description="Whether a question gets a main list at all: 'floor': its best score before "
+        "feedback reaches `floor` or a chunk's similarity reaches `dense_floor`; 'model': the best "
+        "candidate's probability reaches `accept_threshold`. Otherwise second tier only.",
+    )
+    accept_threshold: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Probability the best candidate needs for the question to get a main list "
+        "at all (below it the library is not sure it has the topic: second tier only).",
+    )
+    main_threshold: float = Field(
+        0.725, ge=0, le=1, description="Probability of relevance a paper needs to be in the main list."
+    )
+    second_threshold: float = Field(
+        0.35,
+        ge=0,
+        le=1,
+        description="Probability a paper needs to be shown as 'may also be relevant' (uncertain).",
+    )
+    uncertain_threshold: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="Probability a paper needs to be offered as 'may also be relevant' when the "
+        "question got no main list (the library may not cover the topic at all).",
+    )
+    second_max: int = Field(5, ge=0, description="Most papers in the 'may also be relevant' tier.")
     version_check_seconds: float = Field(
         1.0,
         ge=0,

@@ -6,6 +6,16 @@ from pathlib import Path
 from typing import Any
 
 RETRIEVAL = ("recall@5", "recall@10", "recall@20", "ndcg@10", "mrr")
+# The list figures of issue 12, shown for the tuning and the test half side by side.
+HALVES = (
+    ("list_precision", "main list on topic (relevant or partial)"),
+    ("list_recall", "relevant papers in the main list"),
+    ("both_recall", "relevant papers in main + 'may also be relevant'"),
+    ("recall@10", "ranking recall@10"),
+    ("no_paper", "answerable answered 'no paper' (count)"),
+    ("main_refusal_rate", "unanswerable/metadata: nothing in the main list"),
+    ("second_tier_rate", "unanswerable/metadata: shown a labelled second tier"),
+)
 # (key, label): every offline citation figure is named for what it measures.
 ANSWER = (
     ("list_precision", "answer's papers on topic (relevant or partial)"),
@@ -68,6 +78,7 @@ def write_report(results: dict[str, Any], path: Path) -> None:
         b = (base["overall"] if kind == "overall" else base["by_kind"].get(kind, {})) if base else {}
         cells = [f"{_f(g.get(m))}" + (f" | {_f(b.get(m))}" if base else "") for m in RETRIEVAL]
         lines.append(f"| {kind} | {g['n_answerable']} | " + " | ".join(cells) + " |")
+    lines += halves_table(s)
     lines += ["", "## Answers", "", "| figure | overall | " + " | ".join(kinds) + " |", "|---" * (2 + len(kinds)) + "|"]
     for key, label in ANSWER:
         if all(s["by_kind"][k].get(key) is None for k in kinds) and s["overall"].get(key) is None:
@@ -102,6 +113,39 @@ def write_report(results: dict[str, Any], path: Path) -> None:
             lost = [p for p in r["relevant"] if p not in top]
             lines.append(f"- {r['id']} ({r['kind']}) recall@10 {r['retrieval']['recall@10']:.2f}: {r['question']} - missing {', '.join(lost)}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def halves_table(s: dict[str, Any]) -> list[str]:
+    """Markdown lines: each list figure per kind, tuning half beside test half."""
+    splits = s.get("splits") or {}
+    if not splits:
+        return []
+    names = list(splits)
+    kinds = list(dict.fromkeys(k for h in names for k in splits[h]["by_kind"]))
+    lines = [
+        "",
+        "## Tuning half and test half",
+        "",
+        "Settings were chosen by k-fold cross-validation on the **tune** half only "
+        "(evals/tune_cut.py); the **test** half was never tuned on: quote its figures.",
+        "",
+        "| kind | figure | " + " | ".join(names) + " |",
+        "|---|---|" + "---|" * len(names),
+    ]
+    for kind in ["overall", *kinds]:
+        for key, label in HALVES:
+            vals = [
+                (splits[h]["overall"] if kind == "overall" else splits[h]["by_kind"].get(kind, {})).get(key)
+                for h in names
+            ]
+            if all(v is None for v in vals):
+                continue
+            n = [
+                (splits[h]["overall"] if kind == "overall" else splits[h]["by_kind"].get(kind, {})).get("n", 0)
+                for h in names
+            ]
+            lines.append(f"| {kind} (n {'/'.join(map(str, n))}) | {label} | " + " | ".join(_f(v) for v in vals) + " |")
+    return lines
 
 
 def plot_metrics(results: dict[str, Any], path: Path) -> None:

@@ -46,6 +46,8 @@ class Question:
     relevant: tuple[str, ...]
     partial: tuple[str, ...]
     answer_points: tuple[str, ...]
+    split: str = ""  # "tune" (settings are chosen on it) or "test" (reported, never tuned on)
+    topic_group: str = ""
 
     @property
     def answerable(self) -> bool:
@@ -60,7 +62,8 @@ def load_questions(path: Path | str = DEFAULT_SET, limit: int | None = None) -> 
             continue
         q = json.loads(line)
         out.append(Question(q["id"], q["kind"], q["question"], tuple(q.get("relevant", ())),
-                            tuple(q.get("partial", ())), tuple(q.get("answer_points", ()))))
+                            tuple(q.get("partial", ())), tuple(q.get("answer_points", ())),
+                            q.get("split", ""), q.get("topic_group", "")))
     return out[:limit] if limit else out
 
 
@@ -80,10 +83,16 @@ def ensure_library(settings: Settings, embedder: Any) -> Any:
 def score_answer(q: Question, answer: Answer, judges: list[Any], texts: dict[str, str]) -> dict[str, Any]:
     """The answer-side figures of one question (citations, paper list, points, refusal)."""
     rec: dict[str, Any] = {"refused": not answer.answerable}
-    cited = list(dict.fromkeys(c.paper_id for c in answer.citations))
+    # The main list is what the answer cites as supporting it; the second tier ("may
+    # also be relevant", an uncertain match) is scored apart.
+    cited = list(dict.fromkeys(c.paper_id for c in answer.citations if c.tier != "second"))
+    second = list(dict.fromkeys(s.paper_id for s in answer.sources if s.tier == "second"))
     rec["cited"] = cited
+    rec["second"] = second
+    rec["no_paper"] = not cited and not second
     if q.answerable:
         rec.update(M.paper_list_metrics(cited, q.relevant, q.partial))
+        rec["both_recall"] = M.paper_list_metrics(cited + second, q.relevant, q.partial)["list_recall"]
         rec["point_coverage"] = M.point_coverage(q.answer_points, answer.text)
     if answer.answerable:
         claims = M.answer_claims(answer.text)
@@ -110,9 +119,15 @@ def _group(records: list[dict[str, Any]], judges: list[str]) -> dict[str, Any]:
         out["list_recall"] = M.mean(r.get("list_recall") for r in ans)
         out["point_coverage"] = M.mean(r.get("point_coverage") for r in ans)
         out["false_refusal_rate"] = M.mean(float(r["refused"]) for r in ans)
+        out["both_recall"] = M.mean(r.get("both_recall") for r in ans)
+        out["no_paper_rate"] = M.mean(float(r.get("no_paper", r["refused"])) for r in ans)
+        out["no_paper"] = sum(bool(r.get("no_paper", r["refused"])) for r in ans)
     ref = [r for r in records if r["kind"] in REFUSE]
     if ref:
         out["refusal_rate"] = M.mean(float(r["refused"]) for r in ref)
+        # Refused in the main list: no paper cited as an answer (a labelled second tier allowed).
+        out["main_refusal_rate"] = M.mean(float(not r["cited"]) for r in ref)
+        out["second_tier_rate"] = M.mean(float(bool(r.get("second"))) for r in ref)
     for name in judges:
         prefix = "" if name == "offline" else f"{name}_"
         cits = [r[prefix + "citation"] for r in records if prefix + "citation" in r]
@@ -135,12 +150,23 @@ def _group(records: list[dict[str, Any]], judges: list[str]) -> dict[str, Any]:
 
 
 def summarise(records: list[dict[str, Any]], judges: list[str]) -> dict[str, Any]:
-    """Figures overall and per question kind."""
-    kinds = list(dict.fromkeys(r["kind"] for r in records))
-    return {
-        "overall": _group(records, judges),
-        "by_kind": {k: _group([r for r in records if r["kind"] == k], judges) for k in kinds},
-    }
+    """Figures overall and per question kind, for the whole set and for each half.
+
+    ``splits.tune`` is the half every setting was chosen on (k-fold CV, evals/tune_cut.py);
+    ``splits.test`` was never tuned on: README figures and CI floors use it.
+    """
+    def kinds_of(rs: list[dict[str, Any]]) -> dict[str, Any]:
+        kinds = list(dict.fromkeys(r["kind"] for r in rs))
+        return {
+            "overall": _group(rs, judges),
+            "by_kind": {k: _group([r for r in rs if r["kind"] == k], judges) for k in kinds},
+        }
+
+    out = kinds_of(records)
+    halves = [h for h in ("tune", "test") if any(r.get("split") == h for r in records)]
+    if halves:
+        out["splits"] = {h: kinds_of([r for r in records if r.get("split") == h]) for h in halves}
+    return out
 
 
 def baseline_summary(questions: list[Question], rankings: list[list[str]]) -> dict[str, Any]:
@@ -205,7 +231,8 @@ def run_eval(
         wall_ms = (time.perf_counter() - t) * 1000
         ranked = [h.paper.id for h in bot.retriever.retrieve(q.question).hits][:20]
         rec: dict[str, Any] = {
-            "id": q.id, "kind": q.kind, "question": q.question, "answer": answer.text,
+            "id": q.id, "kind": q.kind, "split": q.split, "topic_group": q.topic_group,
+            "question": q.question, "answer": answer.text,
             "answer_kind": answer.kind, "mode": answer.mode, "notices": list(answer.notices),
             "ranked": ranked, "relevant": list(q.relevant), "partial": list(q.partial),
             "total_ms": answer.timings.get("total_ms", wall_ms), "wall_ms": round(wall_ms, 2),
@@ -291,6 +318,11 @@ def main(args: Any) -> int:
     line = ", ".join(f"{k} {s[k]:.3f}" for k in ("recall@10", "ndcg@10", "mrr", "citation_precision",
                                                   "citation_recall", "refusal_rate") if s.get(k) is not None)
     print(f"{len(questions)} questions in {results['timing']['total_s']:.0f}s: {line}")
+    for half, g in results["summary"].get("splits", {}).items():
+        o = g["overall"]
+        figs = ", ".join(f"{k} {o[k]:.3f}" for k in ("list_precision", "list_recall", "both_recall",
+                                                      "main_refusal_rate") if o.get(k) is not None)
+        print(f"  {half} half ({o['n']} questions): {figs}, answered 'no paper' {o.get('no_paper', 0)}")
     if "baseline" in results:
         b = results["baseline"]["overall"]
         print(f"baseline (plain llama-index dense): recall@10 {b['recall@10']:.3f}, ndcg@10 {b['ndcg@10']:.3f}, mrr {b['mrr']:.3f}")

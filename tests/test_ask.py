@@ -55,9 +55,19 @@ def assert_grounded(answer: Answer, bot: Assistant) -> None:
         assert source.paper_id == c.paper_id
 
 
+def main_cited(answer: Answer) -> set[str]:
+    """Papers the answer cites as answers (the main list, not "may also be relevant")."""
+    return {c.paper_id for c in answer.citations if c.tier == "main"}
+
+
+def shown(answer: Answer) -> set[str]:
+    """Papers of the main list and of the "may also be relevant" tier."""
+    return {c.paper_id for c in answer.citations}
+
+
 def test_speculative_decoding_question_lists_exactly_those_papers(bot):
     answer = ask_fresh(bot, "Which papers study speculative decoding?")
-    cited = {c.paper_id for c in answer.citations}
+    cited = main_cited(answer)
     assert SPECULATIVE.keys() <= cited, [SPECULATIVE[p] for p in SPECULATIVE.keys() - cited]
     assert cited <= SPECULATIVE.keys() | MENTIONS_SPECULATIVE | {SAMPLING_NAMED}, cited - SPECULATIVE.keys()
     assert SAMPLING_NAMED in {s.paper_id for s in answer.sources}
@@ -87,14 +97,15 @@ def test_paraphrased_questions_are_answered_not_refused(bot):
         "upcoming tokens that the big model then checks in one pass?",
     )
     assert answer.answerable and answer.kind == "list", answer.text
-    assert len({c.paper_id for c in answer.citations} & SPECULATIVE.keys()) >= 4, answer.text
+    # The main list may be short; what it misses is shown as "may also be relevant".
+    assert main_cited(answer) & SPECULATIVE.keys(), answer.text
+    assert len(shown(answer) & SPECULATIVE.keys()) >= 4, answer.text
     assert_grounded(answer, bot)
-    # No "quantum": the combined score is under the floor, the answer rests on the dense
-    # floor alone, and its lead-in says the match is by meaning.
+    # No "quantum": the combined score is under the floor, the answer rests on the dense floor.
     answer = ask_fresh(bot, "Which papers propose algorithms meant to run on machines that exploit superposition and entanglement?")
     assert answer.answerable and answer.kind == "list", answer.text
-    assert answer.text.splitlines()[0].endswith("may address this (matched by meaning, not wording):"), answer.text
-    assert len({c.paper_id for c in answer.citations} & QUANTUM_ALGORITHMS) >= 3, answer.text
+    assert main_cited(answer) <= QUANTUM_ALGORITHMS, answer.text
+    assert len(shown(answer) & QUANTUM_ALGORITHMS) >= 3, answer.text
     assert_grounded(answer, bot)
 
 
@@ -199,9 +210,13 @@ def test_filters_restrict_the_papers_that_answer(bot):
     assert cited and all(page in papers[pid].sources for pid in cited)
     assert {paper_id("SpecDec++: Boosting Speculative Decoding via Adaptive Candidate Lengths"),
             paper_id("SpecTr: Fast Speculative Decoding via Optimal Transport")} <= cited
-    # A page without any such paper: the honest answer is "nothing here".
-    other = ask_fresh(bot, "Which papers study speculative decoding?", filters=Filters(sources=("002_44d1e5d38125c694.txt",)))
-    assert not other.answerable and other.citations == ()
+    # A page without any such paper: nothing in the main list; a closest paper may be
+    # offered only as an uncertain match, from that page.
+    other_page = "002_44d1e5d38125c694.txt"
+    other = ask_fresh(bot, "Which papers study speculative decoding?", filters=Filters(sources=(other_page,)))
+    assert not other.answerable and main_cited(other) == set()
+    assert all(c.tier == "second" and other_page in papers[c.paper_id].sources for c in other.citations)
+    assert not other.citations or other.text.startswith("No paper in the library clearly addresses this.")
 
 
 def test_injected_instructions_in_an_abstract_do_not_change_the_answer(tmp_path, embedder):
