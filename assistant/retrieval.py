@@ -53,9 +53,16 @@ class Filters:
     date: str | None = None
     year_from: int | None = None
     year_to: int | None = None
+    # Reference-manager labels (BibTeX keywords, Zotero tags / collections): a paper passes
+    # with any one of them, compared without case.
+    tags: tuple[str, ...] = ()
+    collections: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.sources or self.paper_ids or self.date or self.year_from or self.year_to)
+        return bool(
+            self.sources or self.paper_ids or self.date or self.year_from or self.year_to
+            or self.tags or self.collections
+        )
 
     def allows(self, paper: Paper) -> bool:
         if self.paper_ids and paper.id not in self.paper_ids:
@@ -66,7 +73,15 @@ class Filters:
             return False
         if self.year_from is not None and (paper.year is None or paper.year < self.year_from):
             return False
+        if self.tags and not _folded(self.tags) & _folded(paper.tags):
+            return False
+        if self.collections and not _folded(self.collections) & _folded(paper.collections):
+            return False
         return not (self.year_to is not None and (paper.year is None or paper.year > self.year_to))
+
+
+def _folded(values: tuple[str, ...]) -> set[str]:
+    return {v.strip().casefold() for v in values}
 
 
 @dataclass(frozen=True)

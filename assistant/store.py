@@ -192,6 +192,8 @@ def paper_metadata(paper: Paper, n_chunks: int, n_sentences: int) -> dict[str, A
         "body_hash": paper.body_hash or None,
         "n_sections": len(paper.sections) or None,
         "injected": list(paper.injected) or None,  # Chroma stores no empty lists
+        "tags": list(paper.tags) or None,
+        "collections": list(paper.collections) or None,
     }
     meta.update({k: v for k, v in optional.items() if v is not None})
     return meta
@@ -211,6 +213,8 @@ def paper_from_metadata(paper_id: str, meta: dict[str, Any]) -> Paper:
         arxiv_id=meta.get("arxiv_id"),
         doi=meta.get("doi"),
         injected=tuple(meta.get("injected") or ()),
+        tags=tuple(meta.get("tags") or ()),
+        collections=tuple(meta.get("collections") or ()),
     )
 
 
@@ -518,6 +522,7 @@ class Library:
             fields = {
                 "date": paper.date, "authors": list(paper.authors) or None, "year": paper.year,
                 "venue": paper.venue, "url": paper.url, "arxiv_id": paper.arxiv_id, "doi": paper.doi,
+                "tags": list(paper.tags) or None, "collections": list(paper.collections) or None,
             }
             meta.update({k: v for k, v in fields.items() if v is not None})
             meta["hash"] = paper.hash_with_body(str(meta.get("body_hash") or ""))

@@ -65,6 +65,9 @@ class Paper(_Wire):
     # Sentences addressed to a model (hidden instructions, see assistant/injection.py),
     # set at ingest: kept in the text, never used as evidence or put in a prompt.
     injected: tuple[str, ...] = ()
+    # From a reference manager (BibTeX keywords, Zotero tags and collections): filterable.
+    tags: tuple[str, ...] = ()
+    collections: tuple[str, ...] = ()
 
     @property
     def body_hash(self) -> str:
@@ -93,6 +96,8 @@ class Paper(_Wire):
             fields.append(body_hash)
         if self.injected:  # so is a flagged paper stored before flags existed: rewritten
             fields.append(list(self.injected))
+        if self.tags or self.collections:  # papers without them keep the hash they had
+            fields.append([list(self.tags), list(self.collections)])
         payload = json.dumps(fields, ensure_ascii=False)
         return hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]
 

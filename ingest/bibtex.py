@@ -1,8 +1,11 @@
-"""BibTeX (.bib) entries as metadata records: authors, year, venue, arXiv id, DOI, URL.
+"""BibTeX (.bib) entries as metadata records: authors, year, venue, arXiv id, DOI, URL,
+keywords (as tags) and attached files.
 
 An entry attaches its metadata to a paper already in the library or in the same ingest
 run (matched by DOI, arXiv id or title, see `ingest.pipeline`); an entry with a title
-and an abstract that matches nothing becomes a paper of its own.
+and an abstract that matches nothing becomes a paper of its own. An entry whose ``file``
+field names a PDF (the export of Zotero, Better BibTeX, JabRef or Mendeley) becomes that
+PDF's paper, carrying the entry's metadata.
 """
 
 from __future__ import annotations
@@ -59,6 +62,48 @@ def _doi(value: str | None) -> str | None:
     return m.group(1).rstrip(".,;") if m else None
 
 
+# A separator not preceded by a backslash: JabRef escapes Windows paths (C\:\\Users\\...).
+_UNESCAPED_SEMI = re.compile(r"(?<!\\);")
+_UNESCAPED_COLON = re.compile(r"(?<!\\):")
+
+
+def _unescape(value: str) -> str:
+    return re.sub(r"\\([\\:;])", r"\1", value).strip()
+
+
+def file_paths(value: str) -> tuple[str, ...]:
+    """The paths in a BibTeX ``file`` field, in order.
+
+    Accepts the reference managers' syntaxes: ``Description:path:mime`` (Zotero, JabRef,
+    Mendeley; the description may be empty), a plain path, several of either separated by
+    ``;``, and JabRef's escaped ``\\:`` and ``\\\\`` in Windows paths.
+
+    Example:
+        >>> file_paths("Full Text:files/12/paper.pdf:application/pdf;:supp.pdf:PDF")
+        ('files/12/paper.pdf', 'supp.pdf')
+    """
+    out = []
+    for item in _UNESCAPED_SEMI.split(clean_text(value).strip()):
+        parts = _UNESCAPED_COLON.split(item.strip())
+        if len(parts) >= 3:  # description:path:type (a Zotero Windows path adds a colon)
+            path = ":".join(parts[1:-1])
+        elif len(parts) == 2 and len(parts[0]) == 1 and parts[1][:1] in ("\\", "/"):
+            path = ":".join(parts)  # C:\\papers\\x.pdf, no description
+        elif len(parts) == 2:
+            path = parts[1]
+        else:
+            path = parts[0]
+        path = _unescape(path.replace("{", "").replace("}", ""))
+        if path:
+            out.append(path)
+    return tuple(dict.fromkeys(out))
+
+
+def _keywords(value: str) -> tuple[str, ...]:
+    words = (w.strip() for w in re.split(r"[,;]", _plain(value)))
+    return tuple(dict.fromkeys(w for w in words if w))
+
+
 def parse_bibtex(text: str, source: str) -> ParseResult:
     """Each entry of a .bib file as a `MetadataRecord`; a block that does not parse is reported.
 
@@ -89,7 +134,8 @@ def parse_bibtex(text: str, source: str) -> ParseResult:
         url = _plain(fields.get("url", "")) or None
         eprint = fields.get("eprint") if "arxiv" in fields.get("archiveprefix", "arxiv").lower() else None
         arxiv = arxiv_id(eprint, url, fields.get("journal"))
-        if not (title and normalize_title(title)) and not doi and not arxiv:
+        files = file_paths(fields.get("file", ""))
+        if not (title and normalize_title(title)) and not doi and not arxiv and not files:
             result.problems.append(f"{source}: {label}: no title, DOI or arXiv id - skipped")
             continue
         venue = next(
@@ -115,6 +161,9 @@ def parse_bibtex(text: str, source: str) -> ParseResult:
                 url=url or (f"https://doi.org/{doi}" if doi else None),
                 arxiv_id=arxiv,
                 doi=doi,
+                tags=_keywords(fields.get("keywords", "")),
+                files=files,
+                label=label,
             )
         )
     if not library.entries and not library.failed_blocks:

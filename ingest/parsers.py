@@ -84,12 +84,22 @@ class MetadataRecord:
     url: str | None = None
     arxiv_id: str | None = None
     doi: str | None = None
+    tags: tuple[str, ...] = ()
+    collections: tuple[str, ...] = ()
+    # Attached files (a BibTeX ``file`` field, Zotero's storage/): paths as the entry gives
+    # them, relative ones to the listing file's folder. The first readable one is the
+    # paper's text; ``label`` names the entry in reports ("entry 'key'").
+    files: tuple[str, ...] = ()
+    label: str = ""
+    # Set once an attachment was read: the paper the entry's metadata belongs to.
+    paper_id: str | None = None
 
     def fields(self) -> dict[str, Any]:
         """The metadata fields this entry sets (empty ones left out)."""
         values = {
             "authors": self.authors, "year": self.year, "venue": self.venue, "url": self.url,
-            "arxiv_id": self.arxiv_id, "doi": self.doi,
+            "arxiv_id": self.arxiv_id, "doi": self.doi, "tags": self.tags,
+            "collections": self.collections,
         }
         return {k: v for k, v in values.items() if v}
 
@@ -346,6 +356,12 @@ def _parse_bibtex(text: str, source: str) -> ParseResult:
     return parse_bibtex(text, source)
 
 
+def _read_zotero(path: Path, source: str, max_mb: float) -> ParseResult:
+    from .zotero import read_zotero
+
+    return read_zotero(path, source, max_mb)
+
+
 def _read_pdf(path: Path, source: str, max_mb: float) -> ParseResult:
     from .pdf import read_pdf  # imports pypdf only when a PDF is read
 
@@ -363,6 +379,7 @@ TEXT_READERS: dict[str, Callable[[str, str], ParseResult]] = {
 # Binary formats: the reader opens the file itself.
 FILE_READERS: dict[str, Callable[[Path, str, float], ParseResult]] = {
     ".pdf": _read_pdf,
+    ".sqlite": _read_zotero,  # a Zotero data folder's zotero.sqlite
 }
 
 

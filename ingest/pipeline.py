@@ -60,7 +60,10 @@ def collect_files(paths: Iterable[str | Path], report: IngestReport) -> list[Pat
     files: list[Path] = []
     for raw in paths:
         path = Path(raw).expanduser()
-        if path.is_dir():
+        if path.is_dir() and (path / ZOTERO_DB).is_file():
+            # A Zotero data folder: its database says which files in storage/ are papers.
+            files.append(path / ZOTERO_DB)
+        elif path.is_dir():
             for f in _walk(path, report):
                 if f.is_file():
                     files.append(f)
@@ -93,7 +96,10 @@ def _walk(folder: Path, report: IngestReport) -> list[Path]:
 
 
 # Metadata fields a metadata entry (BibTeX, JSON without abstract) may set on a paper.
-META_FIELDS = ("authors", "year", "venue", "url", "arxiv_id", "doi")
+META_FIELDS = ("authors", "year", "venue", "url", "arxiv_id", "doi", "tags", "collections")
+ZOTERO_DB = "zotero.sqlite"
+# Attachments read as a paper's text (a reference manager's web snapshots are not papers).
+ATTACHMENT_SUFFIXES = (".pdf",)
 
 
 @dataclass
@@ -128,7 +134,7 @@ def read_files(
             if pid:
                 deferred.append((f, pid))
                 continue
-        _read_one(f, report, out, limits)
+        _read_one(f, report, out, limits, known_files)
     for f, pid in deferred:
         if pid in out.papers or pid in out.known:
             _read_one(f, report, out, limits)  # merge with the other listing, not shadow it
@@ -138,7 +144,10 @@ def read_files(
     return out
 
 
-def _read_one(f: Path, report: IngestReport, out: ReadResult, limits: IngestSettings | None) -> None:
+def _read_one(
+    f: Path, report: IngestReport, out: ReadResult, limits: IngestSettings | None,
+    known_files: Mapping[str, str] | None = None,
+) -> None:
     try:
         result = parse_file(f, limits=limits)
     except IngestError as exc:
@@ -150,7 +159,54 @@ def _read_one(f: Path, report: IngestReport, out: ReadResult, limits: IngestSett
     for paper in result.papers:
         seen = out.papers.get(paper.id)
         out.papers[paper.id] = paper if seen is None else _merge(seen, paper)
-    out.metadata.extend((f, record) for record in result.metadata)
+    out.metadata.extend(
+        (f, _read_attachment(f, record, report, out, limits, known_files) if record.files else record)
+        for record in result.metadata
+    )
+
+
+def _read_attachment(
+    f: Path, record: MetadataRecord, report: IngestReport, out: ReadResult,
+    limits: IngestSettings | None, known_files: Mapping[str, str] | None,
+) -> MetadataRecord:
+    """Read the first readable attached PDF of an entry (BibTeX ``file``, Zotero storage) as
+    its paper; the entry comes back bound to that paper (``paper_id``), or unbound when no
+    attachment could be read, to attach by DOI/title or stand on its own abstract.
+
+    A missing file is reported in one line; a PDF already stored (same sha256) is not read again.
+    """
+    for raw in record.files:
+        path = Path(raw).expanduser()
+        path = path if path.is_absolute() else f.parent / path  # relative to the listing file
+        if path.suffix.lower() not in ATTACHMENT_SUFFIXES:
+            continue
+        if not path.is_file():
+            report.skipped.append((str(f), f"{record.label}: attached file {raw} not found - "
+                                            "the entry's own metadata is used"))
+            continue
+        try:
+            pid = (known_files or {}).get(file_sha256(path))
+        except OSError:
+            pid = None  # parse_file reports why
+        if pid:
+            if pid not in out.papers:
+                out.known.setdefault(pid, path.name)
+            report.files_read += 1
+            return replace(record, paper_id=pid)
+        try:
+            result = parse_file(path, limits=limits)
+        except IngestError as exc:
+            report.skipped.append((exc.path, exc.reason))
+            continue
+        report.files_read += 1
+        for problem in result.problems:
+            report.skipped.append((str(path), problem.split(": ", 1)[-1]))
+        if result.papers:
+            paper = result.papers[0]
+            seen = out.papers.get(paper.id)
+            out.papers[paper.id] = paper if seen is None else _merge(seen, paper)
+            return replace(record, paper_id=paper.id)
+    return record
 
 
 def read_papers(files: Sequence[Path], report: IngestReport) -> list[Paper]:
@@ -209,6 +265,8 @@ def _matcher(papers: Iterable[Paper]) -> dict[tuple[str, str], str]:
 
 
 def _match(index: Mapping[tuple[str, str], str], record: MetadataRecord) -> str | None:
+    if record.paper_id and ("id", record.paper_id) in index:  # the paper its attachment became
+        return index[("id", record.paper_id)]
     for key in _keys(record.doi, record.arxiv_id, record.title):
         if key in index:
             return index[key]
@@ -536,6 +594,8 @@ class _Manifest:
     ) -> _Manifest | None:
         if settings.chroma_host:  # a server's library can change without a file here changing
             return None
+        if any(f.suffix.lower() in (".bib", ".sqlite") for f in files):
+            return None  # their attached PDFs are not among the files whose stat it records
         try:
             racy_from = time.time_ns() - _RACY_NS
             stats, hashes = [], {}
