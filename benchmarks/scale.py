@@ -210,7 +210,7 @@ def probe(data_dir: Path, result: Path, n_questions: int, update_papers: int, ch
     res.update(papers=stats.papers, chunks=stats.chunks, sentences=stats.sentences)
 
     # BM25 built by hand (timed), saved where refresh() looks, so it is built once.
-    version = library.version()
+    collection, version = library.identity()
     t = time.perf_counter()
     ids, texts, metas = library.chunk_records()
     res["fetch_chunk_texts_s"] = round(time.perf_counter() - t, 2)
@@ -219,8 +219,8 @@ def probe(data_dir: Path, result: Path, n_questions: int, update_papers: int, ch
     index = LexicalIndex.build(version, ids, texts, metas)
     res["bm25_build_s"] = round(time.perf_counter() - t, 2)
     del ids, texts, metas
-    index.save(retriever._cache_path(version))
-    res["bm25_cache_mb"] = round(retriever._cache_path(version).stat().st_size / 1024 / 1024, 2)
+    index.save(retriever._cache_path(collection, version))
+    res["bm25_cache_mb"] = round(retriever._cache_path(collection, version).stat().st_size / 1024 / 1024, 2)
     del index
     res["rss_before_refresh_mb"] = rss_mb()
     t = time.perf_counter()

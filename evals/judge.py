@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from assistant.llm import LLMClient
@@ -40,7 +40,7 @@ class OfflineJudge:
 
     name = "offline"
 
-    def __init__(self, verifier: Verifier, papers: dict[str, Paper]):
+    def __init__(self, verifier: Verifier, papers: Mapping[str, Paper]):
         self.verifier = verifier
         self.papers = papers
         self._sentences: dict[str, list[Sentence]] = {}
@@ -75,7 +75,7 @@ class LLMJudge:
     name = "llm"
     threshold = 0.5
 
-    def __init__(self, llm: LLMClient, papers: dict[str, Paper]):
+    def __init__(self, llm: LLMClient, papers: Mapping[str, Paper]):
         self.llm = llm
         self.papers = papers
         self.prompt = load_prompt("judge", PROMPTS)
