@@ -292,7 +292,7 @@ def attribution_scores(
     sims = mat @ mat.T
     np.fill_diagonal(sims, -1.0)
     sents = {p: paper_sentences(papers[p]) for p in order}
-    cached = _CachedEmbedder(embedder)
+    cached = embedder if isinstance(embedder, _CachedEmbedder) else _CachedEmbedder(embedder)
     cached.warm([t for p in order for t in (papers[p].title, *(x.text for x in sents[p]))])
     verifier = Verifier(cast(Any, cached), threshold=float("inf"), attribution_threshold=float("inf"))
 
@@ -371,6 +371,7 @@ def relevance_scores(papers: dict[str, Paper], embedder: Any, questions_path: Pa
 def calibrate_attribution(library: Any, embedder: Any, questions_path: Path, seed: int = 0) -> dict[str, Any]:
     """The attribution and relevance calibration: thresholds from tune, rates on both halves."""
     papers = library.papers()
+    embedder = _CachedEmbedder(embedder)  # both parts encode the same sentences
     scores = attribution_scores(papers, mean_vectors(library, list(papers)), embedder, seed)
     chosen = choose_thresholds(scores["tune"])
 
