@@ -120,6 +120,13 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_mcp(args: argparse.Namespace) -> int:
+    from paperlens.mcp_server import serve
+
+    serve("http" if args.http else "stdio", host=args.host, port=args.port)
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from evals.runner import main as eval_main
 
@@ -135,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="add papers from files or folders")
-    p.add_argument("paths", nargs="+", help="files or folders (.txt .md .json .jsonl)")
+    p.add_argument("paths", nargs="+", help="files or folders (.txt .md .json .jsonl .pdf, "
+                   ".bib with its attached PDFs, a Zotero data folder)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_ingest)
@@ -154,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
     p.add_argument("--mode", choices=["extractive", "llm"], help="force an answerer")
     p.set_defaults(func=_cmd_ask)
+
+    p = sub.add_parser("mcp", help="serve the library as MCP tools (stdio, or --http)")
+    p.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
+    p.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    p.set_defaults(func=_cmd_mcp)
 
     p = sub.add_parser("eval", help="run the offline eval set and write a report")
     p.add_argument("--set", dest="set_path", help="questions JSONL (default: the bundled set)")
