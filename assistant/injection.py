@@ -97,6 +97,22 @@ def flag_paper(paper: Paper) -> Paper:
     return paper if injected == paper.injected else replace(paper, injected=injected)
 
 
+def _blank(text: str, sentences: Iterable[str]) -> str:
+    for sentence in sentences:
+        text = text.replace(sentence, " " * len(sentence))
+    return text
+
+
+def index_view(paper: Paper) -> Paper:
+    """The paper as it is indexed: flagged sentences blanked with spaces, so every offset
+    still points into the stored text but nothing of them is chunked, embedded or matched
+    (an instruction cannot make its paper retrieved for every question)."""
+    if not paper.injected:
+        return paper
+    sections = tuple(replace(s, text=_blank(s.text, paper.injected)) for s in paper.sections)
+    return replace(paper, abstract=_blank(paper.abstract, paper.injected), sections=sections)
+
+
 def is_injected(sentence: str, paper: Paper | None = None) -> bool:
     """Whether a sentence is flagged on its paper, or is itself an instruction (a library
     ingested before the flag existed has none stored)."""
@@ -164,6 +180,7 @@ __all__ = [
     "escape_for_prompt",
     "flag_paper",
     "flagged_papers",
+    "index_view",
     "injected_sentences",
     "is_injected",
     "is_instruction",

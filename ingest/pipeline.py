@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import IngestError
-from assistant.injection import flag_paper
+from assistant.injection import flag_paper, index_view
 from assistant.providers import Embedder, get_embedder
 from assistant.settings import IngestSettings, Settings, get_settings
 from assistant.store import Library, PaperWrite
@@ -28,6 +28,7 @@ from assistant.types import Chunk, IngestReport, Paper, Sentence
 from .chunking import Chunker, paper_sentences, sentence_spans_in_chunks
 from .parsers import MetadataRecord, normalize_title, paper_id, parse_file, supported_suffixes
 from .pdf import file_sha256
+from .zotero import DATABASE as ZOTERO_DB
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,6 @@ def _walk(folder: Path, report: IngestReport) -> list[Path]:
 
 # Metadata fields a metadata entry (BibTeX, JSON without abstract) may set on a paper.
 META_FIELDS = ("authors", "year", "venue", "url", "arxiv_id", "doi", "tags", "collections")
-ZOTERO_DB = "zotero.sqlite"
 # Attachments read as a paper's text (a reference manager's web snapshots are not papers).
 ATTACHMENT_SUFFIXES = (".pdf",)
 
@@ -330,8 +330,9 @@ class _Plan:
 def plan_papers(papers: Sequence[Paper], chunker: Chunker) -> list[_Plan]:
     plans = []
     for paper in papers:
-        chunks = chunker.chunks(paper)
-        sentences = paper_sentences(paper)
+        indexed = index_view(paper)  # flagged sentences blanked: not chunked, not evidence
+        chunks = chunker.chunks(indexed)
+        sentences = paper_sentences(indexed)
         spans, where = sentence_spans_in_chunks(chunks, sentences, len(chunker.title_prefix(paper)))
         plans.append(_Plan(paper, chunks, sentences, spans, where))
     return plans
@@ -352,10 +353,7 @@ def embed_plans(plans: Sequence[_Plan], embedder: Embedder) -> list[PaperWrite]:
             [span_vectors[offset + ci][k] for ci, k in plan.where], dtype=np.float32
         ).reshape(len(plan.sentences), vectors.shape[1])
         n = len(plan.chunks)
-        # Flagged sentences were pooled with their chunk but are not stored as evidence.
-        keep = [i for i, s in enumerate(plan.sentences) if s.text not in plan.paper.injected]
-        sentences = [plan.sentences[i] for i in keep]
-        writes.append(PaperWrite(plan.paper, plan.chunks, vectors[offset : offset + n], sentences, sent_vecs[keep]))
+        writes.append(PaperWrite(plan.paper, plan.chunks, vectors[offset : offset + n], plan.sentences, sent_vecs))
         offset += n
     return writes
 
