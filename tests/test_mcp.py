@@ -214,3 +214,15 @@ def test_http_server_needs_the_ui_password_and_serves_8_concurrent_calls(http_se
             assert together[4]["results"][0]["paper_id"] == TREES
 
     asyncio.run(main())
+
+
+def test_http_beyond_this_machine_needs_the_ui_password() -> None:
+    from assistant.errors import ConfigError
+    from paperlens.mcp_server import serve
+
+    with pytest.raises(ConfigError) as refused:
+        serve("http", host="0.0.0.0", settings=Settings())
+    assert str(refused.value) == (
+        "Serving MCP on 0.0.0.0 would open the library to the network without a password - "
+        "set PAPERLENS_UI__AUTH_USER and PAPERLENS_UI__AUTH_PASSWORD, or use --host 127.0.0.1."
+    )
