@@ -409,7 +409,8 @@ class Assistant:
             yield StreamEvent("", self._finish(plan.question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan))
             return
         t = time.perf_counter()
-        checked = self.verifier.check("".join(parts), sources, question=plan.question)
+        asked = [plan.question, *(t.question for t in self.history[-3:-1] if plan.info.follow_up)]
+        checked = self.verifier.check("".join(parts), sources, question=asked)
         plan.timings["verify"] = time.perf_counter() - t
         if not checked.citations:
             plan.notices.append(

@@ -142,19 +142,25 @@ class Verifier:
                     scores[i, j] = min(scores[i, j], self.threshold - 0.01)
         return scores, best
 
-    def check(self, answer: str, sources: Sequence[SourceText], question: str | None = None) -> Checked:
+    def check(
+        self, answer: str, sources: Sequence[SourceText], question: str | Sequence[str] | None = None
+    ) -> Checked:
         """Verify ``answer`` against numbered ``sources`` (see the module docstring).
 
-        With ``question``, a sentence unrelated to it is dropped even where a source states it.
+        With ``question``, a sentence unrelated to it is dropped even where a source states
+        it. A follow-up passes the questions it follows too: a sentence on any of them is on
+        the conversation ("how do they compare?" says nothing of its topic by itself).
         """
+        asked = [question] if isinstance(question, str) else list(question or ())
         by_n = {s.n: j for j, s in enumerate(sources)}
         pieces = _claims(answer)
         claim_texts = [c for c, _ in pieces]
         relevance = np.ones(len(claim_texts), dtype=np.float32)
         claim_vectors = None
-        if question and claim_texts:
-            vecs = self.embedder.encode([*claim_texts, question])
-            claim_vectors, relevance = vecs[:-1], vecs[:-1] @ vecs[-1]
+        if asked and claim_texts:
+            vecs = self.embedder.encode([*claim_texts, *asked])
+            n = len(claim_texts)
+            claim_vectors, relevance = vecs[:n], (vecs[:n] @ vecs[n:].T).max(axis=1)
         scores, best = self.support(claim_texts, sources, claim_vectors)
         out = Checked(text="")
         lines: list[str] = []

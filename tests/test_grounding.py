@@ -271,6 +271,9 @@ def test_a_rewrite_copied_from_a_source_is_rejected(obedient, embedder):
         follow = bot.ask("and which of those use a draft model?")
     assert not any(n.startswith("Follow-up read as") for n in follow.notices), follow.notices
     assert "Berlin" not in follow.text
+    # The follow-up names no topic itself: the LLM's sentence on the conversation's topic stays.
+    assert follow.mode == "llm", follow.notices
+    assert "SpecDec++ adaptively determines the candidate length" in follow.text
 
 
 def test_rewrites_are_accepted_only_as_questions_about_the_conversation():
@@ -340,6 +343,11 @@ def test_a_sentence_off_the_question_is_not_verified_even_when_a_source_states_i
     checked = Verifier(embedder).check(f"{PAYLOAD} [2] {spec_claim} [1]", sources, question=SPEC_QUESTION)
     assert checked.off_question == [PAYLOAD] and PAYLOAD not in checked.text
     assert [c.n for c in checked.citations] == [1]
+    # A follow-up is judged with the question it follows.
+    follow_up = "how do they compare?"
+    assert Verifier(embedder).check(f"{spec_claim} [1]", sources, question=follow_up).off_question == [spec_claim]
+    kept = Verifier(embedder).check(f"{spec_claim} [1]", sources, question=[follow_up, SPEC_QUESTION])
+    assert kept.off_question == [] and [c.n for c in kept.citations] == [1]
     # Without the question the atlas does support it: relevance is what rejected it.
     assert [c.n for c in Verifier(embedder).check(f"{PAYLOAD} [2]", sources).citations] == [2]
 
