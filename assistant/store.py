@@ -454,6 +454,8 @@ class Library:
         ids = [w.paper.id for w in batch]
         # Stale pieces of a previous version (more chunks/sentences than now) go first.
         self._delete_where(ids)
+        # Each step logged, so a kill test can stop a write between any two of them.
+        log.debug("write: old pieces of %d papers deleted", len(ids))
         rest_ids, rest_vecs, rest_docs, rest_meta = [], [], [], []
         s_ids, s_vecs, s_docs, s_meta = [], [], [], []
         head_ids, head_vecs, head_docs, head_meta = [], [], [], []
@@ -487,8 +489,11 @@ class Library:
                 s_docs.append(s.text)
                 s_meta.append({"paper_id": s.paper_id, "index": s.index, "start": s.start, "end": s.end})
         self._upsert(self.sentences, s_ids, s_vecs, s_docs, s_meta)
+        log.debug("write: sentences upserted")
         self._upsert(self.chunks, rest_ids, rest_vecs, rest_docs, rest_meta)
+        log.debug("write: chunks upserted")
         self._upsert(self.chunks, head_ids, head_vecs, head_docs, head_meta)  # the markers
+        log.debug("write: markers upserted")
         self._bump_version()
 
     def update_sources(self, updates: dict[str, tuple[str, ...]]) -> None:

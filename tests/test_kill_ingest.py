@@ -3,9 +3,10 @@ to exactly what a clean run writes (issue 11, part 5).
 
 The real CLI in a subprocess, real embedded Chroma in one persistent data folder, the
 bundled model. Each run is killed at a point of its own: at start-up, while it reads the
-files, loads the model, embeds, writes (at and inside a write), and while it records its
-manifest. The kill points key on the INFO lines `paperlens -v ingest` prints for each phase,
-plus a delay, so they land in different phases on a fast or a slow machine alike.
+files, loads the model, embeds, between every two steps of a write, and while it records
+its manifest. The kill points key on the lines `paperlens -v ingest` logs for each phase
+(INFO) and `assistant.store` for each step of a write (DEBUG), plus a delay, so they land
+in the same phases on a fast or a slow machine alike.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ class Kill:
 
 
 # What a killed run wrote stays, so the order matters: each kill must still find its
-# phase ahead. Counting the worst case (each write kill lands after its write), runs 7-10
-# write at most 6 of the 11 batches, leaving the 11th run writes to do before its manifest.
+# phase ahead. The 6th run writes the first window (about 4 of the 11 writes); runs 7-11
+# die within their first write (at worst just after it), leaving run 12 writes to do
+# before its manifest.
 KILLS = (
     Kill(None, delay=0.3),  # importing, opening the store
     Kill("reading"),  # reading and parsing the files, planning against the library
@@ -63,10 +65,11 @@ KILLS = (
     Kill("loading the embedding model", delay=0.5),
     Kill("embedding", delay=0.2),
     Kill("embedding", nth=2, delay=0.1),  # the second window, after the first is written
-    Kill("writing"),  # right at a write
-    Kill("writing", delay=0.05),  # inside a write (sentences, chunks, then the markers)
-    Kill("wrote", nth=2),  # between two writes
-    Kill("writing", nth=2, delay=0.02),
+    Kill("writing"),  # a write deleting a paper's old pieces
+    Kill("write: old pieces"),  # ... writing its sentences
+    Kill("write: sentences"),  # ... its chunks but chunk 0
+    Kill("write: chunks"),  # ... the chunk 0s, the completion markers
+    Kill("write: markers"),  # ... bumping the library version
     Kill("recording the ingest manifest"),  # everything written, manifest not yet
     Kill("reading", delay=0.2),  # nothing left to write, manifest not yet
 )
@@ -74,7 +77,11 @@ PHASES = {  # last phase line seen -> the phase the run was in when it died
     "reading": "parsing",
     "loading the embedding model": "model load",
     "embedding": "embedding",
-    "writing": "writing",
+    "writing": "writing: deleting",
+    "write: old pieces": "writing: sentences",
+    "write: sentences": "writing: chunks",
+    "write: chunks": "writing: markers",
+    "write: markers": "writing: version",
     "wrote": "between writes",
     "recording the ingest manifest": "manifest",
 }
@@ -92,13 +99,23 @@ def _corpus(folder: Path) -> Path:
 
 def _phase_line(line: str, marker: str) -> bool:
     # "INFO ingest.pipeline: embedding ..." (not "... loading the embedding model")
-    return line.startswith(f"INFO ingest.pipeline: {marker}")
+    return line.startswith((f"INFO ingest.pipeline: {marker}", f"DEBUG assistant.store: {marker}"))
+
+
+# The console script's own code (`paperlens = "paperlens.cli:main"`), with the store's
+# write steps logged too: `-v` shows INFO, the steps are DEBUG.
+CLI = (
+    "import logging, sys\n"
+    "logging.getLogger('assistant.store').setLevel(logging.DEBUG)\n"
+    "from paperlens.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
 
 
 def _run_until(kill: Kill, corpus: Path, env: dict[str, str]) -> tuple[int, str]:
     """Run `paperlens -v ingest` and kill it as ``kill`` says; (exit code, phase at death)."""
     child = subprocess.Popen(
-        [str(PAPERLENS), "-v", "ingest", "-q", str(corpus)],
+        [sys.executable, "-c", CLI, "-v", "ingest", "-q", str(corpus)],
         cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert child.stderr is not None
@@ -168,7 +185,7 @@ def test_ingest_killed_at_every_phase_completes_to_the_clean_library(tmp_path: P
     kills = [phase for code, phase in outcomes if code == -signal.SIGKILL]
     print("kill-9 loop:", outcomes)  # shown with -s: which phase each kill hit
     assert len(kills) >= 10, outcomes
-    assert {"parsing", "embedding", "writing", "manifest"} <= set(kills), outcomes
+    assert {"parsing", "embedding", "writing: chunks", "writing: markers", "manifest"} <= set(kills), outcomes
 
     final = subprocess.run(
         [str(PAPERLENS), "ingest", "-q", str(corpus)],
