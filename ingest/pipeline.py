@@ -61,7 +61,9 @@ def collect_files(paths: Iterable[str | Path], report: IngestReport) -> list[Pat
     files: list[Path] = []
     for raw in paths:
         path = Path(raw).expanduser()
-        if path.is_dir() and (path / ZOTERO_DB).is_file():
+        # os.path.isfile, not Path.is_file: in a folder that cannot be listed the latter
+        # raises PermissionError, and the walk below is what reports such a folder.
+        if path.is_dir() and os.path.isfile(path / ZOTERO_DB):
             # A Zotero data folder: its database says which files in storage/ are papers.
             files.append(path / ZOTERO_DB)
         elif path.is_dir():
