@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,7 @@ class QueueResult:
     completed: bool
     output: list[Any] | None
     error: str | None = None
+    ended: float = field(default_factory=time.monotonic)
 
 
 class BrowserSession:
@@ -170,13 +171,15 @@ def test_eight_browser_sessions_with_an_upload_all_get_answers(busy_app, tmp_pat
     respond = fn_index(busy_app.demo, "respond")
     deadline = time.monotonic() + HANG_S
     with ThreadPoolExecutor(SESSIONS + 1) as pool:
-        tabs = [pool.submit(chat_session, busy_app, respond, n, deadline) for n in range(SESSIONS)]
-        time.sleep(1.0)  # the upload lands while the first questions are being answered
+        # Queued together: the upload is written while the tabs' questions are answered.
         uploaded = pool.submit(upload, busy_app, tmp_path, deadline)
+        tabs = [pool.submit(chat_session, busy_app, respond, n, deadline) for n in range(SESSIONS)]
         results = [r for tab in tabs for r in tab.result()]
         added = uploaded.result()
     completed = [r for r in results if r.completed]
-    print(f"\n{len(completed)} of {SESSIONS * len(SESSION_QUESTIONS)} questions completed")
+    after_upload = sum(r.ended > added.ended for r in results)
+    print(f"\n{len(completed)} of {SESSIONS * len(SESSION_QUESTIONS)} questions completed, "
+          f"{after_upload} of them after the upload")
     assert len(completed) == SESSIONS * len(SESSION_QUESTIONS), [r.error for r in results if not r.completed]
     for r in completed:
         assert is_answer(last_message(r)), last_message(r)[:300]
@@ -224,8 +227,9 @@ def test_questions_of_one_conversation_asked_at_once_are_planned_in_turn(bundled
 
     with ThreadPoolExecutor(len(questions)) as pool:
         answers = list(pool.map(ask, questions))
-    assert all(a.answerable for a in answers)
-    assert sorted(t.question for t in bot.history) == sorted(questions)
+    assert [a.question for a in answers] == questions
+    assert answers[0].answerable and "SpecDec++" in answers[0].text
+    assert sorted(t.question for t in bot.history) == sorted(questions)  # one turn each
 
 
 # --- caches keyed by the library's identity, not its version number -------------------
@@ -253,7 +257,7 @@ def assert_answers_from_the_new_library(bot: Assistant) -> None:
         bot.reset()
         answer = bot.ask(question)
         assert answer.answerable, (question, answer.text)
-        assert [c.title for c in answer.citations] == [ZSM_TITLE], question
+        assert ZSM_TITLE in [c.title for c in answer.citations], question
 
 
 def other_corpus(folder: Path) -> Path:
