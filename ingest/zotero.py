@@ -119,6 +119,7 @@ def _read(con: sqlite3.Connection, storage: Path, source: str) -> ParseResult:
         "SELECT ci.itemID, c.collectionName FROM collectionItems ci JOIN collections c USING (collectionID)",
     )
     files: dict[int, list[str]] = defaultdict(list)
+    unresolved: dict[int, str] = {}
     for parent, key, link_mode, content_type, stored in con.execute(
         "SELECT a.parentItemID, i.key, a.linkMode, a.contentType, a.path "
         "FROM itemAttachments a JOIN items i USING (itemID) "
@@ -135,7 +136,7 @@ def _read(con: sqlite3.Connection, storage: Path, source: str) -> ParseResult:
         else:
             # "attachments:..." is relative to a base folder set in Zotero's preferences,
             # which the data folder does not record.
-            log.info("%s: item %s: attachment path %r cannot be resolved", source, key, stored)
+            unresolved.setdefault(parent, str(stored))
 
     result = ParseResult()
     for item_id, key in items.items():
@@ -148,6 +149,11 @@ def _read(con: sqlite3.Connection, storage: Path, source: str) -> ParseResult:
             result.problems.append(f"{source}: {label}: no title, DOI or arXiv id - skipped")
             continue
         abstract = " ".join(data.get("abstractNote", "").split())
+        if item_id in unresolved and not files.get(item_id):
+            result.problems.append(
+                f"{source}: {label}: linked file {unresolved[item_id]!r} is relative to Zotero's base "
+                "folder, which the data folder does not record - ingest the PDF itself or a BibTeX export"
+            )
         venue = next((data[k] for k in _VENUE_FIELDS if data.get(k)), None)
         result.metadata.append(
             MetadataRecord(

@@ -175,6 +175,7 @@ INSERT INTO creatorTypes VALUES (1, 'author'), (2, 'contributor'), (3, 'editor')
 """
 
 TRASHED = "A Paper the User Deleted"
+LINKED = "Citation Graphs Predict Reading Order"
 
 
 def _zotero_item(con: sqlite3.Connection, item_id: int, type_id: int, key: str, data: dict[int, str]) -> None:
@@ -213,6 +214,11 @@ def zotero_folder(tmp_path: Path) -> Path:
     con.execute("INSERT INTO itemNotes VALUES (6, 1, '<p>my notes</p>', 'my notes')")
     _zotero_item(con, 7, 4, "DDDD7777", {110: TRASHED, 90: ONLY_ABSTRACT + " Deleted."})
     con.execute("INSERT INTO deletedItems (itemID) VALUES (7)")
+    # A linked file (linkMode 2) relative to the base folder set in Zotero's preferences.
+    _zotero_item(con, 8, 4, "EEEE8888", {110: LINKED, 90: GONE_ABSTRACT})
+    _zotero_item(con, 9, 14, "PDFE9999", {110: "Linked PDF"})
+    con.execute("INSERT INTO itemAttachments (itemID, parentItemID, linkMode, contentType, path) "
+                "VALUES (9, 8, 2, 'application/pdf', 'attachments:Papers/linked.pdf')")
     con.executemany("INSERT INTO creators VALUES (?, ?, ?, ?)",
                     [(1, "Jane", "Doe", 0), (2, "John", "Roe", 0), (3, "", "Reading Lab", 1), (4, "Ed", "Itor", 0)])
     con.executemany("INSERT INTO itemCreators VALUES (?, ?, ?, ?)",
@@ -241,7 +247,10 @@ def test_zotero_folder_is_read_from_a_copy_with_tags_and_collections(tmp_path: P
         lock.close()
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before  # never written
     heads, readers, survey = paper_id(HEADS), paper_id(READERS), paper_id("A Survey of Speculative Decoding")
-    assert sorted(report.added) == sorted([heads, readers, survey]) and report.skipped == []
+    assert sorted(report.added) == sorted([heads, readers, survey, paper_id(LINKED)])
+    assert report.skipped == [(str(db), (
+        "item 'EEEE8888': linked file 'attachments:Papers/linked.pdf' is relative to Zotero's base "
+        "folder, which the data folder does not record - ingest the PDF itself or a BibTeX export"))]
     papers = Library(settings).papers()
     assert paper_id(TRASHED) not in papers
     p = papers[heads]
