@@ -32,7 +32,9 @@ OFFLINE_ENV = {
 
 # Fitted by `python -m evals.tune_cut` (evals/tier_model.json holds the fit and its figures).
 TIER_WEIGHTS: tuple[float, ...] = (
-    1.96464, 1.69665, 0.51654, 3.04055, 1.03055, 1.02762, -0.03456, 0.03054, -0.21855, 0.54139, 1.59914, 0.02933, 0.37272, 0.25543, -0.71183, -0.2893, 7.08866, -5.35663,
+    1.91333, 2.04903, 0.72338, 2.56403, 1.18851, 0.68122,
+    -0.62135, -0.27216, -0.33286, 0.4068, 1.4775, 0.09207,
+    0.34843, 0.12803, -0.09324, 0.31103, 5.81596, -5.75168,
 )
 
 
@@ -120,41 +122,41 @@ class RetrievalSettings(BaseModel):
         "list and the 'may also be relevant' tier; 'gap': the older cut under `floor` and `gap`.",
     )
     ranking: Literal["weighted", "rrf", "rrf3"] = Field(
-        "weighted",
+        "rrf3",
         description="Candidate order before the decision: the weighted score, reciprocal-rank "
         "fusion of BM25 and dense ranks ('rrf'), or of those and the weighted score ('rrf3').",
     )
     rrf_k: float = Field(60.0, gt=0, description="The k of reciprocal-rank fusion (1 / (k + rank)).")
-    pool: int = Field(30, ge=1, description="Candidates of the ranking the list decision considers.")
+    pool: int = Field(20, ge=1, description="Candidates of the ranking the list decision considers.")
     tier_weights: tuple[float, ...] = Field(
         TIER_WEIGHTS,
         description="Logistic weights of `assistant.retrieval.TIER_FEATURES`, then the bias "
         "(fitted by evals/tune_cut.py; evals/tier_model.json records the fit).",
     )
     accept_rule: Literal["floor", "model"] = Field(
-        "floor",
+        "model",
         description="Whether a question gets a main list at all: 'floor': its best score before "
         "feedback reaches `floor` or a chunk's similarity reaches `dense_floor`; 'model': the best "
         "candidate's probability reaches `accept_threshold`. Otherwise second tier only.",
     )
     accept_threshold: float = Field(
-        0.0,
+        0.825,
         ge=0,
         le=1,
         description="Probability the best candidate needs for the question to get a main list "
         "at all (below it the library is not sure it has the topic: second tier only).",
     )
     main_threshold: float = Field(
-        0.725, ge=0, le=1, description="Probability of relevance a paper needs to be in the main list."
+        0.575, ge=0, le=1, description="Probability of relevance a paper needs to be in the main list."
     )
     second_threshold: float = Field(
-        0.35,
+        0.05,
         ge=0,
         le=1,
         description="Probability a paper needs to be shown as 'may also be relevant' (uncertain).",
     )
     uncertain_threshold: float = Field(
-        0.6,
+        0.425,
         ge=0,
         le=1,
         description="Probability a paper needs to be offered as 'may also be relevant' when the "

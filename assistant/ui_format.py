@@ -172,8 +172,9 @@ def sources_html(answer: Answer, papers: Mapping[str, Paper], key: str) -> str:
     for c in answer.citations:
         by_n.setdefault(c.n, []).append(c)
     cited = [s for s in answer.sources if s.n in by_n and s.tier != "second"]
-    second = [s for s in answer.sources if s.n in by_n and s.tier == "second"]
-    others = [s for s in answer.sources if s.n not in by_n]
+    # Listed whether or not the text quotes them (an LLM answer does not).
+    second = [s for s in answer.sources if s.tier == "second"]
+    others = [s for s in answer.sources if s.n not in by_n and s.tier != "second"]
     if not cited and not others and not second:
         return ""
     items = [_source_item(s, by_n[s.n], papers, key) for s in cited]
@@ -187,7 +188,7 @@ def sources_html(answer: Answer, papers: Mapping[str, Paper], key: str) -> str:
             '<span class="pl-warn" title="an uncertain match: not cited as supporting the answer">'
             "uncertain</span></div>"
             '<ol class="pl-source-list">'
-            + "".join(_source_item(s, by_n[s.n], papers, key) for s in second)
+            + "".join(_source_item(s, by_n.get(s.n, []), papers, key) for s in second)
             + "</ol></div>"
         )
     if others:
@@ -207,7 +208,7 @@ def sources_html(answer: Answer, papers: Mapping[str, Paper], key: str) -> str:
 def _source_item(s: Source, cites: list[Citation], papers: Mapping[str, Paper], key: str) -> str:
     """One source's ``<li>``: title, score, check badge, abstract with the quoted spans marked."""
     paper = papers.get(s.paper_id)
-    if paper is not None:
+    if paper is not None and cites:
         spans = _spans(paper, cites)
         body, whole = excerpt(paper.abstract, spans)
         if not whole:
@@ -225,7 +226,9 @@ def _source_item(s: Source, cites: list[Citation], papers: Mapping[str, Paper], 
             body += f'<div class="pl-passage"><span class="pl-where">Full text, {where}:</span> <mark>{esc(c.quote)}</mark></div>'
     checked = all(c.verified for c in cites)
     badge = (
-        '<span class="pl-ok" title="the quoted span was checked to support the sentence">checked</span>'
+        ""
+        if not cites
+        else '<span class="pl-ok" title="the quoted span was checked to support the sentence">checked</span>'
         if checked
         else '<span class="pl-warn" title="not checked against the sentence">unchecked</span>'
     )

@@ -141,6 +141,9 @@ def test_extractive_eval_on_the_bundled_library_stays_above_the_floors(bundled_l
     assert json.loads((tmp_path / "results.json").read_text())["questions"] == len(questions)
     report = (tmp_path / "report.md").read_text()
     assert "citation relevance" in report and "faithfulness" in report
+    # Both halves side by side; the floors read the test half, which was never tuned on.
+    assert "## Tuning half and test half" in report
+    assert set(results["summary"]["splits"]) == {"tune", "test"}
     failures = check_floors(results["summary"], json.loads(FLOORS.read_text()))
     assert not failures, "\n".join(failures)
 

@@ -87,8 +87,9 @@ def _score_only(**over: object) -> RetrievalSettings:
     """Settings whose model reads the score alone: p = sigmoid(10 * score - 5)."""
     w = [0.0] * (len(TIER_FEATURES) + 1)
     w[TIER_FEATURES.index("score")], w[-1] = 10.0, -5.0
-    return RetrievalSettings(tier_weights=tuple(w), main_threshold=0.7, second_threshold=0.3,
-                             uncertain_threshold=0.6, floor=0.4, dense_floor=0.42, **over)
+    base: dict[str, object] = dict(tier_weights=tuple(w), main_threshold=0.7, second_threshold=0.3,
+                                   uncertain_threshold=0.6, floor=0.4, dense_floor=0.42, accept_rule="floor")
+    return RetrievalSettings(**{**base, **over})
 
 
 def test_decide_splits_the_main_list_and_the_second_tier_by_probability():
@@ -107,6 +108,11 @@ def test_a_question_not_accepted_gets_no_main_list_and_a_higher_bar_for_the_seco
     assert [h.paper.id for h in second] == ["p1", "p3"]  # p >= 0.6 (uncertain_threshold)
     hits = _hits([0.45, 0.9], first_score=0.3, first_dense=0.45)  # a chunk close in meaning
     assert [h.paper.id for h in decide(hits, _score_only())[0]] == ["p1"]
+    # The model's own acceptance: the best candidate's probability must reach the bar.
+    hits = _hits([0.45, 0.9, 0.6], first_score=0.3, first_dense=0.3)
+    assert [h.paper.id for h in decide(hits, _score_only(accept_rule="model", accept_threshold=0.95))[0]] == ["p1", "p2"]
+    hits = _hits([0.45, 0.9, 0.6], first_score=0.9, first_dense=0.9)
+    assert decide(hits, _score_only(accept_rule="model", accept_threshold=0.99))[0] == []
 
 
 def test_the_fitted_model_file_matches_the_settings_defaults():
@@ -154,6 +160,18 @@ def test_ui_shows_the_second_tier_in_its_own_block_labelled_uncertain():
     assert 'id="pl-k1-1"' in main and 'id="pl-k1-2"' not in main
     assert second.startswith('<div class="pl-second-head">May also be relevant <span class="pl-warn"')
     assert 'id="pl-k1-2"' in second and "<mark>B mentions drafts.</mark>" in second
+
+
+def test_ui_lists_the_second_tier_even_when_the_answer_quotes_none_of_it():
+    # An LLM answer cites only main-list papers: the second tier still shows, with the
+    # sentence that made each paper a candidate, and no "checked" badge.
+    base = _two_tier_answer()
+    answer = Answer(base.question, "Paper A studies it. [1]", base.citations[:1], base.sources, "llm")
+    papers = {"a": Paper("a", "Paper A", "A studies speculative decoding."), "b": Paper("b", "Paper B", "B mentions drafts.")}
+    second = sources_html(answer, papers, "k2").split('<div class="pl-second">')[1]
+    assert 'id="pl-k2-2"' in second and "B mentions drafts." in second
+    assert "pl-ok" not in second and "<mark>" not in second
+    assert "1 more considered" in second  # Paper C only
 
 
 # --- the eval's figures -------------------------------------------------------------
