@@ -15,18 +15,30 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     ConfigError,
+    ExportFormatError,
     IngestError,
     LibraryEmptyError,
     LLMAuthError,
     LLMUnavailableError,
     ModelUnavailableError,
     PaperLensError,
+    PaperNotFoundError,
     PromptError,
     StoreUnavailableError,
     UnsupportedFormatError,
 )
 from .settings import Settings, get_settings
-from .types import Answer, Chunk, Citation, IngestReport, LibraryStats, Paper, Sentence, Source
+from .types import (
+    Answer,
+    Chunk,
+    Citation,
+    IngestReport,
+    LibraryStats,
+    Paper,
+    RelatedPaper,
+    Sentence,
+    Source,
+)
 
 if TYPE_CHECKING:
     from .chat import Assistant, ask
@@ -40,6 +52,7 @@ __all__ = [
     "Chunk",
     "Citation",
     "ConfigError",
+    "ExportFormatError",
     "IngestError",
     "IngestReport",
     "LLMAuthError",
@@ -50,7 +63,9 @@ __all__ = [
     "ModelUnavailableError",
     "Paper",
     "PaperLensError",
+    "PaperNotFoundError",
     "PromptError",
+    "RelatedPaper",
     "Sentence",
     "Settings",
     "Source",

@@ -56,3 +56,16 @@ class PromptError(PaperLensError):
 
 class InvalidQuestionError(PaperLensError):
     """The question is not text (e.g. None, bytes or a number was passed to `ask`)."""
+
+
+class PaperNotFoundError(PaperLensError):
+    """No paper of the library matches the id or title given."""
+
+
+class ExportFormatError(PaperLensError, ValueError):
+    """An export format paperlens does not write."""
+
+    def __init__(self, fmt: object) -> None:
+        super().__init__(
+            f"Unknown export format {fmt!r} - use one of: bibtex (bib), ris, csl-json (csl), markdown (md)."
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -195,6 +196,43 @@ class Answer(_Wire):
     timings: dict[str, float] = field(default_factory=dict)
     config_hash: str = ""
     model: str | None = None
+
+    def export(self, fmt: str, papers: Mapping[str, Paper] | None = None) -> str:
+        """The papers this answer cites, with their quoted sentences, for a reference manager.
+
+        Args:
+            fmt: "bibtex" ("bib"), "ris", "csl-json" ("csl") or "markdown" ("md").
+            papers: the library's papers (e.g. ``bot.retriever.papers``) for authors, year,
+                venue and links; without them an entry holds the title and the quote.
+
+        Example:
+            >>> print(answer.export("bib", bot.retriever.papers))        # doctest: +SKIP
+        """
+        from .export import export_answer  # lazy: the writers load only when exporting
+
+        return export_answer(self, fmt, papers)
+
+
+@dataclass(frozen=True)
+class RelatedPaper(_Wire):
+    """A paper of the library close to another one, and the sentences that link them.
+
+    ``sentence`` is the related paper's abstract sentence closest to the first paper's
+    ``anchor`` sentence (``start``/``end`` and ``anchor_start``/``anchor_end`` are their
+    offsets in each abstract); ``score`` is the two papers' similarity, ``link`` the two
+    sentences'.
+    """
+
+    paper_id: str
+    title: str
+    score: float
+    sentence: str
+    start: int
+    end: int
+    anchor: str
+    anchor_start: int
+    anchor_end: int
+    link: float
 
 
 @dataclass
