@@ -132,8 +132,11 @@ def busy_app(bundled_library, embedder, tmp_path_factory) -> Iterator[ServedApp]
         served.demo.close()
 
 
-def chat_session(served: ServedApp, respond: int, n: int, deadline: float) -> list[QueueResult]:
-    """A browser tab asking its questions in turn, carrying the chat history as the page does."""
+def chat_session(
+    served: ServedApp, respond: int, n: int, deadline: float, answered: threading.Event
+) -> list[QueueResult]:
+    """A browser tab asking its questions in turn, carrying the chat history as the page does;
+    ``answered`` is set once its first question is answered."""
     tab = BrowserSession(served, f"tab{n}")
     store = {"sid": f"session-{n}", "history": []}
     history: list[Any] = []
@@ -142,6 +145,7 @@ def chat_session(served: ServedApp, respond: int, n: int, deadline: float) -> li
         for question in SESSION_QUESTIONS:
             result = tab.ask(respond, question, history, store, deadline)
             results.append(result)
+            answered.set()
             if not result.completed:
                 break
             history = result.output[0] if result.output else history
@@ -171,15 +175,18 @@ def test_eight_browser_sessions_with_an_upload_all_get_answers(busy_app, tmp_pat
     respond = fn_index(busy_app.demo, "respond")
     deadline = time.monotonic() + HANG_S
     with ThreadPoolExecutor(SESSIONS + 1) as pool:
-        # Queued together: the upload is written while the tabs' questions are answered.
+        answered = threading.Event()
+        tabs = [pool.submit(chat_session, busy_app, respond, n, deadline, answered) for n in range(SESSIONS)]
+        # Once the first answers are in, a paper is added while the rest are being answered.
+        answered.wait(HANG_S)
+        upload_start = time.monotonic()
         uploaded = pool.submit(upload, busy_app, tmp_path, deadline)
-        tabs = [pool.submit(chat_session, busy_app, respond, n, deadline) for n in range(SESSIONS)]
         results = [r for tab in tabs for r in tab.result()]
         added = uploaded.result()
     completed = [r for r in results if r.completed]
-    after_upload = sum(r.ended > added.ended for r in results)
+    during = sum(upload_start < r.ended < added.ended for r in completed)
     print(f"\n{len(completed)} of {SESSIONS * len(SESSION_QUESTIONS)} questions completed, "
-          f"{after_upload} of them after the upload")
+          f"{during} of them while the upload ran")
     assert len(completed) == SESSIONS * len(SESSION_QUESTIONS), [r.error for r in results if not r.completed]
     for r in completed:
         assert is_answer(last_message(r)), last_message(r)[:300]
