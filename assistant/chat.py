@@ -37,7 +37,7 @@ from .retrieval import Filters, PaperHit, Passage, Retrieval, Retriever, Snapsho
 from .settings import Settings, get_settings
 from .store import Library
 from .text import split_sentences
-from .types import Answer, Mode, Source
+from .types import Answer, Mode, RelatedPaper, Source
 from .verify import SourceText, Verifier
 
 log = logging.getLogger(__name__)
@@ -197,6 +197,23 @@ class Assistant:
 
     def stats(self) -> Any:
         return self.library.stats()
+
+    def related(self, paper: str, k: int = 5) -> list[RelatedPaper]:
+        """The ``k`` papers of the library closest to ``paper`` (an id, arXiv id, DOI or
+        words of its title), each with the sentence that links them; near duplicates left out.
+
+        Example:
+            >>> [r.title for r in bot.related("p90007efee116")]           # doctest: +SKIP
+        """
+        from .related import related, resolve_paper
+
+        snap = self.retriever.refresh()
+        return related(snap, resolve_paper(snap.papers, paper).id, k, retriever=self.retriever)
+
+    def export(self, answer: Answer, fmt: str) -> str:
+        """The papers ``answer`` cites in ``fmt`` ("bibtex", "ris", "csl-json", "markdown"),
+        with the library's metadata (see `Answer.export`)."""
+        return answer.export(fmt, self.retriever.papers)
 
     # -- internals
     def _clean(self, question: str) -> tuple[str, list[str]]:
