@@ -259,14 +259,30 @@ class Library:
 
     # -- versioning: every write bumps a counter so readers (BM25, caches) can tell
     def version(self) -> int:
+        return int((self._current_chunks().metadata or {}).get("version", 0))
+
+    def _current_chunks(self) -> Any:
+        """The chunks collection as the store has it now.
+
+        A collection that is gone (a server restarted without its data, a folder deleted
+        under a running app) is created again, empty: the running app then reports an
+        empty library instead of chromadb's NotFoundError, and sees the next ingest.
+        """
+        from chromadb.errors import NotFoundError
+
         try:
-            coll = self.client.get_collection(f"{self.name}-chunks", embedding_function=None)
+            return self.client.get_collection(f"{self.name}-chunks", embedding_function=None)
+        except NotFoundError:
+            log.warning("the library's collections are gone from %s; reopening them empty",
+                        self.settings.store_location)
+            fresh = Library(self.settings, client=self.client)
+            self.chunks, self.sentences = fresh.chunks, fresh.sentences
+            return self.client.get_collection(f"{self.name}-chunks", embedding_function=None)
         except Exception as exc:
             error = server_unreachable(self.settings, exc)
             if error is None:
                 raise
             raise error from exc
-        return int((coll.metadata or {}).get("version", 0))
 
     def identity(self) -> tuple[str, int]:
         """The chunks collection's id and version, from one read.
@@ -276,13 +292,7 @@ class Library:
         counts from 0 again. When the id changed, the collections are opened again: the
         ones held belong to the library that is gone.
         """
-        try:
-            coll = self.client.get_collection(f"{self.name}-chunks", embedding_function=None)
-        except Exception as exc:
-            error = server_unreachable(self.settings, exc)
-            if error is None:
-                raise
-            raise error from exc
+        coll = self._current_chunks()
         if str(coll.id) != str(self.chunks.id):
             fresh = Library(self.settings, client=self.client)
             self.chunks, self.sentences = fresh.chunks, fresh.sentences
@@ -459,6 +469,7 @@ class Library:
         rest_ids, rest_vecs, rest_docs, rest_meta = [], [], [], []
         s_ids, s_vecs, s_docs, s_meta = [], [], [], []
         head_ids, head_vecs, head_docs, head_meta = [], [], [], []
+        written = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         for w in batch:
             for ch, vec in zip(w.chunks, w.chunk_vectors, strict=True):
                 meta: dict[str, Any] = {
@@ -474,6 +485,8 @@ class Library:
                     meta["page"] = ch.page
                 if ch.position == 0:
                     meta.update(paper_metadata(w.paper, len(w.chunks), len(w.sentences)))
+                    # When this version was written: the digest dates papers without a date by it.
+                    meta["ingested"] = written
                     head_ids.append(ch.id)
                     head_vecs.append(vec)
                     head_docs.append(ch.text)

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from app_server import ServedApp, copy_library, start_app
 
-from assistant import Assistant, Settings
+from assistant import Assistant, LibraryEmptyError, Settings
 
 SPEC_Q = "Which papers study speculative decoding?"
 SESSION_QUESTIONS = (
@@ -331,6 +331,9 @@ def test_chroma_server_restarted_without_its_data_is_not_read_from_old_caches(
         server.stop()
     server = start_chroma_server(tmp_path / "second", chroma_exe, port=settings.chroma_port)
     try:
+        # Back empty: the running app says the library is empty (not chromadb's NotFoundError).
+        with pytest.raises(LibraryEmptyError):
+            running.ask(ZSM_QUESTIONS[0])
         ingest([other_corpus(tmp_path / "other")], settings, embedder=embedder)
         second = Library(settings).identity()
         assert second[1] == first[1] and second[0] != first[0]  # same version, another library
