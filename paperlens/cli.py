@@ -1,4 +1,4 @@
-"""`paperlens` command line: ingest, library, remove, ask, eval.
+"""`paperlens` command line: ingest, library, remove, ask, related, map, digest, eval.
 
 Heavy modules are imported inside the commands, so `paperlens --help` starts fast.
 Errors become one line on stderr and a non-zero exit code here, and only here.
@@ -101,12 +101,27 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     from assistant.chat import Assistant
     from assistant.render import format_sources
 
+    if args.out and not args.export:
+        print("paperlens ask: --out needs --export bib|ris|csl|md", file=sys.stderr)
+        return EXIT_USAGE
     question = " ".join(args.question)
     options: dict[str, Any] = {}
     if args.mode:
         options["mode"] = args.mode
     with Assistant() as bot:
         answer = bot.ask(question, **options)
+        papers = bot.retriever.papers if args.export else None
+    if args.export:
+        text = answer.export(args.export, papers)
+        if args.out:
+            from pathlib import Path
+
+            Path(args.out).write_text(text, encoding="utf-8")
+            cited = len({c.paper_id for c in answer.citations if c.tier != "second"})
+            print(f"wrote {args.out}: {cited} cited papers", file=sys.stderr)
+        else:
+            print(text, end="")
+            return 0
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
@@ -117,6 +132,66 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     if listing:
         print()
         print(listing)
+    return 0
+
+
+def _retriever() -> Any:
+    from assistant.errors import LibraryEmptyError
+    from assistant.providers import get_embedder
+    from assistant.retrieval import Retriever
+    from assistant.settings import get_settings
+    from assistant.store import Library
+
+    settings = get_settings()
+    retriever = Retriever(settings, Library(settings), get_embedder(settings))
+    if not retriever.refresh().papers:
+        raise LibraryEmptyError(str(settings.store_location))
+    return retriever
+
+
+def _cmd_map(args: argparse.Namespace) -> int:
+    from assistant.library_map import library_map, render_png
+
+    lmap = library_map(_retriever())
+    path = render_png(lmap, args.out, highlight=args.highlight or ())
+    if args.json:
+        print(json.dumps(lmap.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    print(f"wrote {path}: {len(lmap.paper_ids)} papers in {len(lmap.topics)} topics")
+    for t in lmap.topics:
+        print(f"  {len(t.paper_ids):4d}  {t.label}")
+    return 0
+
+
+def _cmd_digest(args: argparse.Namespace) -> int:
+    from assistant.digest import digest
+
+    got = digest(_retriever(), date=args.date, since=args.since, until=args.until)
+    if args.json:
+        print(json.dumps(got.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(got.to_markdown(), end="")
+    return 0
+
+
+def _cmd_related(args: argparse.Namespace) -> int:
+    from assistant.related import related, resolve_paper
+
+    retriever = _retriever()
+    paper = resolve_paper(retriever.papers, " ".join(args.paper))
+    got = related(retriever, paper.id, args.k)
+    if args.json:
+        print(json.dumps({"paper_id": paper.id, "title": paper.title,
+                          "related": [r.to_dict() for r in got]}, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{paper.title} ({paper.id})")
+    for i, r in enumerate(got, 1):
+        print(f"{i}. {r.title} ({r.paper_id}, similarity {r.score:.2f})")
+        if r.sentence:
+            print(f"   it says:   {r.sentence}")
+            print(f"   echoing:   {r.anchor}")
+    if not got:
+        print("no other paper in the library to relate it to")
     return 0
 
 
@@ -161,7 +236,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question", nargs="+")
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
     p.add_argument("--mode", choices=["extractive", "llm"], help="force an answerer")
+    p.add_argument("--export", choices=["bib", "bibtex", "ris", "csl", "csl-json", "md", "markdown"],
+                   help="print the cited papers for a reference manager instead of the answer")
+    p.add_argument("--out", metavar="FILE", help="with --export: write it to FILE and print the answer")
     p.set_defaults(func=_cmd_ask)
+
+    p = sub.add_parser("related", help="the library's papers closest to one paper, and what links them")
+    p.add_argument("paper", nargs="+", help="a paper id, arXiv id, DOI or words of its title")
+    p.add_argument("-k", type=int, default=5, help="how many (default 5)")
+    p.add_argument("--json", action="store_true", help="print them as JSON")
+    p.set_defaults(func=_cmd_related)
+
+    p = sub.add_parser("map", help="draw the library as a map of topics (PNG)")
+    p.add_argument("--out", default="map.png", help="PNG file to write (default map.png)")
+    p.add_argument("--highlight", action="append", metavar="ID", help="paper id to mark (repeatable)")
+    p.add_argument("--json", action="store_true", help="also print the map (points, topics) as JSON")
+    p.set_defaults(func=_cmd_map)
+
+    p = sub.add_parser("digest", help="what's new: the papers of a day or period, by topic")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--date", help="one day: YYYY-MM-DD or 'Mar 13' (default: the newest day)")
+    when.add_argument("--since", help="from this day on: YYYY-MM-DD or 'Mar 13'")
+    p.add_argument("--until", help="with --since: up to this day (default: the newest)")
+    p.add_argument("--json", action="store_true", help="print the digest as JSON")
+    p.set_defaults(func=_cmd_digest)
 
     p = sub.add_parser("mcp", help="serve the library as MCP tools (stdio, or --http)")
     p.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")

@@ -1,0 +1,137 @@
+"""The library map (issue 15 §3): every paper placed once, topics labelled with the library's
+own terms, cached per library content, drawn as PNG (CLI) and SVG (UI)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.library_map import (
+    LibraryMap,
+    default_topics,
+    library_map,
+    map_key,
+    render_svg,
+    topic_terms,
+)
+from assistant.providers import get_embedder
+from assistant.retrieval import Retriever
+from assistant.store import Library
+
+SPEC_DECODING = ["p7d7d0320b811", "p90007efee116", "pb215c5bd6e9e", "p92f8b2c7e586", "pf19e5404bdff",
+                 "p369712690535"]
+
+
+@pytest.fixture(scope="module")
+def bundled_map(bundled_library):
+    settings, _ = bundled_library
+    retriever = Retriever(settings, Library(settings), get_embedder(settings))
+    return retriever, library_map(retriever)
+
+
+def test_topic_terms_prefer_what_is_frequent_in_a_topic_and_rare_elsewhere() -> None:
+    topics = [
+        ["Speculative decoding with draft trees.", "Faster speculative decoding by drafting.",
+         "Language models decode tokens."],
+        ["Diffusion models for image restoration.", "Image restoration with diffusion.",
+         "Language models for images."],
+    ]
+    first, second = topic_terms(topics)
+    # "speculative" alone is inside the chosen bigram; "draft" and "drafting" are one stem,
+    # shown as the library spells it most often.
+    assert first == ["speculative decoding", "draft"]
+    # "models" is in both topics: it comes after what only this topic has.
+    assert second == ["image restoration", "diffusion", "models"]
+    assert "language" not in first + second  # once per topic: says nothing of either
+
+
+def test_map_places_every_paper_once_in_a_labelled_topic(bundled_map) -> None:
+    retriever, m = bundled_map
+    papers = retriever.papers
+    assert sorted(m.paper_ids) == sorted(papers)
+    assert m.xy.shape == (len(papers), 2) and np.isfinite(m.xy).all()
+    assert len(m.topics) == default_topics(len(papers)) == 23
+    assert sorted(pid for t in m.topics for pid in t.paper_ids) == sorted(papers)
+    for t in m.topics:
+        assert t.label and len(t.terms) == 3
+        # Every label term is spelled as it appears in the topic's own titles and abstracts.
+        text = " ".join(f"{papers[p].title} {papers[p].abstract}" for p in t.paper_ids).lower()
+        assert all(term in text for term in t.terms), (t.label, t.terms)
+
+
+def test_speculative_decoding_papers_share_a_topic_named_for_them(bundled_map) -> None:
+    _, m = bundled_map
+    topics = [m.topic(pid) for pid in SPEC_DECODING]
+    assert all(t is not None for t in topics)
+    ids = [t.id for t in topics if t is not None]
+    main = max(set(ids), key=ids.count)
+    assert ids.count(main) == len(SPEC_DECODING)
+    assert "speculative" in m.topics[main].label.lower()
+
+
+def test_map_is_cached_per_library_content(small_library, embedder, tmp_path: Path) -> None:
+    from ingest import ingest
+
+    settings, corpus, _ = small_library
+    retriever = Retriever(settings, Library(settings), embedder)
+    first = library_map(retriever)
+    assert first.seconds > 0  # built
+    assert library_map(retriever) is first  # held by the snapshot
+    cache = settings.data_dir / "cache" / f"{first.key}.json"
+    assert json.loads(cache.read_text())["key"] == first.key == map_key(retriever.refresh())
+
+    # A second process (a fresh retriever) reads it from disk: nothing is rebuilt.
+    again = library_map(Retriever(settings, Library(settings), embedder))
+    assert again.seconds == 0 and again.to_dict() == first.to_dict()
+
+    extra = tmp_path / "extra.md"
+    extra.write_text("# Lantern Routing for Tiny Language Models\n\n## Abstract\n\n"
+                     "We route tokens through a lantern of small experts on phones.\n")
+    ingest([extra], settings, embedder=embedder)
+    changed = library_map(Retriever(settings, Library(settings), embedder))
+    assert changed.key != first.key and changed.seconds > 0
+    assert len(changed.paper_ids) == len(first.paper_ids) + 1
+    assert not cache.exists()  # the old content's map is dropped, not left to pile up
+
+
+def test_svg_marks_the_highlighted_papers_and_titles_every_point(bundled_map) -> None:
+    _, m = bundled_map
+    svg = render_svg(m, SPEC_DECODING[:2])
+    assert svg.count("<circle ") == len(m.paper_ids)
+    assert sorted(re.findall(r'class="pl-pt pl-hl" data-paper="([^"]+)"', svg)) == sorted(SPEC_DECODING[:2])
+    assert svg.count("<title>") == len(m.paper_ids)
+    assert svg.count('class="pl-topic"') == len(m.topics)
+
+
+def test_map_round_trips_through_its_cache_form(bundled_map) -> None:
+    _, m = bundled_map
+    back = LibraryMap.from_dict(json.loads(json.dumps(m.to_dict())))
+    assert back.paper_ids == m.paper_ids and back.topic_of == m.topic_of
+    assert np.allclose(back.xy, m.xy, atol=1e-4)
+    assert [t.label for t in back.topics] == [t.label for t in m.topics]
+
+
+def test_paperlens_map_writes_a_png_and_lists_the_topics(bundled_library, monkeypatch, tmp_path,
+                                                         capsys) -> None:
+    from paperlens.cli import main
+
+    settings, _ = bundled_library
+    monkeypatch.setenv("PAPERLENS_DATA_DIR", str(settings.data_dir))
+    out = tmp_path / "map.png"
+    assert main(["map", "--out", str(out), "--highlight", SPEC_DECODING[0]]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"wrote {out}: 467 papers in 23 topics"
+    assert len(lines) == 1 + 23
+
+
+def test_paperlens_map_on_an_empty_library_says_how_to_fill_it(capsys) -> None:
+    from paperlens.cli import main
+
+    assert main(["map", "--out", "x.png"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is empty - add papers with 'paperlens ingest PATH'" in err[0]
