@@ -30,6 +30,8 @@ _METADATA_FIELDS = {
     "neurips": "venue", "icml": "venue", "iclr": "venue", "published": "venue",
 }
 NOT_STATED_COVERAGE = 0.5
+# Opens the "may also be relevant" block under a list: what follows supports nothing above.
+SECOND_TIER_HEAD = "May also be relevant (an uncertain match, not part of the answer above):"
 
 
 @dataclass
@@ -149,7 +151,7 @@ def answer_list(question: str, retrieval: Retrieval) -> Draft:
         lines.append(f"{n}. **{hit.paper.title}**{_where(c)}: {c.quote} [{n}]")
     more, more_cites = _second_tier(retrieval, len(hits))
     if more:
-        lines += ["", "May also be relevant (an uncertain match, not part of the answer above):", *more]
+        lines += ["", SECOND_TIER_HEAD, *more]
     sources = _numbered(hits, retrieval.hits, second=retrieval.second)
     return Draft("\n".join(lines), cites + more_cites, sources, "list", True)
 

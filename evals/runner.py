@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.answer import SECOND_TIER_HEAD
 from assistant.errors import ConfigError
 from assistant.settings import Settings, get_settings
 from assistant.types import Answer
@@ -95,7 +96,8 @@ def score_answer(q: Question, answer: Answer, judges: list[Any], texts: dict[str
         rec["both_recall"] = M.paper_list_metrics(cited + second, q.relevant, q.partial)["list_recall"]
         rec["point_coverage"] = M.point_coverage(q.answer_points, answer.text)
     if answer.answerable:
-        claims = M.answer_claims(answer.text)
+        # The "may also be relevant" block quotes candidates; it claims nothing to check.
+        claims = M.answer_claims(answer.text.split(SECOND_TIER_HEAD)[0])
         source_ids = {s.n: s.paper_id for s in answer.sources}
         for judge in judges:
             cs = M.citation_scores(claims, source_ids, judge, judge.threshold, texts)

@@ -132,6 +132,7 @@ def test_floors_report_figures_under_the_floor_and_over_the_ceiling():
 
 
 # --- the eval on the bundled library -------------------------------------------------
+@pytest.mark.timeout(1800)  # 175 questions with the offline judge: ~10-17 min on 2 busy cores
 def test_extractive_eval_on_the_bundled_library_stays_above_the_floors(bundled_library, tmp_path: Path):
     settings, _report = bundled_library
     questions = load_questions()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from assistant import Answer, Assistant
+from assistant.answer import SECOND_TIER_HEAD
 from assistant.render import format_sources
 from assistant.retrieval import (
     TIER_FEATURES,
@@ -38,6 +39,7 @@ SPECULATIVE = {
     )
 }
 SECOND_HEAD = "May also be relevant (an uncertain match, not part of the answer above):"
+assert SECOND_HEAD == SECOND_TIER_HEAD
 
 
 def sig(**cols: list[float]) -> dict[str, np.ndarray]:
@@ -181,6 +183,21 @@ def test_eval_scores_the_main_list_and_the_second_tier_apart():
     assert rec["cited"] == ["a"] and rec["second"] == ["b"]
     assert rec["list_precision"] == 1.0 and rec["list_recall"] == 0.5 and rec["both_recall"] == 1.0
     assert rec["no_paper"] is False
+
+
+class FakeAlwaysSupportsJudge:
+    """A fake citation judge for pure-logic tests: every cited paper supports its claim."""
+
+    name, threshold = "offline", 0.5
+
+    def __call__(self, claim: str, paper_ids: list[str]) -> list[float]:
+        return [1.0] * len(paper_ids)
+
+
+def test_eval_checks_only_the_main_lists_sentences_as_claims():
+    q = Question("q1", "topic", "Which papers study X?", ("a", "b"), (), ())
+    rec = score_answer(q, _two_tier_answer(), [FakeAlwaysSupportsJudge()], {})
+    assert [d["claim"] for d in rec["citation"]["details"]] == ["A studies speculative decoding."]
 
 
 def test_eval_summary_reports_each_half_and_floors_read_the_test_half():
