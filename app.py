@@ -36,6 +36,8 @@ from assistant import (  # noqa: E402
     Settings,
     get_settings,
 )
+from assistant.export import FORMATS as EXPORT_FORMATS  # noqa: E402
+from assistant.export import SUFFIXES as EXPORT_SUFFIXES  # noqa: E402
 from assistant.ui_format import (  # noqa: E402
     answer_html,
     draft_html,
@@ -63,6 +65,32 @@ EMPTY_LIBRARY = (
 SEARCH_LIMIT = 50
 HISTORY_KEPT = 40  # messages restored after a reload
 SESSIONS_KEPT = 64  # conversations kept in memory (least recently used dropped)
+# Each answer's export files (BibTeX, RIS, CSL-JSON, Markdown), served by gradio from here
+# (`serve` allows this folder alone); the newest EXPORTS_KEPT answers' files are kept.
+EXPORT_DIR = Path(os.environ["GRADIO_TEMP_DIR"]) / "paperlens-exports"
+EXPORTS_KEPT = 256
+EXPORT_LABELS = {"bibtex": "BibTeX", "ris": "RIS", "csl-json": "CSL-JSON", "markdown": "Markdown"}
+RELATED_SHOWN = 5  # related papers listed in a source card
+# The map: a hover label follows the pointer; a click on a point opens that paper below the
+# map (one delegated listener on the component root, which survives re-renders of the SVG).
+MAP_TEMPLATE = "<div class='pl-map-hover' aria-live='polite'></div>${value}"
+MAP_JS = """
+element.addEventListener('click', (e) => {
+  const pt = e.target.closest('[data-paper]');
+  if (pt) trigger('click', {paper: pt.dataset.paper});
+});
+element.addEventListener('mouseover', (e) => {
+  const pt = e.target.closest('[data-paper]');
+  const label = element.querySelector('.pl-map-hover');
+  if (pt && label) label.textContent = pt.querySelector('title').textContent;
+});
+"""
+MAP_CSS = """
+.pl-map-hover { min-height: 1.4em; font-size: 0.9em; color: var(--body-text-color-subdued); }
+.pl-map-svg { width: 100%; max-height: 70vh; }
+.pl-pt { cursor: pointer; }
+.pl-pt:hover { stroke: #111; stroke-width: 2; }
+"""
 
 # System fonts only: a Google font would be fetched from fonts.googleapis.com.
 THEME = gr.themes.Default(
@@ -97,6 +125,12 @@ CSS = """
 .pl-considered { font-size: 0.85em; margin-top: 0.3em; }
 .pl-error p { color: #b91c1c; }
 .pl-search li { margin: 0.5em 0; }
+.pl-export { font-size: 0.85em; margin: 0.3em 0; }
+.pl-export a { font-weight: 600; }
+.pl-related { font-size: 0.85em; margin-top: 0.3em; }
+.pl-related > summary { cursor: pointer; opacity: 0.8; }
+.pl-related ol { margin: 0.2em 0 0 1.2em !important; }
+.pl-link { font-style: italic; }
 #pl-empty { border: 1px solid #d97706; border-radius: 8px; padding: 0.5em 1em; }
 """
 
@@ -133,6 +167,58 @@ class Sessions:
             bot = self._bots.get(sid)
         if bot is not None:
             bot.reset()
+
+
+def _export_folder() -> Path:
+    """A new folder under `EXPORT_DIR` (an unguessable name); the oldest beyond
+    `EXPORTS_KEPT` are removed."""
+    folder = EXPORT_DIR / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    try:
+        old = sorted((p for p in EXPORT_DIR.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        for stale in old[:-EXPORTS_KEPT]:
+            for f in stale.iterdir():
+                f.unlink(missing_ok=True)
+            stale.rmdir()
+    except OSError:  # another session cleaning up at the same moment: it finishes the job
+        pass
+    return folder
+
+
+def _write_export(text: str, name: str) -> Path:
+    path = _export_folder() / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _export_links(answer: Any, papers: Any) -> list[tuple[str, str]]:
+    """Write the papers ``answer`` cites in every export format; their download links."""
+    if not any(c.tier != "second" for c in answer.citations):
+        return []
+    folder = _export_folder()
+    links = []
+    for fmt in EXPORT_FORMATS:
+        path = folder / f"sources{EXPORT_SUFFIXES[fmt]}"
+        path.write_text(answer.export(fmt, papers), encoding="utf-8")
+        # Relative to the page, so the app works under a path prefix too.
+        links.append((EXPORT_LABELS[fmt], f"gradio_api/file={path}"))
+    return links
+
+
+def _related_cards(bot: Assistant, answer: Any) -> dict[str, Any]:
+    """Paper id -> its related papers, for each source shown as a card (cited or second tier)."""
+    from assistant.related import related
+
+    cited = {c.paper_id for c in answer.citations}
+    snap = bot.retriever.refresh()
+    out = {}
+    for s in answer.sources:
+        if s.paper_id in cited or s.tier == "second":
+            try:
+                out[s.paper_id] = related(snap, s.paper_id, RELATED_SHOWN, retriever=bot.retriever)
+            except PaperLensError:  # removed since it was retrieved: no related list
+                continue
+    return out
 
 
 def _paper_count(bot: Assistant) -> int:
@@ -190,6 +276,9 @@ def build_app(settings: Settings | None = None, assistant: Assistant | None = No
     shared = assistant or Assistant(get_settings(settings))
     settings = shared.settings
     sessions = Sessions(shared)
+    # Each session's last answer's papers, highlighted on the map (bounded like `sessions`).
+    answered: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+    answered_lock = threading.Lock()
     max_bytes = int(settings.ui.max_upload_mb * 1024 * 1024)
 
     # -- chat -------------------------------------------------------------------------
@@ -228,13 +317,26 @@ def build_app(settings: Settings | None = None, assistant: Assistant | None = No
             }
         if answer is not None:
             key = uuid.uuid4().hex[:8]
-            html = answer_html(answer, bot.retriever.papers, key, time.perf_counter() - t0)
+            papers = bot.retriever.papers
+            try:
+                exports = _export_links(answer, papers)
+            except OSError as exc:  # a full or read-only temp dir costs the links, not the answer
+                log.warning("could not write the answer's exports: %s", exc)
+                exports = []
+            html = answer_html(answer, papers, key, time.perf_counter() - t0,
+                               related=_related_cards(bot, answer), exports=exports)
             history[-1] = {"role": "assistant", "content": html}
+            cited = [c.paper_id for c in answer.citations] or [x.paper_id for x in answer.sources]
+            with answered_lock:  # never held across a yield
+                answered[sid] = tuple(dict.fromkeys(cited))
+                answered.move_to_end(sid)
+                while len(answered) > SESSIONS_KEPT:
+                    answered.popitem(last=False)
         yield history, ""
 
     def remember(history: list[Any], store: dict[str, Any]) -> dict[str, Any]:
         store = dict(store or {})
-        store.setdefault("sid", uuid.uuid4().hex)
+        store["sid"] = store.get("sid") or uuid.uuid4().hex  # the initial state holds None
         store["history"] = _plain_history(history)[-HISTORY_KEPT:]
         return store
 
@@ -247,7 +349,7 @@ def build_app(settings: Settings | None = None, assistant: Assistant | None = No
 
     def on_load(store: dict[str, Any]):
         store = dict(store or {})
-        store.setdefault("sid", uuid.uuid4().hex)
+        store["sid"] = store.get("sid") or uuid.uuid4().hex  # the initial state holds None
         count = _paper_count(shared)
         head, rows = _library_md(shared)
         # An empty saved chat leaves the chat as it is: a question asked while the page was
@@ -266,6 +368,20 @@ def build_app(settings: Settings | None = None, assistant: Assistant | None = No
         query = (query or "")[:500]
         hits = search_papers(shared.retriever.papers.values(), query)
         return search_html(hits[:SEARCH_LIMIT], query, len(hits), SEARCH_LIMIT)
+
+    def export_selection(query: str, fmt: str) -> Any:
+        """The papers matching the search (all of them, not only those shown) as a file."""
+        from assistant.export import export_papers
+
+        query = (query or "")[:500]
+        hits = search_papers(shared.retriever.papers.values(), query)
+        if not hits:
+            return gr.update(value=None, label="Download", interactive=False)
+        text = export_papers(hits, fmt, heading=f"Library papers matching: {query}")
+        path = _write_export(text, f"library-selection{EXPORT_SUFFIXES[fmt]}")
+        n = len(hits)
+        return gr.update(value=str(path), label=f"Download {n} paper{'s' if n != 1 else ''}",
+                         interactive=True)
 
     def add_papers(files: list[str] | None, progress: gr.Progress = gr.Progress()):  # noqa: B008
         from ingest import ingest
@@ -306,6 +422,41 @@ def build_app(settings: Settings | None = None, assistant: Assistant | None = No
     def refresh_library():
         head, rows = _library_md(shared)
         return head, rows, _status_md(shared), gr.update(visible=_paper_count(shared) == 0)
+
+    # -- library map and digest -------------------------------------------------------
+    def show_map(store: dict[str, Any]) -> tuple[str, str]:
+        from assistant.library_map import library_map, render_svg
+
+        if _paper_count(shared) == 0:
+            return "", EMPTY_LIBRARY
+        lmap = library_map(shared.retriever)  # cached per library content
+        with answered_lock:
+            marked = answered.get((store or {}).get("sid") or "", ())
+        note = (f"{len(lmap.paper_ids)} papers in {len(lmap.topics)} topics. Hover a point for "
+                "its title; click it to open the paper.")
+        if marked:
+            note += f" Ringed: the {len(marked)} papers of your last answer."
+        return render_svg(lmap, marked), note
+
+    def open_paper(evt: gr.EventData) -> str:
+        from assistant.digest import digest_paper_md
+
+        pid = str(getattr(evt, "paper", "") or "")
+        paper = shared.retriever.papers.get(pid)
+        if paper is None:
+            return "That paper is no longer in the library."
+        return digest_paper_md(shared.retriever, paper)
+
+    def show_digest(when: str, since: bool) -> str:
+        from assistant.digest import digest
+
+        when = (when or "").strip()[:40]
+        try:
+            got = digest(shared.retriever, date=None if since else (when or None),
+                         since=when if since and when else None)
+        except PaperLensError as exc:
+            return f"**{esc(exc)}**"
+        return got.to_markdown()
 
     # -- API: question in, answer out (no conversation kept between calls) -------------
     def ask(question: str) -> dict[str, Any]:
@@ -353,7 +504,7 @@ def build_app(settings: Settings | None = None, assistant: Assistant | None = No
                     )
                     clear = gr.Button("New chat", scale=1, variant="secondary")
                 gr.Examples(EXAMPLES, inputs=[question], label="Try")
-            with gr.Tab("Library", id="library"):
+            with gr.Tab("Library", id="library") as library_tab:
                 library_head = gr.HTML()
                 with gr.Row():
                     with gr.Column(scale=3):
@@ -362,6 +513,15 @@ def build_app(settings: Settings | None = None, assistant: Assistant | None = No
                             placeholder="e.g. draft tree",
                             elem_id="pl-search",
                         )
+                        with gr.Row():
+                            export_format = gr.Dropdown(
+                                [(EXPORT_LABELS[f], f) for f in EXPORT_FORMATS], value="bibtex",
+                                label="Export the matching papers as", scale=3,
+                                elem_id="pl-export-format",
+                            )
+                            export_button = gr.DownloadButton(
+                                "Download", interactive=False, scale=1, elem_id="pl-export-selection",
+                            )
                         results = gr.HTML(elem_id="pl-search-results")
                     with gr.Column(scale=2):
                         gr.Markdown(
@@ -382,6 +542,23 @@ def build_app(settings: Settings | None = None, assistant: Assistant | None = No
                             interactive=False,
                             wrap=True,
                         )
+                with gr.Accordion("Map of the library", open=True, elem_id="pl-map-section"):
+                    map_note = gr.Markdown(elem_id="pl-map-note")
+                    library_map_html = gr.HTML(
+                        elem_id="pl-map", html_template=MAP_TEMPLATE, js_on_load=MAP_JS,
+                        css_template=MAP_CSS,
+                    )
+                    map_paper = gr.Markdown(elem_id="pl-map-paper")
+                with gr.Accordion("What's new", open=False, elem_id="pl-digest-section"):
+                    with gr.Row():
+                        digest_when = gr.Textbox(
+                            label="Day", placeholder="the newest day; or e.g. Mar 13, 2026-03-13",
+                            elem_id="pl-digest-date", scale=3,
+                        )
+                        digest_since = gr.Checkbox(label="and every day since", scale=1,
+                                                   elem_id="pl-digest-since")
+                        digest_go = gr.Button("Show digest", scale=1, elem_id="pl-digest-go")
+                    digest_md = gr.Markdown(elem_id="pl-digest")
 
         chat_outputs = [chatbot, question]
         question.submit(respond, [question, chatbot, store], chat_outputs,
@@ -391,8 +568,16 @@ def build_app(settings: Settings | None = None, assistant: Assistant | None = No
         clear.click(new_chat, [store], [chatbot, store], api_visibility="private")
         query.change(search, [query], [results], api_visibility="private",
                      show_progress="hidden")
+        for trigger in (query.change, export_format.change):
+            trigger(export_selection, [query, export_format], [export_button],
+                    api_visibility="private", show_progress="hidden")
         add.click(add_papers, [files], [ingest_report, library_head, sources_table, status, empty],
                   api_visibility="private")
+        library_tab.select(show_map, [store], [library_map_html, map_note], api_visibility="private")
+        library_map_html.click(open_paper, None, [map_paper], api_visibility="private")
+        digest_go.click(show_digest, [digest_when, digest_since], [digest_md], api_visibility="private")
+        digest_when.submit(show_digest, [digest_when, digest_since], [digest_md],
+                           api_visibility="private")
         demo.load(on_load, [store], [chatbot, store, status, empty, library_head, sources_table],
                   api_visibility="private")
         gr.api(ask, api_name="ask")
@@ -422,6 +607,7 @@ def serve(
         server_port=port or settings.port,
         auth=auth,
         max_file_size=int(settings.ui.max_upload_mb * 1024 * 1024),
+        allowed_paths=[str(EXPORT_DIR)],
         prevent_thread_lock=prevent_thread_lock,
         quiet=quiet,
         show_error=True,

@@ -16,7 +16,7 @@ import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from .types import Answer, Citation, Paper, Source
+from .types import Answer, Citation, Paper, RelatedPaper, Source
 
 # What the chat shows of a very long question (the assistant itself cuts at 2,000).
 MAX_SHOWN_QUESTION = 600
@@ -160,7 +160,10 @@ def _paper_meta(paper: Paper | None, source: Source) -> str:
     return " · ".join(bits)
 
 
-def sources_html(answer: Answer, papers: Mapping[str, Paper], key: str) -> str:
+def sources_html(
+    answer: Answer, papers: Mapping[str, Paper], key: str,
+    related: Mapping[str, Sequence[RelatedPaper]] | None = None,
+) -> str:
     """The sources panel of one answer: cited papers with their quoted spans marked.
 
     Each cited paper is an ``<li id="pl-{key}-{n}">`` (the target of the ``[n]`` links):
@@ -177,7 +180,8 @@ def sources_html(answer: Answer, papers: Mapping[str, Paper], key: str) -> str:
     others = [s for s in answer.sources if s.n not in by_n and s.tier != "second"]
     if not cited and not others and not second:
         return ""
-    items = [_source_item(s, by_n[s.n], papers, key) for s in cited]
+    related = related or {}
+    items = [_source_item(s, by_n[s.n], papers, key, related.get(s.paper_id, ())) for s in cited]
     parts = [f'<details class="pl-sources" open><summary>Sources · {len(cited)} cited</summary>']
     if items:
         parts.append('<ol class="pl-source-list">' + "".join(items) + "</ol>")
@@ -188,7 +192,8 @@ def sources_html(answer: Answer, papers: Mapping[str, Paper], key: str) -> str:
             '<span class="pl-warn" title="an uncertain match: not cited as supporting the answer">'
             "uncertain</span></div>"
             '<ol class="pl-source-list">'
-            + "".join(_source_item(s, by_n.get(s.n, []), papers, key) for s in second)
+            + "".join(_source_item(s, by_n.get(s.n, []), papers, key, related.get(s.paper_id, ()))
+                      for s in second)
             + "</ol></div>"
         )
     if others:
@@ -205,7 +210,10 @@ def sources_html(answer: Answer, papers: Mapping[str, Paper], key: str) -> str:
     return "".join(parts)
 
 
-def _source_item(s: Source, cites: list[Citation], papers: Mapping[str, Paper], key: str) -> str:
+def _source_item(
+    s: Source, cites: list[Citation], papers: Mapping[str, Paper], key: str,
+    related: Sequence[RelatedPaper] = (),
+) -> str:
     """One source's ``<li>``: title, score, check badge, abstract with the quoted spans marked."""
     paper = papers.get(s.paper_id)
     if paper is not None and cites:
@@ -240,8 +248,39 @@ def _source_item(s: Source, cites: list[Citation], papers: Mapping[str, Paper], 
         f'<strong class="pl-title">{esc(s.title)}</strong></div>'
         f'<div class="pl-source-meta"><span class="pl-score">score {s.score:.2f}</span> {badge}'
         + (f" · {meta}" if meta else "")
-        + f'</div><div class="pl-abstract">{body}</div></li>'
+        + f'</div><div class="pl-abstract">{body}</div>{related_html(related)}</li>'
     )
+
+
+def related_html(items: Sequence[RelatedPaper]) -> str:
+    """A source card's "related" action: a closed ``<details>`` listing the library's
+    closest papers, each with its sentence that links it to the card's paper."""
+    if not items:
+        return ""
+    rows = "".join(
+        f'<li class="pl-related-item"><strong>{esc(r.title)}</strong> '
+        f'<span class="pl-score">similarity {r.score:.2f}</span>'
+        + (f'<div class="pl-abstract pl-link">{esc(r.sentence)}</div>' if r.sentence else "")
+        + "</li>"
+        for r in items
+    )
+    return (
+        '<details class="pl-related"><summary title="the closest papers of the library, and the '
+        f'sentence that links each">Related papers ({len(items)})</summary><ol>{rows}</ol></details>'
+    )
+
+
+def export_html(links: Sequence[tuple[str, str]]) -> str:
+    """The download links under an answer: ``(label, url)`` pairs, e.g. ("BibTeX", url)."""
+    if not links:
+        return ""
+    anchors = " · ".join(
+        f'<a class="pl-export-link" href="{esc(url)}" download target="_blank" '
+        f'rel="noopener">{esc(label)}</a>'
+        for label, url in links
+    )
+    return f'<div class="pl-export">Download the cited papers: {anchors}</div>'
+
 
 
 def _flag_html(s: Source, paper: Paper | None) -> str:
@@ -278,11 +317,15 @@ def notices_html(notices: Iterable[str]) -> str:
 
 
 def answer_html(
-    answer: Answer, papers: Mapping[str, Paper], key: str, seconds: float | None = None
+    answer: Answer, papers: Mapping[str, Paper], key: str, seconds: float | None = None,
+    *, related: Mapping[str, Sequence[RelatedPaper]] | None = None,
+    exports: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The whole assistant message: text with linked citations, mode, notices, sources.
 
     One ``<div>`` with no blank line, so a Markdown renderer passes it through as HTML.
+    ``exports`` are ``(label, url)`` download links shown under the answer; ``related``
+    maps a source's paper id to its related papers, listed in its card (`related_html`).
     """
     valid = {s.n for s in answer.sources}
     return (
@@ -290,7 +333,8 @@ def answer_html(
         + text_html(answer.text, key, valid)
         + notices_html(answer.notices)
         + mode_line(answer, seconds)
-        + sources_html(answer, papers, key)
+        + export_html(exports)
+        + sources_html(answer, papers, key, related)
         + "</div>"
     )
 
@@ -367,9 +411,11 @@ __all__ = [
     "draft_html",
     "esc",
     "excerpt",
+    "export_html",
     "highlight",
     "message_html",
     "question_html",
+    "related_html",
     "search_html",
     "search_papers",
     "sources_html",

@@ -29,6 +29,8 @@ PARTS: list[tuple[str, list[str], int]] = [
     ("server_latency", ["--rounds", "1"], 300),
     ("cold_start", ["--repeats", "2"], 300),
     ("pdf_extraction", ["--papers", "8", "--pages", "6"], 180),
+    ("export_related", [], 300),
+    ("map_build", ["--scale-papers", "1000"], 300),
     ("scale", [], 900),
 ]
 SCALE_RESERVE_S = 30  # kept back from scale's budget for its probes' overrun and the summary
@@ -121,6 +123,23 @@ def table(parts: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
     if r:
         for res in r.get("results", []):
             add(f"PDF {res['extractor']}: pages/s", res["pages_per_s"])
+    r = parts.get("export_related", {}).get("result")
+    if r:
+        t = r["targets"]
+        add(f"export {r['export_papers']} papers, slowest format p50 (ms)", t["export_50_papers_p50_ms"]["value"],
+            t["export_50_papers_p50_ms"]["target"], t["export_50_papers_p50_ms"]["met"])
+        add("related papers (k=5) p50 / p95 (ms)", f"{r['related']['p50']:.1f} / {r['related']['p95']:.1f}",
+            t["related_p50_ms"]["target"] + " (p50)", t["related_p50_ms"]["met"])
+        add("related, first call of a library version (ms)", r["related_first_ms"])
+        add("related from the store (no vectors in memory) p50 (ms)", r["related_store"]["p50"])
+    r = parts.get("map_build", {}).get("result")
+    if r:
+        t = r["targets"]
+        add(f"library map of {r['cold']['papers']} papers, cold build + SVG (s)", t["map_cold_s"]["value"],
+            t["map_cold_s"]["target"], t["map_cold_s"]["met"])
+        add("library map from its disk cache (s) / PNG (s)", f"{r['cached']['map_s']:.3f} / {r['cold']['png_s']:.2f}")
+        for s in r.get("scale", []):
+            add(f"library map of {s['papers']} synthetic papers, build (s)", s["build_s"])
     r = parts.get("scale", {}).get("result")
     if r:
         for tier in r["tiers"]:
