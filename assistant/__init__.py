@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     ConfigError,
+    DateError,
     ExportFormatError,
     IngestError,
     LibraryEmptyError,
@@ -42,6 +43,8 @@ from .types import (
 
 if TYPE_CHECKING:
     from .chat import Assistant, ask
+    from .digest import Digest
+    from .library_map import LibraryMap
     from .store import Library
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -52,6 +55,8 @@ __all__ = [
     "Chunk",
     "Citation",
     "ConfigError",
+    "DateError",
+    "Digest",
     "ExportFormatError",
     "IngestError",
     "IngestReport",
@@ -59,6 +64,7 @@ __all__ = [
     "LLMUnavailableError",
     "Library",
     "LibraryEmptyError",
+    "LibraryMap",
     "LibraryStats",
     "ModelUnavailableError",
     "Paper",
@@ -75,7 +81,11 @@ __all__ = [
     "get_settings",
 ]
 
-_LAZY = {"Assistant": ".chat", "ask": ".chat", "Library": ".store"}
+_LAZY = {
+    "Assistant": ".chat", "ask": ".chat", "Library": ".store",
+    # Types only: the functions share their modules' names (`assistant.library_map`).
+    "Digest": ".digest", "LibraryMap": ".library_map",
+}
 
 
 def __getattr__(name: str) -> Any:

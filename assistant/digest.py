@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .errors import PaperLensError
+from .errors import DateError
 from .store import get_all
 from .types import Paper
 
@@ -41,10 +41,6 @@ _MONTHS = {m: i for i, m in enumerate(
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _WORDY = re.compile(r"^([A-Za-z]{3,9})\.? (\d{1,2})(?:,? (\d{4}))?$")
 DATE_FORMATS = "YYYY-MM-DD, 'Mar 13' or 'Mar 13, 2024'"
-
-
-class DateError(PaperLensError):
-    """A date given to the digest cannot be read."""
 
 
 @dataclass(frozen=True)

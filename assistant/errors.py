@@ -69,3 +69,7 @@ class ExportFormatError(PaperLensError, ValueError):
         super().__init__(
             f"Unknown export format {fmt!r} - use one of: bibtex (bib), ris, csl-json (csl), markdown (md)."
         )
+
+
+class DateError(PaperLensError):
+    """A date given to the digest (`paperlens digest --date/--since`) cannot be read."""

@@ -253,6 +253,13 @@ def topic_terms(texts_by_topic: Sequence[Sequence[str]], n_terms: int = LABEL_TE
                 continue
             if " " in t:  # a bigram replaces the unigrams it contains
                 chosen = [ch for ch in chosen if ch not in t.split(" ")]
+            else:  # two chosen words that mostly stand together become their bigram
+                pair = next((f"{a} {b}" for ch in chosen if " " not in ch
+                             for a, b in ((ch, t), (t, ch))
+                             if c[f"{a} {b}"] >= 2 and c[f"{a} {b}"] * 2 >= min(c[ch], c[t])), None)
+                if pair is not None:
+                    chosen = [pair if ch in pair.split(" ") else ch for ch in chosen]
+                    continue
             chosen.append(t)
             if len(chosen) == n_terms:
                 break

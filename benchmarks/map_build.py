@@ -1,0 +1,117 @@
+"""What the library map costs (issue 15 §3): built cold, read from its cache, drawn.
+
+- cold: a fresh process opens the bundled library, takes its snapshot and builds the map
+  (k-means, t-SNE, c-TF-IDF labels) with nothing cached, then draws the SVG the UI shows
+  and the PNG `paperlens map` writes. The figure that must stay under 5 s is the map
+  itself (build + SVG); the process's imports and snapshot load are reported beside it.
+- cached: a second fresh process reads the map from its disk cache; and in the same
+  process, the map held by the snapshot.
+- scale: the build alone on synthetic paper vectors of the 10k-chunk tier (1,000 papers
+  of 10 chunks, as benchmarks/scale.py shapes them) and of 10,000 papers.
+
+Usage: python -m benchmarks.map_build --out artifacts/bench [--scale-papers 1000,10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import REPO, Run, ensure_library, offline_env, target, work_dir
+
+TARGET_S = 5.0
+
+# Run in a child process: one cold or cached build, timed piece by piece.
+CHILD = """
+import json, sys, time
+t0 = time.perf_counter()
+from benchmarks.common import offline_env
+offline_env()
+from assistant.library_map import library_map, render_png, render_svg
+from assistant.providers import get_embedder
+from assistant.retrieval import Retriever
+from assistant.settings import Settings
+from assistant.store import Library
+settings = Settings(data_dir=sys.argv[1])
+t1 = time.perf_counter()
+retriever = Retriever(settings, Library(settings), get_embedder(settings))
+snap = retriever.refresh()
+t2 = time.perf_counter()
+m = library_map(retriever, snapshot=snap)
+t3 = time.perf_counter()
+svg = render_svg(m)
+t4 = time.perf_counter()
+render_png(m, sys.argv[2])
+t5 = time.perf_counter()
+library_map(retriever, snapshot=snap)
+t6 = time.perf_counter()
+print(json.dumps({"imports_s": t1 - t0, "snapshot_s": t2 - t1, "map_s": t3 - t2, "svg_s": t4 - t3,
+                  "png_s": t5 - t4, "held_s": t6 - t5, "built_s": m.seconds, "papers": len(m.paper_ids),
+                  "topics": len(m.topics), "svg_kb": len(svg) / 1024, "total_s": t5 - t0}))
+"""
+
+
+def child(data_dir: Path, png: Path) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-c", CHILD, str(data_dir), str(png)], cwd=REPO,
+                         capture_output=True, text=True, timeout=600, check=True)
+    got: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in got.items()}
+
+
+def scale(n: int, data_dir: Path) -> dict[str, Any]:
+    import numpy as np
+
+    from assistant.library_map import build_map
+    from assistant.settings import Settings
+    from assistant.store import Library
+    from evals.map_choice import synthetic
+
+    lib = Library(Settings(data_dir=data_dir))
+    papers = lib.papers()
+    ids = sorted(papers)
+    vecs = lib.chunk_vectors(ids)
+    base = np.vstack([vecs[p].mean(axis=0) for p in ids])
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    sids, svec = synthetic(ids, base.astype(np.float32), n)
+    # Titles and abstracts of the synthetic papers: real ones, reused (labels need text).
+    texts = {sid: papers[ids[i % len(ids)]] for i, sid in enumerate(sids)}
+    t = time.perf_counter()
+    m = build_map(texts, sids, svec)
+    return {"papers": n, "build_s": round(time.perf_counter() - t, 2), "topics": len(m.topics)}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--scale-papers", default="1000,10000")
+    args = ap.parse_args(argv)
+    offline_env()
+    run = Run("map_build", args.out)
+    settings = ensure_library(work_dir(args.out, "library"))
+    cache = Path(settings.data_dir) / "cache"
+    for old in cache.glob("map-*.json"):
+        old.unlink()
+    png_dir = work_dir(args.out, "map")
+    cold = child(Path(settings.data_dir), png_dir / "map-cold.png")
+    cached = child(Path(settings.data_dir), png_dir / "map-cached.png")
+    run["cold"] = cold
+    run["cached"] = cached
+    print(f"  cold: map {cold['map_s']:.2f}s (+ svg {cold['svg_s']:.3f}s, png {cold['png_s']:.2f}s; "
+          f"imports {cold['imports_s']:.2f}s, snapshot {cold['snapshot_s']:.2f}s) for {cold['papers']} papers")
+    print(f"  cached: from disk {cached['map_s']:.3f}s, held {cached['held_s'] * 1000:.2f} ms")
+    run["scale"] = [scale(int(n), Path(settings.data_dir)) for n in args.scale_papers.split(",") if n]
+    for s in run["scale"]:
+        print(f"  synthetic {s['papers']} papers: build {s['build_s']}s ({s['topics']} topics)")
+    run["targets"] = {
+        "map_cold_s": target(round(cold["map_s"] + cold["svg_s"], 3), "<", TARGET_S),
+    }
+    return run.finish()
+
+
+if __name__ == "__main__":
+    main()
