@@ -29,6 +29,7 @@ import numpy as np
 
 from .errors import PaperNotFoundError
 from .injection import is_injected
+from .lexical import terms
 from .retrieval import Retriever, Snapshot
 from .types import Paper, RelatedPaper, Sentence
 
@@ -163,17 +164,39 @@ def resolve_paper(papers: Mapping[str, Paper], ref: str) -> Paper:
 
 def _link(
     paper: Paper, sents: Sequence[Sentence], vecs: np.ndarray,
-    other: Paper, o_sents: Sequence[Sentence], o_vecs: np.ndarray,
+    other: Paper, o_sents: Sequence[Sentence], o_vecs: np.ndarray, weight: Mapping[str, float],
+    known: Mapping[tuple[str, int], frozenset[str]],
 ) -> tuple[Sentence | None, Sentence | None, float]:
-    """The closest (other's sentence, paper's sentence) pair and its similarity; flagged
-    sentences (text aimed at AI readers) never link."""
+    """The (other's sentence, paper's sentence) pair that links the two papers, and its
+    cosine similarity; flagged sentences (text aimed at AI readers) never link.
+
+    The pair is ranked by cosine plus the tf-idf cosine of the two sentences' terms
+    (``weight``: idf squared), so two sentences naming the same rare method ("draft
+    tree") beat two that share only background ("language models perform well").
+    """
     keep = [i for i, s in enumerate(sents) if s.text.strip() and not is_injected(s.text, paper)]
     o_keep = [i for i, s in enumerate(o_sents) if s.text.strip() and not is_injected(s.text, other)]
     if not keep or not o_keep:
         return None, None, 0.0
     sims = o_vecs[o_keep] @ vecs[keep].T
-    r, c = np.unravel_index(int(np.argmax(sims)), sims.shape)
-    return o_sents[o_keep[int(r)]], sents[keep[int(c)]], float(sims[r, c])
+
+    def weighted(x: Sentence) -> dict[str, float]:
+        got = known.get((x.paper_id, x.index))  # terms read at snapshot build, when in memory
+        return {t: weight[t] for t in (got if got is not None else set(terms(x.text))) if t in weight}
+
+    a_terms = [weighted(sents[i]) for i in keep]
+    b_terms = [weighted(o_sents[i]) for i in o_keep]
+    a_norm = [math.sqrt(sum(x.values())) for x in a_terms]
+    lexical = np.zeros_like(sims)
+    for r, b in enumerate(b_terms):
+        b_norm = math.sqrt(sum(b.values()))
+        for c, a in enumerate(a_terms):
+            shared = sum(w for t, w in b.items() if t in a)
+            if shared:
+                lexical[r, c] = shared / (b_norm * a_norm[c])
+    best = np.unravel_index(int(np.argmax(sims + LEXICAL_WEIGHT * lexical)), sims.shape)
+    row, col = int(best[0]), int(best[1])
+    return o_sents[o_keep[row]], sents[keep[col]], float(sims[row, col])
 
 
 def related(source: Retriever | Snapshot, paper_id: str, k: int = 5, *, retriever: Retriever | None = None) -> list[RelatedPaper]:
@@ -283,11 +306,13 @@ def _with_sentences(
         found = retriever.library.sentences_for(ids)
     empty: tuple[list[Sentence], np.ndarray] = ([], np.zeros((0, 0), dtype=np.float32))
     sents, vecs = found.get(paper.id, empty)
+    weight = snap.derived("related.paper_terms", _paper_terms).weight
+    known = vectors.sentence_terms if vectors is not None else {}
     out = []
     for pid, score in chosen:
         other = snap.papers[pid]
         o_sents, o_vecs = found.get(pid, empty)
-        linked, anchor, link = _link(paper, sents, vecs, other, o_sents, o_vecs)
+        linked, anchor, link = _link(paper, sents, vecs, other, o_sents, o_vecs, weight, known)
         out.append(RelatedPaper(
             paper_id=pid, title=other.title, score=round(score, 4),
             sentence=linked.text if linked else "", start=linked.start if linked else 0,

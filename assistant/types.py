@@ -217,10 +217,11 @@ class Answer(_Wire):
 class RelatedPaper(_Wire):
     """A paper of the library close to another one, and the sentences that link them.
 
-    ``sentence`` is the related paper's abstract sentence closest to the first paper's
-    ``anchor`` sentence (``start``/``end`` and ``anchor_start``/``anchor_end`` are their
-    offsets in each abstract); ``score`` is the two papers' similarity, ``link`` the two
-    sentences'.
+    ``sentence`` (the related paper's) and ``anchor`` (the first paper's) are the pair of
+    abstract sentences that links them best: closest in meaning, sharing rare terms
+    (``start``/``end`` and ``anchor_start``/``anchor_end`` are their offsets in each
+    abstract). ``score`` is the two papers' similarity (dense and term cosines averaged),
+    ``link`` the two sentences' cosine.
     """
 
     paper_id: str
