@@ -119,3 +119,16 @@ def test_cli_related_prints_titles_and_linking_sentences(small_library) -> None:
     assert missing.returncode == 1
     assert missing.stderr.startswith("paperlens: No paper in the library matches 'p000000000000'")
     assert missing.stderr.count("\n") == 1
+
+
+def test_related_list_and_download_links_are_escaped_html() -> None:
+    from assistant.types import RelatedPaper
+    from assistant.ui_format import export_html, related_html
+
+    hostile = "<img src=x onerror=alert(1)> & \"quoted\""
+    html = related_html([RelatedPaper("p1", hostile, 0.5, hostile, 0, 5, "a", 0, 1, 0.4)])
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt; &amp; &quot;quoted&quot;" in html
+    assert html.startswith('<details class="pl-related"><summary') and "Related papers (1)" in html
+    assert related_html([]) == "" and export_html([]) == ""
+    links = export_html([("BibTeX", 'gradio_api/file=/tmp/x"><script>.bib')])
+    assert '<a class="pl-export-link" href="gradio_api/file=/tmp/x&quot;&gt;&lt;script&gt;.bib" download' in links
