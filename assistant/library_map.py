@@ -439,7 +439,9 @@ def render_svg(m: LibraryMap, highlight: Iterable[str] = (), *, width: int = 900
     parts += later  # highlighted papers drawn last, on top
     for t, (x, y) in zip(m.topics, _centres(m), strict=True):
         cx, cy = at(x, y)
+        # Labels let the pointer through: a point under a label stays hoverable and clickable.
         parts.append(f'<text class="pl-topic" x="{cx:.1f}" y="{cy:.1f}" text-anchor="middle" '
+                     'pointer-events="none" '
                      f'font-size="12" stroke="white" stroke-width="3" paint-order="stroke" '
                      f'fill="{colour(t.id)}">{_esc(t.label)}</text>')
     parts.append("</svg>")

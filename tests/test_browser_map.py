@@ -14,9 +14,11 @@ SPEC_TR = "p90007efee116"  # SpecTr: Fast Speculative Decoding via Optimal Trans
 SPEC_DEC = "p7d7d0320b811"  # SpecDec++
 
 
-def test_map_renders_rings_the_answer_and_opens_a_clicked_paper(page, served_app):
+def test_map_renders_rings_the_answer_and_opens_a_clicked_paper(page, served_app):  # noqa: F811
     _ask(page, SPEC_Q, 0)
-    answer_text = _answers(page).nth(0).inner_text()
+    answer = _answers(page).nth(0)
+    answer_text = answer.inner_text()
+    n_cited = answer.locator("li.pl-source").count()
 
     page.get_by_role("tab", name="Library").click()
     n_papers = len(served_app.assistant.retriever.papers)
@@ -27,7 +29,9 @@ def test_map_renders_rings_the_answer_and_opens_a_clicked_paper(page, served_app
     ringed = page.locator("#pl-map circle.pl-hl").evaluate_all("els => els.map(e => e.dataset.paper)")
     assert {SPEC_TR, SPEC_DEC} <= set(ringed)
     papers = served_app.assistant.retriever.papers
-    assert all(papers[pid].title in answer_text for pid in ringed)  # only the answer's papers
+    # Exactly the answer's cited papers (titles with TeX are typeset in the chat: skipped).
+    assert len(ringed) == len(set(ringed)) == n_cited
+    assert all(papers[pid].title in answer_text for pid in ringed if "$" not in papers[pid].title)
     assert page.locator("#pl-map text.pl-topic").count() >= 2
     assert "Ringed: the" in page.locator("#pl-map-note").inner_text()
 
@@ -49,7 +53,7 @@ def test_map_renders_rings_the_answer_and_opens_a_clicked_paper(page, served_app
     _assert_all_local(page)
 
 
-def test_digest_panel_lists_a_page_by_topic_and_refuses_a_bad_date(page, served_app):
+def test_digest_panel_lists_a_page_by_topic_and_refuses_a_bad_date(page, served_app):  # noqa: F811
     page.get_by_role("tab", name="Library").click()
     page.locator("#pl-digest-section").get_by_text("What's new").first.click()
     n = sum(1 for p in served_app.assistant.retriever.papers.values() if p.date == "Mar 13")
