@@ -8,7 +8,8 @@ takes the year it was ingested in (the page was that day's page), or the year be
 that would put it after its ingest.
 
 - gist: the abstract sentence closest to the mean of the paper's own sentence vectors
-  (extractive: a sentence of the paper, never a rewrite);
+  (extractive: a sentence of the paper, never a rewrite), a sentence that leans on the one
+  before it ("This...", "Moreover, ...") counted 0.1 less central;
 - related: the papers with an earlier date whose paper vectors are nearest, near
   duplicates (cosine >= ``DUPLICATE_COSINE``) left out.
 
@@ -35,6 +36,12 @@ if TYPE_CHECKING:
     from .retrieval import Retriever, Snapshot
 
 DUPLICATE_COSINE = 0.98
+LEANING_PENALTY = 0.1
+_LEANING = re.compile(
+    r"^(this|these|those|it|they|such|however|moreover|furthermore|additionally|in addition|"
+    r"also|then|thus|hence|therefore|finally|in essence|to (address|this end|do so)|as a result)\b",
+    re.IGNORECASE,
+)
 RELATED = 3
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
@@ -206,8 +213,11 @@ def _gist(snap: Snapshot, retriever: Retriever, paper: Paper) -> str:
         return sents[0].text if sents else paper.abstract[:200]
     sub = mat[keep]
     centre = sub.mean(axis=0)
-    best = int(np.argmax(sub @ (centre / max(float(np.linalg.norm(centre)), 1e-12))))
-    return sents[keep[best]].text
+    sims = sub @ (centre / max(float(np.linalg.norm(centre)), 1e-12))
+    # A sentence that leans on the one before ("This itself...", "Moreover, ...") does not
+    # stand alone as a gist: it loses to a self-contained one unless clearly more central.
+    sims = sims - np.asarray([LEANING_PENALTY * bool(_LEANING.match(sents[i].text)) for i in keep])
+    return sents[keep[int(np.argmax(sims))]].text
 
 
 def digest(
@@ -230,6 +240,9 @@ def digest(
 
     if date and since:
         raise DateError("Give either --date or --since, not both.")
+    for text in (date, since, until):  # a bad date is reported before the library is read
+        if text:
+            parse_date(text)
     snap = retriever.refresh()
     dates = paper_dates(snap, ingest_times(retriever))
     notes: list[str] = []

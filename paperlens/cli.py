@@ -164,8 +164,11 @@ def _cmd_map(args: argparse.Namespace) -> int:
 
 
 def _cmd_digest(args: argparse.Namespace) -> int:
-    from assistant.digest import digest
+    from assistant.digest import digest, parse_date
 
+    for text in (args.date, args.since, args.until):  # before opening the library
+        if text:
+            parse_date(text)
     got = digest(_retriever(), date=args.date, since=args.since, until=args.until)
     if args.json:
         print(json.dumps(got.to_dict(), indent=2, ensure_ascii=False))
