@@ -2,8 +2,8 @@
 assistants, built on the official `mcp` SDK's high-level server (`MCPServer`, the SDK 2
 name of FastMCP).
 
-Tools: ``search_papers``, ``ask``, ``get_paper``, ``library_stats``; resources:
-``paper://{paper_id}``. (``related_papers`` waits for a related-papers API in `assistant`.)
+Tools: ``search_papers``, ``ask``, ``get_paper``, ``related_papers``, ``library_stats``;
+resources: ``paper://{paper_id}``.
 
 One `Assistant` (library, embedding model, index) is loaded per server process and shared:
 the SDK runs each call of these synchronous tools on a worker thread, and every ``ask``
@@ -31,7 +31,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.chat import Assistant
-from assistant.errors import ConfigError, PaperLensError
+from assistant.errors import ConfigError, PaperLensError, PaperNotFoundError
+from assistant.related import resolve_paper
 from assistant.retrieval import Filters
 from assistant.settings import Settings, get_settings
 from assistant.types import Paper
@@ -48,8 +49,9 @@ INSTRUCTIONS = (
     "with scores and the sentence that matched); ask for a written answer whose every "
     "claim cites [n] a paper in the library with the exact quoted span; get_paper (or the "
     "resource paper://{paper_id}) for one paper's metadata, abstract and, for PDFs, its "
-    "sections; library_stats to learn what the library holds and which tags, collections "
-    "and years can be used in filters. Paper ids come from search_papers and ask."
+    "sections; related_papers for the papers closest to one paper, with the sentences "
+    "that link them; library_stats to learn what the library holds and which tags, "
+    "collections and years can be used in filters. Paper ids come from search_papers and ask."
 )
 
 
@@ -177,6 +179,35 @@ class LibraryTools:
         data["sections"] = paper_sections(self.assistant, paper_id)
         data["full_text"] = bool(data["sections"])
         return data
+
+    def related_papers(self, paper_id: str, k: int = 5) -> dict[str, Any]:
+        ref = " ".join(str(paper_id).split())
+        if not ref:
+            raise ArgumentError("paper_id is empty - pass an id returned by search_papers or ask (paper_id).")
+        if not 1 <= k <= MAX_K:
+            raise ArgumentError(f"k must be between 1 and {MAX_K}, got {k}.")
+        papers = self.assistant.retriever.refresh().papers
+        if not papers:
+            raise _empty(self.settings)
+        try:
+            paper = resolve_paper(papers, ref)
+        except PaperNotFoundError as exc:
+            if not str(exc).startswith("No paper"):
+                raise  # several titles match: its message lists their ids
+            # resolve_paper's own message points at the CLI; a model needs the tool to use.
+            raise ArgumentError(
+                f"No paper with id {ref!r} in the library - use an id returned by search_papers "
+                "or ask (paper_id), an arXiv id, a DOI or words of its title."
+            ) from exc
+        results = []
+        for rank, r in enumerate(self.assistant.related(paper.id, k), 1):
+            results.append({
+                "rank": rank, "paper_id": r.paper_id, "title": r.title, "score": r.score,
+                "sentence": r.sentence, "start": r.start, "end": r.end,
+                "anchor": r.anchor, "anchor_start": r.anchor_start, "anchor_end": r.anchor_end,
+                "link": r.link, **_short_metadata(papers[r.paper_id]),
+            })
+        return {"paper_id": paper.id, "title": paper.title, "results": results}
 
     def library_stats(self) -> dict[str, Any]:
         stats = self.assistant.library.stats().to_dict()
@@ -314,6 +345,27 @@ def build_server(tools: LibraryTools | None = None) -> Any:
         by ask.
         """
         return _guard(tools.get_paper)(paper_id)
+
+    @server.tool(annotations=read_only)
+    def related_papers(
+        paper_id: Annotated[str, Field(description="The paper: an id from search_papers or ask "
+                                                   "(e.g. 'p1a2b3c4d5e6'), an arXiv id, a DOI or "
+                                                   "words of its title.")],
+        k: Annotated[int, Field(ge=1, le=MAX_K, description="How many related papers to return.")] = 5,
+    ) -> dict[str, Any]:
+        """The papers of the user's library closest to one paper, best first, each with the
+        pair of abstract sentences that links them.
+
+        Returns paper_id and title of the paper asked about, and results: up to k papers
+        (fewer in a small library), each with rank, paper_id, title, score (the two papers'
+        similarity, higher is closer), sentence (the related paper's abstract sentence that
+        links them; start/end = its offsets in that abstract), anchor (the asked paper's
+        sentence it pairs with; anchor_start/anchor_end in its abstract), link (the two
+        sentences' similarity) and known metadata. Near duplicates (one paper listed twice)
+        are left out. Use it to widen from one paper to its neighbours (follow-up reading,
+        prior work); use search_papers to find papers on a topic given in words.
+        """
+        return _guard(tools.related_papers)(paper_id, k)
 
     @server.tool(annotations=read_only)
     def library_stats() -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from typing import Any
 
 import pytest
 from test_pdf import SECTIONS, make_paper_pdf
+from test_related import SPEC_TOPIC, SPECTR
 
 from assistant.settings import OFFLINE_ENV, Settings
 from ingest import ingest, paper_id
@@ -32,7 +34,7 @@ FIXTURE_DATA = Path(__file__).resolve().parent / "data"
 TREES = paper_id("Speculative Decoding with Draft Trees")
 PDF_TITLE = "Sparse Retrieval Heads for Long Document Reading"
 QUESTION = "Which papers study speculative decoding?"
-TOOLS = {"search_papers", "ask", "get_paper", "library_stats"}
+TOOLS = {"search_papers", "ask", "get_paper", "related_papers", "library_stats"}
 USER, PASSWORD = "reader", "s3cret-words"
 
 mcp = pytest.importorskip("mcp")
@@ -104,6 +106,8 @@ async def _exercise(client: Any) -> None:
     plain = _structured(await client.call_tool("get_paper", {"paper_id": TREES}))
     assert plain["authors"] == ["Ada Lovelace", "Charles Babbage"] and plain["sections"] == []
 
+    await _check_related(client, TREES, 2)
+
     stats = _structured(await client.call_tool("library_stats", {}))
     assert stats["papers"] == 5 and stats["full_text_papers"] == 1
     assert stats["years"] == {"from": 2022, "to": 2024}
@@ -125,7 +129,31 @@ async def _exercise(client: Any) -> None:
         "e.g. 'speculative decoding'."
     )
     assert "question" in _error_text(await client.call_tool("ask", {}))
+    assert "k" in _error_text(await client.call_tool("related_papers", {"paper_id": TREES, "k": 0}))
+    assert _error_text(await client.call_tool("related_papers", {"paper_id": "nope"})) == (
+        "Error executing tool related_papers: No paper with id 'nope' in the library - use an id "
+        "returned by search_papers or ask (paper_id), an arXiv id, a DOI or words of its title."
+    )
     assert _structured(await client.call_tool("library_stats", {}))["papers"] == 5
+
+
+async def _check_related(client: Any, paper: str, k: int) -> list[dict[str, Any]]:
+    """related_papers for ``paper``: k others, best first, each link a sentence of each
+    abstract at its offsets (read back through get_paper); the results."""
+    got = _structured(await client.call_tool("related_papers", {"paper_id": paper, "k": k}))
+    results = got["results"]
+    own = _structured(await client.call_tool("get_paper", {"paper_id": paper}))
+    assert got["paper_id"] == paper and got["title"] == own["title"]
+    ids = [r["paper_id"] for r in results]
+    assert len(ids) == k and len(set(ids)) == k and paper not in ids
+    assert [r["rank"] for r in results] == list(range(1, k + 1))
+    assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)
+    for r in results:
+        other = _structured(await client.call_tool("get_paper", {"paper_id": r["paper_id"]}))
+        assert r["title"] == other["title"]
+        assert other["abstract"][r["start"] : r["end"]] == r["sentence"] != ""
+        assert own["abstract"][r["anchor_start"] : r["anchor_end"]] == r["anchor"] != ""
+    return results
 
 
 def test_stdio_server_lists_tools_and_answers_each_call(library: Path) -> None:
@@ -137,6 +165,33 @@ def test_stdio_server_lists_tools_and_answers_each_call(library: Path) -> None:
     async def main() -> None:
         async with Client(params, read_timeout_seconds=120) as client:
             await _exercise(client)
+
+    asyncio.run(main())
+
+
+def test_stdio_related_papers_over_the_bundled_library(bundled_library) -> None:
+    """SpecTr's neighbours through the protocol are the other speculative-decoding papers,
+    found by id and by title words alike."""
+    from mcp import Client, StdioServerParameters
+
+    settings, _ = bundled_library
+    params = StdioServerParameters(command=sys.executable, args=["-m", "paperlens", "mcp"],
+                                   env=_env(settings.data_dir), cwd=str(REPO_ROOT))
+
+    async def main() -> None:
+        async with Client(params, read_timeout_seconds=120) as client:
+            results = await _check_related(client, SPECTR, 5)
+            assert len(SPEC_TOPIC & {r["paper_id"] for r in results}) >= 4, [r["title"] for r in results]
+            by_title = _structured(await client.call_tool(
+                "related_papers", {"paper_id": "SpecTr: Fast Speculative Decoding via Optimal Transport"}))
+            assert by_title["paper_id"] == SPECTR
+            assert [r["paper_id"] for r in by_title["results"]] == [r["paper_id"] for r in results]
+            # Words that name several papers: the error lists ids to choose from.
+            assert re.match(
+                r"Error executing tool related_papers: \d+ papers match 'speculative decoding' - "
+                r"give one id, e\.g\. p[0-9a-f]{12} \(",
+                _error_text(await client.call_tool("related_papers", {"paper_id": "speculative decoding"})),
+            )
 
     asyncio.run(main())
 
