@@ -358,57 +358,6 @@ class _Vectors:
         return order, np.searchsorted(self.chunk_paper[order], np.arange(len(self.paper_ids) + 1))
 
 
-@dataclass(frozen=True)
-class LibraryIdentity:
-    """Which library, at which version, with which content: what every cache is keyed by.
-
-    The version counter alone does not tell two libraries apart: a folder deleted and
-    re-ingested, or a Chroma server restarted without its data, counts from 0 again. The
-    collection id does (Chroma gives a new one to a new collection), and the fingerprint
-    (a hash of every paper's content hash and counts) names the content itself.
-    """
-
-    collection: str
-    version: int
-    fingerprint: str
-
-
-def content_fingerprint(versions: Mapping[str, PaperVersion | None]) -> str:
-    """A short hash of each paper's (content hash, chunks, sentences), in paper id order."""
-    digest = hashlib.sha256()
-    for pid in sorted(versions):
-        digest.update(f"{pid}\x00{versions[pid]}\x01".encode())
-    return digest.hexdigest()[:16]
-
-
-@dataclass(frozen=True, eq=False)
-class Snapshot:
-    """The library as one question reads it: lexical index, vectors and papers of one version.
-
-    Never changed once published: `Retriever.refresh` builds a new snapshot beside the
-    old one and swaps a single reference, so readers need no lock, and a question that
-    takes its snapshot once never mixes two versions while an ingest writes.
-    """
-
-    identity: LibraryIdentity
-    lexical: LexicalIndex
-    papers: Mapping[str, Paper]  # read-only (a MappingProxyType)
-    vectors: _Vectors | None  # None: too many to hold, the store is queried instead
-    fulltext_ids: frozenset[str]  # papers with PDF sections
-    _derived: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def version(self) -> int:
-        return self.identity.version
-
-    def derived(self, key: str, build: Callable[[Snapshot], Any]) -> Any:
-        """``build(self)``, made once per snapshot and shared by every conversation reading it
-        (e.g. the paper-name matcher). Two threads may both build it; one result is kept."""
-        if key not in self._derived:
-            self._derived.setdefault(key, build(self))
-        return self._derived[key]
-
-
 # The list decision's inputs, in the order of `RetrievalSettings.tier_weights` (one weight
 # each, then the bias). Chosen and fitted by evals/tune_cut.py on the tuning half.
 TIER_FEATURES = (
@@ -526,6 +475,57 @@ def decide(hits: list[PaperHit], cfg: RetrievalSettings) -> tuple[list[PaperHit]
     for h in second:
         h.tier = "second"
     return relevant, second
+
+
+@dataclass(frozen=True)
+class LibraryIdentity:
+    """Which library, at which version, with which content: what every cache is keyed by.
+
+    The version counter alone does not tell two libraries apart: a folder deleted and
+    re-ingested, or a Chroma server restarted without its data, counts from 0 again. The
+    collection id does (Chroma gives a new one to a new collection), and the fingerprint
+    (a hash of every paper's content hash and counts) names the content itself.
+    """
+
+    collection: str
+    version: int
+    fingerprint: str
+
+
+def content_fingerprint(versions: Mapping[str, PaperVersion | None]) -> str:
+    """A short hash of each paper's (content hash, chunks, sentences), in paper id order."""
+    digest = hashlib.sha256()
+    for pid in sorted(versions):
+        digest.update(f"{pid}\x00{versions[pid]}\x01".encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """The library as one question reads it: lexical index, vectors and papers of one version.
+
+    Never changed once published: `Retriever.refresh` builds a new snapshot beside the
+    old one and swaps a single reference, so readers need no lock, and a question that
+    takes its snapshot once never mixes two versions while an ingest writes.
+    """
+
+    identity: LibraryIdentity
+    lexical: LexicalIndex
+    papers: Mapping[str, Paper]  # read-only (a MappingProxyType)
+    vectors: _Vectors | None  # None: too many to hold, the store is queried instead
+    fulltext_ids: frozenset[str]  # papers with PDF sections
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def version(self) -> int:
+        return self.identity.version
+
+    def derived(self, key: str, build: Callable[[Snapshot], Any]) -> Any:
+        """``build(self)``, made once per snapshot and shared by every conversation reading it
+        (e.g. the paper-name matcher). Two threads may both build it; one result is kept."""
+        if key not in self._derived:
+            self._derived.setdefault(key, build(self))
+        return self._derived[key]
 
 
 class Retriever:

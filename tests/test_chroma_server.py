@@ -101,7 +101,8 @@ def test_running_assistant_sees_papers_another_client_adds_and_removes(
     ingest([extra], settings, library=Library(settings), embedder=embedder)  # another client
     bot.reset()
     found = bot.ask(question)
-    assert found.answerable and [c.title for c in found.citations] == [title]
+    # The main list; a tiny library's "may also be relevant" tier may add a labelled guess.
+    assert found.answerable and [c.title for c in found.citations if c.tier == "main"] == [title]
 
     remove([paper_id(title)], settings=settings, library=Library(settings))
     bot.reset()

@@ -161,9 +161,13 @@ def test_embedder_comparison_on_the_bundled_library(bundled_library):
     from evals.compare_embedders import compare
 
     settings, _ = bundled_library
-    results = compare(settings, load_questions(), [], "")
+    # The figures recorded in evals/CALIBRATION.md (0.770 / 0.546) were measured on the
+    # first 69 questions, before the set grew to 175; they still hold for those.
+    first_69 = [q for q in load_questions() if int(q.id[1:]) <= 69]
+    assert len(first_69) == 69
+    results = compare(settings, first_69, [], "")
     bundled = results["models"][settings.embedding.model]
     assert results["chunks"] > 900
-    # The stored vectors alone: the figures recorded in evals/CALIBRATION.md (0.770 / 0.546).
+    # The stored vectors alone.
     assert bundled["topic"]["recall@10"] == pytest.approx(0.77, abs=0.03)
     assert bundled["topic_paraphrase"]["recall@10"] == pytest.approx(0.546, abs=0.05)
