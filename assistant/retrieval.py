@@ -443,6 +443,20 @@ def tier_probability(features: np.ndarray, weights: list[float] | tuple[float, .
     return 1.0 / (1.0 + np.exp(-(features @ w[:-1] + w[-1])))
 
 
+def second_evidence(hit: PaperHit, cfg: RetrievalSettings) -> bool:
+    """Whether ``hit`` has absolute evidence enough for the "may also be relevant" tier.
+
+    The tier's probability bar is low and the model's features are mostly relative to
+    the question's own candidates, so in a small library, or for a topic the library
+    lacks, the best of a bad lot passed it (a tool-using-agents paper offered for a
+    zeolite question). A paper must also share the question's words (``lexical`` over
+    ``second_lexical``) or be close in meaning before feedback (``first_dense`` at or
+    over ``second_dense``): feedback pulls the question toward whatever ranked first,
+    so the dense score after it is no evidence in such a library.
+    """
+    return hit.lexical > cfg.second_lexical or hit.first_dense >= cfg.second_dense
+
+
 def decide(hits: list[PaperHit], cfg: RetrievalSettings) -> tuple[list[PaperHit], list[PaperHit]]:
     """The main list and the "may also be relevant" tier of ``hits``.
 
@@ -469,7 +483,7 @@ def decide(hits: list[PaperHit], cfg: RetrievalSettings) -> tuple[list[PaperHit]
     # A question the library may not cover at all needs a stronger candidate to be
     # offered even as uncertain (a blockchain question gets no linear-solver paper).
     bar = cfg.second_threshold if accepted else max(cfg.second_threshold, cfg.uncertain_threshold)
-    second = [h for h in pool[len(relevant):] if h.prob >= bar][: cfg.second_max]
+    second = [h for h in pool[len(relevant):] if h.prob >= bar and second_evidence(h, cfg)][: cfg.second_max]
     for h in relevant:
         h.tier = "main"
     for h in second:

@@ -163,6 +163,22 @@ class RetrievalSettings(BaseModel):
         "question got no main list (the library may not cover the topic at all).",
     )
     second_max: int = Field(5, ge=0, description="Most papers in the 'may also be relevant' tier.")
+    # Absolute evidence a second-tier paper needs besides its probability (issue 12),
+    # chosen by grouped k-fold CV on the tuning half (`python -m evals.tune_cut`).
+    second_lexical: float = Field(
+        0.0,
+        ge=-1,
+        le=1,
+        description="A 'may also be relevant' paper must match more than this share of the "
+        "question's terms, or reach `second_dense` (-1: every paper passes).",
+    )
+    second_dense: float = Field(
+        0.42,
+        ge=-1,
+        le=2,
+        description="...or its best chunk's similarity to the question before feedback must "
+        "reach this (-1: every paper passes; above 1: only the lexical condition).",
+    )
     version_check_seconds: float = Field(
         1.0,
         ge=0,

@@ -9,6 +9,8 @@ keeps each candidate's raw signals (`assistant.retrieval.hit_signals`), then:
    candidate is relevant or partial" with k-fold cross-validation grouped by
    ``topic_group`` (no topic is in both a training fold and its held-out fold) and
    picks the main and second-tier thresholds on the out-of-fold probabilities;
+   then, on the winner's out-of-fold probabilities, the absolute evidence a second-tier
+   paper needs (`choose_evidence`: lexical share or cosine before feedback);
 3. compares with the older cut (`floor`/`gap`) and with the largest-gap cut;
 4. refits the chosen setting on the whole tuning half and only then scores the test
    half, once.
@@ -200,16 +202,19 @@ def recall_at(items: Sequence[Item], rankings: Sequence[list[str]], k: int, kind
 def tiers(
     ranked: Sequence[tuple[list[str], np.ndarray]], t_main: float, t_second: float, max_main: int, second_max: int,
     t_accept: float = 0.0, gate: Sequence[bool] | None = None, t_uncertain: float = 0.0,
+    evidence: Sequence[set[str]] | None = None,
 ) -> tuple[list[list[str]], list[list[str]]]:
     """Main and second tier of each question, as `Retriever.decide` makes them (``gate``:
-    the floor rule's acceptance of each question, else the model's ``t_accept``)."""
+    the floor rule's acceptance of each question, else the model's ``t_accept``;
+    ``evidence``: the papers of each question allowed in the second tier)."""
     mains, seconds = [], []
     for q, (ids, p) in enumerate(ranked):
         accepted = len(p) > 0 and (gate[q] if gate is not None else p[0] >= max(t_accept, t_main))
         m = [i for i, v in zip(ids, p, strict=True) if v >= t_main][:max_main] if accepted else []
         rest = ids[len(m):]
         bar = t_second if accepted else max(t_second, t_uncertain)
-        s = [i for i, v in zip(rest, p[len(m):], strict=True) if v >= bar][:second_max]
+        s = [i for i, v in zip(rest, p[len(m):], strict=True)
+             if v >= bar and (evidence is None or i in evidence[q])][:second_max]
         mains.append(m)
         seconds.append(s)
     return mains, seconds
@@ -250,6 +255,64 @@ def choose_thresholds(
             break
     fig = list_figures(items, *tiers(ranked, best, t2, max_main, second_max, acc, gate, tu))
     return float(acc), float(best), float(t2), float(tu), fig
+
+
+def evidence_sets(items: Sequence[Item], lexical: float, dense: float) -> list[set[str]]:
+    """Each question's papers that pass `assistant.retrieval.second_evidence`."""
+    return [{pid for pid, lx, fd in zip(it.ids, it.sig["lexical"], it.sig["first_dense"], strict=True)
+             if lx > lexical or fd >= dense} for it in items]
+
+
+EVIDENCE_LEXICAL = (-1.0, 0.0, 0.1, 0.2, 0.3)
+EVIDENCE_DENSE = (-1.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 2.0)
+
+
+def choose_evidence(
+    items: Sequence[Item], ranked: Sequence[tuple[list[str], np.ndarray]], th: dict[str, Any],
+    max_main: int, second_max: int, k: int, prior: tuple[float, float], gate: Sequence[bool] | None = None,
+    max_loss: float = 0.01,
+) -> tuple[tuple[float, float], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The second tier's evidence condition (``lexical > L or first_dense >= D``).
+
+    On the out-of-fold probabilities, the (L, D) with the highest second-tier precision
+    whose main+second coverage is within ``max_loss`` of no condition's and that leaves
+    no more answerable questions with no paper (ties: fewer unanswerable questions shown
+    a second tier, then ``prior`` where it is among the tied, else the weaker condition:
+    where the tuning half cannot tell conditions apart, the stated prior decides).
+    Returns the choice, the curve over the grid, and the grouped-CV check of that rule:
+    chosen on k-1 folds, scored on the held-out one.
+    """
+    def run(sub: Sequence[int], lx: float, d: float) -> dict[str, Any]:
+        its = [items[i] for i in sub]
+        m, s = tiers([ranked[i] for i in sub], th["main_threshold"], th["second_threshold"], max_main,
+                     second_max, th["accept_threshold"], None if gate is None else [gate[i] for i in sub],
+                     th["uncertain_threshold"],
+                     evidence_sets(its, lx, d))
+        return list_figures(its, m, s)
+
+    dense_grid = sorted({*EVIDENCE_DENSE, prior[1]})
+    grid = [(lx, d) for lx in sorted({*EVIDENCE_LEXICAL, prior[0]}) for d in dense_grid
+            if not (lx == -1.0 and d == 2.0)]
+
+    def pick(sub: Sequence[int]) -> tuple[float, float]:
+        base = run(sub, -1.0, -1.0)
+        figs = {g: run(sub, *g) for g in grid}
+        ok = [g for g in grid if (figs[g]["both_coverage"] or 0) >= (base["both_coverage"] or 0) - max_loss
+              and figs[g]["no_paper"] <= base["no_paper"]]
+        return max(ok, key=lambda g: ((figs[g]["second_precision"] or 0.0), -(figs[g]["unanswerable_second"] or 0.0),
+                                      g == prior, -g[0], -g[1]))
+
+    everyone = list(range(len(items)))
+    curve = [{"second_lexical": g[0], "second_dense": g[1], **run(everyone, *g)} for g in grid]
+    folds = _folds(list(items), k)
+    check = []
+    for f in range(k):
+        train = [i for i in everyone if folds[i] != f]
+        held = [i for i in everyone if folds[i] == f]
+        g = pick(train)
+        check.append({"fold": f, "second_lexical": g[0], "second_dense": g[1],
+                      "held_out": run(held, *g), "held_out_no_condition": run(held, -1.0, -1.0)})
+    return pick(everyone), curve, check
 
 
 def floor_gate(items: Sequence[Item], floor: float, dense_floor: float) -> list[bool]:
@@ -321,6 +384,26 @@ def main(argv: list[str] | None = None) -> int:
     report["variants_cv_tune"] = variants
     best = variants[0]
 
+    # 2b. the second tier's absolute evidence, on the winner's out-of-fold probabilities
+    # The prior, for ties: a paper shares one of the question's topic terms, or one of its
+    # chunks is as close in meaning as the older rule asked of a question worded unlike
+    # the library (`dense_floor`, fitted before on the tuning half).
+    best_oof = oof_probs(tune, best["ranking"], best["pool"], best["l2"], args.folds, cfg.rrf_k)
+    (ev_lx, ev_d), curve, check = choose_evidence(
+        tune, best_oof, best, cfg.max_papers, cfg.second_max, args.folds, (0.0, cfg.dense_floor),
+        gate if best["accept_rule"] == "floor" else None)
+    report["evidence_curve_tune"] = curve
+    report["evidence_cv_tune"] = check
+    for row in curve:
+        print("evidence", {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()
+                           if k in ("second_lexical", "second_dense", "second_precision", "both_coverage",
+                                    "no_paper", "unanswerable_second")})
+    for row in check:
+        print("evidence fold", row["fold"], row["second_lexical"], row["second_dense"],
+              {f"{h} {k}": round(row[h][k] or 0, 3) for h in ("held_out", "held_out_no_condition")
+               for k in ("second_precision", "both_coverage")})
+    print("evidence chosen:", ev_lx, ev_d)
+
     # 3. baselines on the tuning half (nothing to fit: their settings are the old ones)
     report["older_cut_tune"] = list_figures(tune, [it.gap_list for it in tune], [[] for _ in tune])
     report["largest_gap_tune"] = list_figures(tune, largest_gap_lists(tune, best["ranking"], cfg.rrf_k, cfg.max_papers), [[] for _ in tune])
@@ -333,13 +416,16 @@ def main(argv: list[str] | None = None) -> int:
     chosen = {"ranking": best["ranking"], "pool": best["pool"], "tier_weights": [round(float(v), 5) for v in w],
               "accept_rule": best["accept_rule"],
               "accept_threshold": best["accept_threshold"], "main_threshold": best["main_threshold"],
-              "second_threshold": best["second_threshold"], "uncertain_threshold": best["uncertain_threshold"]}
+              "second_threshold": best["second_threshold"], "uncertain_threshold": best["uncertain_threshold"],
+              "second_lexical": ev_lx, "second_dense": ev_d}
     test_ranked = [_ordered(_design(it, best["ranking"], best["pool"], cfg.rrf_k), w) for it in test]
     if test:
         test_gate = floor_gate(test, cfg.floor, cfg.dense_floor) if best["accept_rule"] == "floor" else None
         m, s = tiers(test_ranked, best["main_threshold"], best["second_threshold"], cfg.max_papers, cfg.second_max,
-                     best["accept_threshold"], test_gate, best["uncertain_threshold"])
-        report["test"] = {"model": list_figures(test, m, s),
+                     best["accept_threshold"], test_gate, best["uncertain_threshold"], evidence_sets(test, ev_lx, ev_d))
+        m0, s0 = tiers(test_ranked, best["main_threshold"], best["second_threshold"], cfg.max_papers, cfg.second_max,
+                       best["accept_threshold"], test_gate, best["uncertain_threshold"])
+        report["test"] = {"model": list_figures(test, m, s), "model_without_evidence": list_figures(test, m0, s0),
                           "older_cut": list_figures(test, [it.gap_list for it in test], [[] for _ in test]),
                           "topic r@10": recall_at(test, [ids for ids, _ in test_ranked], 10, ("topic",)),
                           "paraphrase r@10": recall_at(test, [ids for ids, _ in test_ranked], 10, ("topic_paraphrase",))}

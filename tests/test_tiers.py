@@ -17,6 +17,7 @@ from assistant.retrieval import (
     PaperHit,
     decide,
     rank_order,
+    second_evidence,
     tier_features,
     tier_probability,
 )
@@ -117,11 +118,23 @@ def test_a_question_not_accepted_gets_no_main_list_and_a_higher_bar_for_the_seco
     assert decide(hits, _score_only(accept_rule="model", accept_threshold=0.99))[0] == []
 
 
+def test_a_second_tier_paper_needs_shared_words_or_closeness_before_feedback():
+    hits = _hits([0.45, 0.9, 0.5, 0.6], first_score=0.5, first_dense=0.3)  # p0, p2 over 0.3
+    hits[0].lexical, hits[2].lexical = 0.0, 0.0
+    hits[2].first_dense = 0.45  # close in meaning although no word is shared
+    cfg = _score_only(second_lexical=0.0, second_dense=0.4)
+    main, second = decide(hits, cfg)
+    assert [h.paper.id for h in main] == ["p1", "p3"]
+    assert [h.paper.id for h in second] == ["p2"]  # p0: no shared word, 0.3 < 0.4 before feedback
+    assert not second_evidence(hits[[h.paper.id for h in hits].index("p0")], cfg)
+
+
 def test_the_fitted_model_file_matches_the_settings_defaults():
     chosen = json.loads(MODEL_FILE.read_text())["chosen"]
     cfg = RetrievalSettings()
     assert list(cfg.tier_weights) == chosen["tier_weights"]
-    for key in ("ranking", "pool", "accept_rule", "main_threshold", "second_threshold", "uncertain_threshold"):
+    for key in ("ranking", "pool", "accept_rule", "main_threshold", "second_threshold", "uncertain_threshold",
+                "second_lexical", "second_dense"):
         assert getattr(cfg, key) == chosen[key], key
     assert cfg.list_method == "model"
 
@@ -262,3 +275,27 @@ def test_when_strict_evidence_fails_the_closest_papers_are_offered_as_uncertain(
     assert "The library has no paper" not in answer.text
     assert answer.citations and all(c.tier == "second" for c in answer.citations)
     assert len({c.paper_id for c in answer.citations} & SPECULATIVE) >= 3
+
+
+ZEOLITE = "Zeolite Catalysts for Ammonia Synthesis"
+
+
+def test_a_tiny_librarys_second_tier_offers_no_unrelated_paper(small_library, embedder, tmp_path):
+    """Five papers on language models and retrieval plus one on zeolites: the zeolite
+    question lists the zeolite paper and offers no LLM-agents paper as "may also be
+    relevant" (it was, at probability 0.07: the best of a bad lot after feedback)."""
+    from ingest import ingest
+
+    settings, _, _ = small_library
+    extra = tmp_path / "zeolite.jsonl"
+    extra.write_text(json.dumps({
+        "title": ZEOLITE,
+        "abstract": "We screen zeolite catalysts for ammonia synthesis at low pressure. "
+        "The best zeolite catalysts double the ammonia yield of iron catalysts.",
+    }), encoding="utf-8")
+    ingest([extra], settings, embedder=embedder)
+    answer = Assistant(settings, embedder=embedder).ask(
+        "Which papers study zeolite catalysts for ammonia synthesis?", mode="extractive")
+    assert [c.title for c in answer.citations if c.tier == "main"] == [ZEOLITE]
+    assert [s.title for s in answer.sources if s.tier == "second"] == []
+    assert "Planning with Tool-Using Language Agents" not in answer.text
