@@ -12,6 +12,13 @@ from typing import Any, Literal
 Mode = Literal["extractive", "llm", "none"]
 QuestionKind = Literal["list", "single", "comparison", "metadata", "follow_up"]
 
+# A paper's metadata beside its text: the bibliographic fields and the reference manager's
+# tags and collections. Ingest attaches and updates them without re-embedding (they are not
+# what gets embedded), and the store keeps them in each paper's chunk-0 metadata.
+META_FIELDS: tuple[str, ...] = (
+    "authors", "year", "venue", "url", "arxiv_id", "doi", "tags", "collections",
+)
+
 
 class _Wire:
     def to_dict(self) -> dict[str, Any]:
