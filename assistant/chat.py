@@ -31,12 +31,12 @@ from .injection import escape_for_prompt, is_topical_rewrite, source_for_prompt
 from .lexical import terms
 from .llm import LLMClient
 from .prompts import load_prompt
-from .providers import Embedder, get_embedder
+from .embeddings import Embedder, get_embedder
 from .questions import PaperNames, QuestionInfo, classify, looks_english
 from .retrieval import Filters, PaperHit, Passage, Retrieval, Retriever, Snapshot
 from .settings import Settings, get_settings
 from .store import Library
-from .text import split_sentences
+from .sentences import split_sentences
 from .types import Answer, Mode, RelatedPaper, Source
 from .verify import SourceText, Verifier
 

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .lexical import LexicalIndex, PaperVersion, changed_papers, terms, versions_read
-from .providers import Embedder
+from .embeddings import Embedder
 from .settings import RetrievalSettings, Settings
 from .store import Library, get_all
 from .types import Paper, Sentence

@@ -32,8 +32,8 @@ import numpy as np
 
 from .injection import is_injected
 from .lexical import terms
-from .providers import Embedder
-from .text import split_sentences
+from .embeddings import Embedder
+from .sentences import split_sentences
 from .types import Citation, Paper, Sentence
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")

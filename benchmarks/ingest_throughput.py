@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     offline_env()
     run = Run("ingest_throughput", args.out)
 
-    from assistant.providers import get_embedder, resolve_model_path
+    from assistant.embeddings import get_embedder, resolve_model_path
     from assistant.settings import Settings
     from ingest.pipeline import ENCODE_WINDOW_BATCHES, WRITE_BATCH_PAPERS, ingest, make_chunker
 

@@ -33,7 +33,7 @@ t0 = time.perf_counter()
 from benchmarks.common import offline_env
 offline_env()
 from assistant.library_map import library_map, render_png, render_svg
-from assistant.providers import get_embedder
+from assistant.embeddings import get_embedder
 from assistant.retrieval import Retriever
 from assistant.settings import Settings
 from assistant.store import Library

@@ -47,7 +47,7 @@ def llama_index_retriever(out: Path | None, top_k: int = 10) -> tuple[Any, dict[
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from assistant.providers import resolve_model_path
+    from assistant.embeddings import resolve_model_path
     from benchmarks.ingest_throughput import llama_index_ingest
 
     with contextlib.redirect_stdout(io.StringIO()):

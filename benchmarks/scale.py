@@ -72,7 +72,7 @@ WRITE_PAPERS = 200  # papers per Library.write call (~2,000 chunks: one Chroma u
 def corpus(out: Path | None) -> tuple[list[str], np.ndarray, list[str]]:
     """Abstract sentences of the bundled papers with their vectors, and the titles."""
     from assistant.store import Library
-    from assistant.text import split_sentences
+    from assistant.sentences import split_sentences
 
     papers = bundled_papers()
     titles = [p.title for p in papers]
@@ -88,7 +88,7 @@ def corpus(out: Path | None) -> tuple[list[str], np.ndarray, list[str]]:
         vectors = np.asarray([by_text[t] for t in texts], dtype=np.float32)
         source = "stored by ingest"
     else:  # a different chunker or parser: encode them (slow: ~30 texts/s here)
-        from assistant.providers import get_embedder
+        from assistant.embeddings import get_embedder
 
         vectors = get_embedder(settings).encode(texts)
         source = "encoded"
@@ -191,7 +191,7 @@ def save_library(src: Path, key: str, manifest: dict[str, Any]) -> None:
 def probe(data_dir: Path, result: Path, n_questions: int, update_papers: int, chunks_per_paper: int) -> None:
     offline_env()
     from assistant.lexical import LexicalIndex
-    from assistant.providers import get_embedder
+    from assistant.embeddings import get_embedder
     from assistant.retrieval import Retriever
     from assistant.settings import Settings
     from assistant.store import Library

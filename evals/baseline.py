@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.providers import resolve_model_path
+from assistant.embeddings import resolve_model_path
 from assistant.types import Paper
 
 log = logging.getLogger(__name__)

@@ -520,7 +520,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.providers import get_embedder
+    from assistant.embeddings import get_embedder
     from assistant.settings import get_settings
     from assistant.store import Library
 

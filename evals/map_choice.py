@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     offline_env()
     from assistant.library_map import paper_vectors
-    from assistant.providers import get_embedder
+    from assistant.embeddings import get_embedder
     from assistant.retrieval import Retriever
     from assistant.store import Library
 

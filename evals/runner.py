@@ -202,7 +202,7 @@ def run_eval(
 
     from assistant.chat import Assistant
     from assistant.llm import LLMClient
-    from assistant.providers import get_embedder
+    from assistant.embeddings import get_embedder
 
     if (mode == "llm" or judge == "llm") and not settings.llm_enabled:
         raise ConfigError(

@@ -74,7 +74,7 @@ def load_items(path: Path) -> list[Item]:
 
 def collect(settings: Settings, questions: list[dict[str, Any]], out: Path) -> list[Item]:
     """Retrieve each question once (model mode, so feedback always runs) and keep the signals."""
-    from assistant.providers import get_embedder
+    from assistant.embeddings import get_embedder
     from assistant.questions import PaperNames, classify
     from assistant.retrieval import Retriever, hit_signals
     from assistant.store import Library

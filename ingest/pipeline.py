@@ -20,7 +20,7 @@ from typing import Any
 
 from assistant.errors import IngestError
 from assistant.injection import flag_paper, index_view
-from assistant.providers import Embedder, get_embedder
+from assistant.embeddings import Embedder, get_embedder
 from assistant.settings import IngestSettings, Settings, get_settings
 from assistant.store import Library, PaperWrite
 from assistant.types import Chunk, IngestReport, Paper, Sentence

@@ -137,7 +137,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 def _retriever() -> Any:
     from assistant.errors import LibraryEmptyError
-    from assistant.providers import get_embedder
+    from assistant.embeddings import get_embedder
     from assistant.retrieval import Retriever
     from assistant.settings import get_settings
     from assistant.store import Library

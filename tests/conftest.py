@@ -60,7 +60,7 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def embedder():
     """The bundled all-MiniLM-L6-v2, loaded once (the same object `ingest` uses)."""
-    from assistant.providers import get_embedder
+    from assistant.embeddings import get_embedder
     from assistant.settings import Settings
 
     emb = get_embedder(Settings())

@@ -10,7 +10,7 @@ import pytest
 from assistant.digest import _LEANING, digest, parse_date
 from assistant.errors import DateError
 from assistant.library_map import library_map
-from assistant.providers import get_embedder
+from assistant.embeddings import get_embedder
 from assistant.retrieval import Retriever
 from assistant.store import Library
 

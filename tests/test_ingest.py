@@ -464,7 +464,7 @@ def test_bulk_reads_are_paged_so_large_libraries_load(small_library, monkeypatch
     assert sorted(library.sentences_for(list(states))) == sorted(states)
     got = store.get_all(library.chunks, where={"paper_id": {"$in": list(states)}}, include=["metadatas"])
     assert sorted(got["ids"]) == sorted(whole[0])
-    retriever = Retriever(settings, library, __import__("assistant.providers", fromlist=["x"]).get_embedder(settings))
+    retriever = Retriever(settings, library, __import__("assistant.embeddings", fromlist=["x"]).get_embedder(settings))
     assert retriever.retrieve("dense passage retrieval").hits
 
 

@@ -18,7 +18,7 @@ from assistant.library_map import (
     render_svg,
     topic_terms,
 )
-from assistant.providers import get_embedder
+from assistant.embeddings import get_embedder
 from assistant.retrieval import Retriever
 from assistant.store import Library
 

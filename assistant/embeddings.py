@@ -1,7 +1,8 @@
-"""The one seam that builds models from settings: the embedder and the LLM client.
+"""The embedder: sentence-transformers vectors for chunks, sentences and questions.
 
-Heavy libraries (torch, sentence-transformers, openai) are imported here lazily, inside
-the functions that need them, so ``import assistant`` stays light.
+Built from settings in one place (`get_embedder`); heavy libraries (torch,
+sentence-transformers) are imported lazily, inside the functions that need them, so
+``import assistant`` stays light.
 """
 
 from __future__ import annotations

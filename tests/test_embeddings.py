@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from assistant.onnx_query import OnnxQueryEncoder
-from assistant.providers import Embedder
+from assistant.embeddings import Embedder
 
 TEXTS = [
     "Which papers study speculative decoding?",
