@@ -25,7 +25,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from .lexical import terms
-from .text import split_sentences
+from .sentences import split_sentences
 from .types import Paper
 
 _MODEL = r"(?:ai|a\.i\.|llm|llms|large language models?|language models?|chatbots?|assistants?|gpt|chatgpt)"
@@ -138,6 +138,19 @@ def source_for_prompt(text: str) -> str:
     if drop:
         text = " ".join(text[s:e] for s, e in split_sentences(text) if text[s:e] not in drop)
     return escape_for_prompt(text)
+
+
+def prompt_sources(sources: Iterable[tuple[int, Paper]], max_chars: int) -> list[dict[str, object]]:
+    """Numbered papers as the answer prompt shows them: title and the first ``max_chars`` of
+    the abstract, with no injected sentence and no delimiter of their own."""
+    return [
+        {
+            "n": n,
+            "title": source_for_prompt(paper.title).replace('"', "'"),
+            "text": source_for_prompt(paper.abstract[:max_chars]),
+        }
+        for n, paper in sources
+    ]
 
 
 class _Turn(Protocol):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.lexical import terms
-from assistant.text import split_sentences
+from assistant.sentences import split_sentences
 from assistant.verify import numbers
 
 # (claim text, cited paper ids) -> support score of each cited paper, same order.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from assistant.text import split_sentences
+from assistant.sentences import split_sentences
 from assistant.types import Chunk, Paper, Sentence
 
 

@@ -382,7 +382,7 @@ def build_paper(lines: list[Line], meta_title: str | None, source: str, file_has
 
 def _opening(text: str, limit: int = 1500) -> str:
     """The first sentences of ``text``, up to about ``limit`` characters."""
-    from assistant.text import split_sentences
+    from assistant.sentences import split_sentences
 
     end = 0
     for s, e in split_sentences(text):
