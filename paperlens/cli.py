@@ -99,7 +99,7 @@ def _cmd_remove(args: argparse.Namespace) -> int:
 
 def _cmd_ask(args: argparse.Namespace) -> int:
     from assistant.chat import Assistant
-    from assistant.render import format_sources
+    from paperlens.cli_format import format_sources
 
     if args.out and not args.export:
         print("paperlens ask: --out needs --export bib|ris|csl|md", file=sys.stderr)
@@ -136,8 +136,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _retriever() -> Any:
-    from assistant.errors import LibraryEmptyError
     from assistant.embeddings import get_embedder
+    from assistant.errors import LibraryEmptyError
     from assistant.retrieval import Retriever
     from assistant.settings import get_settings
     from assistant.store import Library

@@ -33,8 +33,8 @@ def free_port() -> int:
 
 def start_app(settings: Any, embedder: Any) -> ServedApp:
     """Build the app over ``settings``' library and serve it on a free local port."""
-    from app import build_app, serve
     from assistant import Assistant
+    from paperlens.web import build_app, serve
 
     bot = Assistant(settings, embedder=embedder)
     demo = build_app(settings, bot)

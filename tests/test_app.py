@@ -12,7 +12,9 @@ import pytest
 from app_server import free_port, served_app_fixture, start_app  # noqa: F401 - fixture
 
 from assistant import Answer, Citation, Paper, Settings, Source
-from assistant.ui_format import answer_html, highlight, question_html, search_html
+from paperlens.web.cards import answer_html
+from paperlens.web.html import highlight, question_html
+from paperlens.web.search import search_html
 
 SPEC_Q = "Which papers study speculative decoding?"
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
@@ -89,7 +91,7 @@ def test_serves_on_localhost_by_default(served_app):
 
 
 def test_basic_auth_guards_the_app_when_configured(served_app):
-    from app import build_app, serve
+    from paperlens.web import build_app, serve
 
     settings = Settings(
         data_dir=served_app.settings.data_dir, ui={"auth_user": "ada", "auth_password": "lovelace"}
@@ -108,7 +110,7 @@ def test_basic_auth_guards_the_app_when_configured(served_app):
 
 
 def test_upload_over_the_size_limit_is_refused_with_a_message(tmp_path, served_app):
-    from app import build_app, serve
+    from paperlens.web import build_app, serve
 
     settings = Settings(data_dir=served_app.settings.data_dir, ui={"max_upload_mb": 0.01})
     demo = build_app(settings, served_app.assistant)
@@ -213,7 +215,7 @@ def test_search_html_escapes_the_query():
 
 def test_full_text_citation_shows_section_and_page_not_an_abstract_highlight():
     from assistant.types import Answer, Citation, Paper, Source
-    from assistant.ui_format import sources_html
+    from paperlens.web.cards import sources_html
 
     paper = Paper(id="p1", title="T", abstract="An abstract sentence.")
     cite = Citation(1, "p1", "T", "Heads are <trained> contrastively.", 10, 44, True, 0.9, "2 Method", 3)

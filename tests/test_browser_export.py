@@ -74,7 +74,7 @@ def test_answer_downloads_its_cited_papers_and_cards_show_related_papers(page, s
 
 
 def test_library_search_results_download_in_the_chosen_format(page, served_app):  # noqa: F811
-    from assistant.ui_format import search_papers
+    from paperlens.web.search import search_papers
 
     page.get_by_role("tab", name="Library").click()
     page.locator("#pl-export-format input").click()

@@ -354,7 +354,7 @@ def test_a_sentence_off_the_question_is_not_verified_even_when_a_source_states_i
 
 def test_source_cards_show_the_flag():
     from assistant.types import Answer, Citation, Paper, Source
-    from assistant.ui_format import sources_html
+    from paperlens.web.cards import sources_html
 
     paper = Paper("px", INJECTED_TITLE, f"{INSTRUCTION} {PAYLOAD}", injected=(INSTRUCTION, PAYLOAD))
     clean = Paper("py", "Clean", "A clean abstract.")

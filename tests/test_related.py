@@ -123,7 +123,7 @@ def test_cli_related_prints_titles_and_linking_sentences(small_library) -> None:
 
 def test_related_list_and_download_links_are_escaped_html() -> None:
     from assistant.types import RelatedPaper
-    from assistant.ui_format import export_html, related_html
+    from paperlens.web.cards import export_html, related_html
 
     hostile = "<img src=x onerror=alert(1)> & \"quoted\""
     html = related_html([RelatedPaper("p1", hostile, 0.5, hostile, 0, 5, "a", 0, 1, 0.4)])

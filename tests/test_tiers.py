@@ -11,7 +11,6 @@ import pytest
 
 from assistant import Answer, Assistant
 from assistant.answer import SECOND_TIER_HEAD
-from assistant.render import format_sources
 from assistant.retrieval import (
     TIER_FEATURES,
     PaperHit,
@@ -23,10 +22,11 @@ from assistant.retrieval import (
 )
 from assistant.settings import RetrievalSettings, Settings
 from assistant.types import Citation, Paper, Source
-from assistant.ui_format import sources_html
 from evals.runner import Question, check_floors, score_answer, summarise
 from evals.tune_cut import MODEL_FILE
 from ingest import paper_id
+from paperlens.cli_format import format_sources
+from paperlens.web.cards import sources_html
 
 SPECULATIVE = {
     paper_id(t)

@@ -1,8 +1,8 @@
-"""Plain-text rendering of an `Answer` for terminals (the CLI)."""
+"""Plain-text rendering of an `Answer` for terminals (the CLI's output)."""
 
 from __future__ import annotations
 
-from .types import Answer
+from assistant import Answer
 
 
 def format_sources(answer: Answer) -> str:
@@ -11,7 +11,10 @@ def format_sources(answer: Answer) -> str:
     lines = []
     quotes: dict[int, list[str]] = {}
     for c in answer.citations:
-        where = ", ".join(x for x in (f"section {c.section}" if c.section else "", f"p. {c.page}" if c.page else "") if x)
+        where = ", ".join(
+            x for x in (f"section {c.section}" if c.section else "",
+                        f"p. {c.page}" if c.page else "") if x
+        )
         quotes.setdefault(c.n, []).append(c.quote + (f"  ({where})" if where else ""))
     for s in answer.sources:
         if s.tier == "second":

@@ -1,0 +1,213 @@
+"""The answer as the chat shows it: text with linked [n], then its source cards.
+
+Each cited paper is a card (the target of its [n] links) with the quoted span marked in
+its abstract, its related papers and a badge for text aimed at AI readers.
+
+Example:
+    >>> from paperlens.web.cards import answer_html
+    >>> html = answer_html(answer, papers, key="a1b2")              # doctest: +SKIP
+    >>> 'href="#pl-a1b2-1"' in html and 'id="pl-a1b2-1"' in html   # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from assistant import Answer, Citation, Paper, RelatedPaper, Source
+
+from .html import anchor_id, esc, excerpt, highlight, mode_line, notices_html, text_html
+
+
+def _spans(paper: Paper | None, cites: Sequence[Citation]) -> list[tuple[int, int]]:
+    spans = []
+    for c in cites:
+        if c.section is not None or c.page is not None:
+            continue  # a full-text passage: shown on its own, with section and page
+        if paper is not None and paper.abstract[c.start : c.end] == c.quote:
+            spans.append((c.start, c.end))
+        elif paper is not None and c.quote and c.quote in paper.abstract:
+            # Offsets that drifted from the stored abstract: fall back to the quote itself.
+            i = paper.abstract.index(c.quote)
+            spans.append((i, i + len(c.quote)))
+    return spans
+
+
+def _paper_meta(paper: Paper | None, source: Source) -> str:
+    bits = []
+    if paper is not None and paper.year:
+        bits.append(esc(paper.year))
+    if paper is not None and paper.venue:
+        bits.append(esc(paper.venue))
+    if paper is not None and paper.url and paper.url.startswith(("https://", "http://")):
+        url = esc(paper.url)
+        bits.append(f'<a href="{url}" target="_blank" rel="noopener noreferrer">link</a>')
+    files = paper.sources if paper is not None else source.sources
+    if files:
+        bits.append("from " + ", ".join(esc(f) for f in files))
+    return " · ".join(bits)
+
+
+def sources_html(
+    answer: Answer, papers: Mapping[str, Paper], key: str,
+    related: Mapping[str, Sequence[RelatedPaper]] | None = None,
+) -> str:
+    """The sources panel of one answer: cited papers with their quoted spans marked.
+
+    Each cited paper is an ``<li id="pl-{key}-{n}">`` (the target of the ``[n]`` links):
+    its title, retrieval score, and abstract with the quoted span(s) in ``<mark>``.
+    "May also be relevant" papers (``Source.tier == "second"``) follow in their own
+    block labelled uncertain; papers considered but not cited, in a short list.
+    """
+    by_n: dict[int, list[Citation]] = {}
+    for c in answer.citations:
+        by_n.setdefault(c.n, []).append(c)
+    cited = [s for s in answer.sources if s.n in by_n and s.tier != "second"]
+    # Listed whether or not the text quotes them (an LLM answer does not).
+    second = [s for s in answer.sources if s.tier == "second"]
+    others = [s for s in answer.sources if s.n not in by_n and s.tier != "second"]
+    if not cited and not others and not second:
+        return ""
+    related = related or {}
+    items = [_source_item(s, by_n[s.n], papers, key, related.get(s.paper_id, ())) for s in cited]
+    parts = [f'<details class="pl-sources" open><summary>Sources · {len(cited)} cited</summary>']
+    if items:
+        parts.append('<ol class="pl-source-list">' + "".join(items) + "</ol>")
+    if second:
+        # Shown apart and labelled: these papers do not support the answer's sentences.
+        parts.append(
+            '<div class="pl-second"><div class="pl-second-head">May also be relevant '
+            '<span class="pl-warn" title="an uncertain match: not cited as supporting the answer">'
+            "uncertain</span></div>"
+            '<ol class="pl-source-list">'
+            + "".join(_source_item(s, by_n.get(s.n, []), papers, key, related.get(s.paper_id, ()))
+                      for s in second)
+            + "</ol></div>"
+        )
+    if others:
+        rows = "".join(
+            f'<li><span class="pl-n">[{s.n}]</span> {esc(s.title)} '
+            f'<span class="pl-score">score {s.score:.2f}</span>'
+            f"{_flag_html(s, papers.get(s.paper_id))}</li>"
+            for s in others
+        )
+        parts.append(
+            '<details class="pl-considered">'
+            f"<summary>{len(others)} more considered, not cited</summary>"
+            f"<ul>{rows}</ul></details>"
+        )
+    parts.append("</details>")
+    return "".join(parts)
+
+
+def _source_item(
+    s: Source, cites: list[Citation], papers: Mapping[str, Paper], key: str,
+    related: Sequence[RelatedPaper] = (),
+) -> str:
+    """One source's ``<li>``: title, score, check badge, abstract with the quoted spans marked."""
+    paper = papers.get(s.paper_id)
+    if paper is not None and cites:
+        spans = _spans(paper, cites)
+        body, whole = excerpt(paper.abstract, spans)
+        if not whole:
+            body += (
+                '<details class="pl-full"><summary>full abstract</summary>'
+                f"{highlight(paper.abstract, spans)}</details>"
+            )
+    else:
+        body = esc(s.snippet)
+    for c in cites:
+        if c.section is not None or c.page is not None:
+            where = ", ".join(x for x in (
+                f"section {esc(c.section)}" if c.section else "", f"page {c.page}" if c.page else ""
+            ) if x)
+            body += (
+                f'<div class="pl-passage"><span class="pl-where">Full text, {where}:</span> '
+                f"<mark>{esc(c.quote)}</mark></div>"
+            )
+    checked = all(c.verified for c in cites)
+    badge = (
+        ""
+        if not cites
+        else '<span class="pl-ok" title="the quoted span was checked to support the sentence">'
+        "checked</span>"
+        if checked
+        else '<span class="pl-warn" title="not checked against the sentence">unchecked</span>'
+    )
+    meta = _paper_meta(paper, s)
+    badge += _flag_html(s, paper)
+    return (
+        f'<li class="pl-source" id="{anchor_id(key, s.n)}">'
+        f'<div class="pl-source-head"><span class="pl-n">[{s.n}]</span> '
+        f'<strong class="pl-title">{esc(s.title)}</strong></div>'
+        f'<div class="pl-source-meta"><span class="pl-score">score {s.score:.2f}</span> {badge}'
+        + (f" · {meta}" if meta else "")
+        + f'</div><div class="pl-abstract">{body}</div>{related_html(related)}</li>'
+    )
+
+
+def related_html(items: Sequence[RelatedPaper]) -> str:
+    """A source card's "related" action: a closed ``<details>`` listing the library's
+    closest papers, each with its sentence that links it to the card's paper."""
+    if not items:
+        return ""
+    rows = "".join(
+        f'<li class="pl-related-item"><strong>{esc(r.title)}</strong> '
+        f'<span class="pl-score">similarity {r.score:.2f}</span>'
+        + (f'<div class="pl-abstract pl-link">{esc(r.sentence)}</div>' if r.sentence else "")
+        + "</li>"
+        for r in items
+    )
+    return (
+        '<details class="pl-related"><summary title="the closest papers of the library, and the '
+        f'sentence that links each">Related papers ({len(items)})</summary>'
+        f"<ol>{rows}</ol></details>"
+    )
+
+
+def export_html(links: Sequence[tuple[str, str]]) -> str:
+    """The download links under an answer: ``(label, url)`` pairs, e.g. ("BibTeX", url)."""
+    if not links:
+        return ""
+    anchors = " · ".join(
+        f'<a class="pl-export-link" href="{esc(url)}" download target="_blank" '
+        f'rel="noopener">{esc(label)}</a>'
+        for label, url in links
+    )
+    return f'<div class="pl-export">Download the cited papers: {anchors}</div>'
+
+
+
+def _flag_html(s: Source, paper: Paper | None) -> str:
+    """A warning badge for a paper carrying text aimed at AI readers (never used as evidence)."""
+    n = max(s.injected, len(paper.injected) if paper is not None else 0)
+    if not n:
+        return ""
+    return (
+        f' <span class="pl-warn pl-injected" title="{n} sentence(s) of this paper address an AI '
+        'reader (hidden instructions); they are excluded from answers and prompts">'
+        "contains instructions to AI</span>"
+    )
+
+
+def answer_html(
+    answer: Answer, papers: Mapping[str, Paper], key: str, seconds: float | None = None,
+    *, related: Mapping[str, Sequence[RelatedPaper]] | None = None,
+    exports: Sequence[tuple[str, str]] = (),
+) -> str:
+    """The whole assistant message: text with linked citations, mode, notices, sources.
+
+    One ``<div>`` with no blank line, so a Markdown renderer passes it through as HTML.
+    ``exports`` are ``(label, url)`` download links shown under the answer; ``related``
+    maps a source's paper id to its related papers, listed in its card (`related_html`).
+    """
+    valid = {s.n for s in answer.sources}
+    return (
+        f'<div class="pl-answer" data-answer="{esc(key)}">'
+        + text_html(answer.text, key, valid)
+        + notices_html(answer.notices)
+        + mode_line(answer, seconds)
+        + export_html(exports)
+        + sources_html(answer, papers, key, related)
+        + "</div>"
+    )

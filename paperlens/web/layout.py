@@ -1,0 +1,177 @@
+"""The page: its tabs and components, and which `WebApp` method each event calls.
+
+Element ids (``pl-...``) are what the CSS and the browser tests address; keep them.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from assistant.export import FORMATS as EXPORT_FORMATS
+
+from .exports import LABELS
+
+if TYPE_CHECKING:
+    from .app import WebApp
+
+EXAMPLES = [
+    "Which papers study speculative decoding?",
+    "Which papers propose benchmarks for LLM agents?",
+    "How do diffusion language models compare to autoregressive ones?",
+    "Which papers reduce the KV cache memory of long-context inference?",
+]
+# The map: a hover label follows the pointer; a click on a point opens that paper below the
+# map (one delegated listener on the component root, which survives re-renders of the SVG).
+MAP_TEMPLATE = "<div class='pl-map-hover' aria-live='polite'></div>${value}"
+PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+
+
+def asset(name: str) -> str:
+    """The text of a file shipped beside this module (``style.css``, ``map.js``...)."""
+    return files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+class Page:
+    """Builds the page for one `WebApp`; components are kept as attributes to wire them."""
+
+    def __init__(self, app: WebApp):
+        self.app = app
+
+    def build(self) -> gr.Blocks:
+        """The whole page as a `gr.Blocks`, its events wired to the app's methods."""
+        with gr.Blocks(title="paperlens", analytics_enabled=False) as demo:
+            self.store = gr.BrowserState({"sid": None, "history": []},
+                                         storage_key="paperlens-chat")
+            with gr.Row():
+                gr.Markdown("## paperlens · ask your paper library")
+            self.status = gr.Markdown(elem_id="pl-status")
+            with gr.Tabs():
+                with gr.Tab("Chat", id="chat"):
+                    self._chat_tab()
+                with gr.Tab("Library", id="library") as self.library_tab:
+                    self.library_head = gr.HTML()
+                    with gr.Row():
+                        with gr.Column(scale=3):
+                            self._search_column()
+                        with gr.Column(scale=2):
+                            self._upload_column()
+                    self._map_section()
+                    self._digest_section()
+            self._wire_chat()
+            self._wire_library()
+            demo.load(self.app.on_load, [self.store],
+                      [self.chatbot, self.store, self.status, self.empty, self.library_head,
+                       self.sources_table], **PRIVATE)
+            gr.api(self.app.ask, api_name="ask")
+        return demo
+
+    def _chat_tab(self) -> None:
+        self.empty = gr.Markdown(self.app.empty_library, visible=False, elem_id="pl-empty")
+        self.chatbot = gr.Chatbot(
+            elem_id="pl-chat",
+            height="66vh",
+            show_label=False,
+            buttons=["copy"],
+            feedback_options=None,
+            latex_delimiters=[{"left": "$", "right": "$", "display": False}],
+            placeholder="Ask about the papers in your library. Answers cite the "
+            "exact sentences they rest on; click a [n] to see its source.",
+        )
+        with gr.Row():
+            self.question = gr.Textbox(
+                show_label=False,
+                placeholder="Ask a question, e.g. Which papers study speculative decoding?",
+                scale=8,
+                elem_id="pl-question",
+                autofocus=True,
+                submit_btn=True,
+            )
+            self.clear = gr.Button("New chat", scale=1, variant="secondary")
+        gr.Examples(EXAMPLES, inputs=[self.question], label="Try")
+
+    def _search_column(self) -> None:
+        self.query = gr.Textbox(
+            label="Search titles and abstracts",
+            placeholder="e.g. draft tree",
+            elem_id="pl-search",
+        )
+        with gr.Row():
+            self.export_format = gr.Dropdown(
+                [(LABELS[f], f) for f in EXPORT_FORMATS], value="bibtex",
+                label="Export the matching papers as", scale=3,
+                elem_id="pl-export-format",
+            )
+            self.export_button = gr.DownloadButton(
+                "Download", interactive=False, scale=1, elem_id="pl-export-selection",
+            )
+        self.results = gr.HTML(elem_id="pl-search-results")
+
+    def _upload_column(self) -> None:
+        gr.Markdown(
+            f"**Add papers**: {self.app.formats} files, up to "
+            f"{self.app.settings.ui.max_upload_mb:g} MB each, read as `paperlens ingest` "
+            "reads them."
+        )
+        self.files = gr.File(
+            label="Papers to add",
+            file_count="multiple",
+            type="filepath",
+            elem_id="pl-upload",
+        )
+        self.add = gr.Button("Add to library", variant="primary", elem_id="pl-add")
+        self.ingest_report = gr.Markdown(elem_id="pl-ingest-report")
+        self.sources_table = gr.Dataframe(
+            headers=["source file", "papers"],
+            label="Sources",
+            interactive=False,
+            wrap=True,
+        )
+
+    def _map_section(self) -> None:
+        with gr.Accordion("Map of the library", open=True, elem_id="pl-map-section"):
+            self.map_note = gr.Markdown(elem_id="pl-map-note")
+            self.library_map = gr.HTML(
+                elem_id="pl-map", html_template=MAP_TEMPLATE, js_on_load=asset("map.js"),
+                css_template=asset("map.css"),
+            )
+            self.map_paper = gr.Markdown(elem_id="pl-map-paper")
+
+    def _digest_section(self) -> None:
+        with gr.Accordion("What's new", open=False, elem_id="pl-digest-section"):
+            with gr.Row():
+                self.digest_when = gr.Textbox(
+                    label="Day", placeholder="the newest day; or e.g. Mar 13, 2026-03-13",
+                    elem_id="pl-digest-date", scale=3,
+                )
+                self.digest_since = gr.Checkbox(label="and every day since", scale=1,
+                                                elem_id="pl-digest-since")
+                self.digest_go = gr.Button("Show digest", scale=1, elem_id="pl-digest-go")
+            self.digest_md = gr.Markdown(elem_id="pl-digest")
+
+    def _wire_chat(self) -> None:
+        app = self.app
+        self.question.submit(
+            app.respond, [self.question, self.chatbot, self.store], [self.chatbot, self.question],
+            concurrency_limit=2, **PRIVATE,
+        ).then(app.remember, [self.chatbot, self.store], [self.store], **PRIVATE)
+        self.clear.click(app.new_chat, [self.store], [self.chatbot, self.store], **PRIVATE)
+
+    def _wire_library(self) -> None:
+        app = self.app
+        self.query.change(app.search, [self.query], [self.results], show_progress="hidden",
+                          **PRIVATE)
+        for trigger in (self.query.change, self.export_format.change):
+            trigger(app.export_selection, [self.query, self.export_format], [self.export_button],
+                    show_progress="hidden", **PRIVATE)
+        self.add.click(app.add_papers, [self.files],
+                       [self.ingest_report, self.library_head, self.sources_table, self.status,
+                        self.empty], **PRIVATE)
+        self.library_tab.select(app.show_map, [self.store], [self.library_map, self.map_note],
+                                **PRIVATE)
+        self.library_map.click(app.open_paper, None, [self.map_paper], **PRIVATE)
+        digest_in = [self.digest_when, self.digest_since]
+        self.digest_go.click(app.show_digest, digest_in, [self.digest_md], **PRIVATE)
+        self.digest_when.submit(app.show_digest, digest_in, [self.digest_md], **PRIVATE)

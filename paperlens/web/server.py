@@ -1,0 +1,72 @@
+"""Serving the web UI: server options from the settings, and the `python app.py` entry."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import gradio as gr
+
+from assistant import Assistant, ConfigError, Settings, get_settings
+
+from .app import build_app
+from .exports import EXPORT_DIR
+from .layout import asset
+
+# System fonts only: a Google font would be fetched from fonts.googleapis.com.
+THEME = gr.themes.Default(
+    primary_hue="indigo",
+    font=["system-ui", "-apple-system", "'Segoe UI'", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "'SFMono-Regular'", "Menlo", "monospace"],
+)
+
+
+def serve(
+    demo: gr.Blocks,
+    settings: Settings | None = None,
+    *,
+    port: int | None = None,
+    prevent_thread_lock: bool = False,
+    quiet: bool = False,
+) -> tuple[Any, str, str]:
+    """Launch ``demo`` with paperlens' server options (address, auth, upload limit, theme)."""
+    settings = get_settings(settings)
+    auth = None
+    if settings.ui.auth_user or settings.ui.auth_password:
+        if not (settings.ui.auth_user and settings.ui.auth_password):
+            raise ConfigError(
+                "Basic auth needs both PAPERLENS_UI__AUTH_USER and PAPERLENS_UI__AUTH_PASSWORD."
+            )
+        auth = (settings.ui.auth_user, settings.ui.auth_password.get_secret_value())
+    demo.queue(default_concurrency_limit=1)
+    return demo.launch(
+        server_name=settings.host,
+        server_port=port or settings.port,
+        auth=auth,
+        max_file_size=int(settings.ui.max_upload_mb * 1024 * 1024),
+        allowed_paths=[str(EXPORT_DIR)],
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet,
+        show_error=True,
+        ssr_mode=False,
+        pwa=False,
+        mcp_server=False,
+        footer_links=["api", "settings"],
+        theme=THEME,
+        css=asset("style.css"),
+    )
+
+
+def main() -> None:
+    """Load the library (ingesting nothing) and serve the UI until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    shared = Assistant(settings)
+    # Load the model and the lexical index now, not on the first question.
+    shared.embedder.encode_query("warm up")
+    n = shared.library.stats().papers
+    print(f"paperlens: {n} papers in {settings.store_location}")
+    if n == 0:
+        print("paperlens: the library is empty; run `paperlens ingest data/papers` or upload "
+              "papers.")
+    serve(build_app(settings, shared), settings)
