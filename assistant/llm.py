@@ -20,7 +20,9 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import LLMAuthError, LLMUnavailableError
@@ -47,6 +49,10 @@ class _Fault(Exception):
 def _preview(text: str, n: int = 60) -> str:
     text = " ".join(text.split())
     return repr(text[:n]) + ("..." if len(text) > n else "")
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
 
 
 def _num(seconds: float) -> str:
@@ -81,6 +87,32 @@ def retry_after(headers: Any, now: float | None = None) -> float | None:
             return None
         seconds = when.timestamp() - (time.time() if now is None else now)
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One non-streamed reply with what it cost.
+
+    ``prompt_tokens``/``completion_tokens`` are the server's own count (its ``usage``);
+    0 when a server does not report one.
+    """
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+
+
+def run_concurrently(calls: Sequence[Callable[[], _T]], workers: int) -> list[_T]:
+    """Run independent calls (e.g. several LLM requests) side by side, results in order.
+
+    Exceptions propagate from the first failed call, after every call has ended.
+    """
+    if len(calls) <= 1 or workers <= 1:
+        return [c() for c in calls]
+    with ThreadPoolExecutor(max_workers=min(workers, len(calls))) as pool:
+        futures = [pool.submit(c) for c in calls]
+        return [f.result() for f in futures]
 
 
 class LLMClient:
@@ -139,6 +171,49 @@ class LLMClient:
             return self._completion_text(resp)
 
         return self._with_retries(once, deadline, "chat completion")
+
+    def complete_usage(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        deadline: float | None = None,
+        max_tokens: int | None = None,
+        json_object: bool = False,
+    ) -> Completion:
+        """The whole reply with its token counts and duration (retried as `complete` is).
+
+        Args:
+            messages: the chat messages.
+            deadline: a `time.monotonic()` value no request or retry may outlast.
+            max_tokens: overrides `LLMSettings.max_tokens` for this call (keep small
+                replies small: a local model generates ~10 tokens/s).
+            json_object: ask for a JSON object (``response_format``), which servers such
+                as llama.cpp enforce with a grammar, when `LLMSettings.json_mode` is on.
+
+        Raises:
+            LLMUnavailableError: the endpoint failed, after retries, or time ran out.
+        """
+        t0 = time.perf_counter()
+
+        def once(timeout: float) -> tuple[str, Any]:
+            request = self._request(messages, timeout)
+            if max_tokens is not None:
+                request["max_tokens"] = max_tokens
+            if json_object and self.settings.llm.json_mode:
+                request["response_format"] = {"type": "json_object"}
+            try:
+                resp = self.client.chat.completions.create(**request)
+            except json.JSONDecodeError as exc:  # a JSON Content-Type over a broken body
+                raise _Fault("invalid JSON", malformed=True) from exc
+            return self._completion_text(resp), getattr(resp, "usage", None)
+
+        text, usage = self._with_retries(once, deadline, "chat completion")
+        return Completion(
+            text,
+            _count(getattr(usage, "prompt_tokens", 0)),
+            _count(getattr(usage, "completion_tokens", 0)),
+            time.perf_counter() - t0,
+        )
 
     def stream(self, messages: list[dict[str, str]], *, deadline: float | None = None) -> Iterator[str]:
         """Text deltas as the endpoint produces them.

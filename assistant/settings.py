@@ -130,7 +130,7 @@ class RetrievalSettings(BaseModel):
     pool: int = Field(20, ge=1, description="Candidates of the ranking the list decision considers.")
     tier_weights: tuple[float, ...] = Field(
         TIER_WEIGHTS,
-        description="Logistic weights of `assistant.retrieval.TIER_FEATURES`, then the bias "
+        description="Logistic weights of `assistant.decision.TIER_FEATURES`, then the bias "
         "(fitted by evals/tune_cut.py; evals/tier_model.json records the fit).",
     )
     accept_rule: Literal["floor", "model"] = Field(
@@ -215,6 +215,56 @@ class LLMSettings(BaseModel):
     max_sources: int = Field(5, ge=1, description="Most papers given to the LLM as sources.")
     max_source_chars: int = Field(
         1200, ge=200, description="Characters of each paper given to the LLM (fits small contexts)."
+    )
+    # LLM-assisted retrieval (issue 14, assistant/llm_assist.py): the LLM rewrites the
+    # question into the library's terms and judges the top candidates; its judgments
+    # combine with the offline decision under rules that bound what a weak model can do.
+    assist: bool = Field(
+        True,
+        description="In LLM mode, let the LLM rewrite the question into search queries and "
+        "judge the top candidates (False: the LLM only words the answer).",
+    )
+    rewrite_queries: int = Field(
+        3, ge=0, le=5, description="Keyword queries the LLM's rewrite may add (0: no rewrite)."
+    )
+    hypothetical_abstract: bool = Field(
+        True,
+        description="Also ask the rewrite for a one-paragraph hypothetical abstract, searched "
+        "like the queries (costs ~60 more generated tokens).",
+    )
+    judge_top_n: int = Field(20, ge=0, le=60, description="Candidates the LLM judges (0: no judging).")
+    judge_batch: int = Field(
+        20, ge=1, description="Candidates per judging call (several calls run concurrently)."
+    )
+    judge_sentence_chars: int = Field(
+        160, ge=40, description="Characters of each candidate's best sentence shown to the judge."
+    )
+    sure_prob: float = Field(
+        0.825,
+        ge=0,
+        le=1,
+        description="Offline probability over which a main-list paper stays whatever the LLM "
+        "judges (below it, a paper the LLM calls irrelevant moves to 'may also be relevant').",
+    )
+    promote_prob: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Offline probability a 'may also be relevant' paper needs for the LLM to "
+        "promote it to the main list (with a supporting sentence and a main list to join).",
+    )
+    max_promoted: int = Field(2, ge=0, description="Most papers the LLM may promote per question.")
+    max_added: int = Field(
+        3, ge=0, description="Most papers found by the rewrite's queries added to 'may also be relevant'."
+    )
+    concurrency: int = Field(4, ge=1, description="LLM requests one question may run at once.")
+    json_mode: bool = Field(
+        True,
+        description="Ask for JSON replies with response_format (llama.cpp enforces it with a "
+        "grammar); turn off for endpoints that reject the parameter.",
+    )
+    assist_max_tokens: int = Field(
+        160, ge=16, description="Most tokens of a rewrite or judging reply."
     )
 
 

@@ -1,13 +1,16 @@
-"""A FAKE OpenAI-compatible chat endpoint for fault tests: stdlib only, on 127.0.0.1.
+"""A FAKE OpenAI-compatible chat endpoint for fault and decision tests: stdlib, 127.0.0.1.
 
 The real llama.cpp server (tests/servers.py) serves the happy path. A real server cannot
 be made to misbehave on demand, so the faults a client must survive are scripted here:
 HTTP errors with or without ``Retry-After``, bodies that are not chat completions, streams
 that stop before ``data: [DONE]``, and requests that hang. Each request takes the next
-`Reply` of the script; the last one repeats.
+`Reply` of the script; the last one repeats. ``routes`` script the LLM-assisted retrieval's
+calls by prompt (a rewrite, a judge that names given papers relevant), so its decision
+rule can be tested deterministically (tests/test_llm_assist.py).
 
 Example:
-    >>> with FakeLLM([Reply(429, headers={"Retry-After": "2"}), Reply(text="fine")]) as ep:  # doctest: +SKIP
+    >>> script = [Reply(429, headers={"Retry-After": "2"}), Reply(text="fine")]
+    >>> with FakeLLM(script) as ep:                                   # doctest: +SKIP
     ...     LLMClient(settings_for(ep.url)).complete(messages)
 """
 
@@ -17,11 +20,16 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from servers import HOST
+
+# What a route answers with: replies in order (the last repeating), or a function of the
+# request's JSON body (e.g. a scripted judge that reads the candidates it was shown).
+Route = list["Reply"] | Callable[[dict[str, Any]], "Reply"]
 
 # A `Reply.hang` that lasts until the server is stopped.
 FOREVER = float("inf")
@@ -84,8 +92,17 @@ class FakeLLM:
         requests: their JSON bodies, in order.
     """
 
-    def __init__(self, script: list[Reply | tuple[int, dict[str, Any]]]):
+    def __init__(
+        self,
+        script: list[Reply | tuple[int, dict[str, Any]]],
+        routes: dict[str, Route] | None = None,
+    ):
         self.script = [r if isinstance(r, Reply) else Reply(r[0], body=r[1]) for r in script]
+        # A request whose system message contains a route's key is answered by that route
+        # (its own queue of replies, the last repeating, or a function of the request);
+        # the others follow `script`.
+        self.routes = dict(routes or {})
+        self.route_calls: dict[str, int] = {k: 0 for k in self.routes}
         self.calls = 0
         self.requests: list[dict[str, Any]] = []
         self._stop = threading.Event()
@@ -97,7 +114,7 @@ class FakeLLM:
                 length = int(self.headers.get("Content-Length", 0))
                 request = json.loads(self.rfile.read(length) or b"{}")
                 with endpoint._count:
-                    reply = endpoint.script[min(endpoint.calls, len(endpoint.script) - 1)]
+                    reply = endpoint._next(request)
                     endpoint.calls += 1
                     endpoint.requests.append(request)
                 if reply.hang:
@@ -115,6 +132,19 @@ class FakeLLM:
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
+
+    def _next(self, request: dict[str, Any]) -> Reply:
+        """The reply to ``request``: its route's next one, else the script's (lock held)."""
+        messages = request.get("messages") or [{}]
+        system = str(messages[0].get("content", ""))
+        for key, route in self.routes.items():
+            if key in system:
+                i = self.route_calls[key]
+                self.route_calls[key] = i + 1
+                if callable(route):
+                    return route(request)
+                return route[min(i, len(route) - 1)]
+        return self.script[min(self.calls - sum(self.route_calls.values()), len(self.script) - 1)]
 
     @staticmethod
     def _respond(handler: BaseHTTPRequestHandler, reply: Reply, stream: bool) -> None:
