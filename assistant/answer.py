@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .hits import PaperHit, Retrieval
 from .injection import is_injected, source_for_prompt
-from .lexical import LexicalIndex, terms
-from .questions import QuestionInfo
-from .retrieval import PaperHit, Retrieval
+from .lexical import LexicalIndex
+from .questions import VENUES, QuestionInfo
+from .terms import terms
 from .types import Citation, QuestionKind, Source
 
 # Sentences that state a paper's contribution make the best one-line summary.
@@ -27,7 +28,7 @@ _METADATA_FIELDS = {
     "affiliat": "affiliations", "institution": "affiliations", "universit": "affiliations",
     "year": "year", "when was": "year", "author": "authors", "wrote": "authors",
     "written": "authors", "venue": "venue", "conference": "venue", "journal": "venue",
-    "neurips": "venue", "icml": "venue", "iclr": "venue", "published": "venue",
+    **dict.fromkeys(VENUES, "venue"), "published": "venue",
 }
 NOT_STATED_COVERAGE = 0.5
 # Opens the "may also be relevant" block under a list: what follows supports nothing above.

@@ -12,11 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from .answer import (
     Draft,
@@ -26,18 +24,30 @@ from .answer import (
     answer_single,
     no_paper,
 )
+from .embeddings import Embedder, get_embedder
 from .errors import InvalidQuestionError, LibraryEmptyError, LLMUnavailableError, PaperLensError
-from .injection import escape_for_prompt, is_topical_rewrite, source_for_prompt
-from .lexical import terms
+from .evidence import attach_passages, metadata_matches, search_papers
+from .hits import PaperHit, Retrieval
+from .injection import escape_for_prompt, is_topical_rewrite, prompt_sources
 from .llm import LLMClient
 from .prompts import load_prompt
-from .embeddings import Embedder, get_embedder
 from .questions import PaperNames, QuestionInfo, classify, looks_english
-from .retrieval import Filters, PaperHit, Passage, Retrieval, Retriever, Snapshot
+from .retrieval import Filters, Retriever
 from .settings import Settings, get_settings
+from .snapshot import Snapshot
 from .store import Library
-from .sentences import split_sentences
-from .types import Answer, Mode, RelatedPaper, Source
+from .terms import terms
+from .types import (
+    RANKING_DEPTH,
+    Answer,
+    LibraryStats,
+    Mode,
+    Paper,
+    RankedPaper,
+    RelatedPaper,
+    SearchHit,
+    Source,
+)
 from .verify import SourceText, Verifier
 
 log = logging.getLogger(__name__)
@@ -69,7 +79,20 @@ class Turn:
 
 
 @dataclass
+class _Reading:
+    """A question read against the conversation: what to retrieve, and within what."""
+
+    question: str  # what is retrieved and answered: a follow-up's rewrite, else the question
+    info: QuestionInfo
+    within: list[str] | None = None  # a narrowing follow-up: the previous answer's papers
+    extra_terms: list[str] = field(default_factory=list)  # a follow-up: the previous topic
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
 class _Plan:
+    """What the plan decided; the answer is streamed from it outside the lock."""
+
     question: str
     info: QuestionInfo
     retrieval: Retrieval
@@ -106,7 +129,9 @@ class Assistant:
         self.embedder = embedder or get_embedder(self.settings)
         self.retriever = retriever or Retriever(self.settings, self.library, self.embedder)
         self.verifier = Verifier(self.embedder)
-        self.llm = llm if llm is not None else (LLMClient(self.settings) if self.settings.llm_enabled else None)
+        if llm is None and self.settings.llm_enabled:
+            llm = LLMClient(self.settings)
+        self.llm = llm
         self.history: list[Turn] = []
         # Guards this conversation's history while a question is planned; never held across
         # a `yield` (see `stream`). What is shared between conversations (the retriever's
@@ -140,7 +165,9 @@ class Assistant:
         return Assistant(self.settings, retriever=self.retriever, llm=self.llm)
 
     # -- public API
-    def ask(self, question: str, *, mode: Mode | None = None, filters: Filters | None = None) -> Answer:
+    def ask(
+        self, question: str, *, mode: Mode | None = None, filters: Filters | None = None
+    ) -> Answer:
         """Answer ``question``; the answer joins the conversation.
 
         Args:
@@ -186,17 +213,48 @@ class Assistant:
             and bool(plan.hits)
         )
         if mode == "llm" and self.llm is None:
-            plan.notices.append("No LLM is configured (set OPENAI_BASE_URL or OPENAI_API_KEY); answered extractively.")
+            plan.notices.append(
+                "No LLM is configured (set OPENAI_BASE_URL or OPENAI_API_KEY); "
+                "answered extractively."
+            )
         if not use_llm:
             for line in plan.draft.text.split("\n"):
                 yield StreamEvent(line + "\n")
-            answer = self._finish(question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan)
+            # The question as asked, not a follow-up's rewrite (the LLM path answers that).
+            answer = self._finish(
+                question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan
+            )
             yield StreamEvent("", answer)
             return
         yield from self._stream_llm(plan, t0)
 
-    def stats(self) -> Any:
+    def stats(self) -> LibraryStats:
+        """What the library holds: counts of papers, chunks and sentences, per source."""
         return self.library.stats()
+
+    def papers(self) -> Mapping[str, Paper]:
+        """The library's papers by id, as the next question reads them (read-only).
+
+        Example:
+            >>> len(bot.papers())                                          # doctest: +SKIP
+            467
+        """
+        return self.retriever.refresh().papers
+
+    def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[SearchHit]:
+        """The ``k`` papers ranked best for ``query``, each with its best-matching sentence and
+        the tier an answer would give it ("main", "second" or "" for ranked only).
+
+        Raises:
+            LibraryEmptyError: the library holds no paper.
+
+        Example:
+            >>> [h.title for h in bot.search("speculative decoding", k=3)]  # doctest: +SKIP
+        """
+        snap = self.retriever.refresh()
+        if not snap.papers:
+            raise LibraryEmptyError(self.settings.store_location)
+        return search_papers(self.retriever, snap, query, k, filters)
 
     def related(self, paper: str, k: int = 5) -> list[RelatedPaper]:
         """The ``k`` papers of the library closest to ``paper`` (an id, arXiv id, DOI or
@@ -228,9 +286,11 @@ class Assistant:
         if len(question) > MAX_QUESTION_CHARS:
             notices.append(f"The question was cut to its first {MAX_QUESTION_CHARS} characters.")
             question = question[:MAX_QUESTION_CHARS]
-        if question and self.settings.embedding.model == ENGLISH_ONLY_MODEL and not looks_english(question):
+        english_only = self.settings.embedding.model == ENGLISH_ONLY_MODEL
+        if question and english_only and not looks_english(question):
             notices.append(
-                f"This question does not look like English: the embedding model ({ENGLISH_ONLY_MODEL}) "
+                "This question does not look like English: the embedding model "
+                f"({ENGLISH_ONLY_MODEL}) "
                 "reads English only, so papers may be missed - ask in English, or set "
                 "PAPERLENS_EMBEDDING__MODEL to a multilingual model."
             )
@@ -243,128 +303,112 @@ class Assistant:
         return names
 
     def _plan(self, question: str, mode: Mode | None, filters: Filters | None = None) -> _Plan:
-        timings: dict[str, float] = {}
+        """Plan the answer in named steps: read the question against the conversation,
+        retrieve candidates, choose the papers that answer, find their evidence, draft the
+        extractive answer, remember the turn. Runs under the conversation's lock: no `yield`.
+        """
         t = time.perf_counter()
         # One time budget per question, shared by the rewrite, the answer and their retries.
         deadline = time.monotonic() + self.settings.llm.question_budget_s
         snap = self.retriever.refresh()  # the library as this question reads it, taken once
-        names = self._paper_names(snap)
-        if not snap.papers:
-            raise LibraryEmptyError(self.settings.store_location)
-        info = classify(question, names, has_history=bool(self.history))
-        notices: list[str] = []
-        within = None
-        extra: list[str] = []
-        retrieve_q = question
-        if info.follow_up and self.history:
-            last = self.history[-1]
-            rewritten = self._rewrite(question, notices, deadline) if (self.llm is not None and mode != "extractive") else None
-            if rewritten:
-                retrieve_q = rewritten
-                info = classify(rewritten, names)
-                notices.append(f"Follow-up read as: {rewritten}")
-            else:
-                extra = last.topic_terms
-                if info.narrow and last.paper_ids:
-                    within = last.paper_ids
-        timings["classify"] = time.perf_counter() - t
-
-        retrieval = self.retriever.retrieve(
-            retrieve_q, within=within, extra_terms=extra, filters=filters, snapshot=snap
-        )
-        hits: list[PaperHit]
-        lex = snap.lexical
-        if info.named and info.kind in ("single", "comparison", "metadata"):
-            # The question's vector is reused: embedding it is most of an ask's time.
-            named = self.retriever.retrieve(
-                retrieve_q, within=info.named_ids, filters=filters, query_vector=retrieval.query_vector,
-                snapshot=snap,
-            )
-            order = {pid: i for i, pid in enumerate(info.named_ids)}
-            hits = sorted((h for h in named.hits if h.paper.id in order), key=lambda h: order[h.paper.id])
-        elif info.kind == "comparison":
-            hits = retrieval.relevant[:3]
-        elif info.kind == "metadata":
-            hits = self._metadata_matches(retrieve_q, info, filters, snap)
-        else:
-            hits = retrieval.relevant
-        self._attach_passages(hits, retrieval, snap)
-        if info.kind == "single" and hits:
-            draft = answer_single(retrieve_q, hits[0], retrieval, info.named[0].name, lex)
-        elif info.kind == "comparison":
-            draft = answer_comparison(retrieve_q, hits, retrieval)
-        elif info.kind == "metadata":
-            draft = answer_metadata(retrieve_q, info, hits, retrieval)
-        elif hits:
-            draft = answer_list(retrieve_q, retrieval)
-            if within is not None:
-                draft.kind = "follow_up"
-        else:
-            draft = no_paper(retrieve_q, retrieval)
+        reading = self._read(question, mode, snap, deadline)
+        timings: dict[str, float] = {"classify": time.perf_counter() - t}
+        retrieval = self._retrieve(reading, filters, snap)
+        hits = self._choose(reading, retrieval, filters, snap)
+        attach_passages(hits, retrieval, snap, self.library, self.embedder)
+        draft = self._draft(reading, hits, retrieval, snap)
         timings.update(retrieval.timings)
         used = [s.paper_id for s in draft.sources if s.relevant]
         self._remember(question, used, retrieval, snap)
-        return _Plan(retrieve_q, info, retrieval, draft, hits if draft.answerable else [], notices, timings, deadline)
+        return _Plan(
+            reading.question, reading.info, retrieval, draft, hits if draft.answerable else [],
+            reading.notices, timings, deadline,
+        )
 
-    def _metadata_matches(
-        self, question: str, info: QuestionInfo, filters: Filters | None, snap: Snapshot
+    def _read(self, question: str, mode: Mode | None, snap: Snapshot, deadline: float) -> _Reading:
+        """Classify the question; a follow-up is rewritten by the LLM, else read with the
+        previous turn's topic (and, when it narrows, within the previous answer's papers)."""
+        names = self._paper_names(snap)
+        if not snap.papers:
+            raise LibraryEmptyError(self.settings.store_location)
+        reading = _Reading(question, classify(question, names, has_history=bool(self.history)))
+        if not (reading.info.follow_up and self.history):
+            return reading
+        last = self.history[-1]
+        use_llm = self.llm is not None and mode != "extractive"
+        rewritten = self._rewrite(question, reading.notices, deadline) if use_llm else None
+        if rewritten:
+            reading.question = rewritten
+            reading.info = classify(rewritten, names)
+            reading.notices.append(f"Follow-up read as: {rewritten}")
+        else:
+            reading.extra_terms = last.topic_terms
+            if reading.info.narrow and last.paper_ids:
+                reading.within = last.paper_ids
+        return reading
+
+    def _retrieve(self, reading: _Reading, filters: Filters | None, snap: Snapshot) -> Retrieval:
+        """The ranked candidates and the relevant ones after the list decision."""
+        return self.retriever.retrieve(
+            reading.question, within=reading.within, extra_terms=reading.extra_terms,
+            filters=filters, snapshot=snap,
+        )
+
+    def _choose(
+        self, reading: _Reading, retrieval: Retrieval, filters: Filters | None, snap: Snapshot
     ) -> list[PaperHit]:
-        """Papers whose imported year or venue is what a metadata question asks about."""
-        low = question.lower()
-        venues = [v for v in ("neurips", "icml", "iclr", "acl", "emnlp", "cvpr", "aaai") if v in low]
-        out = []
-        for p in snap.papers.values():
-            if filters and not filters.allows(p):
-                continue
-            by_year = bool(info.years) and p.year in info.years
-            by_venue = bool(venues) and bool(p.venue) and any(v in (p.venue or "").lower() for v in venues)
-            if by_year or by_venue:
-                out.append(p)
-        out.sort(key=lambda p: (-(p.year or 0), p.title))
-        cap = self.settings.retrieval.max_papers * 3
-        return [PaperHit(p, 1.0, 0.0, 0.0, 0.0) for p in out[:cap]]
+        """The papers the answer is drawn from, by kind of question: the papers it names
+        (in the order named), the first three for a comparison, the metadata matches, or
+        the relevant candidates."""
+        info = reading.info
+        if info.named and info.kind in ("single", "comparison", "metadata"):
+            # The question's vector is reused: embedding it is most of an ask's time.
+            named = self.retriever.retrieve(
+                reading.question, within=info.named_ids, filters=filters,
+                query_vector=retrieval.query_vector, snapshot=snap,
+            )
+            order = {pid: i for i, pid in enumerate(info.named_ids)}
+            return sorted(
+                (h for h in named.hits if h.paper.id in order), key=lambda h: order[h.paper.id]
+            )
+        if info.kind == "comparison":
+            return retrieval.relevant[:3]
+        if info.kind == "metadata":
+            cap = self.settings.retrieval.max_papers * 3
+            return metadata_matches(reading.question, info, snap, filters, cap)
+        return retrieval.relevant
 
-    def _attach_passages(self, hits: list[PaperHit], retrieval: Retrieval, snap: Snapshot) -> None:
-        """For PDF papers, find the body sentence that answers better than the abstract.
+    @staticmethod
+    def _draft(
+        reading: _Reading, hits: list[PaperHit], retrieval: Retrieval, snap: Snapshot
+    ) -> Draft:
+        """The extractive answer (also the LLM's fallback), by kind of question."""
+        question, info = reading.question, reading.info
+        if info.kind == "single" and hits:
+            return answer_single(question, hits[0], retrieval, info.named[0].name, snap.lexical)
+        if info.kind == "comparison":
+            return answer_comparison(question, hits, retrieval)
+        if info.kind == "metadata":
+            return answer_metadata(question, info, hits, retrieval)
+        if not hits:
+            return no_paper(question, retrieval)
+        draft = answer_list(question, retrieval)
+        if reading.within is not None:
+            draft.kind = "follow_up"
+        return draft
 
-        Body and abstract candidates are encoded together and scored alike (cosine plus
-        coverage of the question's terms other than the paper's own title words).
-        """
-        wanted = [h.paper.id for h in hits if h.paper.id in snap.fulltext_ids]
-        if not wanted:
-            return
-        found = self.library.fulltext_chunks(wanted)
-        qvec = retrieval.query_vector
-        for h in hits:
-            chunks = found.get(h.paper.id, [])
-            if not chunks:
-                continue
-            qterms = set(retrieval.query_terms) - set(terms(h.paper.title))
-            body_cands: list[tuple[Any, int, int, str]] = []
-            for chunk, _vec in sorted(chunks, key=lambda cv: -float(cv[1] @ qvec))[:3]:
-                body = chunk.text[len(chunk.text) - (chunk.end - chunk.start) :]
-                body_cands += [(chunk, a, b, body[a:b]) for a, b in split_sentences(body)]
-            abstract = [h.sentences[i].text for i in np.argsort(-h.sentence_scores)[:3]] if (
-                h.sentence_scores is not None and len(h.sentence_scores)) else []
-            texts = [c[3] for c in body_cands] + abstract
-            if not body_cands:
-                continue
-            vecs = self.embedder.encode(texts)
-            cover = np.asarray([len(qterms & set(terms(t))) / (len(qterms) or 1) for t in texts], dtype=np.float32)
-            scores = vecs @ qvec + 0.5 * cover
-            i = int(np.argmax(scores))
-            if i < len(body_cands):
-                chunk, a, b, text = body_cands[i]
-                h.passage = Passage(chunk.section, chunk.page, text, chunk.start + a, chunk.start + b, float(scores[i]))
-
-    def _remember(self, question: str, paper_ids: list[str], retrieval: Retrieval, snap: Snapshot) -> None:
+    def _remember(
+        self, question: str, paper_ids: list[str], retrieval: Retrieval, snap: Snapshot
+    ) -> None:
         papers = snap.papers
         titles = [papers[p].title for p in paper_ids if p in papers]
-        topic = [t for t in retrieval.query_terms if t in set(terms(retrieval.question, question=True))]
+        asked = set(terms(retrieval.question, question=True))
+        topic = [t for t in retrieval.query_terms if t in asked]
         if paper_ids or not self.history:
             self.history.append(Turn(question, paper_ids, titles, topic or retrieval.query_terms))
         else:  # an empty follow-up keeps the previous topic alive
-            self.history.append(Turn(question, self.history[-1].paper_ids, self.history[-1].titles, self.history[-1].topic_terms))
+            last = self.history[-1]
+            self.history.append(Turn(question, last.paper_ids, last.titles, last.topic_terms))
         del self.history[:-8]
 
     def _rewrite(self, question: str, notices: list[str], deadline: float) -> str | None:
@@ -374,7 +418,8 @@ class Assistant:
         prompt = load_prompt("rewrite")
         history = [{"question": t.question, "titles": t.titles[:6]} for t in self.history[-3:]]
         try:
-            text = self.llm.complete(prompt.render(history=history, question=question), deadline=deadline).strip()
+            messages = prompt.render(history=history, question=question)
+            text = self.llm.complete(messages, deadline=deadline).strip()
         except LLMUnavailableError as exc:
             log.warning("follow-up rewrite failed: %s", exc)
             notices.append(
@@ -396,18 +441,11 @@ class Assistant:
     def _stream_llm(self, plan: _Plan, t0: float) -> Iterator[StreamEvent]:
         assert self.llm is not None
         sources = self._llm_sources(plan)
-        def clean(text: str) -> str:
-            return source_for_prompt(text)  # no injected sentence, no delimiter of its own
         messages = load_prompt("answer").render(
             question=escape_for_prompt(plan.question),
-            sources=[
-                {
-                    "n": s.n,
-                    "title": clean(s.paper.title).replace('"', "'"),
-                    "text": clean(s.paper.abstract[: self.settings.llm.max_source_chars]),
-                }
-                for s in sources
-            ],
+            sources=prompt_sources(
+                ((s.n, s.paper) for s in sources), self.settings.llm.max_source_chars
+            ),
         )
         parts: list[str] = []
         t = time.perf_counter()
@@ -418,12 +456,14 @@ class Assistant:
         except LLMUnavailableError as exc:
             plan.notices.append(f"The LLM failed ({exc}); showing the extractive answer instead.")
             plan.timings["llm"] = time.perf_counter() - t
-            yield StreamEvent("", self._finish(plan.question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan))
+            yield StreamEvent("", self._extractive(plan, t0))
             return
         plan.timings["llm"] = time.perf_counter() - t
         if not "".join(parts).strip():  # say so, rather than that no sentence was supported
-            plan.notices.append("The LLM returned an empty answer; showing the extractive answer instead.")
-            yield StreamEvent("", self._finish(plan.question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan))
+            plan.notices.append(
+                "The LLM returned an empty answer; showing the extractive answer instead."
+            )
+            yield StreamEvent("", self._extractive(plan, t0))
             return
         t = time.perf_counter()
         asked = [plan.question, *(t.question for t in self.history[-3:-1] if plan.info.follow_up)]
@@ -434,16 +474,28 @@ class Assistant:
                 "The LLM's answer had no sentence that the retrieved papers support; "
                 "showing the extractive answer instead."
             )
-            yield StreamEvent("", self._finish(plan.question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan, raw=checked))
+            yield StreamEvent("", self._extractive(plan, t0, raw=checked))
             return
         if checked.unsupported:
             plan.notices.append(
-                f"Removed {len(checked.unsupported)} sentence(s) of the LLM's answer that no retrieved paper supports."
+                f"Removed {len(checked.unsupported)} sentence(s) of the LLM's answer that no "
+                "retrieved paper supports."
             )
         if checked.removed_markers:
-            plan.notices.append(f"Removed {len(checked.removed_markers)} citation(s) that did not check out.")
+            plan.notices.append(
+                f"Removed {len(checked.removed_markers)} citation(s) that did not check out."
+            )
         draft = Draft(checked.text, checked.citations, plan.draft.sources, plan.draft.kind, True)
-        yield StreamEvent("", self._finish(plan.question, draft, "llm", plan.notices, plan.timings, t0, plan, raw=checked))
+        answer = self._finish(
+            plan.question, draft, "llm", plan.notices, plan.timings, t0, plan, raw=checked
+        )
+        yield StreamEvent("", answer)
+
+    def _extractive(self, plan: _Plan, t0: float, raw: Any = None) -> Answer:
+        """The plan's extractive draft as the answer (also the LLM path's fallback)."""
+        return self._finish(
+            plan.question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan, raw=raw
+        )
 
     def _finish(
         self,
@@ -477,7 +529,21 @@ class Assistant:
             timings=timings,
             config_hash=self.settings.config_hash(),
             model=self.llm.model if (mode == "llm" and self.llm is not None) else None,
+            ranking=_ranking(plan.retrieval) if plan is not None else (),
         )
+
+
+def _ranking(retrieval: Retrieval) -> tuple[RankedPaper, ...]:
+    """The retrieval's ranked candidates as the answer carries them, with their tiers."""
+    main = {h.paper.id for h in retrieval.relevant}
+    second = {h.paper.id for h in retrieval.second}
+    return tuple(
+        RankedPaper(
+            h.paper.id, rank, round(h.score, 4),
+            "main" if h.paper.id in main else "second" if h.paper.id in second else "",
+        )
+        for rank, h in enumerate(retrieval.hits[:RANKING_DEPTH], 1)
+    )
 
 
 _DEFAULT: dict[str, Assistant] = {}  # settings -> the loaded library and models, per process

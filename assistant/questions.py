@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 from .types import Paper, QuestionKind
 
+# Venues a question may name ("papers at NeurIPS"): such a question asks for metadata.
+VENUES = ("neurips", "icml", "iclr", "acl", "emnlp", "cvpr", "aaai")
 _METADATA = re.compile(
     r"\b(who\s+(wrote|authored|are\s+the\s+authors|is\s+the\s+author|developed|proposed)|authors?\b|"
     r"author(ed)?\s+by|written\s+by|venue|conference|journal|workshop|published\s+(in|at|by)|"
     r"publication\s+(year|date|venue)|what\s+year|which\s+year|when\s+was\b.*\b(published|released|written)|"
     r"(from|in|since|before|after)\s+(19|20)\d\d\b|affiliat\w*|institution|universit(y|ies)|"
-    r"neurips|icml|iclr|acl|emnlp|cvpr|aaai)",
+    + "|".join(VENUES) + ")",
     re.IGNORECASE,
 )
 _YEAR = re.compile(r"\b(19|20)\d\d\b")

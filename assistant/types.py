@@ -12,6 +12,9 @@ from typing import Any, Literal
 Mode = Literal["extractive", "llm", "none"]
 QuestionKind = Literal["list", "single", "comparison", "metadata", "follow_up"]
 
+# How many ranked candidates an `Answer` carries: enough for recall@20.
+RANKING_DEPTH = 20
+
 # A paper's metadata beside its text: the bibliographic fields and the reference manager's
 # tags and collections. Ingest attaches and updates them without re-embedding (they are not
 # what gets embedded), and the store keeps them in each paper's chunk-0 metadata.
@@ -188,8 +191,46 @@ class Citation(_Wire):
 
 
 @dataclass(frozen=True)
+class RankedPaper(_Wire):
+    """A paper of the ranking an answer was drawn from (`Answer.ranking`).
+
+    ``rank`` is 1-based; ``score`` the fused retrieval score that ordered it; ``tier`` what
+    the list decision made of it: "main" (relevant), "second" (may also be relevant) or ""
+    (a candidate only).
+    """
+
+    paper_id: str
+    rank: int
+    score: float
+    tier: str = ""
+
+
+@dataclass(frozen=True)
+class SearchHit(_Wire):
+    """A paper ranked for a query by `Assistant.search`, with its best-matching sentence.
+
+    ``tier`` is what an answer to the query would make of it: "main" (listed), "second"
+    (may also be relevant) or "" (ranked only); ``sentence`` is None for a paper with no
+    usable sentence.
+    """
+
+    rank: int
+    paper_id: str
+    title: str
+    score: float
+    dense: float
+    lexical: float
+    tier: str = ""
+    sentence: str | None = None
+
+
+@dataclass(frozen=True)
 class Answer(_Wire):
-    """What `ask` returns: the text, its citations and how it was produced."""
+    """What `ask` returns: the text, its citations and how it was produced.
+
+    ``ranking`` is the retrieval's ranking of candidate papers behind the answer (its first
+    `RANKING_DEPTH`), so an evaluation can score retrieval from the answer alone.
+    """
 
     question: str
     text: str
@@ -203,6 +244,7 @@ class Answer(_Wire):
     timings: dict[str, float] = field(default_factory=dict)
     config_hash: str = ""
     model: str | None = None
+    ranking: tuple[RankedPaper, ...] = ()
 
     def export(self, fmt: str, papers: Mapping[str, Paper] | None = None) -> str:
         """The papers this answer cites, with their quoted sentences, for a reference manager.
