@@ -5,6 +5,26 @@ Example:
     >>> answer = ask("Which papers study speculative decoding?")   # doctest: +SKIP
     >>> print(answer.text)                                         # doctest: +SKIP
 
+The public API is `__all__`; the CLI, the web UI, the MCP server, the evals and the
+benchmarks use nothing else (a test holds them to it). Its map:
+
+- Asking: `ask` (one question) and `Assistant` (a conversation over a loaded library:
+  ``ask``, ``stream`` -> `StreamEvent`, ``search`` -> `SearchHit`, ``papers``, ``stats`` ->
+  `LibraryStats`, ``related`` -> `RelatedPaper`, ``library_map`` -> `LibraryMap`,
+  ``digest`` -> `Digest`, ``export``), restricted by `Filters`.
+- Results: `Answer` (text, `Citation`, `Source`, and the `RankedPaper` ranking it was drawn
+  from), each value with ``to_dict()``; `SECOND_TIER_HEAD` opens an answer's "may also be
+  relevant" block.
+- The library: `Library` (the Chroma store), `Paper`, `Chunk`, `Sentence`, `IngestReport`
+  (ingesting is `ingest.ingest`); `resolve_paper` finds a paper by id, DOI or title words.
+- Components to inject or share (``Assistant(library=, embedder=, llm=, retriever=)``):
+  `Retriever`, `Embedder`/`get_embedder`/`resolve_model_path`, `LLMClient`, and
+  `Verifier`/`SourceText` (the citation check).
+- Output helpers: `export_papers` with `EXPORT_FORMATS`/`EXPORT_SUFFIXES`, `render_png`/
+  `render_svg` (a `LibraryMap`), `digest_paper_md`, `parse_date`.
+- Settings: `Settings`, `get_settings`, `OFFLINE_ENV`. Errors: `PaperLensError` and its
+  subclasses, each message naming the fix.
+
 Importing this package is cheap: torch, chromadb and the models load on first use.
 """
 
@@ -18,6 +38,7 @@ from .errors import (
     DateError,
     ExportFormatError,
     IngestError,
+    InvalidQuestionError,
     LibraryEmptyError,
     LLMAuthError,
     LLMUnavailableError,
@@ -28,7 +49,7 @@ from .errors import (
     StoreUnavailableError,
     UnsupportedFormatError,
 )
-from .settings import Settings, get_settings
+from .settings import OFFLINE_ENV, Settings, get_settings
 from .types import (
     Answer,
     Chunk,
@@ -36,20 +57,35 @@ from .types import (
     IngestReport,
     LibraryStats,
     Paper,
+    RankedPaper,
     RelatedPaper,
+    SearchHit,
     Sentence,
     Source,
 )
 
 if TYPE_CHECKING:
-    from .chat import Assistant, ask
-    from .digest import Digest
-    from .library_map import LibraryMap
+    from .answer import SECOND_TIER_HEAD
+    from .chat import Assistant, StreamEvent, ask
+    from .digest import Digest, digest_paper_md, parse_date
+    from .embeddings import Embedder, get_embedder, resolve_model_path
+    from .export import FORMATS as EXPORT_FORMATS
+    from .export import SUFFIXES as EXPORT_SUFFIXES
+    from .export import export_papers
+    from .library_map import LibraryMap, render_png, render_svg
+    from .llm import LLMClient
+    from .related import resolve_paper
+    from .retrieval import Filters, Retriever
     from .store import Library
+    from .verify import SourceText, Verifier
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "EXPORT_FORMATS",
+    "EXPORT_SUFFIXES",
+    "OFFLINE_ENV",
+    "SECOND_TIER_HEAD",
     "Answer",
     "Assistant",
     "Chunk",
@@ -57,10 +93,14 @@ __all__ = [
     "ConfigError",
     "DateError",
     "Digest",
+    "Embedder",
     "ExportFormatError",
+    "Filters",
     "IngestError",
     "IngestReport",
+    "InvalidQuestionError",
     "LLMAuthError",
+    "LLMClient",
     "LLMUnavailableError",
     "Library",
     "LibraryEmptyError",
@@ -71,20 +111,57 @@ __all__ = [
     "PaperLensError",
     "PaperNotFoundError",
     "PromptError",
+    "RankedPaper",
     "RelatedPaper",
+    "Retriever",
+    "SearchHit",
     "Sentence",
     "Settings",
     "Source",
+    "SourceText",
     "StoreUnavailableError",
+    "StreamEvent",
     "UnsupportedFormatError",
+    "Verifier",
     "ask",
+    "digest_paper_md",
+    "export_papers",
+    "get_embedder",
     "get_settings",
+    "parse_date",
+    "render_png",
+    "render_svg",
+    "resolve_model_path",
+    "resolve_paper",
 ]
 
+# Loaded on first use: name -> (module, its name there). Functions named like their module
+# (`assistant.digest.digest`, `assistant.library_map.library_map`) are `Assistant` methods
+# instead, since the submodule would shadow them here.
 _LAZY = {
-    "Assistant": ".chat", "ask": ".chat", "Library": ".store",
-    # Types only: the functions share their modules' names (`assistant.library_map`).
-    "Digest": ".digest", "LibraryMap": ".library_map",
+    "SECOND_TIER_HEAD": (".answer", "SECOND_TIER_HEAD"),
+    "Assistant": (".chat", "Assistant"),
+    "StreamEvent": (".chat", "StreamEvent"),
+    "ask": (".chat", "ask"),
+    "Digest": (".digest", "Digest"),
+    "digest_paper_md": (".digest", "digest_paper_md"),
+    "parse_date": (".digest", "parse_date"),
+    "Embedder": (".embeddings", "Embedder"),
+    "get_embedder": (".embeddings", "get_embedder"),
+    "resolve_model_path": (".embeddings", "resolve_model_path"),
+    "EXPORT_FORMATS": (".export", "FORMATS"),
+    "EXPORT_SUFFIXES": (".export", "SUFFIXES"),
+    "export_papers": (".export", "export_papers"),
+    "LibraryMap": (".library_map", "LibraryMap"),
+    "render_png": (".library_map", "render_png"),
+    "render_svg": (".library_map", "render_svg"),
+    "LLMClient": (".llm", "LLMClient"),
+    "resolve_paper": (".related", "resolve_paper"),
+    "Filters": (".retrieval", "Filters"),
+    "Retriever": (".retrieval", "Retriever"),
+    "Library": (".store", "Library"),
+    "SourceText": (".verify", "SourceText"),
+    "Verifier": (".verify", "Verifier"),
 }
 
 
@@ -93,5 +170,6 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module, __name__), attr)
     raise AttributeError(f"module 'assistant' has no attribute {name!r}")

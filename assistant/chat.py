@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .answer import (
     Draft,
@@ -30,6 +30,7 @@ from .evidence import attach_passages, metadata_matches, search_papers
 from .hits import PaperHit, Retrieval
 from .injection import escape_for_prompt, is_topical_rewrite, prompt_sources
 from .llm import LLMClient
+from .llm_assist import Assist, Combined, LLMUsage, assist_list, complete_list
 from .prompts import load_prompt
 from .questions import PaperNames, QuestionInfo, classify, looks_english
 from .retrieval import Filters, Retriever
@@ -49,6 +50,10 @@ from .types import (
     Source,
 )
 from .verify import SourceText, Verifier
+
+if TYPE_CHECKING:
+    from .digest import Digest
+    from .library_map import LibraryMap
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +106,10 @@ class _Plan:
     notices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     deadline: float | None = None  # time.monotonic() by which the LLM must be done
+    # LLM-assisted retrieval (assistant/llm_assist.py): what the LLM changed in the lists,
+    # and every LLM call of the question.
+    combined: Combined | None = None
+    usage: LLMUsage = field(default_factory=LLMUsage)
 
 
 class Assistant:
@@ -268,6 +277,33 @@ class Assistant:
         snap = self.retriever.refresh()
         return related(snap, resolve_paper(snap.papers, paper).id, k, retriever=self.retriever)
 
+    def library_map(self) -> LibraryMap:
+        """The map of the library (topics and 2-D positions of its papers), built once per
+        library content and cached.
+
+        Example:
+            >>> [t.label for t in bot.library_map().topics]                # doctest: +SKIP
+        """
+        from .library_map import library_map
+
+        return library_map(self.retriever)
+
+    def digest(
+        self, *, date: str | None = None, since: str | None = None, until: str | None = None
+    ) -> Digest:
+        """The library's papers of one day (``date``) or from ``since`` on (to ``until``),
+        grouped by topic (see `assistant.digest.digest`).
+
+        Raises:
+            DateError: a date cannot be read, or both ``date`` and ``since`` are given.
+
+        Example:
+            >>> print(bot.digest(since="2024-05-01").to_markdown())        # doctest: +SKIP
+        """
+        from .digest import digest
+
+        return digest(self.retriever, date=date, since=since, until=until)
+
     def export(self, answer: Answer, fmt: str) -> str:
         """The papers ``answer`` cites in ``fmt`` ("bibtex", "ris", "csl-json", "markdown"),
         with the library's metadata (see `Answer.export`)."""
@@ -314,6 +350,11 @@ class Assistant:
         reading = self._read(question, mode, snap, deadline)
         timings: dict[str, float] = {"classify": time.perf_counter() - t}
         retrieval = self._retrieve(reading, filters, snap)
+        usage, combined = LLMUsage(), None
+        if self._assisted(mode, reading):
+            t = time.perf_counter()
+            retrieval, combined = self._judge(reading, retrieval, filters, snap, deadline, usage)
+            timings["llm_assist"] = time.perf_counter() - t
         hits = self._choose(reading, retrieval, filters, snap)
         attach_passages(hits, retrieval, snap, self.library, self.embedder)
         draft = self._draft(reading, hits, retrieval, snap)
@@ -322,8 +363,32 @@ class Assistant:
         self._remember(question, used, retrieval, snap)
         return _Plan(
             reading.question, reading.info, retrieval, draft, hits if draft.answerable else [],
-            reading.notices, timings, deadline,
+            reading.notices, timings, deadline, combined, usage,
         )
+
+    def _assisted(self, mode: Mode | None, reading: _Reading) -> bool:
+        """Whether the LLM helps choose this question's papers: a list question in LLM mode."""
+        return (
+            self.llm is not None and mode != "extractive" and self.settings.llm.assist
+            and reading.info.kind == "list" and not reading.info.named
+        )
+
+    def _judge(
+        self, reading: _Reading, retrieval: Retrieval, filters: Filters | None, snap: Snapshot,
+        deadline: float, usage: LLMUsage,
+    ) -> tuple[Retrieval, Combined | None]:
+        """The lists after the LLM's rewrite and judgments (the rule: assistant/llm_assist.py)."""
+        assert self.llm is not None
+        assist = Assist(self.llm, self.settings, usage)
+
+        def search(text: str) -> Retrieval:
+            return self.retriever.retrieve(
+                text, within=reading.within, filters=filters, snapshot=snap
+            )
+
+        judged, combined = assist_list(assist, reading.question, retrieval, search, deadline)
+        reading.notices += assist.notices + (combined.notices() if combined is not None else [])
+        return judged, combined
 
     def _read(self, question: str, mode: Mode | None, snap: Snapshot, deadline: float) -> _Reading:
         """Classify the question; a follow-up is rewritten by the LLM, else read with the
@@ -449,15 +514,23 @@ class Assistant:
         )
         parts: list[str] = []
         t = time.perf_counter()
+
+        def count() -> None:  # a stream reports no usage: its pieces, ~4 characters a token
+            chars = sum(len(m["content"]) for m in messages)
+            plan.usage.add("answer", seconds=time.perf_counter() - t,
+                           prompt_tokens=round(chars / 4), completion_tokens=len(parts))
+
         try:
             for delta in self.llm.stream(messages, deadline=plan.deadline):
                 parts.append(delta)
                 yield StreamEvent(delta, draft=True)
         except LLMUnavailableError as exc:
+            count()
             plan.notices.append(f"The LLM failed ({exc}); showing the extractive answer instead.")
             plan.timings["llm"] = time.perf_counter() - t
             yield StreamEvent("", self._extractive(plan, t0))
             return
+        count()
         plan.timings["llm"] = time.perf_counter() - t
         if not "".join(parts).strip():  # say so, rather than that no sentence was supported
             plan.notices.append(
@@ -485,7 +558,13 @@ class Assistant:
             plan.notices.append(
                 f"Removed {len(checked.removed_markers)} citation(s) that did not check out."
             )
-        draft = Draft(checked.text, checked.citations, plan.draft.sources, plan.draft.kind, True)
+        text, citations = checked.text, list(checked.citations)
+        if plan.combined is not None:  # the judged list stays whole whatever the LLM wrote
+            main = [s.n for s in plan.draft.sources if s.tier == "main" and s.relevant]
+            text, citations = complete_list(
+                text, citations, plan.draft.text, plan.draft.citations, main
+            )
+        draft = Draft(text, citations, plan.draft.sources, plan.draft.kind, True)
         answer = self._finish(
             plan.question, draft, "llm", plan.notices, plan.timings, t0, plan, raw=checked
         )
@@ -530,6 +609,8 @@ class Assistant:
             config_hash=self.settings.config_hash(),
             model=self.llm.model if (mode == "llm" and self.llm is not None) else None,
             ranking=_ranking(plan.retrieval) if plan is not None else (),
+            llm_changes=plan.combined.changes() if plan and plan.combined else {},
+            llm_usage=plan.usage.to_dict() if plan and plan.usage.steps else {},
         )
 
 

