@@ -33,7 +33,8 @@ from .store import get_all
 from .types import Paper
 
 if TYPE_CHECKING:
-    from .retrieval import Retriever, Snapshot
+    from .retrieval import Retriever
+    from .snapshot import Snapshot
 
 DUPLICATE_COSINE = 0.98
 LEANING_PENALTY = 0.1

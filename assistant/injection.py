@@ -24,8 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from .lexical import terms
 from .sentences import split_sentences
+from .terms import terms
 from .types import Paper
 
 _MODEL = r"(?:ai|a\.i\.|llm|llms|large language models?|language models?|chatbots?|assistants?|gpt|chatgpt)"

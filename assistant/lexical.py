@@ -11,10 +11,8 @@ scores exactly as a rebuild would.
 
 from __future__ import annotations
 
-import logging
 import math
 import pickle
-import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,21 +21,8 @@ from typing import Any
 
 import numpy as np
 
-log = logging.getLogger(__name__)
-
-_TOKEN = re.compile(r"[^\W_]+(?:[-+][^\W_]+)*\+*", re.UNICODE)
-
-# English function words, dropped from documents and questions alike.
-STOPWORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "been", "being", "but", "by", "can", "could", "did", "do", "does", "doing", "for", "from", "had", "has", "have", "having", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "me", "more", "most", "my", "no", "nor", "not", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "via", "also", "each", "both", "between", "among", "about", "against", "during", "before", "after", "above", "below", "again", "further", "here", "just", "any", "all", "few", "many", "much", "may", "might", "must", "shall"]
-)
-
-# Words that frame a question about the library rather than name its topic.
-QUESTION_WORDS = frozenset(
-    ["paper", "papers", "work", "works", "study", "studies", "studied", "studying", "research", "article", "articles", "publication", "publications", "library", "collection", "corpus", "discuss", "discusses", "discussed", "propose", "proposes", "proposed", "address", "addresses", "addressed", "investigate", "investigates", "explore", "explores", "focus", "focuses", "focusing", "tell", "list", "show", "find", "give", "know", "say", "says", "mention", "mentions", "describe", "describes", "look", "looking", "related", "relevant", "regarding", "concerning", "topic", "topics", "present", "presents", "please", "anything", "something", "there", "exist", "exists", "deal", "deals", "dealing", "cover", "covers", "covering", "written", "wrote"]
-)
-
-_STEMMER: Any = None
+from .terms import AbbreviationPair, abbreviation_pairs, count_abbreviations, terms
+from .versions import PaperVersion, versions_read
 
 # Bumped when the pickled index's fields change, so an old cache is rebuilt.
 INDEX_FORMAT = 4
@@ -47,99 +32,8 @@ INDEX_FORMAT = 4
 BM25_K1 = 1.5
 BM25_B = 0.75
 
-# What identifies a stored paper's content: (content hash, chunks, sentences) from its
-# record (chunk 0); None for a paper whose rows were read incomplete (mid-write).
-PaperVersion = tuple[str, int, int]
-
-# "long form (ABBR)" in a text; an abbreviation has 2+ capitals or an inner capital.
-_PAREN = re.compile(r"\(([A-Za-z][A-Za-z0-9\-]{1,11}?)s?\)")
-_LONG_WORD = re.compile(r"[A-Za-z0-9][\w\-]*")
-
-
-def _stem(words: list[str]) -> list[str]:
-    global _STEMMER
-    if _STEMMER is None:
-        import Stemmer
-
-        _STEMMER = Stemmer.Stemmer("english")
-    return list(_STEMMER.stemWords(words))
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased word tokens of ``text``, hyphenated words also split into parts."""
-    out: list[str] = []
-    for tok in _TOKEN.findall(text.lower()):
-        out.append(tok)
-        if "-" in tok:
-            out.extend(p for p in tok.split("-") if p)
-    return out
-
-
-def terms(text: str, *, question: bool = False) -> list[str]:
-    """Stemmed content terms; with ``question`` the question's framing words go too."""
-    drop = STOPWORDS | QUESTION_WORDS if question else STOPWORDS
-    kept = [w for w in words(text) if w not in drop and (len(w) > 1 or w.isdigit())]
-    return _stem(kept)
-
-
-def _long_form(abbr: str, before: list[str]) -> list[str] | None:
-    """Schwartz-Hearst: the shortest run of words ending ``before`` that spells ``abbr``."""
-    letters = [c.lower() for c in abbr if c.isalnum()]
-    if len(letters) < 2 or not before:
-        return None
-    text = " ".join(before).lower()
-    si, li = len(letters) - 1, len(text) - 1
-    while si >= 0:
-        c = letters[si]
-        while li >= 0 and (text[li] != c or (si == 0 and li > 0 and text[li - 1].isalnum())):
-            li -= 1
-        if li < 0:
-            return None
-        li -= 1
-        si -= 1
-    start = text.rfind(" ", 0, li + 1) + 1
-    long_form = text[start:].split()
-    if len(long_form) > len(letters) + 3 or (len(long_form) < 2 and "-" not in text[start:]):
-        return None
-    return long_form
-
-
-def _abbreviation_pairs(text: str) -> list[tuple[str, tuple[str, ...]]]:
-    """(abbreviation term, long-form terms) for each definition in ``text``, in order."""
-    out: list[tuple[str, tuple[str, ...]]] = []
-    for m in _PAREN.finditer(text):
-        abbr = m.group(1)
-        if sum(c.isupper() for c in abbr) < 2:
-            continue
-        n = len([c for c in abbr if c.isalnum()])
-        before = _LONG_WORD.findall(text[max(0, m.start() - 160) : m.start()])
-        long_form = _long_form(abbr, before[-min(n + 5, 2 * n) :])
-        key = terms(abbr)
-        if not long_form or len(key) != 1:
-            continue
-        # Hyphenated words are matched by their parts (the compound is also a term).
-        parts = tuple(t for t in terms(" ".join(long_form).replace("-", " ")) if t != key[0])
-        if parts:
-            out.append((key[0], parts))
-    return out
-
-
-def _count_abbreviations(
-    pairs: Iterator[tuple[str, tuple[str, ...]]], per_abbr: int = 2
-) -> dict[str, list[tuple[str, ...]]]:
-    counts: dict[str, Counter[tuple[str, ...]]] = {}
-    for key, parts in pairs:
-        counts.setdefault(key, Counter())[parts] += 1
-    return {a: [lf for lf, _ in c.most_common(per_abbr)] for a, c in counts.items()}
-
-
-def abbreviations(texts: list[str], per_abbr: int = 2) -> dict[str, list[tuple[str, ...]]]:
-    """Abbreviations defined in ``texts`` ("large language models (LLMs)") as stemmed terms.
-
-    Maps the abbreviation's term to its most frequent long forms (each a tuple of terms
-    that must all be present). Learned from the library itself, nothing hand-coded.
-    """
-    return _count_abbreviations((p for text in texts for p in _abbreviation_pairs(text)), per_abbr)
+# A question's distinct terms, each with its spellings in the library (`LexicalIndex.expand`).
+Expanded = list[tuple[str, list[tuple[str, ...]]]]
 
 
 @dataclass
@@ -172,21 +66,25 @@ class _BM25:
             return
         # idf with math.log on Python numbers, exactly as bm25s does.
         idf = np.asarray(
-            [math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) if d else 0.0 for d in df.tolist()], dtype=np.float32
+            [math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) if d else 0.0 for d in df.tolist()],
+            dtype=np.float32,
         )
         doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(self.pair_ptr))
         tf64 = self.tf.astype(np.float64)
         avg_len = self.lengths.mean()
-        tfc = tf64 / (BM25_K1 * ((1 - BM25_B) + BM25_B * self.lengths[doc].astype(np.float64) / avg_len) + tf64)
+        norm = (1 - BM25_B) + BM25_B * self.lengths[doc].astype(np.float64) / avg_len
+        tfc = tf64 / (BM25_K1 * norm + tf64)
         weights = (idf[self.terms] * tfc).astype(np.float32)
         order = np.argsort(self.terms, kind="stable")  # by term, chunks ascending within
         self.data, self.indices = weights[order], doc[order].astype(np.int32)
 
     @classmethod
     def build(cls, docs: list[list[int]], n_vocab: int) -> _BM25:
-        return cls(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros(0, np.int64), 0).updated(
-            np.zeros(0, dtype=bool), docs, n_vocab
+        empty = cls(
+            np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(1, np.int64),
+            np.zeros(0, np.int64), 0,
         )
+        return empty.updated(np.zeros(0, dtype=bool), docs, n_vocab)
 
     def updated(self, keep: np.ndarray, docs: list[list[int]], n_vocab: int) -> _BM25:
         """The chunks where ``keep`` is set, then ``docs`` (token ids) appended."""
@@ -219,20 +117,25 @@ class _BM25:
 
 
 class Coverages(Mapping[str, float]):
-    """`LexicalIndex.coverage_expanded` per paper, computed when a paper is looked up.
+    """Per paper, the share of the question's idf mass it contains in any spelling (0..1).
 
-    A question touches a hundred candidate papers while the library may hold ten
-    thousand; a paper without any of the terms is absent, as in a dict.
+    Computed when a paper is looked up (see `LexicalIndex.coverages`): a question touches
+    a hundred candidate papers while the library may hold ten thousand; a paper without
+    any of the terms is absent, as in a dict.
     """
 
-    def __init__(self, index: LexicalIndex, expanded: list[tuple[str, list[tuple[str, ...]]]], title: bool):
+    def __init__(self, index: LexicalIndex, expanded: Expanded, title: bool):
         self._have = index.title_terms if title else index.paper_terms
         self._index, self._expanded, self._title = index, expanded, title
         weights = [index.idf(t) for t, _ in expanded]
         self._total = total = sum(weights)
         # Per term: its one-word spellings, its multi-word ones, and its share of the idf mass.
         self._checks = [
-            (frozenset(a[0] for a in alts if len(a) == 1), [a for a in alts if len(a) > 1], w / total if total else 0.0)
+            (
+                frozenset(a[0] for a in alts if len(a) == 1),
+                [a for a in alts if len(a) > 1],
+                w / total if total else 0.0,
+            )
             for (_t, alts), w in zip(expanded, weights, strict=True)
         ]
         self._all: dict[str, float] | None = None
@@ -280,7 +183,7 @@ class LexicalIndex:
     # For updates: what each paper's rows were read as, and the abbreviation
     # definitions per chunk id (only chunks that have some), in chunk order.
     paper_versions: dict[str, PaperVersion | None] = field(default_factory=dict, repr=False)
-    chunk_abbrevs: dict[str, list[tuple[str, tuple[str, ...]]]] = field(default_factory=dict, repr=False)
+    chunk_abbrevs: dict[str, list[AbbreviationPair]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -311,14 +214,43 @@ class LexicalIndex:
             for t in toks:
                 if t not in vocab:
                     vocab[t] = len(vocab)
-        bm25 = self.bm25.updated(keep, [[vocab[t] for t in toks] for toks in new_tokens], len(vocab))
+        token_ids = [[vocab[t] for t in toks] for toks in new_tokens]
+        bm25 = self.bm25.updated(keep, token_ids, len(vocab))
 
         kept_rows = np.flatnonzero(keep).tolist()
         ids = [self.chunk_ids[i] for i in kept_rows] + list(chunk_ids)
         papers = [self.chunk_papers[i] for i in kept_rows] + [str(m["paper_id"]) for m in metas]
-        # Per-paper term sets: kept papers as they were, the others from their new chunks.
+        paper_terms, df = self._paper_terms(drop, papers, papers[len(kept_rows) :], new_tokens)
+        titles = {pid: ts for pid, ts in self.title_terms.items() if pid not in drop}
+        titles.update(
+            (str(m["paper_id"]), frozenset(terms(str(m["title"]))))
+            for m in metas
+            if m.get("title") is not None
+        )
+        title_terms = {pid: titles[pid] for pid in dict.fromkeys(papers) if pid in titles}
+
+        old = self.chunk_abbrevs
+        chunk_abbrevs = {cid: old[cid] for cid in ids[: len(kept_rows)] if cid in old}
+        for cid, text in zip(chunk_ids, texts, strict=True):
+            pairs = abbreviation_pairs(text)
+            if pairs:
+                chunk_abbrevs[cid] = pairs
+        abbrevs = count_abbreviations(p for cid in ids for p in chunk_abbrevs.get(cid, ()))
+
+        versions = {pid: v for pid, v in self.paper_versions.items() if pid not in drop}
+        versions.update(versions_read(papers[len(kept_rows) :], metas))
+        return LexicalIndex(
+            version, ids, papers, paper_terms, df, len(paper_terms), bm25, title_terms, abbrevs,
+            INDEX_FORMAT, vocab, versions, chunk_abbrevs,
+        )
+
+    def _paper_terms(
+        self, drop: set[str], papers: list[str], new_papers: list[str], new_tokens: list[list[str]]
+    ) -> tuple[dict[str, frozenset[str]], Counter[str]]:
+        """Each paper's term set and the terms' paper counts after an update: kept papers
+        as they were, the others (``new_papers``, one per new chunk) from their new chunks."""
         per_paper: dict[str, set[str]] = {}
-        for pid, toks in zip(papers[len(kept_rows) :], new_tokens, strict=True):
+        for pid, toks in zip(new_papers, new_tokens, strict=True):
             per_paper.setdefault(pid, set()).update(toks)
         paper_terms: dict[str, frozenset[str]] = {}
         for pid in dict.fromkeys(papers):
@@ -331,26 +263,7 @@ class LexicalIndex:
         for pid, ts in paper_terms.items():
             if pid in per_paper:
                 df.update(ts)
-        df = Counter({t: n for t, n in df.items() if n > 0})
-        titles = {pid: ts for pid, ts in self.title_terms.items() if pid not in drop}
-        titles.update(
-            (str(m["paper_id"]), frozenset(terms(str(m["title"])))) for m in metas if m.get("title") is not None
-        )
-        title_terms = {pid: titles[pid] for pid in dict.fromkeys(papers) if pid in titles}
-
-        chunk_abbrevs = {cid: self.chunk_abbrevs[cid] for cid in ids[: len(kept_rows)] if cid in self.chunk_abbrevs}
-        for cid, text in zip(chunk_ids, texts, strict=True):
-            pairs = _abbreviation_pairs(text)
-            if pairs:
-                chunk_abbrevs[cid] = pairs
-        abbrevs = _count_abbreviations(p for cid in ids for p in chunk_abbrevs.get(cid, ()))
-
-        versions = {pid: v for pid, v in self.paper_versions.items() if pid not in drop}
-        versions.update(versions_read(papers[len(kept_rows) :], metas))
-        return LexicalIndex(
-            version, ids, papers, paper_terms, df, len(paper_terms), bm25, title_terms, abbrevs,
-            INDEX_FORMAT, vocab, versions, chunk_abbrevs,
-        )
+        return paper_terms, Counter({t: n for t, n in df.items() if n > 0})
 
     def _postings(self, title: bool = False) -> dict[str, set[str]]:
         # Term -> papers containing it (in the title), built on first use.
@@ -376,7 +289,7 @@ class LexicalIndex:
             self.__dict__["_rev"] = rev
         return rev
 
-    def expand(self, query_terms: list[str]) -> list[tuple[str, list[tuple[str, ...]]]]:
+    def expand(self, query_terms: list[str]) -> Expanded:
         """The question's distinct terms, each with alternative spellings from the library.
 
         An abbreviation in the question may be matched by its long form and a long form
@@ -385,7 +298,7 @@ class LexicalIndex:
         rev = self._reverse_abbrevs()
         qt = list(dict.fromkeys(query_terms))
         qset = set(qt)
-        out: list[tuple[str, list[tuple[str, ...]]]] = []
+        out: Expanded = []
         for t in qt:
             alts: list[tuple[str, ...]] = [(t,)]
             alts += self.abbrevs.get(t, [])
@@ -395,30 +308,19 @@ class LexicalIndex:
             out.append((t, alts))
         return out
 
-    def coverage_expanded(
-        self, expanded: list[tuple[str, list[tuple[str, ...]]]], paper_id: str, *, title: bool = False
-    ) -> float:
-        """Share of the question's idf mass the paper (or its title) contains, any spelling."""
-        have = (self.title_terms if title else self.paper_terms).get(paper_id, frozenset())
-        total = got = 0.0
-        for t, alts in expanded:
-            w = self.idf(t)
-            total += w
-            if any(all(x in have for x in alt) for alt in alts):
-                got += w
-        return got / total if total else 0.0
-
     def coverages(
-        self, expanded: list[tuple[str, list[tuple[str, ...]]]], *, title: bool = False
+        self, expanded: Expanded, *, title: bool = False
     ) -> Mapping[str, float]:
-        """`coverage_expanded` for every paper that has any of the terms (others: 0).
+        """Share of the question's idf mass each paper (or its title) contains, any spelling.
+
+        Only papers with any of the terms are present (the others: 0).
 
         Computed per paper on lookup (`Coverages`): the same values as a dict over all papers.
         """
         return Coverages(self, expanded, title)
 
     def _coverages_all(
-        self, expanded: list[tuple[str, list[tuple[str, ...]]]], *, title: bool = False
+        self, expanded: Expanded, *, title: bool = False
     ) -> dict[str, float]:
         post = self._postings(title)
         weights = [self.idf(t) for t, _ in expanded]
@@ -436,7 +338,7 @@ class LexicalIndex:
                 out[pid] = out.get(pid, 0.0) + w / total
         return out
 
-    def search_terms(self, expanded: list[tuple[str, list[tuple[str, ...]]]]) -> list[str]:
+    def search_terms(self, expanded: Expanded) -> list[str]:
         """Terms for BM25: the question's own plus single-term alternative spellings."""
         out = [t for t, _ in expanded]
         for _t, alts in expanded:
@@ -446,15 +348,6 @@ class LexicalIndex:
     def idf(self, term: str) -> float:
         """Paper-level idf; a term no paper has gets the highest idf."""
         return math.log((self.n_papers + 1) / (self.df.get(term, 0) + 0.5))
-
-    def coverage(self, query_terms: list[str], paper_id: str) -> float:
-        """Share of the question's idf mass that the paper contains (0..1)."""
-        qt = list(dict.fromkeys(query_terms))
-        if not qt:
-            return 0.0
-        have = self.paper_terms.get(paper_id, frozenset())
-        total = sum(self.idf(t) for t in qt)
-        return sum(self.idf(t) for t in qt if t in have) / total if total else 0.0
 
     def search(self, query_terms: list[str], k: int) -> list[tuple[str, str, float]]:
         """Top chunks as (chunk id, paper id, BM25 score), best first."""
@@ -466,7 +359,9 @@ class LexicalIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
         return [
-            (self.chunk_ids[i], self.chunk_papers[i], float(scores[i])) for i in top if scores[i] > 0
+            (self.chunk_ids[i], self.chunk_papers[i], float(scores[i]))
+            for i in top
+            if scores[i] > 0
         ]
 
     def save(self, path: Path) -> None:
@@ -490,29 +385,3 @@ class LexicalIndex:
             return LexicalIndex(**obj)
         except TypeError:
             return None
-
-
-def versions_read(
-    papers: Sequence[str], metas: Sequence[dict[str, Any]], sentences: Mapping[str, int] | None = None
-) -> dict[str, PaperVersion | None]:
-    """Each paper's version as its rows were read (``papers``: the paper of each chunk row).
-
-    None unless its record (chunk 0) was read, complete, with as many chunks (and, given
-    ``sentences`` read per paper, as many sentences) as it counts: a paper read mid-write
-    is then re-read by the next update.
-    """
-    counts = Counter(papers)
-    out: dict[str, PaperVersion | None] = dict.fromkeys(counts)
-    for m in metas:
-        if m.get("position") == 0 and m.get("complete"):
-            pid = str(m["paper_id"])
-            version = (str(m.get("hash", "")), int(m.get("n_chunks", -1)), int(m.get("n_sentences", -1)))
-            if counts[pid] == version[1] and (sentences is None or sentences.get(pid, 0) == version[2]):
-                out[pid] = version
-    return out
-
-
-def changed_papers(known: Mapping[str, PaperVersion | None], current: Mapping[str, PaperVersion]) -> set[str]:
-    """Papers to re-read: new, removed, rewritten, or read incomplete last time."""
-    stale = {pid for pid, v in known.items() if v is None or current.get(pid) != v}
-    return stale | {pid for pid in current if pid not in known}

@@ -4,7 +4,7 @@ labelled with the library's own distinctive terms.
 - Paper vectors: the normalised mean of each paper's chunk vectors (what ingest stored).
 - Topics: k-means on those vectors, one topic per 20 papers, 2 to 24 (`default_topics`);
   labels by class-based TF-IDF (c-TF-IDF) over each topic's titles and abstracts with the
-  project's tokenizer (`assistant.lexical.terms`), unigrams and bigrams, shown in the
+  project's tokenizer (`assistant.terms.terms`), unigrams and bigrams, shown in the
   library's most frequent spelling of each stem.
 - Layout: t-SNE (PCA-initialised, so it is deterministic) of the same vectors.
 The choice was measured (evals/map_choice.py, evals/MAP.md): on the tuning half of the
@@ -14,7 +14,7 @@ better than PCA (trustworthiness 0.91 vs 0.79).
 
 A map is built once per library content: in memory per snapshot, and on disk under
 ``data_dir/cache`` keyed by the collection id and the content fingerprint
-(`assistant.retrieval.LibraryIdentity`), so a restarted app or a second CLI run reads it.
+(`assistant.versions.LibraryIdentity`), so a restarted app or a second CLI run reads it.
 
 Example:
     >>> from assistant.library_map import library_map, render_png   # doctest: +SKIP
@@ -37,11 +37,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .lexical import STOPWORDS, terms, words
+from .terms import STOPWORDS, terms, words
 from .types import Paper
 
 if TYPE_CHECKING:
-    from .retrieval import Retriever, Snapshot
+    from .retrieval import Retriever
+    from .snapshot import Snapshot
     from .store import Library
 
 log = logging.getLogger(__name__)

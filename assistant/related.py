@@ -29,8 +29,9 @@ import numpy as np
 
 from .errors import PaperNotFoundError
 from .injection import is_injected
-from .lexical import terms
-from .retrieval import Retriever, Snapshot
+from .retrieval import Retriever
+from .snapshot import Snapshot
+from .terms import terms
 from .types import Paper, RelatedPaper, Sentence
 
 # Two papers this close (cosine of their mean chunk vectors) are one paper listed twice;

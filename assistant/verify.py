@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .injection import is_injected
-from .lexical import terms
 from .embeddings import Embedder
+from .injection import is_injected
 from .sentences import split_sentences
+from .terms import terms
 from .types import Citation, Paper, Sentence
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")

@@ -71,8 +71,8 @@ WRITE_PAPERS = 200  # papers per Library.write call (~2,000 chunks: one Chroma u
 # --- the corpus: real sentences, real vectors ----------------------------------------------
 def corpus(out: Path | None) -> tuple[list[str], np.ndarray, list[str]]:
     """Abstract sentences of the bundled papers with their vectors, and the titles."""
-    from assistant.store import Library
     from assistant.sentences import split_sentences
+    from assistant.store import Library
 
     papers = bundled_papers()
     titles = [p.title for p in papers]
@@ -190,8 +190,8 @@ def save_library(src: Path, key: str, manifest: dict[str, Any]) -> None:
 # --- the child: one fresh process per size ---------------------------------------------------
 def probe(data_dir: Path, result: Path, n_questions: int, update_papers: int, chunks_per_paper: int) -> None:
     offline_env()
-    from assistant.lexical import LexicalIndex
     from assistant.embeddings import get_embedder
+    from assistant.lexical import LexicalIndex
     from assistant.retrieval import Retriever
     from assistant.settings import Settings
     from assistant.store import Library
@@ -219,8 +219,9 @@ def probe(data_dir: Path, result: Path, n_questions: int, update_papers: int, ch
     index = LexicalIndex.build(version, ids, texts, metas)
     res["bm25_build_s"] = round(time.perf_counter() - t, 2)
     del ids, texts, metas
-    index.save(retriever._cache_path(collection, version))
-    res["bm25_cache_mb"] = round(retriever._cache_path(collection, version).stat().st_size / 1024 / 1024, 2)
+    cache = retriever.snapshots.cache_path(collection, version)
+    index.save(cache)
+    res["bm25_cache_mb"] = round(cache.stat().st_size / 1024 / 1024, 2)
     del index
     res["rss_before_refresh_mb"] = rss_mb()
     t = time.perf_counter()

@@ -39,7 +39,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from assistant.lexical import terms
+from assistant.terms import terms
 from assistant.types import Paper
 from assistant.verify import SourceText, Verifier, numbers
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.lexical import terms
 from assistant.sentences import split_sentences
+from assistant.terms import terms
 from assistant.verify import numbers
 
 # (claim text, cited paper ids) -> support score of each cited paper, same order.

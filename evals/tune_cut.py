@@ -1,7 +1,7 @@
 """Choose the candidate ranking and fit the two-tier list decision, on the tuning half only.
 
 ``python -m evals.tune_cut`` retrieves every non-metadata question of the eval set once,
-keeps each candidate's raw signals (`assistant.retrieval.hit_signals`), then:
+keeps each candidate's raw signals (`assistant.decision.hit_signals`), then:
 
 1. compares candidate rankings (weighted score, RRF of BM25 and dense, RRF of three)
    by recall@10/20/30 on the tuning half;
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.retrieval import TIER_FEATURES, rank_order, tier_features
+from assistant.decision import TIER_FEATURES, rank_order, tier_features
 from assistant.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -74,9 +74,10 @@ def load_items(path: Path) -> list[Item]:
 
 def collect(settings: Settings, questions: list[dict[str, Any]], out: Path) -> list[Item]:
     """Retrieve each question once (model mode, so feedback always runs) and keep the signals."""
+    from assistant.decision import hit_signals
     from assistant.embeddings import get_embedder
     from assistant.questions import PaperNames, classify
-    from assistant.retrieval import Retriever, hit_signals
+    from assistant.retrieval import Retriever
     from assistant.store import Library
 
     embedder = get_embedder(settings)
@@ -258,7 +259,7 @@ def choose_thresholds(
 
 
 def evidence_sets(items: Sequence[Item], lexical: float, dense: float) -> list[set[str]]:
-    """Each question's papers that pass `assistant.retrieval.second_evidence`."""
+    """Each question's papers that pass `assistant.decision.second_evidence`."""
     return [{pid for pid, lx, fd in zip(it.ids, it.sig["lexical"], it.sig["first_dense"], strict=True)
              if lx > lexical or fd >= dense} for it in items]
 

@@ -53,7 +53,7 @@ def test_refresh_rereads_only_changed_papers(small_library, embedder, caplog) ->
     )
     retriever = Retriever(settings, Library(settings), embedder)
     assert GENOME not in [h.paper.id for h in retriever.retrieve(QUESTIONS[0]).hits]
-    caplog.set_level(logging.INFO, logger="assistant.retrieval")
+    caplog.set_level(logging.INFO, logger="assistant.snapshot")
 
     # A new paper: found at once, from one re-read paper.
     (folder / "genome.md").write_text(
@@ -98,7 +98,7 @@ def test_a_new_process_updates_the_newest_cached_index(small_library, embedder, 
         encoding="utf-8",
     )
     ingest([folder], settings, embedder=embedder)
-    caplog.set_level(logging.INFO, logger="assistant.retrieval")
+    caplog.set_level(logging.INFO, logger="assistant.snapshot")
     retriever = Retriever(settings, Library(settings), embedder)
     assert retriever.retrieve(QUESTIONS[0]).relevant[0].paper.id == GENOME
     assert "re-read 1 changed papers" in caplog.text and "built BM25" not in caplog.text

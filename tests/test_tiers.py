@@ -11,15 +11,15 @@ import pytest
 
 from assistant import Answer, Assistant
 from assistant.answer import SECOND_TIER_HEAD
-from assistant.retrieval import (
+from assistant.decision import (
     TIER_FEATURES,
-    PaperHit,
     decide,
     rank_order,
     second_evidence,
     tier_features,
     tier_probability,
 )
+from assistant.hits import PaperHit
 from assistant.settings import RetrievalSettings, Settings
 from assistant.types import Citation, Paper, Source
 from evals.runner import Question, check_floors, score_answer, summarise
