@@ -1,15 +1,22 @@
-"""Prompts are data files (``prompts/*.yaml``) with declared, checked placeholders."""
+"""Prompts are data files (``prompts/*.yaml``) with declared, checked placeholders.
+
+The files live in the checkout's top-level ``prompts/`` folder and are installed as the
+package data ``assistant.prompt_files`` (pyproject maps one to the other), so they load the
+same way from a checkout, an editable install or a wheel.
+"""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from .errors import PromptError
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_PACKAGE = "assistant.prompt_files"
 
 
 @dataclass(frozen=True)
@@ -42,22 +49,39 @@ class Prompt:
 
 
 @functools.lru_cache(maxsize=16)
-def load_prompt(name: str, directory: Path = PROMPTS_DIR) -> Prompt:
-    """Load ``<directory>/<name>.yaml`` and check its placeholders against its templates."""
+def load_prompt(name: str, directory: Path | None = None) -> Prompt:
+    """Load ``<name>.yaml`` and check its placeholders against its templates.
+
+    Args:
+        name: the prompt's file name without ``.yaml``, e.g. ``"answer"``.
+        directory: a folder of prompt files; default the installed ``prompts/``.
+    """
     import jinja2
     import jinja2.meta
     import yaml
 
-    path = directory / f"{name}.yaml"
+    try:
+        folder: Path | Traversable = files(PROMPTS_PACKAGE) if directory is None else directory
+    except ModuleNotFoundError as exc:  # an install made before the prompts were package data
+        raise PromptError(
+            f"the prompt files ({PROMPTS_PACKAGE}) are not installed - reinstall paperlens "
+            "(pip install -e . in a checkout)"
+        ) from exc
+    path = folder.joinpath(f"{name}.yaml")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise PromptError(f"prompt file {path} is missing - reinstall paperlens or restore it") from exc
+        raise PromptError(
+            f"prompt file {path} is missing - restore it from the paperlens sources "
+            "(prompts/) and reinstall"
+        ) from exc
     except yaml.YAMLError as exc:
         raise PromptError(f"prompt file {path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict) or not {"placeholders", "system", "user"} <= set(data):
         raise PromptError(f"prompt file {path} needs 'placeholders', 'system' and 'user' keys")
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
     declared = frozenset(data["placeholders"])
     used: set[str] = set()
     for key in ("system", "user"):
