@@ -245,6 +245,11 @@ class Answer(_Wire):
     config_hash: str = ""
     model: str | None = None
     ranking: tuple[RankedPaper, ...] = ()
+    # LLM mode (issue 14): the papers the LLM moved relative to the offline lists
+    # ("added" to the main list, "removed" from it to the second tier, "second_added" found
+    # by its search), and its calls, tokens and seconds per step (rewrite, judging, answer).
+    llm_changes: dict[str, list[str]] = field(default_factory=dict)
+    llm_usage: dict[str, Any] = field(default_factory=dict)
 
     def export(self, fmt: str, papers: Mapping[str, Paper] | None = None) -> str:
         """The papers this answer cites, with their quoted sentences, for a reference manager.

@@ -1,0 +1,332 @@
+"""LLM-assisted retrieval (issue 14): the rewrite, the judging and the combination rule.
+
+The decision rule is tested deterministically: on hand-built candidates (`combine`), and
+end to end through `Assistant` against `FakeLLM` (tests/fake_llm.py, a FAKE scripted
+OpenAI-compatible server) whose judge names the papers a test chooses. The wiring with a
+real model (rewrite + judge + answer through llama.cpp's SmolLM2) is in the ``llm`` tests
+at the end: they assert structure, not the tiny model's judgement.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from fake_llm import FOREVER, FakeLLM, Reply
+
+from assistant import Assistant, Settings
+from assistant.hits import PaperHit, Retrieval
+from assistant.llm_assist import (
+    JudgeReply,
+    LLMUsage,
+    RewriteReply,
+    combine,
+    complete_list,
+    extra_candidates,
+    judge_pool,
+    parse_reply,
+)
+from assistant.types import Citation, Paper, Sentence
+
+REWRITE_KEY = "help search a library"
+JUDGE_KEY = "judge which research papers"
+ANSWER_KEY = "You are paperlens"
+
+
+# -- hand-built candidates -------------------------------------------------------------
+def hit(pid: str, prob: float, tier: str = "", *, lexical: float = 0.3, quote: bool = True,
+        first_dense: float = 0.5) -> PaperHit:
+    text = f"We study topic {pid} in depth."
+    paper = Paper(pid, f"Paper {pid}", text)
+    h = PaperHit(paper, prob, 0.5, lexical, 1.0, prob=prob, tier=tier, first_dense=first_dense)
+    if quote:
+        h.sentences = [Sentence(pid, 0, 0, len(text), text)]
+        h.sentence_scores = np.asarray([0.5], dtype=np.float32)
+    return h
+
+
+def retrieval(main: list[PaperHit], second: list[PaperHit], rest: list[PaperHit]) -> Retrieval:
+    hits = [*main, *second, *rest]
+    return Retrieval("q", ["q"], np.zeros(4, dtype=np.float32), hits, list(main), {},
+                     second=list(second))
+
+
+def ids(hs: list[PaperHit]) -> list[str]:
+    return [h.paper.id for h in hs]
+
+
+SETTINGS = Settings()
+
+
+def test_llm_promotes_a_second_tier_paper_with_evidence_and_demotes_an_unsure_one():
+    sure, unsure = hit("sure", 0.95, "main"), hit("unsure", 0.7, "main")
+    backed, weak = hit("backed", 0.4, "second"), hit("weak", 0.1, "second")
+    base = retrieval([sure, unsure], [backed, weak], [hit("far", 0.01)])
+    verdicts = {"sure": False, "unsure": False, "backed": True, "weak": True, "far": True}
+    got = combine(base, [], verdicts, SETTINGS)
+    # "sure" is over llm.sure_prob (0.825): the LLM cannot move it. "weak" is under
+    # llm.promote_prob (0.25); "far" was never in a tier: neither can be promoted.
+    assert ids(got.main) == ["sure", "backed"]
+    assert ids(got.second) == ["unsure", "weak"]
+    assert got.changes() == {"added": ["backed"], "removed": ["unsure"], "second_added": []}
+    assert [h.tier for h in got.main] == ["main", "main"]
+    assert got.notices() == [
+        "The LLM added to the list (it was 'may also be relevant'): 'Paper backed'.",
+        "The LLM judged off-topic, moved to 'may also be relevant': 'Paper unsure'.",
+    ]
+
+
+def test_llm_cannot_give_a_question_without_a_main_list_one():
+    # A near-miss unanswerable: offline, no main list; a model calling everything relevant
+    # must not turn the refusal into an answer.
+    base = retrieval([], [hit("near", 0.6, "second")], [hit("other", 0.3)])
+    got = combine(base, [], {"near": True, "other": True}, SETTINGS)
+    assert got.main == [] and ids(got.second) == ["near"] and not got.promoted
+
+
+def test_promotion_needs_a_supporting_sentence_and_is_capped():
+    base = retrieval([hit("m", 0.9, "main")],
+                     [hit("a", 0.5, "second"), hit("b", 0.45, "second"),
+                      hit("c", 0.4, "second"), hit("mute", 0.6, "second", quote=False)], [])
+    got = combine(base, [], {p: True for p in ("a", "b", "c", "mute")}, SETTINGS)
+    assert ids(got.promoted) == ["a", "b"]  # llm.max_promoted = 2, best offline first
+    assert ids(got.second) == ["c", "mute"]
+
+
+def test_nothing_leaves_the_answer_and_unjudged_papers_do_not_move():
+    base = retrieval([hit("m1", 0.7, "main"), hit("m2", 0.6, "main")],
+                     [hit("s1", 0.3, "second"), hit("s2", 0.3, "second")], [])
+    got = combine(base, [], {"m1": False, "s1": False}, SETTINGS)
+    assert ids(got.main) == ["m2"]
+    assert set(ids(got.second)) == {"m1", "s1", "s2"}
+
+
+def test_rewrite_candidates_join_only_the_second_tier_with_evidence():
+    base = retrieval([hit("m", 0.9, "main")], [], [])
+    found = [hit("new", 0.99), hit("bare", 0.99, lexical=0.0, first_dense=0.1),
+             hit("mute", 0.99, quote=False), hit("no", 0.99)]
+    got = combine(base, found, {"new": True, "bare": True, "mute": True, "no": False}, SETTINGS)
+    assert ids(got.main) == ["m"]
+    assert ids(got.added) == ["new"] and ids(got.second) == ["new"]
+    assert got.changes()["second_added"] == ["new"]
+
+
+def test_judge_pool_puts_the_offline_tiers_first_then_alternates():
+    main, second = [hit("m", 0.9, "main")], [hit("s", 0.3, "second")]
+    rest = [hit(f"r{i}", 0.01) for i in range(3)]
+    extra = [hit("x0", 0.5), hit("r1", 0.5), hit("x1", 0.5)]
+    pool = judge_pool(retrieval(main, second, rest), extra, 6)
+    assert ids(pool) == ["m", "s", "r0", "x0", "r1", "r2"]  # r1 once; x1 is 7th
+
+
+def test_extra_candidates_are_fused_and_exclude_the_offline_tiers():
+    base = retrieval([hit("m", 0.9, "main")], [], [])
+    a = retrieval([], [], [hit("m", 0.5), hit("x", 0.5), hit("y", 0.5)])
+    b = retrieval([], [], [hit("y", 0.5), hit("x", 0.5)])
+    assert ids(extra_candidates(base, [a, b])) == ["y", "x"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"relevant": [1, 3]}', [1, 3]),
+        ('```json\n{"relevant": [2]}\n```', [2]),
+        ('Sure! {"relevant": []} Hope this helps.', []),
+        ('{"relevant": "1, 3"}', None),
+        ("[1, 3]", None),
+        ("", None),
+    ],
+)
+def test_judge_replies_are_validated(text: str, expected: list[int] | None):
+    got = parse_reply(text, JudgeReply)
+    assert (got.relevant if got is not None else None) == expected
+
+
+def test_rewrite_reply_keeps_short_nonblank_queries():
+    got = parse_reply('{"queries": ["  weight  quantization ", "", "x' + "y" * 300 + '"]}',
+                      RewriteReply)
+    assert got is not None and got.queries[0] == "weight quantization"
+    assert len(got.queries) == 2 and len(got.queries[1]) == 200 and got.abstract == ""
+
+
+def test_complete_list_adds_uncited_main_papers_and_keeps_the_second_tier():
+    from assistant.answer import SECOND_TIER_HEAD
+
+    def cite(n: int, tier: str = "main") -> Citation:
+        return Citation(n, f"p{n}", f"T{n}", f"quote {n}", 0, 7, True, tier=tier)
+
+    draft = "\n".join(["2 papers in the library address this:", "1. **T1**: quote 1 [1]",
+                       "2. **T2**: quote 2 [2]", "", SECOND_TIER_HEAD, "- **T3**: quote 3 [3]"])
+    text, cites = complete_list("T1 does it [1].", [cite(1)], draft,
+                                [cite(1), cite(2), cite(3, "second")], [1, 2])
+    assert text == ("T1 does it [1].\n\nAlso in the list:\n2. **T2**: quote 2 [2]\n\n"
+                    f"{SECOND_TIER_HEAD}\n- **T3**: quote 3 [3]")
+    assert [(c.n, c.tier) for c in cites] == [(1, "main"), (2, "main"), (3, "second")]
+
+
+def test_usage_sums_steps():
+    from assistant.llm import Completion
+
+    usage = LLMUsage()
+    usage.add("judging", Completion("{}", 100, 10, 1.5))
+    usage.add("judging", Completion("{}", 50, 5, 0.5))
+    usage.add("answer", seconds=2.0, prompt_tokens=300, completion_tokens=40)
+    got = usage.to_dict()
+    assert (got["calls"], got["prompt_tokens"], got["completion_tokens"]) == (3, 450, 55)
+    assert got["seconds"] == 4.0 and got["steps"]["judging"]["calls"] == 2
+
+
+# -- end to end through Assistant, against the FAKE scripted server ---------------------
+QUESTION = "Which papers study dense retrieval of passages?"
+DPR = "Dense Passage Retrieval for Scientific Question Answering"
+HYBRID = "Lexical and Dense Hybrid Ranking"
+ABSTENTION = "Calibrated Abstention for Retrieval-Augmented Generation"
+AGENTS = "Planning with Tool-Using Language Agents"
+# A sentence of DPR's abstract, cited as [1]: the verifier accepts it.
+DPR_ANSWER = (
+    "A bi-encoder trained on citation contexts retrieves the abstracts that answer a question [1]."
+)
+
+
+def rewrite(*queries: str) -> Reply:
+    return Reply(text=json.dumps({"queries": list(queries), "abstract": ""}))
+
+
+def judge_naming(*titles: str) -> Callable[[dict[str, Any]], Reply]:
+    """A scripted judge: the candidates it is shown whose titles are ``titles`` are relevant."""
+
+    def reply(request: dict[str, Any]) -> Reply:
+        shown = re.findall(r'<source n="(\d+)">(.*?): ', request["messages"][-1]["content"])
+        return Reply(text=json.dumps({"relevant": [int(n) for n, t in shown if t in titles]}))
+
+    return reply
+
+
+def assisted(settings: Settings, url: str, embedder: Any, **llm: Any) -> Assistant:
+    values = {"model": "fake", "timeout": 5.0, "max_retries": 0, "hypothetical_abstract": False,
+              **llm}
+    s = settings.model_copy(update={"openai_base_url": url,
+                                    "llm": settings.llm.model_copy(update=values)})
+    return Assistant(s, embedder=embedder)
+
+
+def main_titles(answer: Any) -> list[str]:
+    return [s.title for s in answer.sources if s.tier == "main"]
+
+
+def second_titles(answer: Any) -> list[str]:
+    return [s.title for s in answer.sources if s.tier == "second"]
+
+
+def test_judgments_that_add_and_remove_reach_the_answer(small_library, embedder):
+    settings, _, _ = small_library
+    offline = Assistant(settings, embedder=embedder).ask(QUESTION, mode="extractive")
+    # Offline: DPR (sure) and the abstention paper in the list, the hybrid one second.
+    assert main_titles(offline) == [DPR, ABSTENTION] and second_titles(offline) == [HYBRID]
+    routes = {REWRITE_KEY: [rewrite("dense passage retrieval")],
+              JUDGE_KEY: judge_naming(DPR, HYBRID), ANSWER_KEY: [Reply(text=DPR_ANSWER)]}
+    with FakeLLM([Reply()], routes) as ep:
+        answer = assisted(settings, ep.url, embedder).ask(QUESTION)
+    ids_of = {s.title: s.paper_id for s in offline.sources}
+    assert answer.mode == "llm"
+    assert main_titles(answer) == [DPR, HYBRID] and second_titles(answer) == [ABSTENTION]
+    assert answer.llm_changes == {"added": [ids_of[HYBRID]], "removed": [ids_of[ABSTENTION]],
+                                  "second_added": []}
+    assert (f"The LLM added to the list (it was 'may also be relevant'): '{HYBRID}'."
+            in answer.notices)
+    assert (f"The LLM judged off-topic, moved to 'may also be relevant': '{ABSTENTION}'."
+            in answer.notices)
+    # The LLM wrote about DPR only: the judged list is completed with the hybrid paper's
+    # quoted line, every citation verified; the abstention paper is quoted as second tier.
+    cited = {c.title: c.tier for c in answer.citations}
+    assert cited == {DPR: "main", HYBRID: "main", ABSTENTION: "second"}
+    assert all(c.verified for c in answer.citations)
+    assert "Also in the list:\n2. **Lexical and Dense Hybrid Ranking**" in answer.text
+    usage = answer.llm_usage
+    assert {k: usage["steps"][k]["calls"] for k in usage["steps"]} == {
+        "rewrite": 1, "judging": 1, "answer": 1}
+    assert usage["calls"] == 3 and usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+    assert answer.to_dict()["llm_changes"] == answer.llm_changes
+    # The rewrite saw the question only: no title or abstract text of any paper.
+    sent = json.dumps(ep.requests[0]["messages"])
+    assert REWRITE_KEY in sent and all(t not in sent for t in (DPR, HYBRID, ABSTENTION))
+
+
+def test_invalid_judgments_are_retried_once_then_ignored(small_library, embedder):
+    settings, _, _ = small_library
+    offline = Assistant(settings, embedder=embedder).ask(QUESTION, mode="extractive")
+    routes = {REWRITE_KEY: [rewrite()], ANSWER_KEY: [Reply(text="")],
+              JUDGE_KEY: [Reply(text="Paper 1 is relevant."), Reply(text='{"relevant": [9]}')]}
+    with FakeLLM([Reply()], routes) as ep:
+        answer = assisted(settings, ep.url, embedder).ask(QUESTION)
+    assert ep.route_calls[JUDGE_KEY] == 2  # one retry, no more
+    assert main_titles(answer) == main_titles(offline)
+    assert second_titles(answer) == second_titles(offline)
+    assert answer.llm_changes == {}
+    assert "The LLM's judging reply was not the JSON asked for, twice; it was ignored." in (
+        answer.notices)
+    assert answer.llm_usage["steps"]["judging"]["calls"] == 2
+
+
+def test_an_invalid_judgment_retried_into_a_valid_one_counts(small_library, embedder):
+    settings, _, _ = small_library
+    routes = {REWRITE_KEY: [rewrite()], ANSWER_KEY: [Reply(text="")],
+              JUDGE_KEY: [Reply(text="{not json"), Reply(text='{"relevant": [1]}')]}
+    with FakeLLM([Reply()], routes) as ep:
+        answer = assisted(settings, ep.url, embedder).ask(QUESTION)
+    # Candidate 1 is DPR (the offline list first): the abstention paper, unsure and not
+    # named, moves to the second tier.
+    assert ep.route_calls[JUDGE_KEY] == 2
+    assert main_titles(answer) == [DPR] and ABSTENTION in second_titles(answer)
+
+
+def test_a_hanging_judge_leaves_the_offline_list_within_the_budget(small_library, embedder):
+    settings, _, _ = small_library
+    offline = Assistant(settings, embedder=embedder).ask(QUESTION, mode="extractive")
+    routes = {REWRITE_KEY: [rewrite()], JUDGE_KEY: [Reply(hang=FOREVER)],
+              ANSWER_KEY: [Reply(text=DPR_ANSWER)]}
+    with FakeLLM([Reply()], routes) as ep:
+        answer = assisted(settings, ep.url, embedder, question_budget_s=4.0).ask(QUESTION)
+    assert main_titles(answer) == main_titles(offline) and answer.llm_changes == {}
+    notice = next(n for n in answer.notices if n.startswith("The LLM's judging failed"))
+    assert notice.endswith("; the offline list stands.") and "\n" not in notice
+    assert ep.route_calls[ANSWER_KEY] == 1  # the answer still had its turn
+
+
+def test_papers_found_by_the_rewrite_join_only_the_second_tier(small_library, embedder):
+    settings, _, _ = small_library
+    question = "Which papers study tool-using agents?"
+    offline = Assistant(settings, embedder=embedder).ask(question, mode="extractive")
+    assert main_titles(offline) == [AGENTS] and second_titles(offline) == []
+    routes = {REWRITE_KEY: [rewrite("lexical and dense hybrid ranking")],
+              JUDGE_KEY: judge_naming(AGENTS, HYBRID), ANSWER_KEY: [Reply(text="")]}
+    with FakeLLM([Reply()], routes) as ep:
+        answer = assisted(settings, ep.url, embedder).ask(question)
+    assert main_titles(answer) == [AGENTS] and second_titles(answer) == [HYBRID]
+    assert answer.llm_changes["second_added"] == [
+        s.paper_id for s in answer.sources if s.title == HYBRID]
+
+
+def test_a_near_miss_gets_no_main_list_from_a_judge_that_says_yes_to_all(small_library, embedder):
+    settings, _, _ = small_library
+    question = "Which papers study protein folding?"
+    routes = {REWRITE_KEY: [rewrite("protein structure prediction")],
+              JUDGE_KEY: judge_naming(DPR, HYBRID, ABSTENTION, AGENTS,
+                                      "Sparse Denoisers for Fast Diffusion Sampling"),
+              ANSWER_KEY: [Reply(text=DPR_ANSWER)]}
+    with FakeLLM([Reply()], routes) as ep:
+        answer = assisted(settings, ep.url, embedder).ask(question)
+    assert main_titles(answer) == [] and not [c for c in answer.citations if c.tier == "main"]
+    assert answer.llm_changes["added"] == []
+    assert ep.route_calls[ANSWER_KEY] == 0  # nothing to answer from: no answer call
+
+
+def test_extractive_mode_makes_no_llm_call(small_library, embedder):
+    settings, _, _ = small_library
+    with FakeLLM([Reply()]) as ep:
+        answer = assisted(settings, ep.url, embedder).ask(QUESTION, mode="extractive")
+    assert ep.calls == 0 and answer.llm_usage == {} and answer.llm_changes == {}
