@@ -20,6 +20,9 @@ benchmarks use nothing else (a test holds them to it). Its map:
 - Components to inject or share (``Assistant(library=, embedder=, llm=, retriever=)``):
   `Retriever`, `Embedder`/`get_embedder`/`resolve_model_path`, `LLMClient`, and
   `Verifier`/`SourceText` (the citation check).
+- Text helpers shared with the evals, so they read answers as the library writes them:
+  `CITATION_MARKER`/`cited_numbers` (``[n]`` markers), `split_sentences`, `terms` (the
+  tokeniser), `numbers` (the figures a claim states).
 - Output helpers: `export_papers` with `EXPORT_FORMATS`/`EXPORT_SUFFIXES`, `render_png`/
   `render_svg` (a `LibraryMap`), `digest_paper_md`, `parse_date`.
 - Settings: `Settings`, `get_settings`, `OFFLINE_ENV`. Errors: `PaperLensError` and its
@@ -76,12 +79,15 @@ if TYPE_CHECKING:
     from .llm import LLMClient
     from .related import resolve_paper
     from .retrieval import Filters, Retriever
+    from .sentences import split_sentences
     from .store import Library
-    from .verify import SourceText, Verifier
+    from .terms import terms
+    from .verify import CITATION_MARKER, SourceText, Verifier, cited_numbers, numbers
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "CITATION_MARKER",
     "EXPORT_FORMATS",
     "EXPORT_SUFFIXES",
     "OFFLINE_ENV",
@@ -124,15 +130,19 @@ __all__ = [
     "UnsupportedFormatError",
     "Verifier",
     "ask",
+    "cited_numbers",
     "digest_paper_md",
     "export_papers",
     "get_embedder",
     "get_settings",
+    "numbers",
     "parse_date",
     "render_png",
     "render_svg",
     "resolve_model_path",
     "resolve_paper",
+    "split_sentences",
+    "terms",
 ]
 
 # Loaded on first use: name -> (module, its name there). Functions named like their module
@@ -160,6 +170,11 @@ _LAZY = {
     "Filters": (".retrieval", "Filters"),
     "Retriever": (".retrieval", "Retriever"),
     "Library": (".store", "Library"),
+    "split_sentences": (".sentences", "split_sentences"),
+    "terms": (".terms", "terms"),
+    "CITATION_MARKER": (".verify", "CITATION_MARKER"),
+    "cited_numbers": (".verify", "cited_numbers"),
+    "numbers": (".verify", "numbers"),
     "SourceText": (".verify", "SourceText"),
     "Verifier": (".verify", "Verifier"),
 }

@@ -94,8 +94,7 @@ def _where(c: Citation) -> str:
     """" (section Methods, p. 3)" for a full-text quote, "" for an abstract quote."""
     if c.section is None and c.page is None:
         return ""
-    parts = [f"section {c.section}" if c.section else "", f"p. {c.page}" if c.page else ""]
-    return " (" + ", ".join(x for x in parts if x) + ")"
+    return f" ({c.location()})"
 
 
 def _numbered(

@@ -189,6 +189,15 @@ class Citation(_Wire):
     # supports no sentence of the answer (see `Source.tier`).
     tier: str = "main"
 
+    def location(self, page: str = "p.") -> str:
+        """Where a full-text quote is, e.g. "section 2 Method, p. 3" ("" for an abstract
+        quote); ``page`` is the word before the page number."""
+        parts = [
+            f"section {self.section}" if self.section else "",
+            f"{page} {self.page}" if self.page else "",
+        ]
+        return ", ".join(x for x in parts if x)
+
 
 @dataclass(frozen=True)
 class RankedPaper(_Wire):

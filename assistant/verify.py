@@ -36,10 +36,13 @@ from .sentences import split_sentences
 from .terms import terms
 from .types import Citation, Paper, Sentence
 
-_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+# A citation marker, "[3]" or "[1, 4]", its numbers in group 1: the one definition for the
+# verifier, the eval's claim parser and the web UI's links.
+CITATION_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_MARKER = re.compile(r"\s*" + CITATION_MARKER.pattern)  # removed with the space before it
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*%?")
 _ANY_MARKER = re.compile(r"\[[^\]]{0,12}\]")
-_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
+_LEADING_MARKERS = re.compile(r"^(?:\s*" + CITATION_MARKER.pattern + ")+")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\((\S+?)\)")
 # Chosen on the tuning half of the corpus pairs (evals/CITATION_CALIBRATION.md): an explicit
 # [n] passes where at most 2% of closest-wrong-abstract pairs do; post-hoc attribution where
@@ -48,6 +51,18 @@ CITE_THRESHOLD = 0.57
 ATTRIBUTION_THRESHOLD = 0.77
 RELEVANCE_FLOOR = 0.15
 _URL = re.compile(r"https?://\S+|www\.\S+|\b[\w-]+\.(?:com|org|net|io|edu)\S*")
+
+
+def cited_numbers(text: str) -> list[int]:
+    """The source numbers that the citation markers of ``text`` cite, in order.
+
+    Example:
+        >>> cited_numbers("A claim [2]. Another [1, 3].")
+        [2, 1, 3]
+    """
+    return [
+        int(x) for m in CITATION_MARKER.finditer(text) for x in re.split(r"\s*,\s*", m.group(1))
+    ]
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,8 @@ class Checked:
 
 
 def numbers(text: str) -> set[str]:
+    """The figures ``text`` states ("12.5", "3", "40%" read as "40"), thousands separators
+    dropped: a claim's numbers must appear in the source that supports it."""
     return {n.rstrip("%").replace(",", "") for n in _NUMBER.findall(text)}
 
 
@@ -231,7 +248,7 @@ def _claims(answer: str) -> list[tuple[str, list[int]]]:
                 # belongs to the sentence before it.
                 pieces[-1][1].extend(int(x) for x in re.findall(r"\d+", lead.group(0)))
                 sentence = sentence[lead.end() :]
-            cited = [int(x) for m in _MARKER.finditer(sentence) for x in re.split(r"\s*,\s*", m.group(1))]
+            cited = cited_numbers(sentence)
             text = _ANY_MARKER.sub("", _MARKER.sub("", sentence)).strip()
             text = re.sub(r"\s+([.,;:!?])", r"\1", text)
             if not re.search(r"[^\W\d_]", text):

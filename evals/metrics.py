@@ -19,17 +19,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.sentences import split_sentences
-from assistant.terms import terms
-from assistant.verify import numbers
+from assistant import CITATION_MARKER, cited_numbers, numbers, split_sentences, terms
 
 # (claim text, cited paper ids) -> support score of each cited paper, same order.
 Scorer = Callable[[str, Sequence[str]], Sequence[float]]
 
-_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+\s*")
+_MARKER = re.compile(r"\s*" + CITATION_MARKER.pattern)  # removed with the space before it
+_LEADING_MARKERS = re.compile(r"^(?:\s*" + CITATION_MARKER.pattern + r")+\s*")
 _LIST_NUMBER = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-_BOLD_TITLE = re.compile(r"^\*\*[^*]+\*\*\s*(?:\[\d+(?:\s*,\s*\d+)*\])?\s*:\s*")
+_BOLD_TITLE = re.compile(r"^\*\*[^*]+\*\*\s*(?:" + CITATION_MARKER.pattern + r")?\s*:\s*")
 POINT_SHARE = 0.7
 
 
@@ -115,11 +113,11 @@ def answer_claims(text: str) -> list[Claim]:
             # "... sentence. [2] Next sentence.": a marker that opens a sentence closes the previous one.
             lead = _LEADING_MARKERS.match(sentence)
             if lead and lead.group(0).strip():
-                back = [int(x) for m in _MARKER.finditer(lead.group(0)) for x in re.split(r"\s*,\s*", m.group(1))]
+                back = cited_numbers(lead.group(0))
                 if len(out) > first:
                     out[-1] = Claim(out[-1].text, tuple(dict.fromkeys([*out[-1].cited, *back])))
                 sentence = sentence[lead.end():]
-            cited = [int(x) for m in _MARKER.finditer(sentence) for x in re.split(r"\s*,\s*", m.group(1))]
+            cited = cited_numbers(sentence)
             body = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", sentence)).strip()
             if not body:
                 continue

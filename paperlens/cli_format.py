@@ -11,10 +11,7 @@ def format_sources(answer: Answer) -> str:
     lines = []
     quotes: dict[int, list[str]] = {}
     for c in answer.citations:
-        where = ", ".join(
-            x for x in (f"section {c.section}" if c.section else "",
-                        f"p. {c.page}" if c.page else "") if x
-        )
+        where = c.location()
         quotes.setdefault(c.n, []).append(c.quote + (f"  ({where})" if where else ""))
     for s in answer.sources:
         if s.tier == "second":

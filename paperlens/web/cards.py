@@ -118,9 +118,7 @@ def _source_item(
         body = esc(s.snippet)
     for c in cites:
         if c.section is not None or c.page is not None:
-            where = ", ".join(x for x in (
-                f"section {esc(c.section)}" if c.section else "", f"page {c.page}" if c.page else ""
-            ) if x)
+            where = esc(c.location("page"))
             body += (
                 f'<div class="pl-passage"><span class="pl-where">Full text, {where}:</span> '
                 f"<mark>{esc(c.quote)}</mark></div>"

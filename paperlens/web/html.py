@@ -10,11 +10,11 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 
-from assistant import Answer
+from assistant import CITATION_MARKER, Answer
 
 # What the chat shows of a very long question (the assistant itself cuts at 2,000).
 MAX_SHOWN_QUESTION = 600
-_CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_CITE = CITATION_MARKER
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _NUMBERED = re.compile(r"^(\d+)\.\s+(.*)$")
 _BULLET = re.compile(r"^[-*]\s+(.*)$")
