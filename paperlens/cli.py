@@ -20,15 +20,15 @@ EXIT_USAGE = 2
 
 
 def _offline_env() -> None:
-    from assistant.settings import OFFLINE_ENV
+    from assistant import OFFLINE_ENV
 
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from assistant.settings import get_settings
-    from ingest.pipeline import Progress, ingest
+    from assistant import get_settings
+    from ingest import Progress, ingest
 
     settings = get_settings()
     bar: Any = None
@@ -58,8 +58,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_library(args: argparse.Namespace) -> int:
-    from assistant.settings import get_settings
-    from assistant.store import Library
+    from assistant import Library, get_settings
 
     settings = get_settings()
     stats = Library(settings).stats()
@@ -84,7 +83,7 @@ def _cmd_library(args: argparse.Namespace) -> int:
 
 
 def _cmd_remove(args: argparse.Namespace) -> int:
-    from ingest.pipeline import remove
+    from ingest import remove
 
     if not args.ids and not args.source:
         print("paperlens remove: give paper ids or --source FILE", file=sys.stderr)
@@ -98,7 +97,7 @@ def _cmd_remove(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from assistant.chat import Assistant
+    from assistant import Assistant
     from paperlens.cli_format import format_sources
 
     if args.out and not args.export:
@@ -110,7 +109,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         options["mode"] = args.mode
     with Assistant() as bot:
         answer = bot.ask(question, **options)
-        papers = bot.retriever.papers if args.export else None
+        papers = bot.papers() if args.export else None
     if args.export:
         text = answer.export(args.export, papers)
         if args.out:
@@ -135,24 +134,20 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _retriever() -> Any:
-    from assistant.embeddings import get_embedder
-    from assistant.errors import LibraryEmptyError
-    from assistant.retrieval import Retriever
-    from assistant.settings import get_settings
-    from assistant.store import Library
+def _assistant() -> Any:
+    """The loaded library for the commands that read it whole (map, digest, related)."""
+    from assistant import Assistant, LibraryEmptyError
 
-    settings = get_settings()
-    retriever = Retriever(settings, Library(settings), get_embedder(settings))
-    if not retriever.refresh().papers:
-        raise LibraryEmptyError(str(settings.store_location))
-    return retriever
+    bot = Assistant()
+    if not bot.papers():
+        raise LibraryEmptyError(str(bot.settings.store_location))
+    return bot
 
 
 def _cmd_map(args: argparse.Namespace) -> int:
-    from assistant.library_map import library_map, render_png
+    from assistant import render_png
 
-    lmap = library_map(_retriever())
+    lmap = _assistant().library_map()
     path = render_png(lmap, args.out, highlight=args.highlight or ())
     if args.json:
         print(json.dumps(lmap.to_dict(), indent=2, ensure_ascii=False))
@@ -164,12 +159,12 @@ def _cmd_map(args: argparse.Namespace) -> int:
 
 
 def _cmd_digest(args: argparse.Namespace) -> int:
-    from assistant.digest import digest, parse_date
+    from assistant import parse_date
 
     for text in (args.date, args.since, args.until):  # before opening the library
         if text:
             parse_date(text)
-    got = digest(_retriever(), date=args.date, since=args.since, until=args.until)
+    got = _assistant().digest(date=args.date, since=args.since, until=args.until)
     if args.json:
         print(json.dumps(got.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -178,11 +173,11 @@ def _cmd_digest(args: argparse.Namespace) -> int:
 
 
 def _cmd_related(args: argparse.Namespace) -> int:
-    from assistant.related import related, resolve_paper
+    from assistant import resolve_paper
 
-    retriever = _retriever()
-    paper = resolve_paper(retriever.papers, " ".join(args.paper))
-    got = related(retriever, paper.id, args.k)
+    bot = _assistant()
+    paper = resolve_paper(bot.papers(), " ".join(args.paper))
+    got = bot.related(paper.id, args.k)
     if args.json:
         print(json.dumps({"paper_id": paper.id, "title": paper.title,
                           "related": [r.to_dict() for r in got]}, indent=2, ensure_ascii=False))
@@ -232,19 +227,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("remove", help="delete papers by id or by source file")
     p.add_argument("ids", nargs="*", help="paper ids (as shown by 'paperlens ask --json')")
-    p.add_argument("--source", action="append", help="remove the papers that came only from this file")
+    p.add_argument("--source", action="append",
+                   help="remove the papers that came only from this file")
     p.set_defaults(func=_cmd_remove)
 
     p = sub.add_parser("ask", help="ask a question about the library")
     p.add_argument("question", nargs="+")
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
     p.add_argument("--mode", choices=["extractive", "llm"], help="force an answerer")
-    p.add_argument("--export", choices=["bib", "bibtex", "ris", "csl", "csl-json", "md", "markdown"],
+    p.add_argument("--export",
+                   choices=["bib", "bibtex", "ris", "csl", "csl-json", "md", "markdown"],
                    help="print the cited papers for a reference manager instead of the answer")
-    p.add_argument("--out", metavar="FILE", help="with --export: write it to FILE and print the answer")
+    p.add_argument("--out", metavar="FILE",
+                   help="with --export: write it to FILE and print the answer")
     p.set_defaults(func=_cmd_ask)
 
-    p = sub.add_parser("related", help="the library's papers closest to one paper, and what links them")
+    p = sub.add_parser("related",
+                       help="the library's papers closest to one paper, and what links them")
     p.add_argument("paper", nargs="+", help="a paper id, arXiv id, DOI or words of its title")
     p.add_argument("-k", type=int, default=5, help="how many (default 5)")
     p.add_argument("--json", action="store_true", help="print them as JSON")
@@ -252,8 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("map", help="draw the library as a map of topics (PNG)")
     p.add_argument("--out", default="map.png", help="PNG file to write (default map.png)")
-    p.add_argument("--highlight", action="append", metavar="ID", help="paper id to mark (repeatable)")
-    p.add_argument("--json", action="store_true", help="also print the map (points, topics) as JSON")
+    p.add_argument("--highlight", action="append", metavar="ID",
+                   help="paper id to mark (repeatable)")
+    p.add_argument("--json", action="store_true",
+                   help="also print the map (points, topics) as JSON")
     p.set_defaults(func=_cmd_map)
 
     p = sub.add_parser("digest", help="what's new: the papers of a day or period, by topic")
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    from assistant.errors import PaperLensError
+    from assistant import PaperLensError
 
     try:
         return int(args.func(args))

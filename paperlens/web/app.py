@@ -17,18 +17,22 @@ from typing import Any
 import gradio as gr
 
 from assistant import (
+    EXPORT_SUFFIXES,
     Answer,
     Assistant,
     LibraryEmptyError,
     PaperLensError,
     RelatedPaper,
     Settings,
+    digest_paper_md,
+    export_papers,
     get_settings,
+    render_svg,
 )
-from ingest.parsers import supported_suffixes
+from ingest import supported_suffixes
 
 from .cards import answer_html
-from .exports import SUFFIXES, export_links, write_export
+from .exports import export_links, write_export
 from .html import draft_html, esc, message_html, question_html
 from .layout import Page
 from .search import search_html, search_papers
@@ -110,7 +114,7 @@ class WebApp:
 
     def _answer_html(self, bot: Assistant, answer: Answer, seconds: float) -> str:
         key = uuid.uuid4().hex[:8]
-        papers = bot.retriever.papers
+        papers = bot.papers()
         try:
             exports = export_links(answer, papers)
         except OSError as exc:  # a full or read-only temp dir costs the links, not the answer
@@ -122,16 +126,12 @@ class WebApp:
     def _related_cards(self, bot: Assistant, answer: Answer) -> dict[str, list[RelatedPaper]]:
         """Paper id -> its related papers, for each source shown as a card (cited or second
         tier)."""
-        from assistant.related import related
-
         cited = {c.paper_id for c in answer.citations}
-        snap = bot.retriever.refresh()
         out = {}
         for s in answer.sources:
             if s.paper_id in cited or s.tier == "second":
                 try:
-                    out[s.paper_id] = related(snap, s.paper_id, RELATED_SHOWN,
-                                              retriever=bot.retriever)
+                    out[s.paper_id] = bot.related(s.paper_id, RELATED_SHOWN)
                 except PaperLensError:  # removed since it was retrieved: no related list
                     continue
         return out
@@ -171,7 +171,7 @@ class WebApp:
     def paper_count(self) -> int:
         """Papers in the library: from the store, not the retriever's copy (which trusts
         itself for a second)."""
-        return self.shared.library.stats().papers
+        return self.shared.stats().papers
 
     def status_md(self) -> str:
         """The line above the tabs: how many papers, and which answerer."""
@@ -185,7 +185,7 @@ class WebApp:
 
     def library_md(self) -> tuple[str, list[list[Any]]]:
         """The Library tab's head line and its table of source files."""
-        stats = self.shared.library.stats()
+        stats = self.shared.stats()
         head = (
             f'<span id="pl-paper-count">{stats.papers} papers</span> · {stats.chunks} chunks · '
             f"model {esc(stats.model)} · stored in {esc(stats.location)}"
@@ -201,19 +201,17 @@ class WebApp:
     def search(self, query: str) -> str:
         """Papers whose title or abstract holds every word of ``query``."""
         query = (query or "")[:500]
-        hits = search_papers(self.shared.retriever.papers.values(), query)
+        hits = search_papers(self.shared.papers().values(), query)
         return search_html(hits[:SEARCH_LIMIT], query, len(hits), SEARCH_LIMIT)
 
     def export_selection(self, query: str, fmt: str) -> Any:
         """The papers matching the search (all of them, not only those shown) as a file."""
-        from assistant.export import export_papers
-
         query = (query or "")[:500]
-        hits = search_papers(self.shared.retriever.papers.values(), query)
+        hits = search_papers(self.shared.papers().values(), query)
         if not hits:
             return gr.update(value=None, label="Download", interactive=False)
         text = export_papers(hits, fmt, heading=f"Library papers matching: {query}")
-        path = write_export(text, f"library-selection{SUFFIXES[fmt]}")
+        path = write_export(text, f"library-selection{EXPORT_SUFFIXES[fmt]}")
         n = len(hits)
         return gr.update(value=str(path), label=f"Download {n} paper{'s' if n != 1 else ''}",
                          interactive=True)
@@ -253,11 +251,9 @@ class WebApp:
     # -- the library's map and digest -----------------------------------------------------
     def show_map(self, store: dict[str, Any]) -> tuple[str, str]:
         """The library map as SVG, the session's last answer's papers ringed; a note."""
-        from assistant.library_map import library_map, render_svg
-
         if self.paper_count() == 0:
             return "", EMPTY_LIBRARY
-        lmap = library_map(self.shared.retriever)  # cached per library content
+        lmap = self.shared.library_map()  # cached per library content
         marked = self.answered.get((store or {}).get("sid") or "")
         note = (f"{len(lmap.paper_ids)} papers in {len(lmap.topics)} topics. Hover a point for "
                 "its title; click it to open the paper.")
@@ -267,22 +263,18 @@ class WebApp:
 
     def open_paper(self, evt: gr.EventData) -> str:
         """The paper whose point on the map was clicked, as Markdown."""
-        from assistant.digest import digest_paper_md
-
         pid = str(getattr(evt, "paper", "") or "")
-        paper = self.shared.retriever.papers.get(pid)
+        paper = self.shared.papers().get(pid)
         if paper is None:
             return "That paper is no longer in the library."
         return digest_paper_md(self.shared.retriever, paper)
 
     def show_digest(self, when: str, since: bool) -> str:
         """What's new on a day (or since it), grouped by topic, as Markdown."""
-        from assistant.digest import digest
-
         when = (when or "").strip()[:40]
         try:
-            got = digest(self.shared.retriever, date=None if since else (when or None),
-                         since=when if since and when else None)
+            got = self.shared.digest(date=None if since else (when or None),
+                                     since=when if since and when else None)
         except PaperLensError as exc:
             return f"**{esc(exc)}**"
         return got.to_markdown()

@@ -12,8 +12,7 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from assistant import Answer, Paper
-from assistant.export import FORMATS, SUFFIXES
+from assistant import EXPORT_FORMATS, EXPORT_SUFFIXES, Answer, Paper
 
 EXPORT_DIR = (
     Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "paperlens-gradio")
@@ -53,8 +52,8 @@ def export_links(answer: Answer, papers: Mapping[str, Paper]) -> list[tuple[str,
         return []
     folder = export_folder()
     links = []
-    for fmt in FORMATS:
-        path = folder / f"sources{SUFFIXES[fmt]}"
+    for fmt in EXPORT_FORMATS:
+        path = folder / f"sources{EXPORT_SUFFIXES[fmt]}"
         path.write_text(answer.export(fmt, papers), encoding="utf-8")
         # Relative to the page, so the app works under a path prefix too.
         links.append((LABELS[fmt], f"gradio_api/file={path}"))

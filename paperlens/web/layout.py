@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from assistant.export import FORMATS as EXPORT_FORMATS
+from assistant import EXPORT_FORMATS
 
 from .exports import LABELS
 

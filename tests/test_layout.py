@@ -1,0 +1,202 @@
+"""The layout holds: thin edges over one public API, a library that imports no edge, no
+import cycles inside the library, and modules small enough to read in one sitting.
+
+Read from the sources' syntax trees (nothing is imported), so the checks are fast and see
+imports inside functions too.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+from conftest import REPO_ROOT
+
+LIBRARY = ("assistant", "ingest")
+EDGES = ("paperlens", "app.py", "evals", "benchmarks")
+MAX_LINES = 400
+# Modules allowed over MAX_LINES, each with the reason it is kept whole.
+LONG_MODULES: dict[str, str] = {}
+# Cycles that exist only through an import inside a function, each with its reason.
+DEFERRED_CYCLES: dict[tuple[str, str], str] = {
+    ("assistant.export", "assistant.types"): "Answer.export(fmt) is the documented shortcut "
+    "to the export module, which formats Answer and Paper values",
+}
+
+
+def _files(*roots: str) -> Iterator[Path]:
+    for root in roots:
+        path = REPO_ROOT / root
+        yield from [path] if path.suffix == ".py" else sorted(path.rglob("*.py"))
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(REPO_ROOT).as_posix()
+
+
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO_ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _public_names(package: str) -> set[str]:
+    """The names in ``package.__all__``, read from its ``__init__.py``."""
+    for node in _tree(REPO_ROOT / package / "__init__.py").body:
+        targets = (
+            node.targets if isinstance(node, ast.Assign)
+            else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+            assert node.value is not None
+            return {str(v) for v in ast.literal_eval(node.value)}
+    raise AssertionError(f"{package}/__init__.py has no __all__")
+
+
+def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str:
+    """The absolute module an ``from ... import`` names (relative ones resolved)."""
+    if not node.level:
+        return node.module or ""
+    base = module.split(".")
+    base = base[: len(base) - node.level + (1 if is_package else 0)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def _imports(
+    path: Path, *, runtime: bool = False, deferred: bool = True
+) -> Iterator[tuple[int, str, list[str]]]:
+    """(line, module, names) for each import in ``path``; names empty for ``import x``.
+
+    ``runtime`` leaves out imports under ``if TYPE_CHECKING:``; ``deferred=False`` leaves
+    out those inside functions (which run when called, not when the module is imported).
+    """
+    module = _module_name(path)
+    todo: list[ast.AST] = [_tree(path)]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name, []
+        elif isinstance(node, ast.ImportFrom):
+            target = _absolute(node, module, path.name == "__init__.py")
+            yield node.lineno, target, [a.name for a in node.names]
+        elif isinstance(node, ast.If) and runtime and "TYPE_CHECKING" in ast.unparse(node.test):
+            todo.extend(node.orelse)
+        elif not deferred and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        else:
+            todo.extend(ast.iter_child_nodes(node))
+
+
+def test_edges_import_only_the_public_api():
+    public = {package: _public_names(package) for package in LIBRARY}
+    offences = []
+    for path in _files(*EDGES):
+        for line, module, names in _imports(path):
+            top = module.split(".")[0]
+            if top not in LIBRARY:
+                continue
+            where = f"{_rel(path)}:{line}"
+            if module != top:
+                offences.append(f"{where} imports the submodule {module}")
+                continue
+            for name in names:
+                if name.startswith("_") or name not in public[top]:
+                    offences.append(f"{where} imports {top}.{name}, not in {top}.__all__")
+    assert not offences, "\n".join(offences)
+
+
+def test_the_library_imports_no_edge_and_no_web_framework():
+    edges = {"paperlens", "app", "evals", "benchmarks", "gradio"}
+    offences = [
+        f"{_rel(path)}:{line} imports {module}"
+        for path in _files(*LIBRARY)
+        for line, module, _ in _imports(path)
+        if module.split(".")[0] in edges
+    ]
+    assert not offences, "\n".join(offences)
+
+
+def _library_graph(deferred: bool) -> dict[str, set[str]]:
+    """Module -> the library modules it imports when it is imported (and, with
+    ``deferred``, when its functions run)."""
+    paths = {_module_name(p): p for p in _files(*LIBRARY)}
+    graph: dict[str, set[str]] = {name: set() for name in paths}
+    for name, path in paths.items():
+        for _, module, names in _imports(path, runtime=True, deferred=deferred):
+            # `from pkg import sub` imports the module pkg.sub; other names come from pkg.
+            subs = [f"{module}.{n}" for n in names if f"{module}.{n}" in paths]
+            targets = subs if names and len(subs) == len(names) else [module, *subs]
+            graph[name].update(t for t in targets if t in paths and t != name)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_cycle_finder_finds_a_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles_inside_the_library():
+    graph = _library_graph(deferred=False)
+    assert "assistant.types" in graph["assistant.chat"], "the graph misses chat.py's imports"
+    cycles = _cycles(graph)
+    assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def test_no_cycles_hidden_by_imports_inside_functions():
+    graph = _library_graph(deferred=True)
+    for (a, b), why in DEFERRED_CYCLES.items():
+        assert b in graph[a] and a in graph[b], f"{a} <-> {b} is gone: drop it ({why})"
+        graph[b].discard(a)
+    cycles = _cycles(graph)
+    assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def test_no_module_of_the_library_or_the_edges_is_over_400_lines():
+    long = {
+        _rel(path): n
+        for path in _files(*LIBRARY, "paperlens")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    unexplained = {path: n for path, n in long.items() if path not in LONG_MODULES}
+    assert not unexplained, f"modules over {MAX_LINES} lines: {unexplained}"
