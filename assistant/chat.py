@@ -381,9 +381,10 @@ class Assistant:
         assert self.llm is not None
         assist = Assist(self.llm, self.settings, usage)
 
-        def search(text: str) -> Retrieval:
+        def search(texts: list[str]) -> Retrieval:
             return self.retriever.retrieve(
-                text, within=reading.within, filters=filters, snapshot=snap
+                reading.question, within=reading.within, extra_terms=reading.extra_terms,
+                filters=filters, snapshot=snap, extra_queries=texts,
             )
 
         judged, combined = assist_list(assist, reading.question, retrieval, search, deadline)

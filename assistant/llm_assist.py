@@ -5,7 +5,8 @@ In LLM mode, for a "which papers ...?" question:
 1. **Rewrite** (`Assist.rewrite`): the LLM turns the question into a few keyword queries
    in the words papers use and, optionally, a two-sentence hypothetical abstract. The
    prompt (prompts/assist_rewrite.yaml) sees the question only, never source text.
-   Their candidates are fused with the offline ones (`judge_pool`, `extra_candidates`).
+   Their candidates join the question's own, each scored against the question itself
+   (`Retriever.retrieve(..., extra_queries=...)`, `extra_candidates`, `judge_pool`).
 2. **Judging** (`Assist.judge`): the LLM reads the top ``llm.judge_top_n`` candidates,
    each as its title and best sentence (escaped, injected sentences removed), in as few
    calls as ``llm.judge_batch`` allows (run concurrently), and replies with the numbers
@@ -31,9 +32,11 @@ nothing the LLM says can make a paper vanish from the answer or appear from nowh
   under the "sure" bar ``llm.sure_prob``; it stays visible as "may also be relevant",
   so a wrong demotion costs the main list a paper but never the answer.
 - **Add** (rewrite's candidates -> second tier): a paper found only by the rewrite's
-  queries, judged relevant, with absolute evidence for the query that found it and a
-  supporting sentence, joins "may also be relevant" (at most ``llm.max_added``), never
-  the main list.
+  queries, judged relevant, with the second tier's absolute evidence for the question
+  itself (a shared term, or closeness in meaning) and a supporting sentence, joins "may
+  also be relevant" (at most ``llm.max_added``), never the main list. The offline
+  decision itself is taken without the rewrite's candidates, so the LLM's queries cannot
+  shift the offline probabilities either.
 - The LLM cannot invent papers: it answers with the numbers of the candidates it was
   shown, and a number outside them makes the reply invalid.
 
@@ -239,26 +242,12 @@ def has_support(hit: PaperHit) -> bool:
 
 
 # -- candidates ------------------------------------------------------------------------
-def extra_candidates(
-    base: Retrieval, extra: Sequence[Retrieval], k: float = 60.0
-) -> list[PaperHit]:
-    """The rewrite's candidates not in ``base``'s tiers, fused by reciprocal rank.
-
-    Each paper keeps the hit of the search that ranked it best (its signals, evidence
-    and sentences are for that search's text).
-    """
-    listed = {h.paper.id for h in [*base.relevant, *base.second]}
-    score: dict[str, float] = {}
-    best: dict[str, tuple[int, PaperHit]] = {}
-    for r in extra:
-        for rank, h in enumerate(r.hits[:30], 1):
-            pid = h.paper.id
-            if pid in listed:
-                continue
-            score[pid] = score.get(pid, 0.0) + 1.0 / (k + rank)
-            if pid not in best or rank < best[pid][0]:
-                best[pid] = (rank, h)
-    return [best[pid][1] for pid in sorted(score, key=lambda p: -score[p])]
+def extra_candidates(base: Retrieval, fused: Retrieval) -> list[PaperHit]:
+    """The candidates only the rewrite's texts found: in ``fused`` (the question retrieved
+    with them as extra queries, every candidate scored against the question), not among
+    ``base``'s (the question alone), in ``fused``'s order."""
+    known = {h.paper.id for h in base.hits}
+    return [h for h in fused.hits if h.paper.id not in known]
 
 
 def judge_pool(base: Retrieval, extra: Sequence[PaperHit], n: int) -> list[PaperHit]:
@@ -354,7 +343,7 @@ def assist_list(
     assist: Assist,
     question: str,
     base: Retrieval,
-    search: Callable[[str], Retrieval],
+    search: Callable[[list[str]], Retrieval],
     deadline: float | None,
 ) -> tuple[Retrieval, Combined | None]:
     """Rewrite, search, judge and combine for one list question.
@@ -363,7 +352,8 @@ def assist_list(
         assist: the question's `Assist` (its usage and notices are filled in).
         question: the question as retrieved (a follow-up already made standalone).
         base: its offline retrieval.
-        search: retrieval of one extra text over the same snapshot and filters.
+        search: the question retrieved again with extra query texts, over the same
+            snapshot and filters (`Retriever.retrieve(..., extra_queries=texts)`).
         deadline: the question's LLM deadline; the rewrite gets at most a quarter of what
             is left, judging at most half of what is left after it, so the answer keeps
             its turn.
@@ -381,7 +371,7 @@ def assist_list(
         return time.monotonic() + max(0.0, deadline - time.monotonic()) * part
 
     texts = assist.rewrite(question, share(0.25))
-    extra = extra_candidates(base, [search(x) for x in texts]) if texts else []
+    extra = extra_candidates(base, search(texts)) if texts else []
     pool = judge_pool(base, extra, cfg.judge_top_n)
     verdicts = assist.judge(question, pool, share(0.5)) if pool and cfg.judge_top_n else {}
     log.debug("assist: %d texts, %d extra, %d judged in %.1f s", len(texts), len(extra),
