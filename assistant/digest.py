@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .chroma import get_all
 from .errors import DateError
-from .store import get_all
 from .types import Paper
 
 if TYPE_CHECKING:

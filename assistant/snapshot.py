@@ -22,9 +22,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .chroma import get_all
 from .lexical import LexicalIndex
 from .settings import Settings
-from .store import Library, get_all
+from .store import Library
 from .types import Paper
 from .vectors import Vectors
 from .versions import LibraryIdentity, PaperVersion, changed_papers, content_fingerprint

@@ -22,60 +22,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .chroma import ServerCollection, get_all, open_client, server_unreachable, upsert
 from .errors import StoreUnavailableError
+from .store_records import (
+    chunk_from_record,
+    chunk_metadata,
+    metadata_update,
+    paper_from_metadata,
+    paper_metadata,
+    sentence_from_record,
+    sentence_metadata,
+)
 from .types import Chunk, LibraryStats, Paper, Sentence
 
 if TYPE_CHECKING:
     from .settings import Settings
 
 log = logging.getLogger(__name__)
-
-# Chroma caps a single write; stay well under it.
-_WRITE_BATCH = 2000
-
-
-# Chroma answers a get() with one SQL statement: past ~32k ids or $in values SQLite
-# refuses it ("too many SQL variables"), so every bulk read goes through pages.
-_READ_PAGE = 5000
-
-
-def get_all(
-    coll: Any,
-    *,
-    ids: Sequence[str] | None = None,
-    where: dict[str, Any] | None = None,
-    include: Sequence[str] = ("metadatas",),
-) -> dict[str, list[Any]]:
-    """`coll.get(...)` for any number of records, read in pages; lists, never None."""
-    out: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
-
-    def add(got: dict[str, Any]) -> None:
-        out["ids"].extend(got["ids"])
-        for key in ("documents", "metadatas", "embeddings"):
-            if key in include and got.get(key) is not None:
-                out[key].extend(list(got[key]))
-
-    if ids is not None:
-        ids = list(ids)
-        for start in range(0, len(ids), _READ_PAGE):
-            add(coll.get(ids=ids[start : start + _READ_PAGE], include=list(include)))
-        return out
-    values = (where or {}).get("paper_id", {})
-    if isinstance(values, dict) and len(values.get("$in", ())) > _READ_PAGE:
-        wanted = list(values["$in"])
-        for start in range(0, len(wanted), _READ_PAGE):
-            part = get_all(coll, where={"paper_id": {"$in": wanted[start : start + _READ_PAGE]}}, include=include)
-            for key in out:
-                out[key].extend(part[key])
-        return out
-    offset = 0
-    while True:
-        got = coll.get(where=where, include=list(include), limit=_READ_PAGE, offset=offset)
-        add(got)
-        if len(got["ids"]) < _READ_PAGE:
-            return out
-        offset += _READ_PAGE
-
 
 @dataclass(frozen=True)
 class PaperState:
@@ -106,118 +69,6 @@ class DenseHit:
     similarity: float
 
 
-def _client(settings: Settings) -> Any:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    try:
-        if settings.chroma_host:
-            return chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
-            )
-        path = settings.resolved_chroma_path
-        path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-    except Exception as exc:  # chroma raises many types for "cannot reach/open"
-        raise StoreUnavailableError(
-            f"Cannot open the library at {settings.store_location}: {exc} - check "
-            "PAPERLENS_CHROMA_HOST/PAPERLENS_CHROMA_PORT or PAPERLENS_DATA_DIR."
-        ) from exc
-
-
-def server_unreachable(settings: Settings, exc: BaseException) -> StoreUnavailableError | None:
-    """The one-line error for a Chroma server that stopped answering, or None when ``exc``
-    is something else (a bad request, a missing collection) that must surface as it is."""
-    if not settings.chroma_host:
-        return None
-    import httpx  # installed with chromadb; only a server client raises its errors
-
-    if not isinstance(exc, httpx.TransportError):
-        return None
-    host, port = settings.chroma_host, settings.chroma_port
-    cause = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return StoreUnavailableError(
-        f"Cannot reach the Chroma server at {host}:{port} ({cause}) - start it with "
-        f"'chroma run --path DIR --host {host} --port {port}' or set "
-        "PAPERLENS_CHROMA_HOST/PAPERLENS_CHROMA_PORT to a running server."
-    )
-
-
-class _ServerCollection:
-    """A collection on a Chroma server whose calls raise `StoreUnavailableError` when the
-    server is gone, instead of httpx's transport errors. The client reconnects by itself,
-    so the same object works again once the server is back."""
-
-    def __init__(self, collection: Any, settings: Settings) -> None:
-        self._collection = collection
-        self._settings = settings
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._collection, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return attr(*args, **kwargs)
-            except Exception as exc:
-                error = server_unreachable(self._settings, exc)
-                if error is None:
-                    raise
-                raise error from exc
-
-        return call
-
-
-def paper_metadata(paper: Paper, n_chunks: int, n_sentences: int) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "title": paper.title,
-        "abstract": paper.abstract,
-        "hash": paper.content_hash,
-        "sources": list(paper.sources) or [""],
-        "n_chunks": n_chunks,
-        "n_sentences": n_sentences,
-        "complete": True,
-    }
-    optional = {
-        "date": paper.date,
-        "authors": list(paper.authors) or None,
-        "year": paper.year,
-        "venue": paper.venue,
-        "url": paper.url,
-        "arxiv_id": paper.arxiv_id,
-        "doi": paper.doi,
-        "file_hash": paper.file_hash,
-        "body_hash": paper.body_hash or None,
-        "n_sections": len(paper.sections) or None,
-        "injected": list(paper.injected) or None,  # Chroma stores no empty lists
-        "tags": list(paper.tags) or None,
-        "collections": list(paper.collections) or None,
-    }
-    meta.update({k: v for k, v in optional.items() if v is not None})
-    return meta
-
-
-def paper_from_metadata(paper_id: str, meta: dict[str, Any]) -> Paper:
-    return Paper(
-        id=paper_id,
-        title=str(meta["title"]),
-        abstract=str(meta.get("abstract", "")),
-        sources=tuple(s for s in meta.get("sources") or () if s),
-        date=meta.get("date"),
-        authors=tuple(meta.get("authors") or ()),
-        year=meta.get("year"),
-        venue=meta.get("venue"),
-        url=meta.get("url"),
-        arxiv_id=meta.get("arxiv_id"),
-        doi=meta.get("doi"),
-        injected=tuple(meta.get("injected") or ()),
-        tags=tuple(meta.get("tags") or ()),
-        collections=tuple(meta.get("collections") or ()),
-    )
-
-
 class Library:
     """A paper library stored in Chroma.
 
@@ -231,7 +82,7 @@ class Library:
         self.settings = settings
         self.name = settings.index_name()
         self.fulltext_ids: set[str] = set()  # papers with PDF sections, refreshed by papers()
-        self.client = client if client is not None else _client(settings)
+        self.client = client if client is not None else open_client(settings)
         meta = {"model": settings.embedding.model, "version": 0}
         try:
             self.chunks = self.client.get_or_create_collection(
@@ -254,8 +105,8 @@ class Library:
                 f"Cannot open the library at {settings.store_location}: {exc}"
             ) from exc
         if settings.chroma_host:
-            self.chunks = _ServerCollection(self.chunks, settings)
-            self.sentences = _ServerCollection(self.sentences, settings)
+            self.chunks = ServerCollection(self.chunks, settings)
+            self.sentences = ServerCollection(self.sentences, settings)
 
     # -- versioning: every write bumps a counter so readers (BM25, caches) can tell
     def version(self) -> int:
@@ -361,14 +212,8 @@ class Library:
         if not chunk_ids:
             return {}
         got = get_all(self.chunks, ids=list(chunk_ids), include=["documents", "metadatas"])
-        out = {}
-        for cid, doc, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True):
-            page = m.get("page")
-            out[cid] = Chunk(
-                m["paper_id"], int(m["position"]), doc, int(m["start"]), int(m["end"]),
-                section=m.get("section"), page=int(page) if page is not None else None,
-            )
-        return out
+        records = zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+        return {cid: chunk_from_record(doc, m) for cid, doc, m in records}
 
     def fulltext_chunks(self, paper_ids: Sequence[str]) -> dict[str, list[tuple[Chunk, np.ndarray]]]:
         """The full-text (section) chunks of the given papers with their vectors."""
@@ -382,11 +227,7 @@ class Library:
         for doc, m, emb in zip(got["documents"] or [], got["metadatas"] or [], embs if embs is not None else [], strict=True):
             if m.get("section") is None and m.get("page") is None:
                 continue
-            page = m.get("page")
-            chunk = Chunk(
-                m["paper_id"], int(m["position"]), doc, int(m["start"]), int(m["end"]),
-                section=m.get("section"), page=int(page) if page is not None else None,
-            )
+            chunk = chunk_from_record(doc, m)
             out.setdefault(chunk.paper_id, []).append((chunk, np.asarray(emb, dtype=np.float32)))
         return out
 
@@ -431,7 +272,7 @@ class Library:
         rows: dict[str, list[tuple[Sentence, np.ndarray]]] = {}
         embs = got["embeddings"]
         for doc, meta, emb in zip(got["documents"] or [], got["metadatas"] or [], embs if embs is not None else [], strict=True):
-            s = Sentence(meta["paper_id"], int(meta["index"]), int(meta["start"]), int(meta["end"]), doc)
+            s = sentence_from_record(doc, meta)
             rows.setdefault(s.paper_id, []).append((s, np.asarray(emb, dtype=np.float32)))
         out = {}
         for pid, items in rows.items():
@@ -472,17 +313,7 @@ class Library:
         written = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         for w in batch:
             for ch, vec in zip(w.chunks, w.chunk_vectors, strict=True):
-                meta: dict[str, Any] = {
-                    "paper_id": ch.paper_id,
-                    "position": ch.position,
-                    "start": ch.start,
-                    "end": ch.end,
-                    "hash": w.paper.content_hash,
-                }
-                if ch.section is not None:
-                    meta["section"] = ch.section
-                if ch.page is not None:
-                    meta["page"] = ch.page
+                meta = chunk_metadata(ch, w.paper.content_hash)
                 if ch.position == 0:
                     meta.update(paper_metadata(w.paper, len(w.chunks), len(w.sentences)))
                     # When this version was written: the digest dates papers without a date by it.
@@ -500,12 +331,12 @@ class Library:
                 s_ids.append(f"{s.paper_id}:s{s.index}")
                 s_vecs.append(vec)
                 s_docs.append(s.text)
-                s_meta.append({"paper_id": s.paper_id, "index": s.index, "start": s.start, "end": s.end})
-        self._upsert(self.sentences, s_ids, s_vecs, s_docs, s_meta)
+                s_meta.append(sentence_metadata(s))
+        upsert(self.sentences, s_ids, s_vecs, s_docs, s_meta)
         log.debug("write: sentences upserted")
-        self._upsert(self.chunks, rest_ids, rest_vecs, rest_docs, rest_meta)
+        upsert(self.chunks, rest_ids, rest_vecs, rest_docs, rest_meta)
         log.debug("write: chunks upserted")
-        self._upsert(self.chunks, head_ids, head_vecs, head_docs, head_meta)  # the markers
+        upsert(self.chunks, head_ids, head_vecs, head_docs, head_meta)  # the markers
         log.debug("write: markers upserted")
         self._bump_version()
 
@@ -537,12 +368,7 @@ class Library:
         for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
             paper = by_id[cid.rsplit(":", 1)[0]]
             meta = dict(meta)
-            fields = {
-                "date": paper.date, "authors": list(paper.authors) or None, "year": paper.year,
-                "venue": paper.venue, "url": paper.url, "arxiv_id": paper.arxiv_id, "doi": paper.doi,
-                "tags": list(paper.tags) or None, "collections": list(paper.collections) or None,
-            }
-            meta.update({k: v for k, v in fields.items() if v is not None})
+            meta.update(metadata_update(paper))
             meta["hash"] = paper.hash_with_body(str(meta.get("body_hash") or ""))
             ids.append(cid)
             metas.append(meta)
@@ -568,14 +394,3 @@ class Library:
             self.chunks.delete(ids=[f"{pid}:c0" for pid in part])
             self.chunks.delete(where=where)
             self.sentences.delete(where=where)
-
-    @staticmethod
-    def _upsert(coll: Any, ids: list[str], vecs: list[Any], docs: list[str], metas: list[dict[str, Any]]) -> None:
-        for start in range(0, len(ids), _WRITE_BATCH):
-            end = start + _WRITE_BATCH
-            coll.upsert(
-                ids=ids[start:end],
-                embeddings=np.asarray(vecs[start:end], dtype=np.float32),
-                documents=docs[start:end],
-                metadatas=metas[start:end],
-            )

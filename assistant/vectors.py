@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .store import Library, get_all
+from .chroma import get_all
+from .store import Library
 from .terms import terms
 from .types import Sentence
 from .versions import PaperVersion, versions_read

@@ -153,14 +153,15 @@ def library_key(corpus_texts: list[str], history: list[int], args: argparse.Name
     probes' updates), the generator, the store's write path, the Chroma version."""
     import chromadb
 
-    from assistant.settings import Settings
-    from assistant.store import Library, paper_metadata
+    from assistant import Library, Settings
 
-    code: list[Any] = [synthetic_papers, write_papers, Library.__init__, Library.write, Library._upsert,
-                       Library._delete_where, paper_metadata]
+    # The store's write path: the library, its Chroma connection and its record format.
+    store_dir = Path(inspect.getfile(Library)).parent
+    store_code = [(store_dir / f"{m}.py").read_text() for m in ("store", "chroma", "store_records")]
     parts = [
-        "\n".join(corpus_texts), json.dumps(history), str(args.chunks_per_paper), str(args.update_papers),
-        *(inspect.getsource(f) for f in code), chromadb.__version__, Settings().index_name(),
+        "\n".join(corpus_texts), json.dumps(history), str(args.chunks_per_paper),
+        str(args.update_papers), *(inspect.getsource(f) for f in (synthetic_papers, write_papers)),
+        *store_code, chromadb.__version__, Settings().index_name(),
     ]
     return hashlib.sha1("\0".join(parts).encode()).hexdigest()[:16]
 

@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from assistant.chroma import get_all
 from assistant.settings import Settings, get_settings
-from assistant.store import Library, get_all
+from assistant.store import Library
 
 from . import metrics as M
 from .runner import DEFAULT_SET, Question, load_questions

@@ -450,6 +450,7 @@ def test_interrupted_ingest_is_completed_by_the_next_run(tmp_path: Path, embedde
 
 def test_bulk_reads_are_paged_so_large_libraries_load(small_library, monkeypatch) -> None:
     """Chroma fails a get() past ~32k SQL variables; reads must page. Shrink the page to see it."""
+    import assistant.chroma as chroma
     import assistant.store as store
     from assistant.retrieval import Retriever
 
@@ -457,12 +458,12 @@ def test_bulk_reads_are_paged_so_large_libraries_load(small_library, monkeypatch
     library = store.Library(settings)
     whole = library.chunk_records()
     states = library.paper_states()
-    monkeypatch.setattr(store, "_READ_PAGE", 2)
+    monkeypatch.setattr(chroma, "READ_PAGE", 2)
     paged = library.chunk_records()
     assert paged == whole and len(whole[0]) > 4
     assert library.paper_states() == states
     assert sorted(library.sentences_for(list(states))) == sorted(states)
-    got = store.get_all(library.chunks, where={"paper_id": {"$in": list(states)}}, include=["metadatas"])
+    got = chroma.get_all(library.chunks, where={"paper_id": {"$in": list(states)}}, include=["metadatas"])
     assert sorted(got["ids"]) == sorted(whole[0])
     retriever = Retriever(settings, library, __import__("assistant.embeddings", fromlist=["x"]).get_embedder(settings))
     assert retriever.retrieve("dense passage retrieval").hits

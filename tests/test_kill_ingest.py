@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 from conftest import BUNDLED_PAPERS, FIXTURE_DATA, REPO_ROOT, SMALL_FILES
 
+from assistant.chroma import get_all
 from assistant.settings import Settings
-from assistant.store import Library, get_all
+from assistant.store import Library
 
 PAPERLENS = Path(sys.executable).parent / "paperlens"
 # The first 16 papers of a bundled page, as the page (its parser), and the fixture corpus
