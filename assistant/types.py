@@ -313,10 +313,6 @@ class IngestReport(_Wire):
     files_read: int = 0
     seconds: float = 0.0
 
-    @property
-    def embedded_papers(self) -> int:
-        return len(self.added) + len(self.updated)
-
     def summary(self) -> str:
         """One line: counts of each outcome."""
         return (
