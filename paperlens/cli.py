@@ -278,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="artifacts/eval", help="output folder")
     p.add_argument("--no-baseline", action="store_true", help="skip the plain llama-index baseline")
     p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--split", choices=["tune", "test"], help="only one half of the set")
     p.set_defaults(func=_cmd_eval)
     return parser
 
