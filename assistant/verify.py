@@ -170,7 +170,7 @@ class Verifier:
         """
         asked = [question] if isinstance(question, str) else list(question or ())
         by_n = {s.n: j for j, s in enumerate(sources)}
-        pieces = _claims(answer)
+        pieces = claims(answer)
         claim_texts = [c for c, _ in pieces]
         relevance = np.ones(len(claim_texts), dtype=np.float32)
         claim_vectors = None
@@ -233,8 +233,9 @@ def _evidence(paper: Paper) -> str:
     return text
 
 
-def _claims(answer: str) -> list[tuple[str, list[int]]]:
-    """Sentences of an answer with the source numbers each one cites."""
+def claims(answer: str) -> list[tuple[str, list[int]]]:
+    """The sentences of an answer, markers removed, with the source numbers each one cites
+    (a marker that opens a sentence belongs to the one before it)."""
     pieces: list[tuple[str, list[int]]] = []
     for line in answer.split("\n"):
         line = line.strip().lstrip("-*•").strip()

@@ -18,9 +18,9 @@ import pytest
 from fake_llm import FakeLLM
 from servers import ServerProcess, free_port, start_llama_server
 
-from assistant import Assistant, LLMAuthError, LLMUnavailableError, Settings
+from assistant import Assistant, LLMAuthError, LLMUnavailableError, Settings, SourceText
 from assistant.llm import LLMClient
-from assistant.verify import _claims
+from assistant.verify import claims
 
 pytestmark = pytest.mark.llm
 
@@ -72,8 +72,11 @@ def test_streamed_llm_answer_is_verified_before_it_is_final(small_library, embed
             assert papers[c.paper_id].abstract[c.start : c.end] == c.quote
     else:
         assert any("showing the extractive answer" in n for n in final.notices), final.notices
-    # What the verifier judged unsupported in the draft never reaches the final text.
-    sources = bot._llm_sources(bot._plan(QUESTION, "llm"))
+    # What the verifier judged unsupported in the draft never reaches the final text: the
+    # draft checked again against the answer's sources as the LLM was given them.
+    given = [s for s in final.sources if s.relevant][: bot.settings.llm.max_sources]
+    stored = bot.library.sentences_for([s.paper_id for s in given])
+    sources = [SourceText(s.n, papers[s.paper_id], stored[s.paper_id][0]) for s in given]
     checked = bot.verifier.check(draft_text, sources)
     for sentence in checked.unsupported:
         assert sentence not in final.text
@@ -93,7 +96,7 @@ def test_verifier_removes_the_tiny_models_unsupported_claims(small_library, embe
         events = list(bot.stream(q))
         answer = events[-1].answer
         draft = "".join(e.delta for e in events if e.draft)
-        claims = [c for c, _ in _claims(draft)]
+        drafted = [c for c, _ in claims(draft)]
         # Every [n] left in the final text is a verified citation of a listed source.
         import re
 
@@ -104,8 +107,8 @@ def test_verifier_removes_the_tiny_models_unsupported_claims(small_library, embe
         )
         flagged += removed
         if answer.mode == "llm":
-            kept = [c for c in claims if c in answer.text]
-            assert len(kept) + len(answer.unsupported) <= len(claims)
+            kept = [c for c in drafted if c in answer.text]
+            assert len(kept) + len(answer.unsupported) <= len(drafted)
     # The 135M model's answers are mostly unsupported: the verifier must have acted.
     assert flagged >= 1
 
