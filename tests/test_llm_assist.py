@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 from fake_llm import FOREVER, FakeLLM, Reply
+from servers import ServerProcess, start_llama_server
 
 from assistant import Assistant, Settings
 from assistant.hits import PaperHit, Retrieval
@@ -337,3 +338,42 @@ def test_extractive_mode_makes_no_llm_call(small_library, embedder):
     with FakeLLM([Reply()]) as ep:
         answer = assisted(settings, ep.url, embedder).ask(QUESTION, mode="extractive")
     assert ep.calls == 0 and answer.llm_usage == {} and answer.llm_changes == {}
+
+
+# -- wiring with a real model (llama.cpp serving SmolLM2-135M) ------------------------
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    server = start_llama_server(tmp_path_factory.mktemp("llama-assist"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.llm
+def test_rewrite_judge_and_answer_run_end_to_end_on_a_real_server(small_library, embedder,
+                                                                  llama):
+    settings, _, _ = small_library
+    offline = Assistant(settings, embedder=embedder).ask(QUESTION, mode="extractive")
+    llm = {"model": "smollm2", "max_tokens": 64, "timeout": 60.0, "max_retries": 1}
+    s = settings.model_copy(update={"openai_base_url": f"{llama.url}/v1",
+                                    "llm": settings.llm.model_copy(update=llm)})
+    answer = Assistant(s, embedder=embedder).ask(QUESTION)
+    steps = answer.llm_usage["steps"]
+    # The real server reports token usage for the JSON calls; the judge ran once (5 papers).
+    assert steps["rewrite"]["calls"] in (1, 2) and steps["judging"]["calls"] in (1, 2)
+    assert steps["judging"]["prompt_tokens"] > 0 and steps["rewrite"]["prompt_tokens"] > 0
+    assert answer.llm_usage["calls"] == sum(v["calls"] for v in steps.values())
+    assert answer.mode in ("llm", "extractive") and answer.citations
+    assert all(c.verified for c in answer.citations)
+    # Whatever the tiny model judged, the rule held: the sure paper stayed, no paper was
+    # invented, and every change is recorded and said.
+    before = {x.paper_id: x.tier for x in offline.sources}
+    after = {x.paper_id: x.tier for x in answer.sources if x.tier}
+    assert set(after) <= set(before)
+    sure = offline.sources[0].paper_id  # DPR, offline probability 0.99
+    assert after[sure] == "main"
+    changes = answer.llm_changes or {"added": [], "removed": [], "second_added": []}
+    assert all(before[p] == "second" and after[p] == "main" for p in changes["added"])
+    assert all(before[p] == "main" and after[p] == "second" for p in changes["removed"])
+    assert bool(changes["added"]) == any(n.startswith("The LLM added") for n in answer.notices)
