@@ -383,7 +383,12 @@ def render_png(m: LibraryMap, out: str | Path, highlight: Iterable[str] = (), *,
 
     Papers in ``highlight`` are drawn larger with a black ring.
     """
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:  # a base dependency: missing only from a partial install
+        from .errors import ConfigError
+
+        raise ConfigError("drawing the map needs matplotlib - pip install matplotlib") from exc
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt

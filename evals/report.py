@@ -164,7 +164,12 @@ def halves_table(s: dict[str, Any]) -> list[str]:
 
 def plot_metrics(results: dict[str, Any], path: Path) -> None:
     """Two panels: retrieval ours vs baseline, and the answer figures per question kind."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:  # a base dependency: missing only from a partial install
+        from assistant import ConfigError
+
+        raise ConfigError("the eval report's plots need matplotlib - pip install matplotlib") from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -105,3 +105,12 @@ def test_installed_cli_ingests_a_folder_and_answers_with_a_citation(installed, t
     for n in cited:
         assert f"[{n}]" in answer["text"]
     assert not (cwd / "prompts").exists() and not any(cwd.iterdir())
+
+
+def test_map_without_matplotlib_names_the_package_to_install(monkeypatch, tmp_path):
+    from assistant import ConfigError, render_png
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    with pytest.raises(ConfigError) as caught:
+        render_png(None, tmp_path / "map.png")  # type: ignore[arg-type]  # fails before use
+    assert str(caught.value) == "drawing the map needs matplotlib - pip install matplotlib"
