@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +89,10 @@ class Embedder:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         path = resolve_model_path(self.model_name)
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        # transformers draws a "Loading weights" bar on stderr: noise in a CLI or a server log.
+        transformers_logging.disable_progress_bar()
 
         log.info("loading embedding model from %s", path)
         return SentenceTransformer(str(path), device=self.device)
@@ -98,7 +103,10 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
-        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        getter = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
         return int(getter())
 
     @property
@@ -135,22 +143,51 @@ class Embedder:
         )
         return np.asarray(vecs, dtype=np.float32)
 
+    def _onnx_files(self) -> tuple[Path, Path] | None:
+        """(ONNX file, model folder) when questions go through ONNX Runtime, else None."""
+        if self.query_runtime != "onnx" or self.cache_dir is None or self.device != "cpu":
+            return None
+        from . import onnx_query
+
+        model_dir = resolve_model_path(self.model_name)
+        if not onnx_query.supports(model_dir):
+            return None
+        return onnx_query.cache_path(model_dir, self.cache_dir), model_dir
+
+    def _ensure_exported(self) -> tuple[Path, Path] | None:
+        files = self._onnx_files()
+        if files is not None and not files[0].exists():
+            from . import onnx_query
+
+            onnx_query.export(self.model, files[0])
+        return files
+
+    def export_query_encoder(self) -> Path | None:
+        """Export the ONNX question encoder now if it is missing, quietly.
+
+        Ingest calls this once it has loaded the model, so the first question neither
+        loads torch nor pays for the export. Returns the file, or None when questions use
+        the torch path (a failure is logged at debug: the first question tries again).
+        """
+        try:
+            files = self._ensure_exported()
+        except Exception as exc:  # the question path retries and falls back to torch
+            log.debug("ONNX question encoder not exported: %s", exc)
+            return None
+        return files[0] if files else None
+
     def _query_encoder(self) -> Any:
         """The ONNX question encoder (exported on first use), or None for the torch path."""
         if self._query is None:
             self._query = False
-            if self.query_runtime == "onnx" and self.cache_dir is not None and self.device == "cpu":
-                from . import onnx_query
+            try:
+                files = self._ensure_exported()
+                if files is not None:
+                    from . import onnx_query
 
-                try:
-                    model_dir = resolve_model_path(self.model_name)
-                    if onnx_query.supports(model_dir):
-                        path = onnx_query.cache_path(model_dir, self.cache_dir)
-                        if not path.exists():
-                            onnx_query.export(self.model, path)
-                        self._query = onnx_query.OnnxQueryEncoder(path, model_dir)
-                except Exception as exc:  # any export/runtime problem: the torch path still works
-                    log.warning("ONNX question encoder unavailable, using torch: %s", exc)
+                    self._query = onnx_query.OnnxQueryEncoder(*files)
+            except Exception as exc:  # any export/runtime problem: the torch path still works
+                log.warning("ONNX question encoder unavailable, using torch: %s", exc)
         return self._query or None
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -184,13 +221,18 @@ class Embedder:
         return self._batch_fast
 
     def encode_with_spans(
-        self, texts: list[str], spans: list[list[tuple[int, int]]]
+        self,
+        texts: list[str],
+        spans: list[list[tuple[int, int]]],
+        seconds: dict[str, float] | None = None,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Embed ``texts`` and, for each, mean-pool the token vectors inside its spans.
 
         Returns the text vectors and, per text, an array of span vectors (unit length).
         Spans are character offsets into the text; a span with no token gets the text's
-        own vector.
+        own vector. ``seconds``, when given, accumulates the time of the model's pass
+        (``"forward"``, tokenizing and batching included) and of the span pooling
+        (``"pooling"``).
         """
         import torch
 
@@ -200,49 +242,32 @@ class Embedder:
         out_spans: list[np.ndarray] = [np.zeros((0, dim), dtype=np.float32)] * len(texts)
         if not texts:
             return out_vecs, out_spans
+        clock = seconds if seconds is not None else {}
+        t = time.perf_counter()
         # Each text is tokenized once, by the Rust tokenizer (the transformers wrapper
         # spent ~2 s of Python per 1,000 chunks building offset lists), and batches are
         # cut by word-piece length, so padding (wasted compute) is the least possible.
         encodings = self._batch_tokenizer.encode_batch(texts)
         lengths = [len(e.ids) for e in encodings]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
-        pad_id = model.tokenizer.pad_token_id or 0
         names = model.tokenizer.model_input_names
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            width = lengths[idx[0]]
-            ids = np.full((len(idx), width), pad_id, dtype=np.int64)
-            types = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            offsets = np.zeros((len(idx), width, 2), dtype=np.int64)
-            # Word pieces run through the model, padding included (read by the benchmarks).
-            self.padded_tokens = getattr(self, "padded_tokens", 0) + ids.size
-            for row, i in enumerate(idx):
-                enc, n = encodings[i], lengths[i]
-                ids[row, :n] = enc.ids
-                types[row, :n] = enc.type_ids
-                mask[row, :n] = enc.attention_mask
-                offsets[row, :n] = enc.offsets
-            # Span pooling as one batched product: weights[row, k, t] = 1/n over the n
-            # real tokens (not [CLS]/[SEP]/padding) lying inside span k of that row.
-            real = (mask == 1) & (offsets[..., 1] > offsets[..., 0])
-            most = max(1, max(len(spans[i]) for i in idx))
-            weights = np.zeros((len(idx), most, width), dtype=np.float32)
-            for row, i in enumerate(idx):
-                if spans[i]:
-                    se = np.asarray(spans[i], dtype=np.int64)
-                    weights[row, : len(se)] = (
-                        real[row] & (offsets[row, :, 0] >= se[:, :1]) & (offsets[row, :, 1] <= se[:, 1:])
-                    )
-            counts = weights.sum(axis=2)
-            weights /= np.maximum(counts, 1.0)[:, :, None]
-            tensors = {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
-            features = {k: torch.from_numpy(v).to(self.device) for k, v in tensors.items() if k in names}
+            tensors, offsets = self._pad([encodings[i] for i in idx])
+            features = {
+                k: torch.from_numpy(v).to(self.device) for k, v in tensors.items() if k in names
+            }
             with torch.inference_mode():
                 out = model.forward(features)
-                pooled = torch.bmm(torch.from_numpy(weights).to(self.device), out["token_embeddings"].float())
-                pooled_np = pooled.cpu().numpy()
                 sent = out["sentence_embedding"].float().cpu().numpy()
+                clock["forward"] = clock.get("forward", 0.0) + time.perf_counter() - t
+                t = time.perf_counter()
+                weights, counts = _span_weights(tensors["attention_mask"], offsets,
+                                                [spans[i] for i in idx])
+                pooled = torch.bmm(
+                    torch.from_numpy(weights).to(self.device), out["token_embeddings"].float()
+                )
+                pooled_np = pooled.cpu().numpy()
             for row, i in enumerate(idx):
                 out_vecs[i] = sent[row]
                 k = len(spans[i])
@@ -251,7 +276,46 @@ class Embedder:
                 vecs = np.where(counts[row, :k, None] > 0, pooled_np[row, :k], sent[row])
                 norms = np.linalg.norm(vecs, axis=1, keepdims=True)
                 out_spans[i] = (vecs / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+            clock["pooling"] = clock.get("pooling", 0.0) + time.perf_counter() - t
+            t = time.perf_counter()
         return out_vecs, out_spans
+
+    def _pad(self, encodings: list[Any]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """One batch (longest first) as padded model inputs, and each token's offsets."""
+        width = len(encodings[0].ids)
+        pad_id = self.model.tokenizer.pad_token_id or 0
+        ids = np.full((len(encodings), width), pad_id, dtype=np.int64)
+        types = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        offsets = np.zeros((len(encodings), width, 2), dtype=np.int64)
+        # Word pieces run through the model, padding included (read by the benchmarks).
+        self.padded_tokens = getattr(self, "padded_tokens", 0) + ids.size
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            ids[row, :n] = enc.ids
+            types[row, :n] = enc.type_ids
+            mask[row, :n] = enc.attention_mask
+            offsets[row, :n] = enc.offsets
+        return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}, offsets
+
+
+def _span_weights(
+    mask: np.ndarray, offsets: np.ndarray, spans: list[list[tuple[int, int]]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Span pooling as one batched product: weights[row, k, t] = 1/n over the n real tokens
+    (not [CLS]/[SEP]/padding) lying inside span k of that row; and each span's n."""
+    real = (mask == 1) & (offsets[..., 1] > offsets[..., 0])
+    most = max(1, max(len(s) for s in spans))
+    weights = np.zeros((len(spans), most, mask.shape[1]), dtype=np.float32)
+    for row, row_spans in enumerate(spans):
+        if row_spans:
+            se = np.asarray(row_spans, dtype=np.int64)
+            weights[row, : len(se)] = (
+                real[row] & (offsets[row, :, 0] >= se[:, :1]) & (offsets[row, :, 1] <= se[:, 1:])
+            )
+    counts = weights.sum(axis=2)
+    weights /= np.maximum(counts, 1.0)[:, :, None]
+    return weights, counts
 
 
 _EMBEDDERS: dict[tuple[str, str], Embedder] = {}

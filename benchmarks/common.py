@@ -151,8 +151,8 @@ def questions() -> list[str]:
 
 
 def bundled_papers() -> list[Any]:
-    from assistant.types import IngestReport
-    from ingest.pipeline import collect_files, read_papers
+    from assistant import IngestReport
+    from ingest import collect_files, read_papers
 
     report = IngestReport()
     return read_papers(collect_files([PAPERS], report), report)
@@ -163,8 +163,8 @@ def ensure_library(data_dir: Path) -> Any:
 
     Benchmarks run from one output folder share it, so it is embedded once per run.
     """
-    from assistant.settings import Settings
-    from ingest.pipeline import ingest
+    from assistant import Settings
+    from ingest import ingest
 
     settings = Settings(data_dir=data_dir)
     t = time.perf_counter()

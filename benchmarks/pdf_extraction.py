@@ -2,7 +2,7 @@
 
 Generates N synthetic two-column papers with reportlab, then times, in the same run:
 - ``pypdf``: raw ``page.extract_text()``;
-- ``paperlens``: the full reader (`ingest.pdf.read_pdf`: pypdf with font/position
+- ``paperlens``: the full reader (`ingest.parse_file` of a PDF: pypdf with font/position
   capture, header/footer removal, headings, hyphenation) - what ingest pays per page;
 - ``pymupdf``: raw ``page.get_text()``, for comparison only (AGPL, not a dependency).
 
@@ -86,9 +86,9 @@ def run_pypdf(path: Path) -> tuple[int, int]:
 def run_paperlens(path: Path) -> tuple[int, int]:
     from pypdf import PdfReader
 
-    from ingest.pdf import read_pdf
+    from ingest import parse_file
 
-    paper = read_pdf(path).papers[0]
+    paper = parse_file(path).papers[0]
     return len(PdfReader(str(path)).pages), len(paper.abstract) + sum(len(s.text) for s in paper.sections)
 
 

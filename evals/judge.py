@@ -26,7 +26,7 @@ _NO = re.compile(r"^\W*(no|not|unsupported|false)\b", re.IGNORECASE)
 
 def paper_sentences(paper: Paper) -> list[Sentence]:
     """Sentences of a paper's abstract, split as ingest splits them."""
-    from ingest.chunking import paper_sentences as split
+    from ingest import paper_sentences as split
 
     return split(paper)
 

@@ -2,7 +2,7 @@
 keywords (as tags) and attached files.
 
 An entry attaches its metadata to a paper already in the library or in the same ingest
-run (matched by DOI, arXiv id or title, see `ingest.pipeline`); an entry with a title
+run (matched by DOI, arXiv id or title, see `ingest.metadata`); an entry with a title
 and an abstract that matches nothing becomes a paper of its own. An entry whose ``file``
 field names a PDF (the export of Zotero, Better BibTeX, JabRef or Mendeley) becomes that
 PDF's paper, carrying the entry's metadata.
@@ -15,11 +15,14 @@ import re
 
 from assistant.errors import IngestError
 
-from .parsers import MetadataRecord, ParseResult, _year, clean_text, normalize_title
+from .readers import text_reader
+from .records import MetadataRecord, ParseResult, clean_text, normalize_title, parse_year
 
 log = logging.getLogger(__name__)
 
-_ARXIV = re.compile(r"(?:arxiv[:/.\s]*|abs/)?(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?", re.I)
+_ARXIV = re.compile(
+    r"(?:arxiv[:/.\s]*|abs/)?(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?", re.I
+)
 _DOI = re.compile(r"\b(10\.\d{4,9}/\S+)")
 
 
@@ -104,11 +107,13 @@ def _keywords(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w for w in words if w))
 
 
+@text_reader(".bib")
 def parse_bibtex(text: str, source: str) -> ParseResult:
     """Each entry of a .bib file as a `MetadataRecord`; a block that does not parse is reported.
 
     Example:
-        >>> r = parse_bibtex('@article{k, title={A Study}, author={Doe, Jane}, year={2024}}', "r.bib")
+        >>> bib = '@article{k, title={A Study}, author={Doe, Jane}, year={2024}}'
+        >>> r = parse_bibtex(bib, "r.bib")
         >>> r.metadata[0].authors, r.metadata[0].year
         (('Jane Doe',), 2024)
     """
@@ -126,46 +131,51 @@ def parse_bibtex(text: str, source: str) -> ParseResult:
         where = f"line {line + 1}" if isinstance(line, int) else "an entry"
         result.problems.append(f"{source}: {where}: invalid BibTeX entry - skipped")
     for entry in library.entries:
-        fields = {k.lower(): str(v.value) for k, v in entry.fields_dict.items()}
-        title = _plain(fields.get("title", ""))
-        abstract = _plain(fields.get("abstract", ""))
-        label = f"entry {entry.key!r}"
-        doi = _doi(fields.get("doi"))
-        url = _plain(fields.get("url", "")) or None
-        eprint = fields.get("eprint") if "arxiv" in fields.get("archiveprefix", "arxiv").lower() else None
-        arxiv = arxiv_id(eprint, url, fields.get("journal"))
-        files = file_paths(fields.get("file", ""))
-        if not (title and normalize_title(title)) and not doi and not arxiv and not files:
-            result.problems.append(f"{source}: {label}: no title, DOI or arXiv id - skipped")
-            continue
-        venue = next(
-            (_plain(fields[k]) for k in ("journal", "booktitle", "venue", "publisher") if fields.get(k)),
-            None,
-        )
-        if venue and arxiv and venue.lower().startswith("arxiv"):
-            venue = "arXiv"
-        problem = (
-            f"{source}: {label}: no abstract and no matching paper in the library - skipped"
-            if not abstract
-            else f"{source}: {label}: could not become a paper - skipped"
-        )
-        result.metadata.append(
-            MetadataRecord(
-                source=source,
-                problem=problem,
-                title=title,
-                abstract=abstract,
-                authors=_authors(fields.get("author", "")),
-                year=_year(fields.get("year") or fields.get("date")),
-                venue=venue,
-                url=url or (f"https://doi.org/{doi}" if doi else None),
-                arxiv_id=arxiv,
-                doi=doi,
-                tags=_keywords(fields.get("keywords", "")),
-                files=files,
-                label=label,
-            )
-        )
+        record = _record({k.lower(): str(v.value) for k, v in entry.fields_dict.items()},
+                         f"entry {entry.key!r}", source)
+        if record is None:
+            result.problems.append(f"{source}: entry {entry.key!r}: no title, DOI or arXiv id "
+                                   "- skipped")
+        else:
+            result.metadata.append(record)
     if not library.entries and not library.failed_blocks:
         result.problems.append(f"{source}: no BibTeX entries - skipped")
     return result
+
+
+def _record(fields: dict[str, str], label: str, source: str) -> MetadataRecord | None:
+    """One entry's fields (lower-case names) as a record; None when nothing identifies it."""
+    title = _plain(fields.get("title", ""))
+    abstract = _plain(fields.get("abstract", ""))
+    doi = _doi(fields.get("doi"))
+    url = _plain(fields.get("url", "")) or None
+    is_arxiv = "arxiv" in fields.get("archiveprefix", "arxiv").lower()
+    arxiv = arxiv_id(fields.get("eprint") if is_arxiv else None, url, fields.get("journal"))
+    files = file_paths(fields.get("file", ""))
+    if not (title and normalize_title(title)) and not doi and not arxiv and not files:
+        return None
+    venue_field = next((k for k in ("journal", "booktitle", "venue", "publisher") if fields.get(k)),
+                       None)
+    venue = _plain(fields[venue_field]) if venue_field else None
+    if venue and arxiv and venue.lower().startswith("arxiv"):
+        venue = "arXiv"
+    problem = (
+        f"{source}: {label}: no abstract and no matching paper in the library - skipped"
+        if not abstract
+        else f"{source}: {label}: could not become a paper - skipped"
+    )
+    return MetadataRecord(
+        source=source,
+        problem=problem,
+        title=title,
+        abstract=abstract,
+        authors=_authors(fields.get("author", "")),
+        year=parse_year(fields.get("year") or fields.get("date")),
+        venue=venue,
+        url=url or (f"https://doi.org/{doi}" if doi else None),
+        arxiv_id=arxiv,
+        doi=doi,
+        tags=_keywords(fields.get("keywords", "")),
+        files=files,
+        label=label,
+    )

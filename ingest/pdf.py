@@ -1,8 +1,8 @@
-"""PDFs with a text layer, read with pypdf: title, abstract and the body as sections.
+"""PDFs with a text layer: title, abstract and the body as sections.
 
 Lines come from pypdf's text extraction in content-stream order (which keeps the two
 columns of a paper apart), with each line's font size, weight and height on the page
-taken from the same pass. From those:
+taken from the same pass (`ingest.pdf_lines`). From those:
 
 - running headers and footers (lines in the top/bottom margin repeated on most pages,
   page numbers) are dropped;
@@ -18,43 +18,31 @@ A PDF without a text layer, encrypted or corrupt raises `IngestError` with the r
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from assistant.errors import IngestError
 from assistant.types import Paper, Section
 
-from .parsers import (
+from .pdf_lines import MAX_PDF_BYTES, NO_TEXT, Line, extract_lines
+from .readers import file_reader
+from .records import (
     MAX_TITLE_CHARS,
     ParseResult,
     clean_text,
-    limit_bytes,
+    file_sha256,
     normalize_title,
     paper_id,
-    too_large,
 )
 
-log = logging.getLogger(__name__)
-
-MAX_PDF_BYTES = 200 * 1024 * 1024
-NO_TEXT = "no extractable text; OCR is not supported"
-ENCRYPTED = "encrypted PDF (needs a password); save a decrypted copy and ingest that"
-TRUNCATED = "truncated PDF (no end-of-file marker); the file is incomplete"
-CORRUPT = "corrupt PDF (cannot be parsed)"
-NOT_PDF = "not a PDF (no %PDF header)"
-# Below this many letters in the whole document there is no usable text layer.
-_MIN_LETTERS = 40
 _MARGIN = 0.08  # top/bottom share of the page where running headers and footers live
 _MAX_ABSTRACT = 3000
 
 _KNOWN = (
-    r"abstract|introduction|related work|background|preliminaries|problem (?:statement|setup|formulation)"
+    r"abstract|introduction|related work|background|preliminaries"
+    r"|problem (?:statement|setup|formulation)"
     r"|methods?|methodology|approach|our approach|proposed method|model|framework|experiments?"
     r"|experimental (?:setup|results|evaluation)|evaluation|results(?: and discussion)?|analysis"
     r"|discussion|conclusions?(?: and future work)?|limitations|future work|broader impacts?"
@@ -65,35 +53,19 @@ _NUMBER = r"(?:\d{1,2}(?:\.\d{1,2}){0,3}|[IVX]{1,5}|[A-H](?:\.\d{1,2}){0,3})"
 _KNOWN_HEADING = re.compile(rf"^(?:{_NUMBER}\.?\s+)?(?:{_KNOWN})\s*:?$", re.I)
 _NUMBERED_HEADING = re.compile(rf"^{_NUMBER}\.?\s+[A-Z][^.;,]*$")
 _REFERENCES = re.compile(r"^(?:\d{1,2}\.?\s+)?(?:references|bibliography|works cited)\s*:?$", re.I)
-_APPENDIX = re.compile(r"^(?:appendix|appendices|supplementary|[A-H](?:\.\d{1,2})*\.?\s+[A-Z])", re.I)
+_APPENDIX = re.compile(
+    r"^(?:appendix|appendices|supplementary|[A-H](?:\.\d{1,2})*\.?\s+[A-Z])", re.I
+)
 _INLINE_ABSTRACT = re.compile(r"^abstract\s*(?:[.:\u2014\u2013-]|\s)\s*(\S.*)$", re.I)
 _PAGE_NUMBER = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$", re.I)
 _ARXIV_STAMP = re.compile(r"arXiv:(\d{4}\.\d{4,5})(?:v\d+)?", re.I)
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)")
 
 
-@dataclass
-class Line:
-    """One extracted line and how it was set."""
-
-    text: str
-    page: int  # 1-based
-    size: float  # font size in points (0 when unknown)
-    bold: bool
-    y: float | None  # height above the page bottom, when known
-    height: float  # page height
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in blocks (cheap next to extracting it)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def read_pdf(path: Path, source: str | None = None, *, max_mb: float = MAX_PDF_BYTES / 2**20) -> ParseResult:
+@file_reader(".pdf")
+def read_pdf(
+    path: Path, source: str | None = None, max_mb: float = MAX_PDF_BYTES / 2**20
+) -> ParseResult:
     """One paper from a PDF, with its body as sections (see the module docstring).
 
     Example:
@@ -109,110 +81,6 @@ def read_pdf(path: Path, source: str | None = None, *, max_mb: float = MAX_PDF_B
     return result
 
 
-# --- extraction ----------------------------------------------------------------------
-def _check_bytes(path: Path, max_mb: float) -> None:
-    try:
-        size = path.stat().st_size
-        if size == 0:
-            raise IngestError(str(path), "empty file")
-        if size > limit_bytes(max_mb):
-            raise IngestError(str(path), too_large(size, max_mb, "PAPERLENS_INGEST__MAX_PDF_MB"))
-        with path.open("rb") as fh:
-            head = fh.read(1024)
-            fh.seek(max(0, size - 2048))
-            tail = fh.read()
-    except OSError as exc:
-        raise IngestError(str(path), f"unreadable ({exc.strerror or exc})") from exc
-    if b"%PDF-" not in head:
-        raise IngestError(str(path), NOT_PDF)
-    if b"%%EOF" not in tail:
-        # pypdf would try to rebuild such a file and yield part of it: report it instead.
-        raise IngestError(str(path), TRUNCATED)
-
-
-def extract_lines(path: Path, max_mb: float = MAX_PDF_BYTES / 2**20) -> tuple[list[Line], str | None]:
-    """The lines of every page with their font size/weight and position, and the
-    document-info title; `IngestError` when the PDF cannot give text."""
-    _check_bytes(path, max_mb)
-    from pypdf import PdfReader
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings are about the file, reported below
-    try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted:
-            try:
-                ok = reader.decrypt("")  # many "protected" PDFs open with an empty password
-            except Exception as exc:  # missing crypto backend, unknown algorithm
-                raise IngestError(str(path), ENCRYPTED) from exc
-            if not ok:
-                raise IngestError(str(path), ENCRYPTED)
-        pages = list(reader.pages)
-        meta_title = None
-        try:
-            info = reader.metadata
-            meta_title = info.get("/Title") if info else None
-        except Exception:  # a broken info dictionary costs only the fallback title
-            meta_title = None
-    except IngestError:
-        raise
-    except Exception as exc:
-        raise IngestError(str(path), CORRUPT) from exc
-    lines: list[Line] = []
-    failed = 0
-    for number, page in enumerate(pages, 1):
-        try:
-            lines.extend(_page_lines(page, number))
-        except Exception as exc:  # one bad page costs that page only
-            log.debug("page %d of %s: %s", number, path, exc)
-            failed += 1
-    if pages and failed == len(pages):
-        raise IngestError(str(path), CORRUPT)
-    letters = sum(ch.isalpha() for line in lines for ch in line.text)
-    if letters < _MIN_LETTERS:
-        raise IngestError(str(path), NO_TEXT)
-    return lines, str(meta_title) if meta_title else None
-
-
-def _page_lines(page: Any, number: int) -> list[Line]:
-    try:
-        height = float(page.mediabox.height)
-    except Exception:
-        height = 792.0
-    lines: list[Line] = []
-    # Parts of the current line: (text, size, bold, y).
-    parts: list[tuple[str, float, bool, float | None]] = []
-
-    def close() -> None:
-        text = "".join(p[0] for p in parts)
-        text = " ".join(unicodedata.normalize("NFKC", clean_text(text)).split())
-        if text:
-            weight: Counter[tuple[float, bool]] = Counter()
-            for t, size, bold, _ in parts:
-                weight[(size, bold)] += len(t.strip())
-            size, bold = weight.most_common(1)[0][0]
-            y = next((p[3] for p in parts if p[0].strip() and p[3] is not None), None)
-            lines.append(Line(text, number, size, bold, y, height))
-        parts.clear()
-
-    def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
-        if not text:
-            return
-        scale = (tm[2] ** 2 + tm[3] ** 2) ** 0.5 * ((cm[2] ** 2 + cm[3] ** 2) ** 0.5 or 1.0)
-        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
-        name = str(font.get("/BaseFont", "")) if font else ""
-        bold = bool(re.search(r"bold|black|heavy|semibold|\.B\b|-B\b|CMBX", name, re.I))
-        pieces = text.split("\n")
-        for i, piece in enumerate(pieces):
-            if piece:
-                parts.append((piece, round(float(size) * scale, 1), bold, y))
-            if i < len(pieces) - 1:
-                close()
-
-    page.extract_text(visitor_text=visit)
-    close()
-    return lines
-
-
 # --- structure -----------------------------------------------------------------------
 def _body_size(lines: list[Line]) -> float:
     sizes: Counter[float] = Counter()
@@ -226,7 +94,9 @@ def drop_running_lines(lines: list[Line]) -> list[Line]:
     n_pages = len({line.page for line in lines})
 
     def in_margin(line: Line) -> bool:
-        return line.y is not None and (line.y > line.height * (1 - _MARGIN) or line.y < line.height * _MARGIN)
+        return line.y is not None and (
+            line.y > line.height * (1 - _MARGIN) or line.y < line.height * _MARGIN
+        )
 
     def key(line: Line) -> str:
         return re.sub(r"\d+", "#", line.text.casefold())
@@ -269,12 +139,20 @@ def _title(lines: list[Line], body: float, meta_title: str | None) -> tuple[str,
     if top > body * 1.15:
         start = next(i for i in first if lines[i].size == top)
         end = start
-        while end + 1 < len(lines) and lines[end + 1].size == top and lines[end + 1].page == lines[start].page:
+        while (
+            end + 1 < len(lines)
+            and lines[end + 1].size == top
+            and lines[end + 1].page == lines[start].page
+        ):
             end += 1
         title = " ".join(lines[i].text for i in range(start, end + 1))
         if normalize_title(title) and len(title) <= MAX_TITLE_CHARS:
             return title, end + 1
-    if meta_title and normalize_title(meta_title) and not re.match(r"(?i)untitled|microsoft word", meta_title):
+    if (
+        meta_title
+        and normalize_title(meta_title)
+        and not re.match(r"(?i)untitled|microsoft word", meta_title)
+    ):
         return " ".join(meta_title.split()), 0
     return lines[0].text[:MAX_TITLE_CHARS], 1
 
@@ -311,7 +189,9 @@ class _Part:
     lines: list[Line]
 
 
-def build_paper(lines: list[Line], meta_title: str | None, source: str, file_hash: str, stem: str) -> Paper:
+def build_paper(
+    lines: list[Line], meta_title: str | None, source: str, file_hash: str, stem: str
+) -> Paper:
     """A `Paper` (title, abstract, sections) from the extracted lines."""
     lines = drop_running_lines(lines)
     if not lines:
@@ -322,44 +202,8 @@ def build_paper(lines: list[Line], meta_title: str | None, source: str, file_has
     arxiv = _ARXIV_STAMP.search(front)
     doi = _DOI.search(front)
 
-    parts: list[_Part] = [_Part("", lines[skip].page if skip < len(lines) else 1, [])]
-    abstract_part: _Part | None = None
-    in_references = False
-    for line in lines[skip:]:
-        if in_references:
-            if _styled(line, body) and _APPENDIX.match(line.text) and is_heading(line, body):
-                in_references = False
-                parts.append(_Part(line.text, line.page, []))
-            continue
-        inline = None
-        if abstract_part is None and line.page == lines[0].page:
-            inline = _INLINE_ABSTRACT.match(line.text)
-        if inline and not _KNOWN_HEADING.match(line.text):
-            abstract_part = _Part("Abstract", line.page, [Line(inline.group(1), line.page, line.size,
-                                                               line.bold, line.y, line.height)])
-            parts.append(abstract_part)
-        elif is_heading(line, body):
-            if _REFERENCES.match(line.text):
-                in_references = True
-                continue
-            parts.append(_Part(line.text.rstrip(":"), line.page, []))
-            if abstract_part is None and line.text.rstrip(":").lower() == "abstract":
-                abstract_part = parts[-1]
-        else:
-            parts[-1].lines.append(line)
-
-    sections: list[Section] = []
-    abstract = ""
-    for part in parts:
-        text, pages = join_lines([(line.text, line.page) for line in part.lines])
-        if not text:
-            continue
-        if part is abstract_part:
-            abstract = text
-            continue
-        if part.heading == "" and abstract_part is not None and parts.index(part) < parts.index(abstract_part):
-            continue  # authors and affiliations between the title and the abstract
-        sections.append(Section(part.heading, text, pages[0][1] if pages else part.page, pages))
+    parts, abstract_part = _parts(lines, skip, body)
+    sections, abstract = _sections(parts, abstract_part)
     if not abstract and sections:
         # No abstract heading: the opening of the body stands in for it.
         abstract = _opening(sections[0].text)
@@ -378,6 +222,61 @@ def build_paper(lines: list[Line], meta_title: str | None, source: str, file_has
         sections=tuple(sections),
         file_hash=file_hash,
     )
+
+
+def _parts(lines: list[Line], skip: int, body: float) -> tuple[list[_Part], _Part | None]:
+    """The lines after the title cut at headings (the reference list dropped up to an
+    appendix), and the part that is the abstract, if one was found."""
+    parts: list[_Part] = [_Part("", lines[skip].page if skip < len(lines) else 1, [])]
+    abstract_part: _Part | None = None
+    in_references = False
+    for line in lines[skip:]:
+        if in_references:
+            if _styled(line, body) and _APPENDIX.match(line.text) and is_heading(line, body):
+                in_references = False
+                parts.append(_Part(line.text, line.page, []))
+            continue
+        inline = None
+        if abstract_part is None and line.page == lines[0].page:
+            inline = _INLINE_ABSTRACT.match(line.text)
+        if inline and not _KNOWN_HEADING.match(line.text):
+            abstract_part = _Part(
+                "Abstract",
+                line.page,
+                [Line(inline.group(1), line.page, line.size, line.bold, line.y, line.height)],
+            )
+            parts.append(abstract_part)
+        elif is_heading(line, body):
+            if _REFERENCES.match(line.text):
+                in_references = True
+                continue
+            parts.append(_Part(line.text.rstrip(":"), line.page, []))
+            if abstract_part is None and line.text.rstrip(":").lower() == "abstract":
+                abstract_part = parts[-1]
+        else:
+            parts[-1].lines.append(line)
+    return parts, abstract_part
+
+
+def _sections(parts: list[_Part], abstract_part: _Part | None) -> tuple[list[Section], str]:
+    """The body's sections and the abstract's text, from the parts."""
+    sections: list[Section] = []
+    abstract = ""
+    for part in parts:
+        text, pages = join_lines([(line.text, line.page) for line in part.lines])
+        if not text:
+            continue
+        if part is abstract_part:
+            abstract = text
+            continue
+        if (
+            part.heading == ""
+            and abstract_part is not None
+            and parts.index(part) < parts.index(abstract_part)
+        ):
+            continue  # authors and affiliations between the title and the abstract
+        sections.append(Section(part.heading, text, pages[0][1] if pages else part.page, pages))
+    return sections, abstract
 
 
 def _opening(text: str, limit: int = 1500) -> str:

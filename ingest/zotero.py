@@ -2,7 +2,7 @@
 
 Each regular item becomes a `MetadataRecord` (title, abstract, creators, year, venue, DOI,
 arXiv id, tags and collections) whose attached PDFs, found under ``storage/<key>/``, the
-pipeline reads as the item's full text (see `ingest.pipeline`), exactly as it does for a
+pipeline reads as the item's full text (see `ingest.reading`), exactly as it does for a
 BibTeX ``file`` field.
 
 Zotero holds its database locked while it runs, so the file (and its write-ahead log,
@@ -28,7 +28,8 @@ from pathlib import Path
 from assistant.errors import IngestError
 
 from .bibtex import arxiv_id
-from .parsers import MetadataRecord, ParseResult, _year, clean_text, normalize_title
+from .readers import file_reader
+from .records import MetadataRecord, ParseResult, clean_text, normalize_title, parse_year
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def is_zotero_database(path: Path) -> bool:
     return path.name == DATABASE
 
 
+@file_reader(".sqlite")  # a Zotero data folder's zotero.sqlite
 def read_zotero(path: Path, source: str | None = None, max_mb: float = 0.0) -> ParseResult:
     """Every regular item of the Zotero database at ``path`` as a `MetadataRecord`.
 
@@ -95,16 +97,95 @@ def _read(con: sqlite3.Connection, storage: Path, source: str) -> ParseResult:
     missing = [t for t in _REQUIRED if t not in tables]
     if missing:
         raise sqlite3.DatabaseError(f"no table {missing[0]!r}; Zotero 5 or later is needed")
-    deleted = {r[0] for r in con.execute("SELECT itemID FROM deletedItems")} if "deletedItems" in tables else set()
-    fields_table = "fieldsCombined" if "fieldsCombined" in tables else "fields"
+    items = _works(con, tables)
+    values = _values(con, tables, items)
+    creators = _creators(con, tables)
+    tags = _labels(
+        con,
+        tables,
+        "itemTags",
+        "SELECT it.itemID, t.name FROM itemTags it JOIN tags t USING (tagID)",
+    )
+    collections = _labels(
+        con,
+        tables,
+        "collectionItems",
+        "SELECT ci.itemID, c.collectionName FROM collectionItems ci "
+        "JOIN collections c USING (collectionID)",
+    )
+    files, unresolved = _attachments(con, items, storage)
+
+    result = ParseResult()
+    for item_id, key in items.items():
+        data = values.get(item_id, {})
+        title = " ".join(data.get("title", "").split())
+        label = f"item {key!r}"
+        doi = data.get("DOI") or None
+        arxiv = arxiv_id(data.get("archiveID"), data.get("url"), data.get("extra"))
+        if (
+            not (title and normalize_title(title))
+            and not doi
+            and not arxiv
+            and not files.get(item_id)
+        ):
+            result.problems.append(f"{source}: {label}: no title, DOI or arXiv id - skipped")
+            continue
+        abstract = " ".join(data.get("abstractNote", "").split())
+        if item_id in unresolved and not files.get(item_id):
+            result.problems.append(
+                f"{source}: {label}: linked file {unresolved[item_id]!r} is relative to Zotero's "
+                "base folder, which the data folder does not record - ingest the PDF itself or a "
+                "BibTeX export"
+            )
+        venue = next((data[k] for k in _VENUE_FIELDS if data.get(k)), None)
+        result.metadata.append(
+            MetadataRecord(
+                source=source,
+                problem=f"{source}: {label}: no PDF, no abstract and no matching paper in the "
+                "library - skipped",
+                title=title,
+                abstract=abstract,
+                authors=tuple(creators.get(item_id, ())),
+                year=parse_year(data.get("date")),
+                venue=venue,
+                url=data.get("url") or (f"https://doi.org/{doi}" if doi else None),
+                arxiv_id=arxiv,
+                doi=doi,
+                tags=tuple(sorted(set(tags.get(item_id, ())), key=str.casefold)),
+                collections=tuple(sorted(set(collections.get(item_id, ())), key=str.casefold)),
+                files=tuple(files.get(item_id, ())),
+                label=label,
+            )
+        )
+    if not items:
+        result.problems.append(f"{source}: no items in the Zotero library - skipped")
+    return result
+
+
+def _works(con: sqlite3.Connection, tables: set[str]) -> dict[int, str]:
+    """Item id -> key of every item that is a work (not an attachment, note or annotation)
+    and not in the trash."""
+    deleted = (
+        {r[0] for r in con.execute("SELECT itemID FROM deletedItems")}
+        if "deletedItems" in tables
+        else set()
+    )
     types_table = "itemTypesCombined" if "itemTypesCombined" in tables else "itemTypes"
-    items = {
+    return {
         item_id: key
         for item_id, key, type_name in con.execute(
-            f"SELECT i.itemID, i.key, t.typeName FROM items i JOIN {types_table} t USING (itemTypeID)"
+            f"SELECT i.itemID, i.key, t.typeName FROM items i "
+            f"JOIN {types_table} t USING (itemTypeID)"
         )
         if type_name not in _NOT_WORKS and item_id not in deleted
     }
+
+
+def _values(
+    con: sqlite3.Connection, tables: set[str], items: dict[int, str]
+) -> dict[int, dict[str, str]]:
+    """Item id -> field name -> cleaned value, for the given items."""
+    fields_table = "fieldsCombined" if "fieldsCombined" in tables else "fields"
     values: dict[int, dict[str, str]] = defaultdict(dict)
     for item_id, name, value in con.execute(
         f"SELECT d.itemID, f.fieldName, v.value FROM itemData d "
@@ -112,12 +193,14 @@ def _read(con: sqlite3.Connection, storage: Path, source: str) -> ParseResult:
     ):
         if item_id in items and value is not None:
             values[item_id][name] = clean_text(str(value)).strip()
-    creators = _creators(con, tables)
-    tags = _labels(con, tables, "itemTags", "SELECT it.itemID, t.name FROM itemTags it JOIN tags t USING (tagID)")
-    collections = _labels(
-        con, tables, "collectionItems",
-        "SELECT ci.itemID, c.collectionName FROM collectionItems ci JOIN collections c USING (collectionID)",
-    )
+    return values
+
+
+def _attachments(
+    con: sqlite3.Connection, items: dict[int, str], storage: Path
+) -> tuple[dict[int, list[str]], dict[int, str]]:
+    """Per item, the paths of its PDF attachments, and the first attachment whose path
+    cannot be resolved (relative to Zotero's base folder)."""
     files: dict[int, list[str]] = defaultdict(list)
     unresolved: dict[int, str] = {}
     for parent, key, link_mode, content_type, stored in con.execute(
@@ -137,45 +220,7 @@ def _read(con: sqlite3.Connection, storage: Path, source: str) -> ParseResult:
             # "attachments:..." is relative to a base folder set in Zotero's preferences,
             # which the data folder does not record.
             unresolved.setdefault(parent, str(stored))
-
-    result = ParseResult()
-    for item_id, key in items.items():
-        data = values.get(item_id, {})
-        title = " ".join(data.get("title", "").split())
-        label = f"item {key!r}"
-        doi = data.get("DOI") or None
-        arxiv = arxiv_id(data.get("archiveID"), data.get("url"), data.get("extra"))
-        if not (title and normalize_title(title)) and not doi and not arxiv and not files.get(item_id):
-            result.problems.append(f"{source}: {label}: no title, DOI or arXiv id - skipped")
-            continue
-        abstract = " ".join(data.get("abstractNote", "").split())
-        if item_id in unresolved and not files.get(item_id):
-            result.problems.append(
-                f"{source}: {label}: linked file {unresolved[item_id]!r} is relative to Zotero's base "
-                "folder, which the data folder does not record - ingest the PDF itself or a BibTeX export"
-            )
-        venue = next((data[k] for k in _VENUE_FIELDS if data.get(k)), None)
-        result.metadata.append(
-            MetadataRecord(
-                source=source,
-                problem=f"{source}: {label}: no PDF, no abstract and no matching paper in the library - skipped",
-                title=title,
-                abstract=abstract,
-                authors=tuple(creators.get(item_id, ())),
-                year=_year(data.get("date")),
-                venue=venue,
-                url=data.get("url") or (f"https://doi.org/{doi}" if doi else None),
-                arxiv_id=arxiv,
-                doi=doi,
-                tags=tuple(sorted(set(tags.get(item_id, ())), key=str.casefold)),
-                collections=tuple(sorted(set(collections.get(item_id, ())), key=str.casefold)),
-                files=tuple(files.get(item_id, ())),
-                label=label,
-            )
-        )
-    if not items:
-        result.problems.append(f"{source}: no items in the Zotero library - skipped")
-    return result
+    return files, unresolved
 
 
 def _creators(con: sqlite3.Connection, tables: set[str]) -> dict[int, list[str]]:
@@ -184,7 +229,9 @@ def _creators(con: sqlite3.Connection, tables: set[str]) -> dict[int, list[str]]
     # Authors only when the database says which creators are authors (not editors).
     only = ""
     if "creatorTypes" in tables:
-        row = con.execute("SELECT creatorTypeID FROM creatorTypes WHERE creatorType = 'author'").fetchone()
+        row = con.execute(
+            "SELECT creatorTypeID FROM creatorTypes WHERE creatorType = 'author'"
+        ).fetchone()
         if row:
             only = f" WHERE ic.creatorTypeID = {int(row[0])}"
     out: dict[int, list[str]] = defaultdict(list)
@@ -199,7 +246,9 @@ def _creators(con: sqlite3.Connection, tables: set[str]) -> dict[int, list[str]]
     return out
 
 
-def _labels(con: sqlite3.Connection, tables: set[str], table: str, query: str) -> dict[int, list[str]]:
+def _labels(
+    con: sqlite3.Connection, tables: set[str], table: str, query: str
+) -> dict[int, list[str]]:
     if table not in tables:
         return {}
     out: dict[int, list[str]] = defaultdict(list)

@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 
 from assistant.digest import _LEANING, digest, parse_date
+from assistant.embeddings import get_embedder
 from assistant.errors import DateError
 from assistant.library_map import library_map
-from assistant.embeddings import get_embedder
 from assistant.retrieval import Retriever
 from assistant.store import Library
 

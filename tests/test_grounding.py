@@ -179,7 +179,7 @@ def test_no_bundled_paper_is_flagged():
     """The patterns cost no real evidence: none of the 467 bundled papers is flagged."""
     from assistant.injection import flag_paper
     from assistant.types import IngestReport
-    from ingest.pipeline import collect_files, read_papers
+    from ingest import collect_files, read_papers
 
     papers = read_papers(collect_files([BUNDLED_PAPERS], IngestReport()), IngestReport())
     assert len(papers) == 467

@@ -18,9 +18,15 @@ from conftest import BUNDLED_PAPERS, BUNDLED_TOTAL, REPO_ROOT, SMALL_PAPERS
 from assistant.settings import Settings
 from assistant.store import Library
 from assistant.types import IngestReport
-from ingest import ingest, paper_id, remove
-from ingest.parsers import parse_file, supported_suffixes
-from ingest.pipeline import collect_files, read_papers
+from ingest import (
+    collect_files,
+    ingest,
+    paper_id,
+    parse_file,
+    read_papers,
+    remove,
+    supported_suffixes,
+)
 
 SEED_COUNTS = {
     "000_b9901c8c1c455724.txt": 49,

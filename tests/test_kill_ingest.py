@@ -58,7 +58,7 @@ class Kill:
 # What a killed run wrote stays, so the order matters: each kill must still find its
 # phase ahead. The 6th run writes the first window (about 4 of the 11 writes); runs 7-11
 # die within their first write (at worst just after it), leaving run 12 writes to do
-# before its manifest.
+# before it exports the question encoder, and run 13 only its manifest.
 KILLS = (
     Kill(None, delay=0.3),  # importing, opening the store
     Kill("reading"),  # reading and parsing the files, planning against the library
@@ -71,6 +71,7 @@ KILLS = (
     Kill("write: sentences"),  # ... its chunks but chunk 0
     Kill("write: chunks"),  # ... the chunk 0s, the completion markers
     Kill("write: markers"),  # ... bumping the library version
+    Kill("preparing the question encoder", delay=0.5),  # all written, ONNX export under way
     Kill("recording the ingest manifest"),  # everything written, manifest not yet
     Kill("reading", delay=0.2),  # nothing left to write, manifest not yet
 )
@@ -84,6 +85,7 @@ PHASES = {  # last phase line seen -> the phase the run was in when it died
     "write: chunks": "writing: markers",
     "write: markers": "writing: version",
     "wrote": "between writes",
+    "preparing the question encoder": "question encoder",
     "recording the ingest manifest": "manifest",
 }
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.embeddings import get_embedder
 from assistant.library_map import (
     LibraryMap,
     default_topics,
@@ -18,7 +19,6 @@ from assistant.library_map import (
     render_svg,
     topic_terms,
 )
-from assistant.embeddings import get_embedder
 from assistant.retrieval import Retriever
 from assistant.store import Library
 

@@ -10,9 +10,15 @@ from conftest import BUNDLED_PAPERS, BUNDLED_TOTAL, FIXTURE_DATA
 
 from assistant.errors import IngestError, UnsupportedFormatError
 from assistant.types import IngestReport, Paper
+from ingest import (
+    collect_files,
+    normalize_title,
+    paper_id,
+    parse_file,
+    read_papers,
+    supported_suffixes,
+)
 from ingest.chunking import paper_sentences, split_sentences
-from ingest.parsers import normalize_title, paper_id, parse_file, supported_suffixes
-from ingest.pipeline import collect_files, read_papers
 
 # Entries per bundled page and the date heading each carries (measured).
 SEED_PAGES = {

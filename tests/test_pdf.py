@@ -11,9 +11,10 @@ import pytest
 
 from assistant.settings import Settings
 from assistant.store import Library
-from ingest import ingest, paper_id
-from ingest.parsers import parse_file
-from ingest.pdf import CORRUPT, ENCRYPTED, NO_TEXT, TRUNCATED, join_lines
+from ingest import ingest, paper_id, parse_file
+from ingest.pdf import join_lines
+from ingest.pdf_lines import CORRUPT, ENCRYPTED, NO_TEXT, TRUNCATED
+from ingest.readers import FILE_READERS
 
 TITLE = "Sparse Retrieval Heads for Long Document Reading"
 ABSTRACT = (
@@ -266,12 +267,10 @@ def test_unchanged_pdf_is_not_extracted_or_embedded_again(tmp_path: Path, paper_
     first = ingest([paper_pdf.parent], settings, embedder=embedder)
     assert first.added == [paper_id(TITLE)] and first.chunks_embedded > 3
 
-    import ingest.pdf as pdf
-
     def fail(*args, **kwargs):
         raise AssertionError("an unchanged PDF was extracted again")
 
-    monkeypatch.setattr(pdf, "read_pdf", fail)
+    monkeypatch.setitem(FILE_READERS, ".pdf", fail)  # the reader parse_file dispatches to
     again = ingest([paper_pdf.parent], settings, embedder=embedder)
     assert again.unchanged == [paper_id(TITLE)]
     assert again.added == [] and again.updated == [] and again.chunks_embedded == 0
