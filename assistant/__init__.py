@@ -15,16 +15,18 @@ benchmarks use nothing else (a test holds them to it). Its map:
 - Results: `Answer` (text, `Citation`, `Source`, and the `RankedPaper` ranking it was drawn
   from), each value with ``to_dict()``; `SECOND_TIER_HEAD` opens an answer's "may also be
   relevant" block.
-- The library: `Library` (the Chroma store), `Paper`, `Chunk`, `Sentence`, `IngestReport`
-  (ingesting is `ingest.ingest`); `resolve_paper` finds a paper by id, DOI or title words.
+- The library: `Library` (the Chroma store; `Library.write` takes `PaperWrite` records),
+  `Paper`, `Chunk`, `Sentence`, `IngestReport` (ingesting is `ingest.ingest`);
+  `resolve_paper` finds a paper by id, DOI or words of its title.
 - Components to inject or share (``Assistant(library=, embedder=, llm=, retriever=)``):
-  `Retriever`, `Embedder`/`get_embedder`/`resolve_model_path`, `LLMClient`, and
-  `Verifier`/`SourceText` (the citation check).
+  `Retriever`, `Embedder`/`get_embedder`/`resolve_model_path`, `LLMClient` with
+  `load_prompt` (the prompt files), and `Verifier`/`SourceText` (the citation check).
 - Text helpers shared with the evals, so they read answers as the library writes them:
   `CITATION_MARKER`/`cited_numbers` (``[n]`` markers), `split_sentences`, `terms` (the
   tokeniser), `numbers` (the figures a claim states).
-- Output helpers: `export_papers` with `EXPORT_FORMATS`/`EXPORT_SUFFIXES`, `render_png`/
-  `render_svg` (a `LibraryMap`), `digest_paper_md`, `parse_date`.
+- Output helpers: `export_papers` with `EXPORT_FORMATS`/`EXPORT_SUFFIXES`; `build_map` (a
+  `LibraryMap` of given papers and vectors), `render_png`/`render_svg`; `digest_paper_md`,
+  `parse_date`.
 - Settings: `Settings`, `get_settings`, `OFFLINE_ENV`. Errors: `PaperLensError` and its
   subclasses, each message naming the fix.
 
@@ -65,22 +67,24 @@ from .types import (
     SearchHit,
     Sentence,
     Source,
+    StreamEvent,
 )
 
 if TYPE_CHECKING:
     from .answer import SECOND_TIER_HEAD
-    from .chat import Assistant, StreamEvent, ask
+    from .chat import Assistant, ask
     from .digest import Digest, digest_paper_md, parse_date
     from .embeddings import Embedder, get_embedder, resolve_model_path
     from .export import FORMATS as EXPORT_FORMATS
     from .export import SUFFIXES as EXPORT_SUFFIXES
     from .export import export_papers
-    from .library_map import LibraryMap, render_png, render_svg
+    from .library_map import LibraryMap, build_map, render_png, render_svg
     from .llm import LLMClient
+    from .prompts import load_prompt
     from .related import resolve_paper
     from .retrieval import Filters, Retriever
     from .sentences import split_sentences
-    from .store import Library
+    from .store import Library, PaperWrite
     from .terms import terms
     from .verify import CITATION_MARKER, SourceText, Verifier, cited_numbers, numbers
 
@@ -116,6 +120,7 @@ __all__ = [
     "Paper",
     "PaperLensError",
     "PaperNotFoundError",
+    "PaperWrite",
     "PromptError",
     "RankedPaper",
     "RelatedPaper",
@@ -130,11 +135,13 @@ __all__ = [
     "UnsupportedFormatError",
     "Verifier",
     "ask",
+    "build_map",
     "cited_numbers",
     "digest_paper_md",
     "export_papers",
     "get_embedder",
     "get_settings",
+    "load_prompt",
     "numbers",
     "parse_date",
     "render_png",
@@ -151,7 +158,6 @@ __all__ = [
 _LAZY = {
     "SECOND_TIER_HEAD": (".answer", "SECOND_TIER_HEAD"),
     "Assistant": (".chat", "Assistant"),
-    "StreamEvent": (".chat", "StreamEvent"),
     "ask": (".chat", "ask"),
     "Digest": (".digest", "Digest"),
     "digest_paper_md": (".digest", "digest_paper_md"),
@@ -163,13 +169,16 @@ _LAZY = {
     "EXPORT_SUFFIXES": (".export", "SUFFIXES"),
     "export_papers": (".export", "export_papers"),
     "LibraryMap": (".library_map", "LibraryMap"),
+    "build_map": (".library_map", "build_map"),
     "render_png": (".library_map", "render_png"),
     "render_svg": (".library_map", "render_svg"),
     "LLMClient": (".llm", "LLMClient"),
     "resolve_paper": (".related", "resolve_paper"),
     "Filters": (".retrieval", "Filters"),
     "Retriever": (".retrieval", "Retriever"),
+    "load_prompt": (".prompts", "load_prompt"),
     "Library": (".store", "Library"),
+    "PaperWrite": (".store", "PaperWrite"),
     "split_sentences": (".sentences", "split_sentences"),
     "terms": (".terms", "terms"),
     "CITATION_MARKER": (".verify", "CITATION_MARKER"),

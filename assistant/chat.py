@@ -13,104 +13,40 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .answer import (
     Draft,
-    answer_comparison,
-    answer_list,
-    answer_metadata,
-    answer_single,
-    no_paper,
 )
 from .embeddings import Embedder, get_embedder
-from .errors import InvalidQuestionError, LibraryEmptyError, LLMUnavailableError, PaperLensError
-from .evidence import attach_passages, metadata_matches, search_papers
-from .hits import PaperHit, Retrieval
-from .injection import escape_for_prompt, is_topical_rewrite, prompt_sources
+from .errors import LibraryEmptyError, LLMUnavailableError
+from .evidence import search_papers
+from .injection import escape_for_prompt, prompt_sources
 from .llm import LLMClient
-from .llm_assist import Assist, Combined, LLMUsage, assist_list, complete_list
+from .llm_assist import complete_list
+from .plan import Plan, QuestionPlan, Turn
 from .prompts import load_prompt
-from .questions import PaperNames, QuestionInfo, classify, looks_english
+from .questions import clean_question
 from .retrieval import Filters, Retriever
 from .settings import Settings, get_settings
-from .snapshot import Snapshot
 from .store import Library
-from .terms import terms
 from .types import (
-    RANKING_DEPTH,
     Answer,
     LibraryStats,
     Mode,
     Paper,
-    RankedPaper,
     RelatedPaper,
     SearchHit,
     Source,
+    StreamEvent,
 )
-from .verify import SourceText, Verifier
+from .verify import Verifier
 
 if TYPE_CHECKING:
     from .digest import Digest
     from .library_map import LibraryMap
 
 log = logging.getLogger(__name__)
-
-MAX_QUESTION_CHARS = 2000
-# The bundled default; a multilingual model set in its place gets no language notice.
-ENGLISH_ONLY_MODEL = "all-MiniLM-L6-v2"
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    """One step of a streamed answer.
-
-    ``delta`` is new text. While ``draft`` is True the text is the LLM's unverified
-    output; the last event has ``answer`` set, whose text replaces the draft.
-    """
-
-    delta: str
-    answer: Answer | None = None
-    draft: bool = False
-
-
-@dataclass
-class Turn:
-    question: str
-    paper_ids: list[str]
-    titles: list[str]
-    topic_terms: list[str]
-
-
-@dataclass
-class _Reading:
-    """A question read against the conversation: what to retrieve, and within what."""
-
-    question: str  # what is retrieved and answered: a follow-up's rewrite, else the question
-    info: QuestionInfo
-    within: list[str] | None = None  # a narrowing follow-up: the previous answer's papers
-    extra_terms: list[str] = field(default_factory=list)  # a follow-up: the previous topic
-    notices: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Plan:
-    """What the plan decided; the answer is streamed from it outside the lock."""
-
-    question: str
-    info: QuestionInfo
-    retrieval: Retrieval
-    draft: Draft
-    hits: list[PaperHit]
-    notices: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    deadline: float | None = None  # time.monotonic() by which the LLM must be done
-    # LLM-assisted retrieval (assistant/llm_assist.py): what the LLM changed in the lists,
-    # and every LLM call of the question.
-    combined: Combined | None = None
-    usage: LLMUsage = field(default_factory=LLMUsage)
-
 
 class Assistant:
     """Answers questions about one library, keeping models loaded and the conversation.
@@ -205,7 +141,7 @@ class Assistant:
         second reading the first as its previous turn; streaming the LLM holds no lock.
         """
         t0 = time.perf_counter()
-        question, notices = self._clean(question)
+        question, notices = clean_question(question, self.settings.embedding.model)
         if not question:
             yield StreamEvent("", self._finish("", Draft(
                 "Please type a question about the papers in the library.", [], [], "list", False
@@ -310,203 +246,15 @@ class Assistant:
         return answer.export(fmt, self.retriever.papers)
 
     # -- internals
-    def _clean(self, question: str) -> tuple[str, list[str]]:
-        if not isinstance(question, str):  # bytes, None, a number: say so, not AttributeError
-            got = "None" if question is None else type(question).__name__
-            raise InvalidQuestionError(
-                f"The question must be text (str), got {got} - pass a string, e.g. "
-                "ask(\"Which papers study speculative decoding?\")."
-            )
-        notices = []
-        question = " ".join(question.split())
-        if len(question) > MAX_QUESTION_CHARS:
-            notices.append(f"The question was cut to its first {MAX_QUESTION_CHARS} characters.")
-            question = question[:MAX_QUESTION_CHARS]
-        english_only = self.settings.embedding.model == ENGLISH_ONLY_MODEL
-        if question and english_only and not looks_english(question):
-            notices.append(
-                "This question does not look like English: the embedding model "
-                f"({ENGLISH_ONLY_MODEL}) "
-                "reads English only, so papers may be missed - ask in English, or set "
-                "PAPERLENS_EMBEDDING__MODEL to a multilingual model."
-            )
-        return question, notices
-
-    @staticmethod
-    def _paper_names(snap: Snapshot) -> PaperNames:
-        # Built once per library snapshot, shared by every conversation reading it.
-        names: PaperNames = snap.derived("paper_names", lambda s: PaperNames(s.papers.values()))
-        return names
-
-    def _plan(self, question: str, mode: Mode | None, filters: Filters | None = None) -> _Plan:
-        """Plan the answer in named steps: read the question against the conversation,
-        retrieve candidates, choose the papers that answer, find their evidence, draft the
-        extractive answer, remember the turn. Runs under the conversation's lock: no `yield`.
-        """
+    def _plan(self, question: str, mode: Mode | None, filters: Filters | None = None) -> Plan:
+        """The plan of the answer (assistant/plan.py), under the conversation's lock."""
         t = time.perf_counter()
-        # One time budget per question, shared by the rewrite, the answer and their retries.
-        deadline = time.monotonic() + self.settings.llm.question_budget_s
-        snap = self.retriever.refresh()  # the library as this question reads it, taken once
-        reading = self._read(question, mode, snap, deadline)
-        timings: dict[str, float] = {"classify": time.perf_counter() - t}
-        retrieval = self._retrieve(reading, filters, snap)
-        usage, combined = LLMUsage(), None
-        if self._assisted(mode, reading):
-            t = time.perf_counter()
-            retrieval, combined = self._judge(reading, retrieval, filters, snap, deadline, usage)
-            timings["llm_assist"] = time.perf_counter() - t
-        hits = self._choose(reading, retrieval, filters, snap)
-        attach_passages(hits, retrieval, snap, self.library, self.embedder)
-        draft = self._draft(reading, hits, retrieval, snap)
-        timings.update(retrieval.timings)
-        used = [s.paper_id for s in draft.sources if s.relevant]
-        self._remember(question, used, retrieval, snap)
-        return _Plan(
-            reading.question, reading.info, retrieval, draft, hits if draft.answerable else [],
-            reading.notices, timings, deadline, combined, usage,
-        )
+        steps = QuestionPlan(self.settings, self.retriever, self.llm, self.history, mode, filters)
+        return steps.run(question, t)
 
-    def _assisted(self, mode: Mode | None, reading: _Reading) -> bool:
-        """Whether the LLM helps choose this question's papers: a list question in LLM mode."""
-        return (
-            self.llm is not None and mode != "extractive" and self.settings.llm.assist
-            and reading.info.kind == "list" and not reading.info.named
-        )
-
-    def _judge(
-        self, reading: _Reading, retrieval: Retrieval, filters: Filters | None, snap: Snapshot,
-        deadline: float, usage: LLMUsage,
-    ) -> tuple[Retrieval, Combined | None]:
-        """The lists after the LLM's rewrite and judgments (the rule: assistant/llm_assist.py)."""
+    def _stream_llm(self, plan: Plan, t0: float) -> Iterator[StreamEvent]:
         assert self.llm is not None
-        assist = Assist(self.llm, self.settings, usage)
-
-        def search(texts: list[str]) -> Retrieval:
-            return self.retriever.retrieve(
-                reading.question, within=reading.within, extra_terms=reading.extra_terms,
-                filters=filters, snapshot=snap, extra_queries=texts,
-            )
-
-        judged, combined = assist_list(assist, reading.question, retrieval, search, deadline)
-        reading.notices += assist.notices + (combined.notices() if combined is not None else [])
-        return judged, combined
-
-    def _read(self, question: str, mode: Mode | None, snap: Snapshot, deadline: float) -> _Reading:
-        """Classify the question; a follow-up is rewritten by the LLM, else read with the
-        previous turn's topic (and, when it narrows, within the previous answer's papers)."""
-        names = self._paper_names(snap)
-        if not snap.papers:
-            raise LibraryEmptyError(self.settings.store_location)
-        reading = _Reading(question, classify(question, names, has_history=bool(self.history)))
-        if not (reading.info.follow_up and self.history):
-            return reading
-        last = self.history[-1]
-        use_llm = self.llm is not None and mode != "extractive"
-        rewritten = self._rewrite(question, reading.notices, deadline) if use_llm else None
-        if rewritten:
-            reading.question = rewritten
-            reading.info = classify(rewritten, names)
-            reading.notices.append(f"Follow-up read as: {rewritten}")
-        else:
-            reading.extra_terms = last.topic_terms
-            if reading.info.narrow and last.paper_ids:
-                reading.within = last.paper_ids
-        return reading
-
-    def _retrieve(self, reading: _Reading, filters: Filters | None, snap: Snapshot) -> Retrieval:
-        """The ranked candidates and the relevant ones after the list decision."""
-        return self.retriever.retrieve(
-            reading.question, within=reading.within, extra_terms=reading.extra_terms,
-            filters=filters, snapshot=snap,
-        )
-
-    def _choose(
-        self, reading: _Reading, retrieval: Retrieval, filters: Filters | None, snap: Snapshot
-    ) -> list[PaperHit]:
-        """The papers the answer is drawn from, by kind of question: the papers it names
-        (in the order named), the first three for a comparison, the metadata matches, or
-        the relevant candidates."""
-        info = reading.info
-        if info.named and info.kind in ("single", "comparison", "metadata"):
-            # The question's vector is reused: embedding it is most of an ask's time.
-            named = self.retriever.retrieve(
-                reading.question, within=info.named_ids, filters=filters,
-                query_vector=retrieval.query_vector, snapshot=snap,
-            )
-            order = {pid: i for i, pid in enumerate(info.named_ids)}
-            return sorted(
-                (h for h in named.hits if h.paper.id in order), key=lambda h: order[h.paper.id]
-            )
-        if info.kind == "comparison":
-            return retrieval.relevant[:3]
-        if info.kind == "metadata":
-            cap = self.settings.retrieval.max_papers * 3
-            return metadata_matches(reading.question, info, snap, filters, cap)
-        return retrieval.relevant
-
-    @staticmethod
-    def _draft(
-        reading: _Reading, hits: list[PaperHit], retrieval: Retrieval, snap: Snapshot
-    ) -> Draft:
-        """The extractive answer (also the LLM's fallback), by kind of question."""
-        question, info = reading.question, reading.info
-        if info.kind == "single" and hits:
-            return answer_single(question, hits[0], retrieval, info.named[0].name, snap.lexical)
-        if info.kind == "comparison":
-            return answer_comparison(question, hits, retrieval)
-        if info.kind == "metadata":
-            return answer_metadata(question, info, hits, retrieval)
-        if not hits:
-            return no_paper(question, retrieval)
-        draft = answer_list(question, retrieval)
-        if reading.within is not None:
-            draft.kind = "follow_up"
-        return draft
-
-    def _remember(
-        self, question: str, paper_ids: list[str], retrieval: Retrieval, snap: Snapshot
-    ) -> None:
-        papers = snap.papers
-        titles = [papers[p].title for p in paper_ids if p in papers]
-        asked = set(terms(retrieval.question, question=True))
-        topic = [t for t in retrieval.query_terms if t in asked]
-        if paper_ids or not self.history:
-            self.history.append(Turn(question, paper_ids, titles, topic or retrieval.query_terms))
-        else:  # an empty follow-up keeps the previous topic alive
-            last = self.history[-1]
-            self.history.append(Turn(question, last.paper_ids, last.titles, last.topic_terms))
-        del self.history[:-8]
-
-    def _rewrite(self, question: str, notices: list[str], deadline: float) -> str | None:
-        assert self.llm is not None
-        # At most half the budget, so that a slow rewrite still leaves the answer its turn.
-        deadline = min(deadline, time.monotonic() + self.settings.llm.question_budget_s / 2)
-        prompt = load_prompt("rewrite")
-        history = [{"question": t.question, "titles": t.titles[:6]} for t in self.history[-3:]]
-        try:
-            messages = prompt.render(history=history, question=question)
-            text = self.llm.complete(messages, deadline=deadline).strip()
-        except LLMUnavailableError as exc:
-            log.warning("follow-up rewrite failed: %s", exc)
-            notices.append(
-                f"The follow-up was not rewritten: the LLM failed ({exc}); it was read together "
-                "with the previous question instead."
-            )
-            return None
-        text = text.split("\n")[0].strip().strip('"')
-        return text if is_topical_rewrite(text, question, self.history[-3:]) else None
-
-    def _llm_sources(self, plan: _Plan) -> list[SourceText]:
-        numbered = {s.paper_id: s.n for s in plan.draft.sources if s.relevant}
-        out = []
-        for hit in plan.hits:
-            if hit.paper.id in numbered:
-                out.append(SourceText(numbered[hit.paper.id], hit.paper, hit.sentences))
-        return sorted(out, key=lambda s: s.n)[: self.settings.llm.max_sources]
-
-    def _stream_llm(self, plan: _Plan, t0: float) -> Iterator[StreamEvent]:
-        assert self.llm is not None
-        sources = self._llm_sources(plan)
+        sources = plan.llm_sources(self.settings.llm.max_sources)
         messages = load_prompt("answer").render(
             question=escape_for_prompt(plan.question),
             sources=prompt_sources(
@@ -571,7 +319,7 @@ class Assistant:
         )
         yield StreamEvent("", answer)
 
-    def _extractive(self, plan: _Plan, t0: float, raw: Any = None) -> Answer:
+    def _extractive(self, plan: Plan, t0: float, raw: Any = None) -> Answer:
         """The plan's extractive draft as the answer (also the LLM path's fallback)."""
         return self._finish(
             plan.question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan, raw=raw
@@ -585,7 +333,7 @@ class Assistant:
         notices: list[str],
         timings: dict[str, float],
         t0: float,
-        plan: _Plan | None = None,
+        plan: Plan | None = None,
         raw: Any = None,
     ) -> Answer:
         timings = {k: round(v * 1000, 2) for k, v in timings.items()}
@@ -609,23 +357,10 @@ class Assistant:
             timings=timings,
             config_hash=self.settings.config_hash(),
             model=self.llm.model if (mode == "llm" and self.llm is not None) else None,
-            ranking=_ranking(plan.retrieval) if plan is not None else (),
+            ranking=plan.ranking() if plan is not None else (),
             llm_changes=plan.combined.changes() if plan and plan.combined else {},
             llm_usage=plan.usage.to_dict() if plan and plan.usage.steps else {},
         )
-
-
-def _ranking(retrieval: Retrieval) -> tuple[RankedPaper, ...]:
-    """The retrieval's ranked candidates as the answer carries them, with their tiers."""
-    main = {h.paper.id for h in retrieval.relevant}
-    second = {h.paper.id for h in retrieval.second}
-    return tuple(
-        RankedPaper(
-            h.paper.id, rank, round(h.score, 4),
-            "main" if h.paper.id in main else "second" if h.paper.id in second else "",
-        )
-        for rank, h in enumerate(retrieval.hits[:RANKING_DEPTH], 1)
-    )
 
 
 _DEFAULT: dict[str, Assistant] = {}  # settings -> the loaded library and models, per process
@@ -658,4 +393,4 @@ def ask(
     return loaded.new_conversation().ask(question, mode=mode, filters=filters)
 
 
-__all__ = ["Assistant", "Filters", "PaperLensError", "StreamEvent", "ask"]
+__all__ = ["Assistant", "ask"]

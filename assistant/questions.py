@@ -12,7 +12,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .errors import InvalidQuestionError
 from .types import Paper, QuestionKind
+
+MAX_QUESTION_CHARS = 2000
+# The bundled default; a multilingual model set in its place gets no language notice.
+ENGLISH_ONLY_MODEL = "all-MiniLM-L6-v2"
 
 # Venues a question may name ("papers at NeurIPS"): such a question asks for metadata.
 VENUES = ("neurips", "icml", "iclr", "acl", "emnlp", "cvpr", "aaai")
@@ -40,7 +45,9 @@ _FOLLOW_UP = re.compile(
     r"the\s+same|the\s+above|the\s+first|the\s+second|the\s+last|this\s+one|that\s+one)\b",
     re.IGNORECASE,
 )
-_NARROW = re.compile(r"\b(of\s+(those|these|them)|among\s+(those|these|them)|which\s+one)\b", re.IGNORECASE)
+_NARROW = re.compile(
+    r"\b(of\s+(those|these|them)|among\s+(those|these|them)|which\s+one)\b", re.IGNORECASE
+)
 _MIN_NAME = 4
 # Names a paper gives its method in the abstract: "we present LLAMBO", "(MOREC)".
 _DEFINED = re.compile(
@@ -211,3 +218,31 @@ def looks_english(question: str) -> bool:
     foreign += any(0xC0 <= ord(c) <= 0x24F for c in letters)
     english = sum(w in _ENGLISH_WORDS for w in words)
     return not (foreign >= 2 and foreign > english)
+
+
+def clean_question(question: str, model: str) -> tuple[str, list[str]]:
+    """The question as asked, whitespace collapsed and cut to `MAX_QUESTION_CHARS`, with the
+    notices to show about it (cut; not English for an English-only embedding ``model``).
+
+    Raises:
+        InvalidQuestionError: the question is not a string.
+    """
+    if not isinstance(question, str):  # bytes, None, a number: say so, not AttributeError
+        got = "None" if question is None else type(question).__name__
+        raise InvalidQuestionError(
+            f"The question must be text (str), got {got} - pass a string, e.g. "
+            "ask(\"Which papers study speculative decoding?\")."
+        )
+    notices = []
+    question = " ".join(question.split())
+    if len(question) > MAX_QUESTION_CHARS:
+        notices.append(f"The question was cut to its first {MAX_QUESTION_CHARS} characters.")
+        question = question[:MAX_QUESTION_CHARS]
+    english_only = model == ENGLISH_ONLY_MODEL
+    if question and english_only and not looks_english(question):
+        notices.append(
+            "This question does not look like English: the embedding model "
+            f"({ENGLISH_ONLY_MODEL}) reads English only, so papers may be missed - ask in "
+            "English, or set PAPERLENS_EMBEDDING__MODEL to a multilingual model."
+        )
+    return question, notices

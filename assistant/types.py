@@ -277,6 +277,19 @@ class Answer(_Wire):
 
 
 @dataclass(frozen=True)
+class StreamEvent:
+    """One step of a streamed answer.
+
+    ``delta`` is new text. While ``draft`` is True the text is the LLM's unverified
+    output; the last event has ``answer`` set, whose text replaces the draft.
+    """
+
+    delta: str
+    answer: Answer | None = None
+    draft: bool = False
+
+
+@dataclass(frozen=True)
 class RelatedPaper(_Wire):
     """A paper of the library close to another one, and the sentences that link them.
 
@@ -320,7 +333,9 @@ class IngestReport(_Wire):
             f"unchanged {len(self.unchanged)}, skipped {len(self.skipped)} "
             f"({self.chunks_embedded} chunks embedded from {self.files_read} files "
             f"in {self.seconds:.1f}s)"
-        ) + (f"; metadata attached to {len(self.metadata_updated)}" if self.metadata_updated else "")
+        ) + (
+            f"; metadata attached to {len(self.metadata_updated)}" if self.metadata_updated else ""
+        )
 
 
 @dataclass(frozen=True)
