@@ -277,7 +277,7 @@ def test_a_rewrite_copied_from_a_source_is_rejected(obedient, embedder):
 
 
 def test_rewrites_are_accepted_only_as_questions_about_the_conversation():
-    from assistant.chat import Turn
+    from assistant.plan import Turn
 
     turns = [Turn(SPEC_QUESTION, ["p1"], ["SpecDec++: Boosting Speculative Decoding via Adaptive Candidate Lengths"],
                   ["specul", "decod"])]
