@@ -39,7 +39,7 @@ PROBE_HELP = (
 PHASES = """
 import json, time
 t0 = time.perf_counter(); out = {}
-from assistant.chat import Assistant
+from assistant import Assistant
 out['import_s'] = time.perf_counter() - t0; t = time.perf_counter()
 bot = Assistant()
 out['open_library_s'] = time.perf_counter() - t; t = time.perf_counter()

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from assistant.settings import OFFLINE_ENV  # one definition for every entry point
+from assistant import OFFLINE_ENV  # one definition for every entry point
 
 REPO = Path(__file__).resolve().parent.parent
 PAPERS = REPO / "data" / "papers"

@@ -39,18 +39,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     run = Run("export_related", args.out)
     settings = ensure_library(work_dir(args.out, "library"))
 
-    from assistant.chat import Assistant
-    from assistant.export import FORMATS, export_papers
-    from assistant.related import related
-    from assistant.settings import Settings
+    from assistant import EXPORT_FORMATS, Assistant, Settings, export_papers
 
     bot = Assistant(settings)
-    snap = bot.retriever.refresh()
-    papers = [snap.papers[pid] for pid in sorted(snap.papers)[: args.papers]]
+    library = bot.papers()
+    papers = [library[pid] for pid in sorted(library)[: args.papers]]
     export_papers(papers[:2], "bibtex")  # imports bibtexparser and rispy outside the timing
     export_papers(papers[:2], "ris")
     exports = {}
-    for fmt in FORMATS:
+    for fmt in EXPORT_FORMATS:
         def write(_i: int, fmt: str = fmt) -> str:
             return export_papers(papers, fmt)
 
@@ -61,17 +58,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     run["export"] = exports
 
     t = time.perf_counter()
-    related(bot.retriever, papers[0].id, 5)
+    bot.related(papers[0].id, 5)
     run["related_first_ms"] = round((time.perf_counter() - t) * 1000, 1)
-    rel = stats_ms(time_each(lambda p: related(snap, p.id, 5, retriever=bot.retriever), papers))
+    rel = stats_ms(time_each(lambda p: bot.related(p.id, 5), papers))
     run["related"] = rel
     print(f"  related (k=5), first call {run['related_first_ms']} ms; then p50 {rel['p50']:.1f} ms, "
           f"p95 {rel['p95']:.1f} ms")
     store_bot = Assistant(Settings(data_dir=settings.data_dir, retrieval={"memory_max_vectors": 0}),
                           embedder=bot.embedder)
-    store_snap = store_bot.retriever.refresh()
     some = papers[:10]
-    store = stats_ms(time_each(lambda p: related(store_snap, p.id, 5, retriever=store_bot.retriever), some))
+    store = stats_ms(time_each(lambda p: store_bot.related(p.id, 5), some))
     run["related_store"] = store
     print(f"  related from the store (no vectors in memory) p50 {store['p50']:.1f} ms")
     worst_export = max(v["p50"] for v in exports.values())

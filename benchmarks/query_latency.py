@@ -47,7 +47,7 @@ def llama_index_retriever(out: Path | None, top_k: int = 10) -> tuple[Any, dict[
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from assistant.embeddings import resolve_model_path
+    from assistant import resolve_model_path
     from benchmarks.ingest_throughput import llama_index_ingest
 
     with contextlib.redirect_stdout(io.StringIO()):
@@ -73,7 +73,7 @@ def measure(libraries: dict[str, Any], qs: list[str], rounds: int,
     Libraries are measured question by question in turn, so a burst of load on a shared
     machine hits them all alike and their ratios stay meaningful.
     """
-    from assistant.chat import Assistant
+    from assistant import Assistant
 
     bots = {name: Assistant(settings) for name, settings in libraries.items()}
     out: dict[str, dict[str, Any]] = {}

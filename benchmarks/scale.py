@@ -71,8 +71,7 @@ WRITE_PAPERS = 200  # papers per Library.write call (~2,000 chunks: one Chroma u
 # --- the corpus: real sentences, real vectors ----------------------------------------------
 def corpus(out: Path | None) -> tuple[list[str], np.ndarray, list[str]]:
     """Abstract sentences of the bundled papers with their vectors, and the titles."""
-    from assistant.sentences import split_sentences
-    from assistant.store import Library
+    from assistant import Library, split_sentences
 
     papers = bundled_papers()
     titles = [p.title for p in papers]
@@ -88,7 +87,7 @@ def corpus(out: Path | None) -> tuple[list[str], np.ndarray, list[str]]:
         vectors = np.asarray([by_text[t] for t in texts], dtype=np.float32)
         source = "stored by ingest"
     else:  # a different chunker or parser: encode them (slow: ~30 texts/s here)
-        from assistant.embeddings import get_embedder
+        from assistant import get_embedder
 
         vectors = get_embedder(settings).encode(texts)
         source = "encoded"
@@ -101,8 +100,7 @@ def corpus(out: Path | None) -> tuple[list[str], np.ndarray, list[str]]:
 def synthetic_papers(texts: list[str], vectors: np.ndarray, titles: list[str], start: int, n: int,
                      chunks_per_paper: int, seed: int, prefix: str = "syn") -> list[Any]:
     """``n`` synthetic `PaperWrite` records (ids ``{prefix}{start}..``)."""
-    from assistant.store import PaperWrite
-    from assistant.types import Chunk, Paper, Sentence
+    from assistant import Chunk, Paper, PaperWrite, Sentence
 
     rng = np.random.default_rng(seed + start)
     out = []
@@ -191,11 +189,8 @@ def save_library(src: Path, key: str, manifest: dict[str, Any]) -> None:
 # --- the child: one fresh process per size ---------------------------------------------------
 def probe(data_dir: Path, result: Path, n_questions: int, update_papers: int, chunks_per_paper: int) -> None:
     offline_env()
-    from assistant.embeddings import get_embedder
+    from assistant import Library, Retriever, Settings, get_embedder
     from assistant.lexical import LexicalIndex
-    from assistant.retrieval import Retriever
-    from assistant.settings import Settings
-    from assistant.store import Library
 
     res: dict[str, Any] = {"rss_after_imports_mb": rss_mb()}
     settings = Settings(data_dir=data_dir)
@@ -299,8 +294,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     t_start = time.perf_counter()
     from chromadb.api.client import SharedSystemClient
 
-    from assistant.settings import Settings
-    from assistant.store import Library
+    from assistant import Library, Settings
 
     texts, vectors, titles = corpus(args.out)
     sizes = [int(s) for s in args.sizes.split(",")]

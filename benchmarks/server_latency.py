@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = ap.parse_args(argv)
     offline_env()
     run = Run("server_latency", args.out)
-    from assistant.store import Library
+    from assistant import Library
 
     embedded = ensure_library(work_dir(args.out, "library"))
     qs = questions()

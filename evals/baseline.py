@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.embeddings import resolve_model_path
-from assistant.types import Paper
+from assistant import Paper, resolve_model_path
 
 log = logging.getLogger(__name__)
 

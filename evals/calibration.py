@@ -39,9 +39,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from assistant.terms import terms
-from assistant.types import Paper
-from assistant.verify import SourceText, Verifier, numbers
+from assistant import Paper, SourceText, Verifier, numbers, terms
 
 from .judge import paper_sentences
 from .metrics import auroc
@@ -520,9 +518,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.embeddings import get_embedder
-    from assistant.settings import get_settings
-    from assistant.store import Library
+    from assistant import Library, get_embedder, get_settings
 
     ap = argparse.ArgumentParser(prog="python -m evals.calibration", description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=100, help="abstract sentences (one per paper)")

@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from assistant import Library, Settings, get_settings
 from assistant.chroma import get_all
-from assistant.settings import Settings, get_settings
-from assistant.store import Library
 
 from . import metrics as M
 from .runner import DEFAULT_SET, Question, load_questions
@@ -98,7 +97,7 @@ def score(questions: list[Question], rankings: list[list[str]]) -> dict[str, Any
 
 
 def compare(settings: Settings, questions: list[Question], onnx: list[str], prefix: str) -> dict[str, Any]:
-    from assistant.embeddings import get_embedder
+    from assistant import get_embedder
 
     library = Library(settings)
     got = get_all(library.chunks, include=["documents", "metadatas", "embeddings"])

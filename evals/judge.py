@@ -12,10 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from assistant.llm import LLMClient
-from assistant.prompts import load_prompt
-from assistant.types import Paper, Sentence
-from assistant.verify import SourceText, Verifier
+from assistant import LLMClient, Paper, Sentence, SourceText, Verifier, load_prompt
 
 log = logging.getLogger(__name__)
 

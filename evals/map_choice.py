@@ -121,10 +121,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from benchmarks.common import ensure_library, offline_env
 
     offline_env()
+    from assistant import Library, Retriever, get_embedder
     from assistant.library_map import paper_vectors
-    from assistant.embeddings import get_embedder
-    from assistant.retrieval import Retriever
-    from assistant.store import Library
 
     settings = ensure_library(args.data_dir)
     library = Library(settings)

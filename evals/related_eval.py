@@ -30,20 +30,18 @@ def topic_questions(path: Path = QUESTIONS) -> list[dict[str, Any]]:
     return [q for q in rows if q.get("kind") == "topic"]
 
 
-def measure(retriever: Any, questions: list[dict[str, Any]], k: int = 5) -> dict[str, dict[str, float]]:
+def measure(bot: Any, questions: list[dict[str, Any]], k: int = 5) -> dict[str, dict[str, float]]:
     """Per split: ``micro``, ``macro``, ``ceiling`` (same-topic share of the top ``k``),
-    ``papers`` and ``topics`` counted, and ``ms_per_paper``."""
-    from assistant.related import related
-
-    snap = retriever.refresh()
+    ``papers`` and ``topics`` counted, and ``ms_per_paper`` (``bot``: an `Assistant`)."""
+    papers = bot.papers()
     per: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
     t0, calls = time.perf_counter(), 0
     for q in questions:
         topic = set(q["relevant"]) | set(q.get("partial", []))
         for pid in q["relevant"]:
-            if pid not in snap.papers:
+            if pid not in papers:
                 continue
-            got = related(snap, pid, k, retriever=retriever)
+            got = bot.related(pid, k)
             calls += 1
             same = sum(1 for r in got if r.paper_id in topic - {pid})
             ceiling = min(k, len(topic - {pid}))
@@ -71,13 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--split", choices=["tune", "test", "both"], default="both")
     args = parser.parse_args(argv)
-    from assistant.chat import Assistant
+    from assistant import Assistant
 
     qs = topic_questions()
     if args.split != "both":
         qs = [q for q in qs if q["split"] == args.split]
     with Assistant() as bot:
-        result = measure(bot.retriever, qs, args.k)
+        result = measure(bot, qs, args.k)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from assistant import Settings, get_settings
 from assistant.decision import TIER_FEATURES, rank_order, tier_features
-from assistant.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +74,9 @@ def load_items(path: Path) -> list[Item]:
 
 def collect(settings: Settings, questions: list[dict[str, Any]], out: Path) -> list[Item]:
     """Retrieve each question once (model mode, so feedback always runs) and keep the signals."""
+    from assistant import Library, Retriever, get_embedder
     from assistant.decision import hit_signals
-    from assistant.embeddings import get_embedder
     from assistant.questions import PaperNames, classify
-    from assistant.retrieval import Retriever
-    from assistant.store import Library
 
     embedder = get_embedder(settings)
     library = Library(settings)
