@@ -34,14 +34,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import hashlib
-import inspect
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +48,7 @@ import numpy as np
 
 from benchmarks.common import (
     Run,
-    bundled_papers,
     dir_size_mb,
-    ensure_library,
     offline_env,
     peak_rss_mb,
     questions,
@@ -61,136 +58,25 @@ from benchmarks.common import (
     target,
     work_dir,
 )
-
-CACHE = Path.home() / ".cache" / "paperlens-bench"
-LIBRARY_CACHE = CACHE / "libraries"
-CACHE_MIN_CHUNKS = 5_000  # the 1k tier writes about as fast as it copies
-WRITE_PAPERS = 200  # papers per Library.write call (~2,000 chunks: one Chroma upsert)
-
-
-# --- the corpus: real sentences, real vectors ----------------------------------------------
-def corpus(out: Path | None) -> tuple[list[str], np.ndarray, list[str]]:
-    """Abstract sentences of the bundled papers with their vectors, and the titles."""
-    from assistant import Library, split_sentences
-
-    papers = bundled_papers()
-    titles = [p.title for p in papers]
-    texts = [p.abstract[s:e] for p in papers for s, e in split_sentences(p.abstract)]
-    key = hashlib.sha1("\n".join(texts).encode()).hexdigest()[:12]
-    cached = CACHE / f"sentences-{key}.npy"
-    if cached.exists():
-        return texts, np.load(cached), titles
-    settings = ensure_library(work_dir(out, "library"))
-    got = Library(settings).sentences.get(include=["documents", "embeddings"])
-    by_text = dict(zip(got["documents"] or [], got["embeddings"], strict=True))
-    if all(t in by_text for t in texts):
-        vectors = np.asarray([by_text[t] for t in texts], dtype=np.float32)
-        source = "stored by ingest"
-    else:  # a different chunker or parser: encode them (slow: ~30 texts/s here)
-        from assistant import get_embedder
-
-        vectors = get_embedder(settings).encode(texts)
-        source = "encoded"
-    CACHE.mkdir(parents=True, exist_ok=True)
-    np.save(cached, vectors)
-    print(f"  corpus: {len(texts)} abstract sentences, vectors {source}, cached in {cached}")
-    return texts, vectors, titles
-
-
-def synthetic_papers(texts: list[str], vectors: np.ndarray, titles: list[str], start: int, n: int,
-                     chunks_per_paper: int, seed: int, prefix: str = "syn") -> list[Any]:
-    """``n`` synthetic `PaperWrite` records (ids ``{prefix}{start}..``)."""
-    from assistant import Chunk, Paper, PaperWrite, Sentence
-
-    rng = np.random.default_rng(seed + start)
-    out = []
-
-    def mean_vec(idx: list[int]) -> np.ndarray:
-        v = vectors[idx].mean(axis=0)
-        return v / (np.linalg.norm(v) or 1.0)
-
-    for i in range(start, start + n):
-        pid = f"{prefix}{i:07d}"
-        title = f"{titles[int(rng.integers(len(titles)))]} ({prefix} {i})"
-        abs_idx = [int(x) for x in rng.integers(0, len(texts), int(rng.integers(4, 7)))]
-        parts, sents, pos = [], [], 0
-        for j, k in enumerate(abs_idx):
-            parts.append(texts[k])
-            sents.append(Sentence(pid, j, pos, pos + len(texts[k]), texts[k]))
-            pos += len(texts[k]) + 1
-        abstract = " ".join(parts)
-        paper = Paper(id=pid, title=title, abstract=abstract, sources=("synthetic",))
-        chunks: list[Chunk] = []
-        cvecs: list[np.ndarray] = []
-        j = 0
-        while j < len(abs_idx):  # abstract chunks: consecutive runs of 2-4 sentences
-            size = int(rng.integers(2, 5))
-            group = list(range(j, min(j + size, len(abs_idx))))
-            s0, s1 = sents[group[0]].start, sents[group[-1]].end
-            chunks.append(Chunk(pid, len(chunks), f"{title}\n{abstract[s0:s1]}", s0, s1))
-            cvecs.append(mean_vec([abs_idx[g] for g in group]))
-            j += size
-        while len(chunks) < chunks_per_paper:  # body chunks: 2-4 random corpus sentences
-            idx = [int(x) for x in rng.integers(0, len(texts), int(rng.integers(2, 5)))]
-            body = " ".join(texts[k] for k in idx)
-            chunks.append(Chunk(pid, len(chunks), f"{title}\nBody\n{body}", 0, len(body),
-                                section="Body", page=1 + len(chunks) // 3))
-            cvecs.append(mean_vec(idx))
-        out.append(PaperWrite(paper, chunks, np.asarray(cvecs, dtype=np.float32), sents,
-                              vectors[abs_idx]))
-    return out
-
-
-def write_papers(library: Any, writes: list[Any]) -> None:
-    for s in range(0, len(writes), WRITE_PAPERS):
-        library.write(writes[s : s + WRITE_PAPERS])
-
-
-def library_key(corpus_texts: list[str], history: list[int], args: argparse.Namespace) -> str:
-    """What a tier's library depends on: the corpus, the sizes written before it (and the
-    probes' updates), the generator, the store's write path, the Chroma version."""
-    import chromadb
-
-    from assistant import Library, Settings
-
-    # The store's write path: the library, its Chroma connection and its record format.
-    store_dir = Path(inspect.getfile(Library)).parent
-    store_code = [(store_dir / f"{m}.py").read_text() for m in ("store", "chroma", "store_records")]
-    parts = [
-        "\n".join(corpus_texts), json.dumps(history), str(args.chunks_per_paper),
-        str(args.update_papers), *(inspect.getsource(f) for f in (synthetic_papers, write_papers)),
-        *store_code, chromadb.__version__, Settings().index_name(),
-    ]
-    return hashlib.sha1("\0".join(parts).encode()).hexdigest()[:16]
-
-
-def cached_library(key: str) -> dict[str, Any] | None:
-    """The manifest of a cached library (its write figures), if it is complete."""
-    try:
-        return dict(json.loads((LIBRARY_CACHE / key / "manifest.json").read_text()))
-    except (OSError, ValueError):
-        return None
-
-
-def save_library(src: Path, key: str, manifest: dict[str, Any]) -> None:
-    dest = LIBRARY_CACHE / key
-    tmp = dest.with_name(dest.name + ".tmp")
-    try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(src, tmp / "chroma")
-        (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")  # last: marks it complete
-        shutil.rmtree(dest, ignore_errors=True)
-        tmp.replace(dest)
-    except OSError as exc:  # a full disk costs the next run a rebuild, nothing more
-        print(f"  could not cache the library: {exc}", flush=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+from benchmarks.scale_library import (
+    CACHE_MIN_CHUNKS,
+    LIBRARY_CACHE,
+    cached_library,
+    corpus,
+    library_key,
+    save_library,
+    synthetic_papers,
+    write_papers,
+)
 
 
 # --- the child: one fresh process per size ---------------------------------------------------
-def probe(data_dir: Path, result: Path, n_questions: int, update_papers: int, chunks_per_paper: int) -> None:
+def probe(
+    data_dir: Path, result: Path, n_questions: int, update_papers: int, chunks_per_paper: int
+) -> None:
+    """The child's measurements of the library in ``data_dir``, written to ``result``."""
     offline_env()
     from assistant import Library, Retriever, Settings, get_embedder
-    from assistant.lexical import LexicalIndex
 
     res: dict[str, Any] = {"rss_after_imports_mb": rss_mb()}
     settings = Settings(data_dir=data_dir)
@@ -204,8 +90,21 @@ def probe(data_dir: Path, result: Path, n_questions: int, update_papers: int, ch
     retriever = Retriever(settings, library, embedder)
     stats = library.stats()
     res.update(papers=stats.papers, chunks=stats.chunks, sentences=stats.sentences)
+    res.update(_probe_load(library, retriever))
+    res["library_rss_mb"] = round(res["rss_after_refresh_mb"] - res["rss_after_model_mb"], 1)
+    res.update(_probe_retrieve(retriever, embedder, n_questions))
+    res.update(_probe_update(library, retriever, settings, res["papers"], update_papers,
+                             chunks_per_paper))
+    res["peak_rss_mb"] = peak_rss_mb()
+    result.write_text(json.dumps(res, indent=2), encoding="utf-8")
 
-    # BM25 built by hand (timed), saved where refresh() looks, so it is built once.
+
+def _probe_load(library: Any, retriever: Any) -> dict[str, Any]:
+    """BM25 built by hand (timed) and saved where refresh() looks, then the refresh that
+    loads it and the vectors."""
+    from assistant.lexical import LexicalIndex
+
+    res: dict[str, Any] = {}
     collection, version = library.identity()
     t = time.perf_counter()
     ids, texts, metas = library.chunk_records()
@@ -225,9 +124,12 @@ def probe(data_dir: Path, result: Path, n_questions: int, update_papers: int, ch
     res["refresh_load_s"] = round(time.perf_counter() - t, 2)  # BM25 from cache + vectors
     res["rss_after_refresh_mb"] = rss_mb()
     res["in_memory_vectors"] = retriever.refresh().vectors is not None
-    res["library_rss_mb"] = round(res["rss_after_refresh_mb"] - res["rss_after_model_mb"], 1)
     res["bm25_build_transient_mb"] = round(res["rss_before_refresh_mb"] - rss_before_bm25, 1)
+    return res
 
+
+def _probe_retrieve(retriever: Any, embedder: Any, n_questions: int) -> dict[str, Any]:
+    """`Retriever.retrieve` timed with the question vector given and with it encoded."""
     qs = questions()[:n_questions]
     qvecs = [embedder.encode_query(q) for q in qs]
     retriever.retrieve(qs[0], query_vector=qvecs[0])
@@ -239,12 +141,17 @@ def probe(data_dir: Path, result: Path, n_questions: int, update_papers: int, ch
         t = time.perf_counter()
         retriever.retrieve(q)
         enc_s.append(time.perf_counter() - t)
-    res["retrieve_vector_given_ms"] = stats_ms(vec_s)
-    res["retrieve_encoded_ms"] = stats_ms(enc_s)
+    return {"retrieve_vector_given_ms": stats_ms(vec_s), "retrieve_encoded_ms": stats_ms(enc_s)}
 
-    # An update: a few new papers, then the next question pays for the refresh.
+
+def _probe_update(
+    library: Any, retriever: Any, settings: Any, papers: int, update_papers: int,
+    chunks_per_paper: int,
+) -> dict[str, Any]:
+    """An update: a few new papers, then the next question pays for the refresh."""
+    res: dict[str, Any] = {}
     texts_c, vectors_c, titles_c = corpus(None)  # from the cache the parent wrote
-    writes = synthetic_papers(texts_c, vectors_c, titles_c, res["papers"], update_papers,
+    writes = synthetic_papers(texts_c, vectors_c, titles_c, papers, update_papers,
                               chunks_per_paper, seed=7, prefix="upd")
     t = time.perf_counter()
     write_papers(library, writes)
@@ -254,13 +161,13 @@ def probe(data_dir: Path, result: Path, n_questions: int, update_papers: int, ch
     retriever.refresh()
     res["update_refresh_s"] = round(time.perf_counter() - t, 2)
     res["update_papers"] = update_papers
-    res["peak_rss_mb"] = peak_rss_mb()
-    result.write_text(json.dumps(res, indent=2), encoding="utf-8")
+    return res
 
 
 def run_probe(data_dir: Path, tmp: Path, size: int, args: argparse.Namespace) -> dict[str, Any]:
     result = tmp / f"probe-{size}.json"
-    cmd = [sys.executable, "-m", "benchmarks.scale", "--probe", str(data_dir), "--result", str(result),
+    cmd = [sys.executable, "-m", "benchmarks.scale", "--probe", str(data_dir),
+           "--result", str(result),
            "--questions", str(args.questions), "--update-papers", str(args.update_papers),
            "--chunks-per-paper", str(args.chunks_per_paper)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -274,7 +181,53 @@ def run_probe(data_dir: Path, tmp: Path, size: int, args: argparse.Namespace) ->
     return out
 
 
+@dataclass
+class _Growth:
+    """The library as it grows, tier by tier, in the parent process."""
+
+    args: argparse.Namespace
+    texts: list[str]
+    vectors: np.ndarray
+    titles: list[str]
+    data_dir: Path
+    t_start: float
+    tiers: list[dict[str, Any]] = field(default_factory=list)
+    history: list[int] = field(default_factory=list)  # sizes built so far: in each cache key
+    written: int = 0  # synthetic papers written by this process
+    current: int = 0  # chunks in the library
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        print("  " + text, flush=True)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any] | None:
+    args = _arguments(argv)
+    if args.probe:
+        probe(args.probe, args.result, args.questions, args.update_papers, args.chunks_per_paper)
+        return None
+    offline_env()
+    run = Run("scale", args.out)
+    t_start = time.perf_counter()
+    texts, vectors, titles = corpus(args.out)
+    data_dir = work_dir(args.out, "scale")
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    g = _Growth(args, texts, vectors, titles, data_dir, t_start)
+    for asked in [int(s) for s in args.sizes.split(",")]:
+        size = _fit_budget(g, asked)
+        if size is None or not _measure_tier(g, size, run):
+            break
+    run["chunks_per_paper"] = args.chunks_per_paper
+    run["tiers"] = g.tiers
+    run["notes"] = g.notes
+    run["growth"] = growth = _growth(g.tiers)
+    run["targets"] = _targets(run, g.tiers, growth)
+    return run.finish()
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--sizes", default="1000,10000,100000", help="library sizes in chunks")
@@ -285,149 +238,167 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
                     help="if writing the largest size would overrun this, write half of it")
     ap.add_argument("--probe", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.probe:
-        probe(args.probe, args.result, args.questions, args.update_papers, args.chunks_per_paper)
+    return ap.parse_args(argv)
+
+
+def _fit_budget(g: _Growth, size: int) -> int | None:
+    """``size``, or half of it (again) where the time left would not cover it at the write
+    and probe times seen so far; None when not even that fits."""
+    if not g.tiers:
+        return size
+    last, args, current = g.tiers[-1], g.args, g.current
+    left = args.budget_s - (time.perf_counter() - g.t_start)
+
+    def eta(n: int) -> float:
+        if cached_library(library_key(g.texts, [*g.history, n], args)) is not None:
+            write = 0.1 * n / 1000  # a copy: ~10 s per 100k chunks
+        else:  # a chunk costs more to insert the larger the library: ~sqrt(size) here
+            per_chunk = last["write_s"] / max(last["new_chunks"], 1)
+            grown = ((current + n) / 2) / max(last["chunks"] - last["new_chunks"] / 2, 1)
+            write = per_chunk * max(n - current, 0) * max(grown, 1.0) ** 0.5
+        # The probe is mostly fixed cost (process, model, 80 questions); the reads,
+        # BM25 build and refreshes grow with the library.
+        grows = sum(last[k] for k in ("fetch_chunk_texts_s", "bm25_build_s", "refresh_load_s",
+                                      "update_refresh_s"))
+        probe = last["tier_s"] - last["tier_write_s"] - grows + grows * n / last["chunks"]
+        return 1.2 * (write + probe)
+
+    asked = size
+    while size > 2 * last["chunks"] and eta(size) > left:
+        size //= 2
+    if eta(size) > left:
+        g.note(f"{asked} chunks skipped: ~{eta(size):.0f}s needed even for {size}, "
+               f"{left:.0f}s left of the budget")
         return None
-    offline_env()
-    run = Run("scale", args.out)
-    t_start = time.perf_counter()
+    if size != asked:
+        g.note(f"{asked} chunks would take ~{eta(asked):.0f}s (budget left {left:.0f}s): "
+               f"measured {size} instead")
+    return size
+
+
+def _build_library(g: _Growth, size: int, want: int) -> tuple[dict[str, Any] | None, float, float]:
+    """The library grown to ``want`` papers: copied from the cache, else written (and cached).
+    Returns the cache manifest (None: written now), the write seconds and this tier's."""
     from chromadb.api.client import SharedSystemClient
 
     from assistant import Library, Settings
 
-    texts, vectors, titles = corpus(args.out)
-    sizes = [int(s) for s in args.sizes.split(",")]
-    data_dir = work_dir(args.out, "scale")
-    shutil.rmtree(data_dir, ignore_errors=True)
-    data_dir.mkdir(parents=True)
-    tiers: list[dict[str, Any]] = []
-    history: list[int] = []  # sizes built so far: part of each tier's cache key
-    written = 0  # synthetic papers written by this process
-    current = 0  # chunks in the library
-    notes: list[str] = []
-    for size in sizes:
-        if tiers:  # will this size fit the budget, at the write and probe times seen so far?
-            last = tiers[-1]
-            left = args.budget_s - (time.perf_counter() - t_start)
+    key = library_key(g.texts, g.history, g.args)
+    manifest = cached_library(key) if size >= CACHE_MIN_CHUNKS else None
+    chroma_dir = g.data_dir / "lib" / "chroma"
+    t = time.perf_counter()
+    if manifest is not None:  # the same library, built by an earlier run
+        shutil.rmtree(chroma_dir, ignore_errors=True)
+        shutil.copytree(LIBRARY_CACHE / key / "chroma", chroma_dir)
+        for old in (g.data_dir / "lib" / "cache").glob("bm25-*.pkl"):  # of the state replaced
+            old.unlink()
+        tier_write_s = time.perf_counter() - t
+        write_s = float(manifest["write_s"])
+        print(f"  {size} chunks: library copied from {LIBRARY_CACHE / key} in "
+              f"{tier_write_s:.1f}s (written in {write_s:.1f}s when cached)", flush=True)
+        return manifest, write_s, tier_write_s
+    # Embedded Chroma is one process's at a time: the parent closes it before each probe.
+    library = Library(Settings(data_dir=g.data_dir / "lib"))
+    for s in range(g.written, want, 1000):
+        n = min(1000, want - s)
+        write_papers(library, synthetic_papers(g.texts, g.vectors, g.titles, s, n,
+                                               g.args.chunks_per_paper, seed=1))
+    write_s = time.perf_counter() - t
+    del library
+    SharedSystemClient.clear_system_cache()
+    gc.collect()
+    if size >= CACHE_MIN_CHUNKS:
+        save_library(chroma_dir, key, {"write_s": round(write_s, 1), "papers": want,
+                                       "history": g.history})
+    return None, write_s, write_s
 
-            def eta(n: int, last: dict[str, Any] = last, current: int = current) -> float:
-                if cached_library(library_key(texts, [*history, n], args)) is not None:
-                    write = 0.1 * n / 1000  # a copy: ~10 s per 100k chunks
-                else:  # a chunk costs more to insert the larger the library: ~sqrt(size) here
-                    per_chunk = last["write_s"] / max(last["new_chunks"], 1)
-                    grown = ((current + n) / 2) / max(last["chunks"] - last["new_chunks"] / 2, 1)
-                    write = per_chunk * max(n - current, 0) * max(grown, 1.0) ** 0.5
-                # The probe is mostly fixed cost (process, model, 80 questions); the reads,
-                # BM25 build and refreshes grow with the library.
-                grows = sum(last[k] for k in ("fetch_chunk_texts_s", "bm25_build_s", "refresh_load_s",
-                                              "update_refresh_s"))
-                probe = last["tier_s"] - last["tier_write_s"] - grows + grows * n / last["chunks"]
-                return 1.2 * (write + probe)
 
-            asked = size
-            while size > 2 * last["chunks"] and eta(size) > left:
-                size //= 2
-            if eta(size) > left:
-                notes.append(f"{asked} chunks skipped: ~{eta(size):.0f}s needed even for {size}, "
-                             f"{left:.0f}s left of the budget")
-                print("  " + notes[-1], flush=True)
-                break
-            if size != asked:
-                notes.append(f"{asked} chunks would take ~{eta(asked):.0f}s (budget left {left:.0f}s): "
-                             f"measured {size} instead")
-                print("  " + notes[-1], flush=True)
-        t_tier = time.perf_counter()
-        # The probes' update papers stay in the library: count them towards the size.
-        want = written + max(0, size - current) // args.chunks_per_paper
-        history.append(size)
-        key = library_key(texts, history, args)
-        manifest = cached_library(key) if size >= CACHE_MIN_CHUNKS else None
-        chroma_dir = data_dir / "lib" / "chroma"
-        t = time.perf_counter()
-        if manifest is not None:  # the same library, built by an earlier run
-            shutil.rmtree(chroma_dir, ignore_errors=True)
-            shutil.copytree(LIBRARY_CACHE / key / "chroma", chroma_dir)
-            for old in (data_dir / "lib" / "cache").glob("bm25-*.pkl"):  # of the state replaced
-                old.unlink()
-            tier_write_s = time.perf_counter() - t
-            write_s = float(manifest["write_s"])
-            print(f"  {size} chunks: library copied from {LIBRARY_CACHE / key} in {tier_write_s:.1f}s "
-                  f"(written in {write_s:.1f}s when cached)", flush=True)
-        else:
-            # Embedded Chroma is one process's at a time: the parent closes it before each probe.
-            library = Library(Settings(data_dir=data_dir / "lib"))
-            for s in range(written, want, 1000):
-                n = min(1000, want - s)
-                write_papers(library, synthetic_papers(texts, vectors, titles, s, n, args.chunks_per_paper, seed=1))
-            write_s = tier_write_s = time.perf_counter() - t
-            del library
-            SharedSystemClient.clear_system_cache()
-            gc.collect()
-            if size >= CACHE_MIN_CHUNKS:
-                save_library(chroma_dir, key, {"write_s": round(write_s, 1), "papers": want, "history": history})
-        written = want
-        prev_total = tiers[-1]["write_total_s"] if tiers else 0.0
-        probe_res = run_probe(data_dir / "lib", data_dir, size, args)
-        if "error" in probe_res:
-            failure = {"target_chunks": size, "write_s": round(write_s, 1),
-                       "chroma_mb": dir_size_mb(data_dir / "lib" / "chroma"), **probe_res}
-            notes.append(f"at ~{size} chunks the library could not be loaded: {probe_res['error']}")
-            print("  FAILED " + notes[-1] + f" ({'; '.join(probe_res['error_at'])})", flush=True)
-            run["failure"] = failure
-            break
-        tier = {"target_chunks": size, "write_s": round(write_s, 1), "tier_write_s": round(tier_write_s, 1),
-                "library_from_cache": manifest is not None,
-                "new_chunks": max(size - current, 0),
-                "tier_s": round(time.perf_counter() - t_tier, 1),
-                "write_total_s": round(prev_total + write_s, 1),
-                "chroma_mb": dir_size_mb(data_dir / "lib" / "chroma"), **probe_res}
-        before = (tiers[-1]["chunks"] + tiers[-1]["sentences"]) if tiers else 0
-        tier["write_records_per_s"] = round((probe_res["chunks"] + probe_res["sentences"] - before) / write_s, 1)
-        tiers.append(tier)
-        current = probe_res["chunks"] + args.update_papers * args.chunks_per_paper
-        print(f"  {probe_res['chunks']:>7} chunks ({probe_res['papers']} papers, {probe_res['sentences']} sentences): "
-              f"written in {write_s:.1f}s; retrieve p50/p95 {probe_res['retrieve_vector_given_ms']['p50']}/"
-              f"{probe_res['retrieve_vector_given_ms']['p95']} ms (vector given), "
-              f"{probe_res['retrieve_encoded_ms']['p50']}/{probe_res['retrieve_encoded_ms']['p95']} ms (encoded); "
-              f"BM25 build {probe_res['bm25_build_s']}s; refresh {probe_res['refresh_load_s']}s; "
-              f"update {probe_res['update_write_s']}+{probe_res['update_refresh_s']}s; "
-              f"library RSS {probe_res['library_rss_mb']} MB, peak {probe_res['peak_rss_mb']} MB; "
-              f"chroma {tier['chroma_mb']} MB", flush=True)
-    run["chunks_per_paper"] = args.chunks_per_paper
-    run["tiers"] = tiers
-    run["notes"] = notes
+def _measure_tier(g: _Growth, size: int, run: Run) -> bool:
+    """Grow the library to ``size`` chunks and probe it; False when the probe failed."""
+    args = g.args
+    t_tier = time.perf_counter()
+    # The probes' update papers stay in the library: count them towards the size.
+    want = g.written + max(0, size - g.current) // args.chunks_per_paper
+    g.history.append(size)
+    manifest, write_s, tier_write_s = _build_library(g, size, want)
+    g.written = want
+    prev_total = g.tiers[-1]["write_total_s"] if g.tiers else 0.0
+    probe_res = run_probe(g.data_dir / "lib", g.data_dir, size, args)
+    chroma_mb = dir_size_mb(g.data_dir / "lib" / "chroma")
+    if "error" in probe_res:
+        run["failure"] = {"target_chunks": size, "write_s": round(write_s, 1),
+                          "chroma_mb": chroma_mb, **probe_res}
+        g.notes.append(f"at ~{size} chunks the library could not be loaded: {probe_res['error']}")
+        print("  FAILED " + g.notes[-1] + f" ({'; '.join(probe_res['error_at'])})", flush=True)
+        return False
+    tier = {"target_chunks": size, "write_s": round(write_s, 1),
+            "tier_write_s": round(tier_write_s, 1), "library_from_cache": manifest is not None,
+            "new_chunks": max(size - g.current, 0),
+            "tier_s": round(time.perf_counter() - t_tier, 1),
+            "write_total_s": round(prev_total + write_s, 1), "chroma_mb": chroma_mb, **probe_res}
+    before = (g.tiers[-1]["chunks"] + g.tiers[-1]["sentences"]) if g.tiers else 0
+    records = probe_res["chunks"] + probe_res["sentences"] - before
+    tier["write_records_per_s"] = round(records / write_s, 1)
+    g.tiers.append(tier)
+    g.current = probe_res["chunks"] + args.update_papers * args.chunks_per_paper
+    _print_tier(tier)
+    return True
+
+
+def _print_tier(tier: dict[str, Any]) -> None:
+    vec, enc = tier["retrieve_vector_given_ms"], tier["retrieve_encoded_ms"]
+    print(f"  {tier['chunks']:>7} chunks ({tier['papers']} papers, {tier['sentences']} "
+          f"sentences): written in {tier['write_s']:.1f}s; retrieve p50/p95 "
+          f"{vec['p50']}/{vec['p95']} ms (vector given), {enc['p50']}/{enc['p95']} ms "
+          f"(encoded); BM25 build {tier['bm25_build_s']}s; refresh {tier['refresh_load_s']}s; "
+          f"update {tier['update_write_s']}+{tier['update_refresh_s']}s; library RSS "
+          f"{tier['library_rss_mb']} MB, peak {tier['peak_rss_mb']} MB; "
+          f"chroma {tier['chroma_mb']} MB", flush=True)
+
+
+def _growth(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each tier against the one before: how data, time, memory and disk grew."""
     growth: list[dict[str, Any]] = []
     for a, b in zip(tiers, tiers[1:], strict=False):
+        va, vb = a["retrieve_vector_given_ms"], b["retrieve_vector_given_ms"]
         growth.append({
             "from_to": f"{a['chunks']}->{b['chunks']}",
             "data": ratio(b["chunks"] + b["sentences"], a["chunks"] + a["sentences"], 1),
-            "retrieve_p50": ratio(b["retrieve_vector_given_ms"]["p50"], a["retrieve_vector_given_ms"]["p50"], 1),
-            "retrieve_p95": ratio(b["retrieve_vector_given_ms"]["p95"], a["retrieve_vector_given_ms"]["p95"], 1),
+            "retrieve_p50": ratio(vb["p50"], va["p50"], 1),
+            "retrieve_p95": ratio(vb["p95"], va["p95"], 1),
             "bm25_build": ratio(b["bm25_build_s"], a["bm25_build_s"], 1),
             "update_refresh": ratio(b["update_refresh_s"], a["update_refresh_s"], 1),
             "library_rss": ratio(b["library_rss_mb"], a["library_rss_mb"], 1),
             "chroma_disk": ratio(b["chroma_mb"], a["chroma_mb"], 1),
         })
-    run["growth"] = growth
-    for g in growth:
-        print(f"  growth {g['from_to']}: data x{g['data']}, retrieve p50 x{g['retrieve_p50']}, "
-              f"p95 x{g['retrieve_p95']}, BM25 build x{g['bm25_build']}, update x{g['update_refresh']}, "
-              f"library RSS x{g['library_rss']}, disk x{g['chroma_disk']}")
-    big: dict[str, Any] = tiers[-1] if tiers else {"chunks": 0, "retrieve_encoded_ms": {"p95": None}}
-    if "failure" in run.data:  # the target is about the largest size asked for
+    for gr in growth:
+        print(f"  growth {gr['from_to']}: data x{gr['data']}, retrieve p50 x{gr['retrieve_p50']}, "
+              f"p95 x{gr['retrieve_p95']}, BM25 build x{gr['bm25_build']}, update "
+              f"x{gr['update_refresh']}, library RSS x{gr['library_rss']}, "
+              f"disk x{gr['chroma_disk']}")
+    return growth
+
+
+def _targets(run: Run, tiers: list[dict[str, Any]], growth: list[dict[str, Any]]) -> dict[str, Any]:
+    nothing = {"chunks": 0, "retrieve_encoded_ms": {"p95": None}}
+    big: dict[str, Any] = tiers[-1] if tiers else nothing
+    failed = "failure" in run.data
+    if failed:  # the target is about the largest size asked for
         big = {**big, "chunks": run["failure"]["target_chunks"],
                "retrieve_encoded_ms": {"p95": None}}
-    mem_ok = all(g["library_rss"] is not None and g["data"] is not None and g["library_rss"] <= g["data"] * 1.1
-                 for g in growth)
-    run["targets"] = {
+    mem_ok = all(
+        g["library_rss"] is not None and g["data"] is not None
+        and g["library_rss"] <= g["data"] * 1.1
+        for g in growth
+    )
+    return {
         f"retrieve_p95_ms_at_{big['chunks']}_chunks": {
             **target(big["retrieve_encoded_ms"]["p95"], "<", 100),
-            **({"met": False, "value": "failed: " + run["failure"]["error"][:80]} if "failure" in run.data else {})},
+            **({"met": False, "value": "failed: " + run["failure"]["error"][:80]}
+               if failed else {})},
         "memory_grows_no_faster_than_data": {"value": [g["library_rss"] for g in growth],
                                              "target": "<= data growth", "met": mem_ok},
     }
-    return run.finish()
 
 
 if __name__ == "__main__":
