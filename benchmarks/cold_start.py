@@ -25,8 +25,18 @@ from typing import Any
 from benchmarks.common import Run, clean_env, ensure_library, offline_env, target, work_dir
 from benchmarks.ingest_throughput import paperlens_cli
 
-HEAVY = ("torch", "chromadb", "gradio", "sentence_transformers", "transformers", "llama_index",
-         "openai", "bm25s", "numpy", "pydantic")
+HEAVY = (
+    "torch",
+    "chromadb",
+    "gradio",
+    "sentence_transformers",
+    "transformers",
+    "llama_index",
+    "openai",
+    "bm25s",
+    "numpy",
+    "pydantic",
+)
 MUST_NOT = ("torch", "chromadb", "gradio")
 QUESTION = "Which papers study speculative decoding?"
 
@@ -58,7 +68,9 @@ print('PHASES=' + json.dumps(out))
 CHILD_TIMEOUT_S = 60.0
 
 
-def run_child(cmd: list[str], env: dict[str, str], timeout: float = CHILD_TIMEOUT_S) -> dict[str, Any]:
+def run_child(
+    cmd: list[str], env: dict[str, str], timeout: float = CHILD_TIMEOUT_S
+) -> dict[str, Any]:
     """Wall time, peak RSS (MB), exit code and stdout of one child process; a child still
     running after ``timeout`` is killed (by its PID) and reported with rc None."""
     with tempfile.TemporaryFile() as so, tempfile.TemporaryFile() as se:
@@ -79,24 +91,34 @@ def run_child(cmd: list[str], env: dict[str, str], timeout: float = CHILD_TIMEOU
         proc.returncode = None if timed_out else os.waitstatus_to_exitcode(status)  # type: ignore[assignment]
         so.seek(0)
         se.seek(0)
-        return {"wall_s": round(wall, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-                "rc": proc.returncode, "stdout": so.read().decode(errors="replace"),
-                "stderr": se.read().decode(errors="replace")[-600:]}
+        return {
+            "wall_s": round(wall, 3),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "rc": proc.returncode,
+            "stdout": so.read().decode(errors="replace"),
+            "stderr": se.read().decode(errors="replace")[-600:],
+        }
 
 
 def repeat(cmd: list[str], env: dict[str, str], n: int) -> dict[str, Any]:
     runs = [run_child(cmd, env) for _ in range(n)]
     walls = [r["wall_s"] for r in runs]
-    return {"median_s": round(statistics.median(walls), 3), "min_s": min(walls), "runs_s": walls,
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "rc": runs[-1]["rc"],
-            "timed_out": any(r["rc"] is None for r in runs),
-            "stdout": runs[-1]["stdout"], "stderr": runs[-1]["stderr"]}
+    return {
+        "median_s": round(statistics.median(walls), 3),
+        "min_s": min(walls),
+        "runs_s": walls,
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "rc": runs[-1]["rc"],
+        "timed_out": any(r["rc"] is None for r in runs),
+        "stdout": runs[-1]["stdout"],
+        "stderr": runs[-1]["stderr"],
+    }
 
 
 def modules(stdout: str) -> list[str]:
     for line in stdout.splitlines():
         if line.startswith("MODULES="):
-            return [m for m in line[len("MODULES="):].split(",") if m]
+            return [m for m in line[len("MODULES=") :].split(",") if m]
     return []
 
 
@@ -110,7 +132,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     lib_dir = work_dir(args.out, "library")
     ensure_library(lib_dir)
     env = clean_env(lib_dir)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")])
+    )
     py = sys.executable
     n = args.repeats
 
@@ -124,16 +148,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     breakdown: dict[str, Any] = {}
     for line in phases["stdout"].splitlines():
         if line.startswith("PHASES="):
-            breakdown = {k: (round(v, 3) if isinstance(v, float) else v)
-                         for k, v in json.loads(line[len("PHASES="):]).items()}
+            breakdown = {
+                k: (round(v, 3) if isinstance(v, float) else v)
+                for k, v in json.loads(line[len("PHASES=") :]).items()
+            }
     res["ask_phases"] = breakdown
 
-    imported = {"import assistant": modules(res["import_assistant"]["stdout"]),
-                "paperlens --help": modules(res["help_probe"]["stdout"])}
+    imported = {
+        "import assistant": modules(res["import_assistant"]["stdout"]),
+        "paperlens --help": modules(res["help_probe"]["stdout"]),
+    }
     for key in ("python_startup", "import_assistant", "help", "ask"):
         r = res[key]
-        print(f"  {key:18s} median {r['median_s']:6.2f}s  (runs {r['runs_s']})  "
-              f"peak RSS {r['peak_rss_mb']} MB  rc {r['rc']}")
+        print(
+            f"  {key:18s} median {r['median_s']:6.2f}s  (runs {r['runs_s']})  "
+            f"peak RSS {r['peak_rss_mb']} MB  rc {r['rc']}"
+        )
     print(f"  heavy modules loaded: {imported}")
     print(f"  cold ask phases (one child): {breakdown}")
     for r in res.values():
@@ -144,11 +174,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     bad = {k: [m for m in v if m in MUST_NOT] for k, v in imported.items()}
     run["targets"] = {
         "help_s": target(res["help"]["median_s"], "<", 0.5),
-        "cold_ask_s": target(None if res["ask"]["timed_out"] or res["ask"]["rc"] != 0
-                             else res["ask"]["median_s"], "<", 5.0),
+        "cold_ask_s": target(
+            None if res["ask"]["timed_out"] or res["ask"]["rc"] != 0 else res["ask"]["median_s"],
+            "<",
+            5.0,
+        ),
         "no_torch_chromadb_gradio_on_import_or_help": {
-            "value": bad, "target": "none of torch, chromadb, gradio",
-            "met": not any(bad.values())},
+            "value": bad,
+            "target": "none of torch, chromadb, gradio",
+            "met": not any(bad.values()),
+        },
     }
     return run.finish()
 

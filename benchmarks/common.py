@@ -27,8 +27,6 @@ QUESTIONS = REPO / "evals" / "data" / "questions.jsonl"
 MODEL = "all-MiniLM-L6-v2"
 
 
-
-
 def offline_env() -> None:
     """Nothing a benchmark runs may reach the network (hub, telemetry)."""
     for key, value in OFFLINE_ENV.items():
@@ -39,8 +37,11 @@ def offline_env() -> None:
 
 def clean_env(data_dir: Path) -> dict[str, str]:
     """The environment for a child process: offline, no ambient paperlens/LLM settings."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("PAPERLENS_") and k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PAPERLENS_") and k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")
+    }
     env.update(OFFLINE_ENV)
     env["PAPERLENS_DATA_DIR"] = str(data_dir)
     return env
@@ -82,8 +83,10 @@ def load_avg() -> list[float]:
 
 
 def describe(m: dict[str, Any]) -> str:
-    return (f"{m['nproc']} cores ({m['cpu']}), {m['ram_gb']} GB RAM, Python {m['python']}; "
-            f"load average {m['load_avg']}")
+    return (
+        f"{m['nproc']} cores ({m['cpu']}), {m['ram_gb']} GB RAM, Python {m['python']}; "
+        f"load average {m['load_avg']}"
+    )
 
 
 # --- memory --------------------------------------------------------------------------------
@@ -115,12 +118,20 @@ def stats_ms(samples_s: Iterable[float]) -> dict[str, float]:
     ms = sorted(s * 1000 for s in samples_s)
     if not ms:
         return {}
+
     def pct(p: float) -> float:
         k = (len(ms) - 1) * p
         lo, hi = int(k), min(int(k) + 1, len(ms) - 1)
         return ms[lo] + (ms[hi] - ms[lo]) * (k - lo)
-    return {"n": len(ms), "p50": round(pct(0.5), 2), "p95": round(pct(0.95), 2),
-            "mean": round(statistics.fmean(ms), 2), "min": round(ms[0], 2), "max": round(ms[-1], 2)}
+
+    return {
+        "n": len(ms),
+        "p50": round(pct(0.5), 2),
+        "p95": round(pct(0.95), 2),
+        "mean": round(statistics.fmean(ms), 2),
+        "min": round(ms[0], 2),
+        "max": round(ms[-1], 2),
+    }
 
 
 def time_each(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[float]:
@@ -198,7 +209,10 @@ class Run:
         for key, t in targets.items():
             mark = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
             print(f"  target {key}: {t['value']} (want {t['target']}) {mark}")
-        print(f"  load average at end {self.data['load_avg_end']}; {self.data['seconds']}s", flush=True)
+        print(
+            f"  load average at end {self.data['load_avg_end']}; {self.data['seconds']}s",
+            flush=True,
+        )
         if self.out is not None:
             self.out.mkdir(parents=True, exist_ok=True)
             path = self.out / f"{self.name}.json"

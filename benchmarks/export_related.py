@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--papers", type=int, default=50)
-    ap.add_argument("--repeats", type=int, default=5, help="exports of the same 50 papers per format")
+    ap.add_argument(
+        "--repeats", type=int, default=5, help="exports of the same 50 papers per format"
+    )
     args = ap.parse_args(argv)
     offline_env()
     run = Run("export_related", args.out)
@@ -48,6 +50,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     export_papers(papers[:2], "ris")
     exports = {}
     for fmt in EXPORT_FORMATS:
+
         def write(_i: int, fmt: str = fmt) -> str:
             return export_papers(papers, fmt)
 
@@ -62,10 +65,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     run["related_first_ms"] = round((time.perf_counter() - t) * 1000, 1)
     rel = stats_ms(time_each(lambda p: bot.related(p.id, 5), papers))
     run["related"] = rel
-    print(f"  related (k=5), first call {run['related_first_ms']} ms; then p50 {rel['p50']:.1f} ms, "
-          f"p95 {rel['p95']:.1f} ms")
-    store_bot = Assistant(Settings(data_dir=settings.data_dir, retrieval={"memory_max_vectors": 0}),
-                          embedder=bot.embedder)
+    print(
+        f"  related (k=5), first call {run['related_first_ms']} ms; then p50 {rel['p50']:.1f} ms, "
+        f"p95 {rel['p95']:.1f} ms"
+    )
+    store_bot = Assistant(
+        Settings(data_dir=settings.data_dir, retrieval={"memory_max_vectors": 0}),
+        embedder=bot.embedder,
+    )
     some = papers[:10]
     store = stats_ms(time_each(lambda p: store_bot.related(p.id, 5), some))
     run["related_store"] = store

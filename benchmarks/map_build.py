@@ -47,14 +47,21 @@ t5 = time.perf_counter()
 bot.library_map()
 t6 = time.perf_counter()
 print(json.dumps({"imports_s": t1 - t0, "snapshot_s": t2 - t1, "map_s": t3 - t2, "svg_s": t4 - t3,
-                  "png_s": t5 - t4, "held_s": t6 - t5, "built_s": m.seconds, "papers": len(m.paper_ids),
-                  "topics": len(m.topics), "svg_kb": len(svg) / 1024, "total_s": t5 - t0}))
+                  "png_s": t5 - t4, "held_s": t6 - t5, "built_s": m.seconds,
+                  "papers": len(m.paper_ids), "topics": len(m.topics), "svg_kb": len(svg) / 1024,
+                  "total_s": t5 - t0}))
 """
 
 
 def child(data_dir: Path, png: Path) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(data_dir), str(png)], cwd=REPO,
-                         capture_output=True, text=True, timeout=600, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(data_dir), str(png)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     got: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in got.items()}
 
@@ -95,10 +102,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cached = child(Path(settings.data_dir), png_dir / "map-cached.png")
     run["cold"] = cold
     run["cached"] = cached
-    print(f"  cold: map {cold['map_s']:.2f}s (+ svg {cold['svg_s']:.3f}s, png {cold['png_s']:.2f}s; "
-          f"imports {cold['imports_s']:.2f}s, snapshot {cold['snapshot_s']:.2f}s) for {cold['papers']} papers")
+    print(
+        f"  cold: map {cold['map_s']:.2f}s (+ svg {cold['svg_s']:.3f}s, png {cold['png_s']:.2f}s; "
+        f"imports {cold['imports_s']:.2f}s, snapshot {cold['snapshot_s']:.2f}s) for "
+        f"{cold['papers']} papers"
+    )
     print(f"  cached: from disk {cached['map_s']:.3f}s, held {cached['held_s'] * 1000:.2f} ms")
-    run["scale"] = [scale(int(n), Path(settings.data_dir)) for n in args.scale_papers.split(",") if n]
+    run["scale"] = [
+        scale(int(n), Path(settings.data_dir)) for n in args.scale_papers.split(",") if n
+    ]
     for s in run["scale"]:
         print(f"  synthetic {s['papers']} papers: build {s['build_s']}s ({s['topics']} topics)")
     run["targets"] = {

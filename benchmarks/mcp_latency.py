@@ -45,7 +45,10 @@ def _free_port() -> int:
 def _start_http(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "paperlens", "mcp", "--http", "--port", str(port)],
-        env=clean_env(data_dir), cwd=str(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=clean_env(data_dir),
+        cwd=str(REPO),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
     while True:
@@ -67,8 +70,12 @@ async def _measure(settings: Any, qs: list[str], port: int) -> dict[str, dict[st
     from paperlens.mcp_server import LibraryTools
 
     direct = LibraryTools(settings)
-    params = StdioServerParameters(command=sys.executable, args=["-m", "paperlens", "mcp"],
-                                   env=clean_env(settings.data_dir), cwd=str(REPO))
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "paperlens", "mcp"],
+        env=clean_env(settings.data_dir),
+        cwd=str(REPO),
+    )
     samples: dict[str, dict[str, list[float]]] = {
         path: {"search_papers": [], "ask": []} for path in ("direct", "stdio", "http")
     }
@@ -76,7 +83,8 @@ async def _measure(settings: Any, qs: list[str], port: int) -> dict[str, dict[st
         clients = {
             "stdio": await stack.enter_async_context(Client(params, read_timeout_seconds=300)),
             "http": await stack.enter_async_context(
-                Client(f"http://127.0.0.1:{port}/mcp", read_timeout_seconds=300)),
+                Client(f"http://127.0.0.1:{port}/mcp", read_timeout_seconds=300)
+            ),
         }
 
         def call_direct(tool: str, q: str) -> None:
@@ -126,19 +134,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         except subprocess.TimeoutExpired:
             server.kill()
     run["questions"] = len(qs)
-    res = {path: {tool: stats_ms(v) for tool, v in tools.items()} for path, tools in samples.items()}
+    res = {
+        path: {tool: stats_ms(v) for tool, v in tools.items()} for path, tools in samples.items()
+    }
     run["latency_ms"] = res
     for path, tools in res.items():
-        print(f"  {path:6s} search_papers p50 {tools['search_papers']['p50']:7.1f} p95 "
-              f"{tools['search_papers']['p95']:7.1f} | ask p50 {tools['ask']['p50']:7.1f} "
-              f"p95 {tools['ask']['p95']:7.1f} ms")
+        print(
+            f"  {path:6s} search_papers p50 {tools['search_papers']['p50']:7.1f} p95 "
+            f"{tools['search_papers']['p95']:7.1f} | ask p50 {tools['ask']['p50']:7.1f} "
+            f"p95 {tools['ask']['p95']:7.1f} ms"
+        )
     run["ratios"] = {
         f"{path}_over_direct_{tool}_p50": ratio(res[path][tool]["p50"], res["direct"][tool]["p50"])
-        for path in ("stdio", "http") for tool in ("search_papers", "ask")
+        for path in ("stdio", "http")
+        for tool in ("search_papers", "ask")
     }
     run["overhead_ms_p50"] = {
         f"{path}_{tool}": round(res[path][tool]["p50"] - res["direct"][tool]["p50"], 1)
-        for path in ("stdio", "http") for tool in ("search_papers", "ask")
+        for path in ("stdio", "http")
+        for tool in ("search_papers", "ask")
     }
     print(f"  ratios: {run['ratios']}")
     print(f"  protocol overhead at p50 (ms): {run['overhead_ms_p50']}")

@@ -22,7 +22,37 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-WORDS = ["model", "retrieval", "attention", "decoding", "sparse", "dense", "token", "layer", "training", "evaluation", "benchmark", "accuracy", "latency", "memory", "context", "document", "passage", "reader", "scientific", "paper", "transformer", "embedding", "query", "answer", "gradient", "objective", "contrastive", "baseline", "results"]
+WORDS = [
+    "model",
+    "retrieval",
+    "attention",
+    "decoding",
+    "sparse",
+    "dense",
+    "token",
+    "layer",
+    "training",
+    "evaluation",
+    "benchmark",
+    "accuracy",
+    "latency",
+    "memory",
+    "context",
+    "document",
+    "passage",
+    "reader",
+    "scientific",
+    "paper",
+    "transformer",
+    "embedding",
+    "query",
+    "answer",
+    "gradient",
+    "objective",
+    "contrastive",
+    "baseline",
+    "results",
+]
 
 
 def make_pdf(path: Path, pages: int, seed: int) -> None:
@@ -54,7 +84,9 @@ def make_pdf(path: Path, pages: int, seed: int) -> None:
             while y > 60:
                 if rng.random() < 0.08:
                     c.setFont("Helvetica-Bold", 12)
-                    c.drawString(72 + col * 246, y, f"{section} {rng.choice(WORDS).title()} Analysis")
+                    c.drawString(
+                        72 + col * 246, y, f"{section} {rng.choice(WORDS).title()} Analysis"
+                    )
                     section += 1
                     y -= 16
                 c.setFont("Times-Roman", 10)
@@ -72,8 +104,13 @@ def time_pages(name: str, files: list[Path], fn) -> dict:  # type: ignore[no-unt
         pages += n
         chars += m
     seconds = time.perf_counter() - t0
-    return {"extractor": name, "pages": pages, "chars": chars, "seconds": round(seconds, 3),
-            "pages_per_s": round(pages / seconds, 1) if seconds else None}
+    return {
+        "extractor": name,
+        "pages": pages,
+        "chars": chars,
+        "seconds": round(seconds, 3),
+        "pages_per_s": round(pages / seconds, 1) if seconds else None,
+    }
 
 
 def run_pypdf(path: Path) -> tuple[int, int]:
@@ -89,7 +126,9 @@ def run_paperlens(path: Path) -> tuple[int, int]:
     from ingest import parse_file
 
     paper = parse_file(path).papers[0]
-    return len(PdfReader(str(path)).pages), len(paper.abstract) + sum(len(s.text) for s in paper.sections)
+    return len(PdfReader(str(path)).pages), len(paper.abstract) + sum(
+        len(s.text) for s in paper.sections
+    )
 
 
 def run_pymupdf(path: Path) -> tuple[int, int]:
@@ -120,11 +159,19 @@ def main() -> None:
             files.append(f)
         results = [time_pages(name, files, fn) for name, fn in runs]
     for r in results:
-        print(f"{r['extractor']:32s} {r['pages_per_s']:>8} pages/s  ({r['pages']} pages, {r['seconds']}s)")
+        print(
+            f"{r['extractor']:32s} {r['pages_per_s']:>8} pages/s  ({r['pages']} pages, "
+            f"{r['seconds']}s)"
+        )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"papers": args.papers, "pages_per_paper": args.pages,
-                   "machine": platform.machine(), "python": platform.python_version(), "results": results}
+        payload = {
+            "papers": args.papers,
+            "pages_per_paper": args.pages,
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+            "results": results,
+        }
         args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 

@@ -55,19 +55,24 @@ def llama_index_retriever(out: Path | None, top_k: int = 10) -> tuple[Any, dict[
     embed = HuggingFaceEmbedding(model_name=str(resolve_model_path(MODEL)), device="cpu")
     chroma_dir = work_dir(out, "llamaindex") / "chroma"
     info: dict[str, Any] = {"reused": True}
-    client = chromadb.PersistentClient(path=str(chroma_dir), settings=ChromaSettings(anonymized_telemetry=False))
+    client = chromadb.PersistentClient(
+        path=str(chroma_dir), settings=ChromaSettings(anonymized_telemetry=False)
+    )
     coll = client.get_or_create_collection("llamaindex-bench")
     if coll.count() == 0:
         clock, _, _ = llama_index_ingest(bundled_papers(), chroma_dir, embed)
         info = {"reused": False, "build_s": round(clock.wall, 1)}
         coll = client.get_or_create_collection("llamaindex-bench")
-    index = VectorStoreIndex.from_vector_store(ChromaVectorStore(chroma_collection=coll), embed_model=embed)
+    index = VectorStoreIndex.from_vector_store(
+        ChromaVectorStore(chroma_collection=coll), embed_model=embed
+    )
     info["nodes"] = coll.count()
     return index.as_retriever(similarity_top_k=top_k), info
 
 
-def measure(libraries: dict[str, Any], qs: list[str], rounds: int,
-            li_retriever: Any | None = None) -> dict[str, dict[str, Any]]:
+def measure(
+    libraries: dict[str, Any], qs: list[str], rounds: int, li_retriever: Any | None = None
+) -> dict[str, dict[str, Any]]:
     """Latency samples and ask's stage breakdown per library (name -> settings).
 
     Libraries are measured question by question in turn, so a burst of load on a shared
@@ -115,7 +120,9 @@ def measure(libraries: dict[str, Any], qs: list[str], rounds: int,
         out.setdefault(name, {}).update({k: stats_ms(v) for k, v in per.items()})
         if name in stages:
             n = len(per["ask"])
-            out[name]["ask_stages_mean_ms"] = {k: round(sum(v) / n, 2) for k, v in stages[name].items()}
+            out[name]["ask_stages_mean_ms"] = {
+                k: round(sum(v) / n, 2) for k, v in stages[name].items()
+            }
     return out
 
 

@@ -37,8 +37,11 @@ SCALE_RESERVE_S = 30  # kept back from scale's budget for its probes' overrun an
 
 
 def child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("PAPERLENS_") and k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PAPERLENS_") and k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")
+    }
     env.update(OFFLINE_ENV)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
@@ -49,7 +52,11 @@ def run_part(name: str, extra: list[str], timeout: int, out: Path) -> dict[str, 
         script = REPO / "benchmarks" / "pdf_extraction.py"
         missing = [m for m in ("reportlab", "pypdf") if importlib.util.find_spec(m) is None]
         if not script.exists() or missing:
-            why = "benchmarks/pdf_extraction.py is missing" if not script.exists() else f"missing {missing}"
+            why = (
+                "benchmarks/pdf_extraction.py is missing"
+                if not script.exists()
+                else f"missing {missing}"
+            )
             print(f"== {name}: skipped ({why})")
             return {"rc": None, "skipped": why}
         cmd = [sys.executable, str(script), *extra, "--out", str(out / f"{name}.json")]
@@ -90,35 +97,81 @@ def table(parts: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
         add("ingest from empty: papers/s", r["paperlens"]["papers_per_s"])
         add("ingest from empty: chunks/s", r["paperlens"]["chunks_per_s"])
         add("raw SentenceTransformer.encode: chunks/s", r["raw_encode"]["chunks_per_s"])
-        add("ingest / raw encode (chunks/s)", t["ours_over_raw_encode"]["value"], t["ours_over_raw_encode"]["target"], t["ours_over_raw_encode"]["met"])
+        add(
+            "ingest / raw encode (chunks/s)",
+            t["ours_over_raw_encode"]["value"],
+            t["ours_over_raw_encode"]["target"],
+            t["ours_over_raw_encode"]["met"],
+        )
         if r.get("llama_index"):
             add("llama-index ingest: papers/s", r["llama_index"]["papers_per_s"])
-            add("ingest / llama-index (papers/s)", t["ours_over_llama_index"]["value"], t["ours_over_llama_index"]["target"], t["ours_over_llama_index"]["met"])
-        for k, label in (("reingest_in_process_s", "re-ingest unchanged, in-process (s)"),
-                         ("reingest_cli_s", "re-ingest unchanged, `paperlens ingest` (s)")):
+            add(
+                "ingest / llama-index (papers/s)",
+                t["ours_over_llama_index"]["value"],
+                t["ours_over_llama_index"]["target"],
+                t["ours_over_llama_index"]["met"],
+            )
+        for k, label in (
+            ("reingest_in_process_s", "re-ingest unchanged, in-process (s)"),
+            ("reingest_cli_s", "re-ingest unchanged, `paperlens ingest` (s)"),
+        ):
             add(label, t[k]["value"], t[k]["target"], t[k]["met"])
         add("model load, not counted above (s)", r["model_load_s"])
     r = parts.get("query_latency", {}).get("result")
     if r:
         t = r["targets"]
-        add("retrieve p50 / p95 (ms)", f"{r['retrieve']['p50']:.1f} / {r['retrieve']['p95']:.1f}", t["retrieve_p50_ms"]["target"] + " (p50)", t["retrieve_p50_ms"]["met"])
-        add("ask (extractive) p50 / p95 (ms)", f"{r['ask']['p50']:.1f} / {r['ask']['p95']:.1f}", t["ask_p50_ms"]["target"] + " (p50)", t["ask_p50_ms"]["met"])
-        add("llama-index retrieve top-10 p50 / p95 (ms)", f"{r['llama_index']['p50']:.1f} / {r['llama_index']['p95']:.1f}")
+        add(
+            "retrieve p50 / p95 (ms)",
+            f"{r['retrieve']['p50']:.1f} / {r['retrieve']['p95']:.1f}",
+            t["retrieve_p50_ms"]["target"] + " (p50)",
+            t["retrieve_p50_ms"]["met"],
+        )
+        add(
+            "ask (extractive) p50 / p95 (ms)",
+            f"{r['ask']['p50']:.1f} / {r['ask']['p95']:.1f}",
+            t["ask_p50_ms"]["target"] + " (p50)",
+            t["ask_p50_ms"]["met"],
+        )
+        add(
+            "llama-index retrieve top-10 p50 / p95 (ms)",
+            f"{r['llama_index']['p50']:.1f} / {r['llama_index']['p95']:.1f}",
+        )
         add("retrieve / llama-index (p50)", r["ratios"]["retrieve_over_llama_index_p50"])
         add("question embedding share of ask", r["ratios"]["embed_share_of_ask"])
     r = parts.get("server_latency", {}).get("result")
     if r:
-        add("Chroma server / embedded, retrieve p50", r["ratios"]["server_over_embedded_retrieve_p50"])
+        add(
+            "Chroma server / embedded, retrieve p50",
+            r["ratios"]["server_over_embedded_retrieve_p50"],
+        )
         add("Chroma server / embedded, ask p50", r["ratios"]["server_over_embedded_ask_p50"])
-        add("store-query path / in-memory, retrieve p50", r["ratios"]["store_query_over_in_memory_retrieve_p50"])
+        add(
+            "store-query path / in-memory, retrieve p50",
+            r["ratios"]["store_query_over_in_memory_retrieve_p50"],
+        )
     r = parts.get("cold_start", {}).get("result")
     if r:
         t = r["targets"]
-        add("`paperlens --help` (s)", r["help"]["median_s"], t["help_s"]["target"], t["help_s"]["met"])
+        add(
+            "`paperlens --help` (s)",
+            r["help"]["median_s"],
+            t["help_s"]["target"],
+            t["help_s"]["met"],
+        )
         add("`python -c 'import assistant'` (s)", r["import_assistant"]["median_s"])
-        add("cold `paperlens ask` (s) / peak RSS (MB)", f"{r['ask']['median_s']:.2f} / {r['ask']['peak_rss_mb']:.0f}", t["cold_ask_s"]["target"] + " (s)", t["cold_ask_s"]["met"])
+        add(
+            "cold `paperlens ask` (s) / peak RSS (MB)",
+            f"{r['ask']['median_s']:.2f} / {r['ask']['peak_rss_mb']:.0f}",
+            t["cold_ask_s"]["target"] + " (s)",
+            t["cold_ask_s"]["met"],
+        )
         h = t["no_torch_chromadb_gradio_on_import_or_help"]
-        add("torch/chromadb/gradio on import or --help", "none" if h["met"] else h["value"], "none", h["met"])
+        add(
+            "torch/chromadb/gradio on import or --help",
+            "none" if h["met"] else h["value"],
+            "none",
+            h["met"],
+        )
     r = parts.get("pdf_extraction", {}).get("result")
     if r:
         for res in r.get("results", []):
@@ -126,31 +179,60 @@ def table(parts: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
     r = parts.get("export_related", {}).get("result")
     if r:
         t = r["targets"]
-        add(f"export {r['export_papers']} papers, slowest format p50 (ms)", t["export_50_papers_p50_ms"]["value"],
-            t["export_50_papers_p50_ms"]["target"], t["export_50_papers_p50_ms"]["met"])
-        add("related papers (k=5) p50 / p95 (ms)", f"{r['related']['p50']:.1f} / {r['related']['p95']:.1f}",
-            t["related_p50_ms"]["target"] + " (p50)", t["related_p50_ms"]["met"])
+        add(
+            f"export {r['export_papers']} papers, slowest format p50 (ms)",
+            t["export_50_papers_p50_ms"]["value"],
+            t["export_50_papers_p50_ms"]["target"],
+            t["export_50_papers_p50_ms"]["met"],
+        )
+        add(
+            "related papers (k=5) p50 / p95 (ms)",
+            f"{r['related']['p50']:.1f} / {r['related']['p95']:.1f}",
+            t["related_p50_ms"]["target"] + " (p50)",
+            t["related_p50_ms"]["met"],
+        )
         add("related, first call of a library version (ms)", r["related_first_ms"])
         add("related from the store (no vectors in memory) p50 (ms)", r["related_store"]["p50"])
     r = parts.get("map_build", {}).get("result")
     if r:
         t = r["targets"]
-        add(f"library map of {r['cold']['papers']} papers, cold build + SVG (s)", t["map_cold_s"]["value"],
-            t["map_cold_s"]["target"], t["map_cold_s"]["met"])
-        add("library map from its disk cache (s) / PNG (s)", f"{r['cached']['map_s']:.3f} / {r['cold']['png_s']:.2f}")
+        add(
+            f"library map of {r['cold']['papers']} papers, cold build + SVG (s)",
+            t["map_cold_s"]["value"],
+            t["map_cold_s"]["target"],
+            t["map_cold_s"]["met"],
+        )
+        add(
+            "library map from its disk cache (s) / PNG (s)",
+            f"{r['cached']['map_s']:.3f} / {r['cold']['png_s']:.2f}",
+        )
         for s in r.get("scale", []):
             add(f"library map of {s['papers']} synthetic papers, build (s)", s["build_s"])
     r = parts.get("scale", {}).get("result")
     if r:
         for tier in r["tiers"]:
-            add(f"{tier['chunks']} chunks: retrieve p50 / p95 (ms)",
-                f"{tier['retrieve_encoded_ms']['p50']:.1f} / {tier['retrieve_encoded_ms']['p95']:.1f}")
-            add(f"{tier['chunks']} chunks: BM25 build / update (s)", f"{tier['bm25_build_s']} / {tier['update_write_s'] + tier['update_refresh_s']:.1f}")
-            add(f"{tier['chunks']} chunks: library RSS / peak (MB), disk (MB)",
-                f"{tier['library_rss_mb']:.0f} / {tier['peak_rss_mb']:.0f}, {tier['chroma_mb']:.0f}")
+            add(
+                f"{tier['chunks']} chunks: retrieve p50 / p95 (ms)",
+                f"{tier['retrieve_encoded_ms']['p50']:.1f} / "
+                f"{tier['retrieve_encoded_ms']['p95']:.1f}",
+            )
+            add(
+                f"{tier['chunks']} chunks: BM25 build / update (s)",
+                f"{tier['bm25_build_s']} / {tier['update_write_s'] + tier['update_refresh_s']:.1f}",
+            )
+            add(
+                f"{tier['chunks']} chunks: library RSS / peak (MB), disk (MB)",
+                f"{tier['library_rss_mb']:.0f} / {tier['peak_rss_mb']:.0f}, "
+                f"{tier['chroma_mb']:.0f}",
+            )
         if r.get("failure"):
             f = r["failure"]
-            add(f"{f['target_chunks']} chunks: library fails to load", f["error"][:60], "loads", False)
+            add(
+                f"{f['target_chunks']} chunks: library fails to load",
+                f["error"][:60],
+                "loads",
+                False,
+            )
         for k, t in r["targets"].items():
             add(k.replace("_", " "), t["value"], t["target"], t["met"])
     return rows
@@ -179,8 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     total = round(time.perf_counter() - t0, 1)
     rows = table(parts)
     summary = {
-        "machine": m, "load_avg_start": m["load_avg"], "load_avg_end": load_avg(),
-        "total_s": total, "budget_s": args.budget_s,
+        "machine": m,
+        "load_avg_start": m["load_avg"],
+        "load_avg_end": load_avg(),
+        "total_s": total,
+        "budget_s": args.budget_s,
         "parts": {k: {kk: vv for kk, vv in v.items() if kk != "result"} for k, v in parts.items()},
         "table": [dict(zip(("figure", "value", "target", "met"), r, strict=True)) for r in rows],
         "results": {k: v.get("result") for k, v in parts.items()},
@@ -190,10 +275,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'figure':{w}s}  {'value':>22s}  {'target':14s} met")
     for label, value, tgt, met in rows:
         print(f"{label:{w}s}  {value:>22s}  {tgt:14s} {met}")
-    print(f"\n{len(parts)} parts in {total}s (budget {args.budget_s:.0f}s); "
-          f"load average {m['load_avg']} at start, {summary['load_avg_end']} at end; "
-          f"{out / 'summary.json'}")
-    failed = [k for k, v in parts.items() if v.get("rc") not in (0, None) or (v.get("rc") is None and not v.get("skipped"))]
+    print(
+        f"\n{len(parts)} parts in {total}s (budget {args.budget_s:.0f}s); "
+        f"load average {m['load_avg']} at start, {summary['load_avg_end']} at end; "
+        f"{out / 'summary.json'}"
+    )
+    failed = [
+        k
+        for k, v in parts.items()
+        if v.get("rc") not in (0, None) or (v.get("rc") is None and not v.get("skipped"))
+    ]
     if failed:
         print(f"failed: {failed}")
     return 1 if failed else 0

@@ -60,22 +60,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         server = start_server(Path(tmp), embedded.resolved_chroma_path)
         run["server_start_s"] = round(time.perf_counter() - t, 2)
         try:
-            remote = embedded.model_copy(update={
-                "chroma_host": "127.0.0.1", "chroma_port": server.port, "data_dir": Path(tmp) / "data"})
+            remote = embedded.model_copy(
+                update={
+                    "chroma_host": "127.0.0.1",
+                    "chroma_port": server.port,
+                    "data_dir": Path(tmp) / "data",
+                }
+            )
             # The copy must hold the same library, or the comparison means nothing.
             a, b = Library(embedded).stats(), Library(remote).stats()
             run["library"] = {"papers": a.papers, "chunks": a.chunks, "sentences": a.sentences}
             if (a.papers, a.chunks, a.sentences) != (b.papers, b.chunks, b.sentences):
                 raise SystemExit(f"server copy differs: {a} vs {b}")
-            print(f"  chroma server pid {server.pid} on port {server.port}, ready in "
-                  f"{run['server_start_s']}s; {a.papers} papers, {a.chunks} chunks")
+            print(
+                f"  chroma server pid {server.pid} on port {server.port}, ready in "
+                f"{run['server_start_s']}s; {a.papers} papers, {a.chunks} chunks"
+            )
 
             def store_path(s: Any) -> Any:
-                return s.model_copy(update={"retrieval": s.retrieval.model_copy(update={"memory_max_vectors": 0})})
+                return s.model_copy(
+                    update={"retrieval": s.retrieval.model_copy(update={"memory_max_vectors": 0})}
+                )
 
-            libs = {"embedded": embedded, "server": remote,
-                    "embedded_store_query": store_path(embedded),
-                    "server_store_query": store_path(remote)}
+            libs = {
+                "embedded": embedded,
+                "server": remote,
+                "embedded_store_query": store_path(embedded),
+                "server_store_query": store_path(remote),
+            }
             res = measure(libs, qs, args.rounds)
         finally:
             server.stop()
@@ -83,15 +95,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     run["rounds"] = args.rounds
     run.data.update(res)
     for name, r in res.items():
-        print(f"  {name:22s} retrieve p50 {r['retrieve']['p50']:7.1f} p95 {r['retrieve']['p95']:7.1f} | "
-              f"ask p50 {r['ask']['p50']:7.1f} p95 {r['ask']['p95']:7.1f} ms")
+        print(
+            f"  {name:22s} retrieve p50 {r['retrieve']['p50']:7.1f} p95 "
+            f"{r['retrieve']['p95']:7.1f} | "
+            f"ask p50 {r['ask']['p50']:7.1f} p95 {r['ask']['p95']:7.1f} ms"
+        )
     run["ratios"] = {
-        "server_over_embedded_retrieve_p50": ratio(res["server"]["retrieve"]["p50"], res["embedded"]["retrieve"]["p50"]),
-        "server_over_embedded_ask_p50": ratio(res["server"]["ask"]["p50"], res["embedded"]["ask"]["p50"]),
+        "server_over_embedded_retrieve_p50": ratio(
+            res["server"]["retrieve"]["p50"], res["embedded"]["retrieve"]["p50"]
+        ),
+        "server_over_embedded_ask_p50": ratio(
+            res["server"]["ask"]["p50"], res["embedded"]["ask"]["p50"]
+        ),
         "server_over_embedded_store_query_retrieve_p50": ratio(
-            res["server_store_query"]["retrieve"]["p50"], res["embedded_store_query"]["retrieve"]["p50"]),
+            res["server_store_query"]["retrieve"]["p50"],
+            res["embedded_store_query"]["retrieve"]["p50"],
+        ),
         "store_query_over_in_memory_retrieve_p50": ratio(
-            res["embedded_store_query"]["retrieve"]["p50"], res["embedded"]["retrieve"]["p50"]),
+            res["embedded_store_query"]["retrieve"]["p50"], res["embedded"]["retrieve"]["p50"]
+        ),
     }
     print(f"  ratios: {run['ratios']}")
     return run.finish()

@@ -65,7 +65,9 @@ def _documents(papers: Sequence[Paper]) -> list[Any]:
     ]
 
 
-def run_baseline(papers: Sequence[Paper], questions: Sequence[str], cache_dir: Path, top_k: int = TOP_K) -> BaselineRun:
+def run_baseline(
+    papers: Sequence[Paper], questions: Sequence[str], cache_dir: Path, top_k: int = TOP_K
+) -> BaselineRun:
     """Top-``top_k`` nodes per question from the plain llama-index index, as paper ids."""
     from llama_index.core import Settings, StorageContext, VectorStoreIndex, load_index_from_storage
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
@@ -77,7 +79,9 @@ def run_baseline(papers: Sequence[Paper], questions: Sequence[str], cache_dir: P
     persist = cache_dir / f"eval-baseline-{_key(papers)}"
     cached = (persist / "docstore.json").exists()
     if cached:
-        index = load_index_from_storage(StorageContext.from_defaults(persist_dir=str(persist)), embed_model=embed)
+        index = load_index_from_storage(
+            StorageContext.from_defaults(persist_dir=str(persist)), embed_model=embed
+        )
     else:
         index = VectorStoreIndex.from_documents(_documents(papers), embed_model=embed)
         persist.parent.mkdir(parents=True, exist_ok=True)

@@ -48,7 +48,9 @@ KINDS = ("own", "own_rest", "random", "closest", "number", "negation", "title_ow
 TITLE = -2  # drop_sentence value: score against the abstract without the title
 NEGATIVES = ("random", "closest", "number", "negation")
 COS_WEIGHTS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)
-_AUX = re.compile(r"\b(is|are|was|were|can|could|will|would|does|do|did|has|have|should|may|might)\b")
+_AUX = re.compile(
+    r"\b(is|are|was|were|can|could|will|would|does|do|did|has|have|should|may|might)\b"
+)
 _WE = re.compile(r"\b(we|this paper|this work|it)\s+(\w+?)(s|es)?\b", re.IGNORECASE)
 _NUM = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
 
@@ -93,7 +95,7 @@ def alter_number(sentence: str, source_text: str) -> str | None:
         else:
             new = str(int(value) + bump)
         if new.replace(",", "") not in have:
-            return sentence[: m.start()] + new + sentence[m.end():]
+            return sentence[: m.start()] + new + sentence[m.end() :]
     return None
 
 
@@ -101,14 +103,16 @@ def insert_negation(sentence: str) -> str:
     """The sentence with "not" after its first auxiliary verb (or its subject's verb)."""
     m = _AUX.search(sentence)
     if m:
-        return sentence[: m.end()] + " not" + sentence[m.end():]
+        return sentence[: m.end()] + " not" + sentence[m.end() :]
     m = _WE.search(sentence)
     if m and m.group(1).lower() == "we":
-        return sentence[: m.start(2)] + "do not " + sentence[m.start(2):]
+        return sentence[: m.start(2)] + "do not " + sentence[m.start(2) :]
     return "It is not the case that " + sentence[0].lower() + sentence[1:]
 
 
-def build_pairs(papers: dict[str, Paper], vectors: dict[str, np.ndarray], n: int = 100, seed: int = 0) -> list[Pair]:
+def build_pairs(
+    papers: dict[str, Paper], vectors: dict[str, np.ndarray], n: int = 100, seed: int = 0
+) -> list[Pair]:
     """The calibration pairs (see the module docstring), deterministic for a seed."""
     rng = random.Random(seed)
     order = sorted(p for p in papers if p in vectors)
@@ -141,11 +145,18 @@ def build_pairs(papers: dict[str, Paper], vectors: dict[str, np.ndarray], n: int
         ]
         # The changed-number pair uses the first sentence that has a number, if any.
         with_number = next((x for x in sents if _NUM.search(x.text)), None)
-        changed = alter_number(with_number.text, paper.title + " " + paper.abstract) if with_number else None
+        changed = (
+            alter_number(with_number.text, paper.title + " " + paper.abstract)
+            if with_number
+            else None
+        )
         if changed:
             pairs.append(Pair("number", changed, pid, pid))
         # A paraphrase-like claim: the title against the abstract without its title.
-        pairs += [Pair("title_own", paper.title, pid, pid, TITLE), Pair("title_closest", paper.title, pid, closest, TITLE)]
+        pairs += [
+            Pair("title_own", paper.title, pid, pid, TITLE),
+            Pair("title_closest", paper.title, pid, closest, TITLE),
+        ]
     return pairs
 
 
@@ -158,7 +169,9 @@ def mean_vectors(library: Any, paper_ids: Sequence[str]) -> dict[str, np.ndarray
     return out
 
 
-def score_pairs(pairs: Sequence[Pair], papers: dict[str, Paper], embedder: Any, cos_weight: float) -> tuple[np.ndarray, np.ndarray]:
+def score_pairs(
+    pairs: Sequence[Pair], papers: dict[str, Paper], embedder: Any, cos_weight: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(support without the number cap, number rule passed) per pair."""
     verifier = Verifier(embedder, threshold=float("inf"), cos_weight=cos_weight)
     scores = np.zeros(len(pairs), dtype=float)
@@ -187,12 +200,14 @@ def threshold_table(
     for t in grid:
         tp = int((pos >= t).sum())
         fp = int(((neg >= t) & neg_ok).sum())
-        rows.append({
-            "threshold": round(float(t), 3),
-            "recall": tp / len(pos) if len(pos) else 0.0,
-            "precision": tp / (tp + fp) if tp + fp else 1.0,
-            "false_pass": fp / len(neg) if len(neg) else 0.0,
-        })
+        rows.append(
+            {
+                "threshold": round(float(t), 3),
+                "recall": tp / len(pos) if len(pos) else 0.0,
+                "precision": tp / (tp + fp) if tp + fp else 1.0,
+                "false_pass": fp / len(neg) if len(neg) else 0.0,
+            }
+        )
     return rows
 
 
@@ -211,8 +226,12 @@ def calibrate(
     papers = library.papers()
     pairs = build_pairs(papers, mean_vectors(library, list(papers)), n=n, seed=seed)
     cached = _CachedEmbedder(embedder)
-    texts = [p.claim for p in pairs] + [papers[pid].title for pid in {p.source_paper for p in pairs}]
-    texts += [s.text for pid in {p.source_paper for p in pairs} for s in paper_sentences(papers[pid])]
+    texts = [p.claim for p in pairs] + [
+        papers[pid].title for pid in {p.source_paper for p in pairs}
+    ]
+    texts += [
+        s.text for pid in {p.source_paper for p in pairs} for s in paper_sentences(papers[pid])
+    ]
     texts.append("")
     cached.warm(texts)
     sweep: dict[str, dict[str, float]] = {}
@@ -235,20 +254,29 @@ def calibrate(
     # the closest wrong paper (Youden's J). Verbatim quotes score 1.0 at any threshold, so
     # the paraphrase regime - the LLM answerer's - is the one the threshold decides.
     fine = np.round(np.arange(0.30, 0.90, 0.01), 2)
-    para = threshold_table(k["title_own"], k["title_closest"], ok["title_closest"].astype(bool), fine)
+    para = threshold_table(
+        k["title_own"], k["title_closest"], ok["title_closest"].astype(bool), fine
+    )
     best = max(para, key=lambda r: (r["recall"] - r["false_pass"], -r["threshold"]))
     recommended = best["threshold"]
 
     def at(t: float) -> dict[str, float]:
-        return {kind: float(((k[kind] >= t) & ok[kind].astype(bool)).mean()) if len(k[kind]) else 0.0 for kind in KINDS}
+        return {
+            kind: float(((k[kind] >= t) & ok[kind].astype(bool)).mean()) if len(k[kind]) else 0.0
+            for kind in KINDS
+        }
 
     result: dict[str, Any] = {
         "n_sentences": len({p.claim_paper for p in pairs}),
         "pairs": {kind: int(len(k[kind])) for kind in KINDS},
         "cos_weight": current_cos_weight,
         "distribution": {
-            kind: {q: float(np.percentile(k[kind], p)) for q, p in (("p5", 5), ("p25", 25), ("median", 50), ("p75", 75), ("p95", 95))}
-            for kind in KINDS if len(k[kind])
+            kind: {
+                q: float(np.percentile(k[kind], p))
+                for q, p in (("p5", 5), ("p25", 25), ("median", 50), ("p75", 75), ("p95", 95))
+            }
+            for kind in KINDS
+            if len(k[kind])
         },
         "auroc": sweep[str(current_cos_weight)],
         "auroc_by_cos_weight": sweep,
@@ -263,7 +291,9 @@ def calibrate(
         "scores": {kind: [round(float(x), 4) for x in k[kind]] for kind in KINDS},
     }
     if llm_judge is not None:
-        result["llm_judge"] = judge_agreement(pairs, scores, num_ok, papers, llm_judge, current_threshold, judge_per_kind, seed)
+        result["llm_judge"] = judge_agreement(
+            pairs, scores, num_ok, papers, llm_judge, current_threshold, judge_per_kind, seed
+        )
     return result
 
 
@@ -276,12 +306,16 @@ CITE_MAX_WRONG = 0.02
 
 
 def paper_split(paper_id: str) -> str:
-    """"tune" or "held" for a paper, fixed by its id (half the papers each)."""
+    """ "tune" or "held" for a paper, fixed by its id (half the papers each)."""
     return "tune" if int(hashlib.sha1(paper_id.encode()).hexdigest(), 16) % 2 == 0 else "held"
 
 
 def attribution_scores(
-    papers: dict[str, Paper], vectors: dict[str, np.ndarray], embedder: Any, seed: int = 0, near: int = 10,
+    papers: dict[str, Paper],
+    vectors: dict[str, np.ndarray],
+    embedder: Any,
+    seed: int = 0,
+    near: int = 10,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Support per kind and split: {split: {kind: scores}} (number rule applied as a cap)."""
     rng = random.Random(seed)
@@ -292,7 +326,9 @@ def attribution_scores(
     sents = {p: paper_sentences(papers[p]) for p in order}
     cached = embedder if isinstance(embedder, _CachedEmbedder) else _CachedEmbedder(embedder)
     cached.warm([t for p in order for t in (papers[p].title, *(x.text for x in sents[p]))])
-    verifier = Verifier(cast(Any, cached), threshold=float("inf"), attribution_threshold=float("inf"))
+    verifier = Verifier(
+        cast(Any, cached), threshold=float("inf"), attribution_threshold=float("inf")
+    )
 
     def support(claim: str, pid: str, drop: int = -1) -> float:
         paper = papers[pid]
@@ -303,7 +339,9 @@ def attribution_scores(
         ok = not (numbers(claim) - numbers(paper.title + " " + paper.abstract))
         return float(got[0, 0]) if ok else 0.0
 
-    out: dict[str, dict[str, list[float]]] = {s: {k: [] for k in ATTRIBUTION_KINDS} for s in ("tune", "held")}
+    out: dict[str, dict[str, list[float]]] = {
+        s: {k: [] for k in ATTRIBUTION_KINDS} for s in ("tune", "held")
+    }
     for i, pid in enumerate(order):
         good = [x for x in sents[pid] if len(terms(x.text)) >= 8]
         if len(sents[pid]) < 3 or not good:
@@ -336,12 +374,22 @@ def choose_thresholds(tune: dict[str, np.ndarray]) -> dict[str, float]:
     return {"cite": cite, "attribution": attribution}
 
 
-def relevance_scores(papers: dict[str, Paper], embedder: Any, questions_path: Path, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+def relevance_scores(
+    papers: dict[str, Paper], embedder: Any, questions_path: Path, seed: int = 0
+) -> dict[str, dict[str, np.ndarray]]:
     """Cosine of eval questions with sentences: each relevant paper's best sentence, every
     sentence of the relevant papers, and the best sentence of 10 random other papers."""
     rng = random.Random(seed)
-    qs = [json.loads(line) for line in questions_path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    qs = [q for q in qs if q["kind"] in ("topic", "topic_paraphrase", "single", "comparison") and q["relevant"]]
+    qs = [
+        json.loads(line)
+        for line in questions_path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    qs = [
+        q
+        for q in qs
+        if q["kind"] in ("topic", "topic_paraphrase", "single", "comparison") and q["relevant"]
+    ]
     order = sorted(papers)
     qvecs = embedder.encode([q["question"] for q in qs])
     svec: dict[str, np.ndarray] = {}
@@ -349,7 +397,9 @@ def relevance_scores(papers: dict[str, Paper], embedder: Any, questions_path: Pa
     def cos(qv: np.ndarray, pid: str) -> np.ndarray:
         if pid not in svec:
             texts = [x.text for x in paper_sentences(papers[pid])]
-            svec[pid] = embedder.encode(texts) if texts else np.zeros((0, len(qv)), dtype=np.float32)
+            svec[pid] = (
+                embedder.encode(texts) if texts else np.zeros((0, len(qv)), dtype=np.float32)
+            )
         return np.asarray(svec[pid] @ qv)
 
     out: dict[str, dict[str, list[float]]] = {}
@@ -366,7 +416,9 @@ def relevance_scores(papers: dict[str, Paper], embedder: Any, questions_path: Pa
     return {s: {k: np.asarray(v) for k, v in kinds.items()} for s, kinds in out.items()}
 
 
-def calibrate_attribution(library: Any, embedder: Any, questions_path: Path, seed: int = 0) -> dict[str, Any]:
+def calibrate_attribution(
+    library: Any, embedder: Any, questions_path: Path, seed: int = 0
+) -> dict[str, Any]:
     """The attribution and relevance calibration: thresholds from tune, rates on both halves."""
     papers = library.papers()
     embedder = _CachedEmbedder(embedder)  # both parts encode the same sentences
@@ -386,7 +438,8 @@ def calibrate_attribution(library: Any, embedder: Any, questions_path: Path, see
         "at_attribution": {s: rates(s, chosen["attribution"]) for s in scores},
         "max_wrong": {s: {k: float(scores[s][k].max()) for k in WRONG} for s in scores},
         "relevance": {
-            s: {k: float((v >= floor).mean()) for k, v in kinds.items()} | {"n_best": len(kinds["best"])}
+            s: {k: float((v >= floor).mean()) for k, v in kinds.items()}
+            | {"n_best": len(kinds["best"])}
             for s, kinds in rel.items()
         },
     }
@@ -399,27 +452,61 @@ def attribution_markdown(result: dict[str, Any]) -> str:
         f"Thresholds chosen on the tuning half: explicit [n] {t['cite']:.2f}, post-hoc attribution "
         f"{t['attribution']:.2f}, relevance floor {t['relevance']:.2f}.",
         "",
-        "Pairs: " + "; ".join(f"{s} " + ", ".join(f"{k} {v}" for k, v in kinds.items()) for s, kinds in result["pairs"].items()) + ".",
+        "Pairs: "
+        + "; ".join(
+            f"{s} " + ", ".join(f"{k} {v}" for k, v in kinds.items())
+            for s, kinds in result["pairs"].items()
+        )
+        + ".",
     ]
     for label, key in (("explicit [n]", "at_cite"), ("attribution", "at_attribution")):
         thr = t["cite"] if key == "at_cite" else t["attribution"]
-        lines += ["", f"Pass rate at the {label} threshold {thr:.2f}:", "",
-                  "| half | " + " | ".join(ATTRIBUTION_KINDS) + " |", "|---" * (len(ATTRIBUTION_KINDS) + 1) + "|"]
+        lines += [
+            "",
+            f"Pass rate at the {label} threshold {thr:.2f}:",
+            "",
+            "| half | " + " | ".join(ATTRIBUTION_KINDS) + " |",
+            "|---" * (len(ATTRIBUTION_KINDS) + 1) + "|",
+        ]
         for split, r in result[key].items():
-            lines.append(f"| {split} | " + " | ".join(f"{r[k]:.3f}" for k in ATTRIBUTION_KINDS) + " |")
-    lines += ["", "Highest wrong-abstract support: " + "; ".join(
-        f"{s} " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()) for s, m in result["max_wrong"].items()) + "."]
-    lines += ["", f"Relevance floor {t['relevance']:.2f} (cosine of the question and the answer sentence), "
-              "share of sentences passing:", "", "| questions | relevant paper, best sentence | relevant paper, any sentence | random paper, best sentence |",
-              "|---|---|---|---|"]
+            lines.append(
+                f"| {split} | " + " | ".join(f"{r[k]:.3f}" for k in ATTRIBUTION_KINDS) + " |"
+            )
+    lines += [
+        "",
+        "Highest wrong-abstract support: "
+        + "; ".join(
+            f"{s} " + ", ".join(f"{k} {v:.3f}" for k, v in m.items())
+            for s, m in result["max_wrong"].items()
+        )
+        + ".",
+    ]
+    lines += [
+        "",
+        f"Relevance floor {t['relevance']:.2f} (cosine of the question and the answer sentence), "
+        "share of sentences passing:",
+        "",
+        "| questions | relevant paper, best sentence | relevant paper, any sentence | "
+        "random paper, best sentence |",
+        "|---|---|---|---|",
+    ]
     for split, r in result["relevance"].items():
-        lines.append(f"| {split} ({r['n_best']} relevant papers) | {r['best']:.3f} | {r['all']:.3f} | {r['random_best']:.3f} |")
+        lines.append(
+            f"| {split} ({r['n_best']} relevant papers) | {r['best']:.3f} | {r['all']:.3f} "
+            f"| {r['random_best']:.3f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def judge_agreement(
-    pairs: Sequence[Pair], scores: np.ndarray, num_ok: np.ndarray, papers: dict[str, Paper],
-    judge: Any, threshold: float, per_kind: int, seed: int,
+    pairs: Sequence[Pair],
+    scores: np.ndarray,
+    num_ok: np.ndarray,
+    papers: dict[str, Paper],
+    judge: Any,
+    threshold: float,
+    per_kind: int,
+    seed: int,
 ) -> dict[str, Any]:
     """The LLM judge on a sample of pairs: accuracy against the construction labels
     (own = supported, random/closest/number/negation = not) and agreement with the offline judge."""
@@ -432,7 +519,14 @@ def judge_agreement(
     for i in chosen:
         p = pairs[i]
         said = bool(judge(p.claim, [p.source_paper])[0] >= 0.5)
-        rows.append({"kind": p.kind, "llm": said, "offline": bool(scores[i] >= threshold and num_ok[i]), "gold": p.kind == "own"})
+        rows.append(
+            {
+                "kind": p.kind,
+                "llm": said,
+                "offline": bool(scores[i] >= threshold and num_ok[i]),
+                "gold": p.kind == "own",
+            }
+        )
     per_kind_acc = {
         kind: float(np.mean([r["llm"] == r["gold"] for r in rows if r["kind"] == kind]))
         for kind in {r["kind"] for r in rows}
@@ -440,8 +534,12 @@ def judge_agreement(
     return {
         "pairs": len(rows),
         "llm_accuracy": float(np.mean([r["llm"] == r["gold"] for r in rows])) if rows else None,
-        "offline_accuracy": float(np.mean([r["offline"] == r["gold"] for r in rows])) if rows else None,
-        "llm_offline_agreement": float(np.mean([r["llm"] == r["offline"] for r in rows])) if rows else None,
+        "offline_accuracy": float(np.mean([r["offline"] == r["gold"] for r in rows]))
+        if rows
+        else None,
+        "llm_offline_agreement": float(np.mean([r["llm"] == r["offline"] for r in rows]))
+        if rows
+        else None,
         "llm_accuracy_by_kind": per_kind_acc,
         "unparsed_replies": getattr(judge, "unparsed", 0),
     }
@@ -459,7 +557,13 @@ def plot(result: dict[str, Any], path: Path) -> None:
     for kind in KINDS:
         vals = result["scores"].get(kind) or []
         if vals:
-            ax.hist(vals, bins=list(bins), histtype="step", linewidth=1.6, label=f"{kind} (n={len(vals)})")
+            ax.hist(
+                vals,
+                bins=list(bins),
+                histtype="step",
+                linewidth=1.6,
+                label=f"{kind} (n={len(vals)})",
+            )
     ax.axvline(result["current_threshold"], color="grey", linestyle="--", label="current threshold")
     ax.axvline(result["recommended_threshold"], color="black", linestyle=":", label="recommended")
     ax.set_xlabel(f"Verifier support (cos_weight={result['cos_weight']}), number rule not applied")
@@ -475,36 +579,74 @@ def markdown(result: dict[str, Any]) -> str:
     """The calibration section of a report (also the body of CITATION_CALIBRATION.md)."""
     lines = [
         f"Pairs from {result['n_sentences']} abstract sentences: "
-        + ", ".join(f"{k} {v}" for k, v in result["pairs"].items()) + ".",
+        + ", ".join(f"{k} {v}" for k, v in result["pairs"].items())
+        + ".",
         "",
-        f"Support score distribution (Verifier, cos_weight {result['cos_weight']}, number cap off):",
+        f"Support score distribution (Verifier, cos_weight {result['cos_weight']}, number "
+        "cap off):",
         "",
         "| pair | p5 | p25 | median | p75 | p95 |",
         "|---|---|---|---|---|---|",
     ]
     for kind, d in result["distribution"].items():
-        lines.append(f"| {kind} | " + " | ".join(f"{d[q]:.3f}" for q in ("p5", "p25", "median", "p75", "p95")) + " |")
-    lines += ["", "AUROC of `own` against each negative, by cos_weight (score alone, no number rule):", ""]
-    cols = [*(f"own_vs_{n}" for n in NEGATIVES), "own_rest_vs_closest", "title_own_vs_title_closest"]
+        lines.append(
+            f"| {kind} | "
+            + " | ".join(f"{d[q]:.3f}" for q in ("p5", "p25", "median", "p75", "p95"))
+            + " |"
+        )
+    lines += [
+        "",
+        "AUROC of `own` against each negative, by cos_weight (score alone, no number rule):",
+        "",
+    ]
+    cols = [
+        *(f"own_vs_{n}" for n in NEGATIVES),
+        "own_rest_vs_closest",
+        "title_own_vs_title_closest",
+    ]
     lines += ["| cos_weight | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for w, row in result["auroc_by_cos_weight"].items():
         lines.append(f"| {w} | " + " | ".join(f"{row[c]:.3f}" for c in cols) + " |")
-    lines += ["", "Own (supported) vs random+closest (wrong paper), deciding `support >= t and numbers ok`:", "",
-              "| t | recall | precision | wrong pairs passing |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "Own (supported) vs random+closest (wrong paper), deciding `support >= t and numbers ok`:",
+        "",
+        "| t | recall | precision | wrong pairs passing |",
+        "|---|---|---|---|",
+    ]
     for r in result["threshold_table"]:
-        lines.append(f"| {r['threshold']:.2f} | {r['recall']:.3f} | {r['precision']:.3f} | {r['false_pass']:.3f} |")
-    lines += ["", "Paraphrase regime: title vs its own abstract (supported) against title vs the closest "
-              "other paper's abstract (wrong paper); the recommended threshold maximises recall minus "
-              "wrong pairs passing here:", "",
-              "| t | recall | precision | wrong pairs passing |", "|---|---|---|---|"]
+        lines.append(
+            f"| {r['threshold']:.2f} | {r['recall']:.3f} | {r['precision']:.3f} | "
+            f"{r['false_pass']:.3f} |"
+        )
+    lines += [
+        "",
+        "Paraphrase regime: title vs its own abstract (supported) against title vs the closest "
+        "other paper's abstract (wrong paper); the recommended threshold maximises recall minus "
+        "wrong pairs passing here:",
+        "",
+        "| t | recall | precision | wrong pairs passing |",
+        "|---|---|---|---|",
+    ]
     for r in result["paraphrase_table"]:
-        lines.append(f"| {r['threshold']:.2f} | {r['recall']:.3f} | {r['precision']:.3f} | {r['false_pass']:.3f} |")
-    for label, key in (("current", "pass_rate_at_current"), ("recommended", "pass_rate_at_recommended")):
+        lines.append(
+            f"| {r['threshold']:.2f} | {r['recall']:.3f} | {r['precision']:.3f} | "
+            f"{r['false_pass']:.3f} |"
+        )
+    for label, key in (
+        ("current", "pass_rate_at_current"),
+        ("recommended", "pass_rate_at_recommended"),
+    ):
         t = result["current_threshold"] if label == "current" else result["recommended_threshold"]
         rates = ", ".join(f"{k} {v:.2f}" for k, v in result[key].items())
-        lines.append(f"\nPass rate at the {label} threshold {t:.2f} (number rule applied): {rates}.")
+        lines.append(
+            f"\nPass rate at the {label} threshold {t:.2f} (number rule applied): {rates}."
+        )
     if result.get("number_rule_catches") is not None:
-        lines.append(f"\nThe number rule alone rejects {result['number_rule_catches']:.0%} of the changed-number pairs.")
+        lines.append(
+            f"\nThe number rule alone rejects {result['number_rule_catches']:.0%} of the "
+            "changed-number pairs."
+        )
     if "llm_judge" in result:
         j = result["llm_judge"]
         lines.append(
@@ -520,11 +662,15 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     from assistant import Library, get_embedder, get_settings
 
-    ap = argparse.ArgumentParser(prog="python -m evals.calibration", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m evals.calibration", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("--n", type=int, default=100, help="abstract sentences (one per paper)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="artifacts/eval", help="folder for calibration.json and .png")
-    ap.add_argument("--attribution", action="store_true", help="the attribution/relevance calibration only")
+    ap.add_argument(
+        "--attribution", action="store_true", help="the attribution/relevance calibration only"
+    )
     args = ap.parse_args(argv)
     settings = get_settings()
     if args.attribution:
@@ -545,8 +691,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = [
-    "Pair", "alter_number", "attribution_markdown", "build_pairs", "calibrate", "calibrate_attribution",
-    "choose_thresholds", "insert_negation", "markdown", "paper_split", "plot",
+    "Pair",
+    "alter_number",
+    "attribution_markdown",
+    "build_pairs",
+    "calibrate",
+    "calibrate_attribution",
+    "choose_thresholds",
+    "insert_negation",
+    "markdown",
+    "paper_split",
+    "plot",
 ]
 
 if __name__ == "__main__":

@@ -89,14 +89,21 @@ def dense_rankings(chunks: np.ndarray, owners: list[str], queries: np.ndarray) -
 def score(questions: list[Question], rankings: list[list[str]]) -> dict[str, Any]:
     by_kind: dict[str, dict[str, float]] = {}
     for kind in KINDS:
-        rows = [M.retrieval_metrics(r, q.relevant, q.partial) for q, r in zip(questions, rankings, strict=True)
-                if q.kind == kind]
+        rows = [
+            M.retrieval_metrics(r, q.relevant, q.partial)
+            for q, r in zip(questions, rankings, strict=True)
+            if q.kind == kind
+        ]
         if rows:
-            by_kind[kind] = {k: round(float(np.mean([r[k] for r in rows])), 3) for k in ("recall@10", "ndcg@10")}
+            by_kind[kind] = {
+                k: round(float(np.mean([r[k] for r in rows])), 3) for k in ("recall@10", "ndcg@10")
+            }
     return by_kind
 
 
-def compare(settings: Settings, questions: list[Question], onnx: list[str], prefix: str) -> dict[str, Any]:
+def compare(
+    settings: Settings, questions: list[Question], onnx: list[str], prefix: str
+) -> dict[str, Any]:
     from assistant import get_embedder
 
     library = Library(settings)
@@ -112,7 +119,8 @@ def compare(settings: Settings, questions: list[Question], onnx: list[str], pref
     stored = np.asarray(got["embeddings"], dtype=np.float32)
     queries = np.stack([embedder.encode_query(q.question) for q in asked])
     results["models"][settings.embedding.model] = {
-        "encode_chunks_s": None, "note": "vectors as stored by ingest",
+        "encode_chunks_s": None,
+        "note": "vectors as stored by ingest",
         **score(asked, dense_rankings(stored, owners, queries)),
     }
     for spec in onnx:
@@ -123,7 +131,8 @@ def compare(settings: Settings, questions: list[Question], onnx: list[str], pref
         encode_s = time.perf_counter() - t
         queries = encoder.encode([prefix + q.question for q in asked])
         results["models"][folder] = {
-            "encode_chunks_s": round(encode_s, 1), "pooling": pooling or "cls",
+            "encode_chunks_s": round(encode_s, 1),
+            "pooling": pooling or "cls",
             **score(asked, dense_rankings(chunks, owners, queries)),
         }
     return results
@@ -131,9 +140,16 @@ def compare(settings: Settings, questions: list[Question], onnx: list[str], pref
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--onnx", action="append", default=[], metavar="FOLDER[:cls|mean]",
-                    help="an ONNX encoder folder to compare (repeatable)")
-    ap.add_argument("--query-prefix", default="", help="text put before each question for the ONNX models")
+    ap.add_argument(
+        "--onnx",
+        action="append",
+        default=[],
+        metavar="FOLDER[:cls|mean]",
+        help="an ONNX encoder folder to compare (repeatable)",
+    )
+    ap.add_argument(
+        "--query-prefix", default="", help="text put before each question for the ONNX models"
+    )
     ap.add_argument("--set", default=str(DEFAULT_SET))
     ap.add_argument("--out", type=Path, default=None, help="write the JSON here too")
     args = ap.parse_args(argv)

@@ -92,5 +92,6 @@ class LLMJudge:
 
     def __call__(self, claim: str, paper_ids: Sequence[str]) -> list[float]:
         return [
-            float(self.supported(claim, self.papers[p])) if p in self.papers else 0.0 for p in paper_ids
+            float(self.supported(claim, self.papers[p])) if p in self.papers else 0.0
+            for p in paper_ids
         ]

@@ -61,8 +61,12 @@ def measure(ids: list[str], vectors: np.ndarray, ks: list[int], with_eval: bool)
 
     threadpool_limits(1)  # as build_map runs them (see assistant/library_map.py)
 
-    out: dict[str, Any] = {"papers": len(ids), "default_k": default_topics(len(ids)),
-                           "clustering": {}, "projection": {}}
+    out: dict[str, Any] = {
+        "papers": len(ids),
+        "default_k": default_topics(len(ids)),
+        "clustering": {},
+        "projection": {},
+    }
     tune = topic_groups("tune") if with_eval else {}
     test = topic_groups("test") if with_eval else {}
     layouts = {}
@@ -74,7 +78,9 @@ def measure(ids: list[str], vectors: np.ndarray, ks: list[int], with_eval: bool)
         sample = slice(None) if len(ids) <= 3000 else slice(0, 3000)
         out["projection"][proj] = {
             "seconds": round(secs, 2),
-            "trustworthiness@10": round(float(trustworthiness(vectors[sample], xy[sample], n_neighbors=10)), 3),
+            "trustworthiness@10": round(
+                float(trustworthiness(vectors[sample], xy[sample], n_neighbors=10)), 3
+            ),
         }
     options: list[tuple[str, str, int | None]] = [("kmeans", f"kmeans-k{k}", k) for k in ks]
     options.append(("hdbscan", "hdbscan", None))
@@ -82,14 +88,32 @@ def measure(ids: list[str], vectors: np.ndarray, ks: list[int], with_eval: bool)
         t0 = time.perf_counter()
         labels = cluster(vectors, method, k)
         secs = time.perf_counter() - t0
-        row: dict[str, Any] = {"seconds": round(secs, 2), "clusters": int(len(set(labels.tolist())))}
+        row: dict[str, Any] = {
+            "seconds": round(secs, 2),
+            "clusters": int(len(set(labels.tolist()))),
+        }
         if row["clusters"] > 1:
-            row["silhouette_384d"] = round(float(silhouette_score(vectors, labels, metric="cosine",
-                                                                   sample_size=min(3000, len(ids)),
-                                                                   random_state=0)), 3)
+            row["silhouette_384d"] = round(
+                float(
+                    silhouette_score(
+                        vectors,
+                        labels,
+                        metric="cosine",
+                        sample_size=min(3000, len(ids)),
+                        random_state=0,
+                    )
+                ),
+                3,
+            )
             for proj, xy in layouts.items():
-                row[f"silhouette_2d_{proj}"] = round(float(silhouette_score(
-                    xy, labels, sample_size=min(3000, len(ids)), random_state=0)), 3)
+                row[f"silhouette_2d_{proj}"] = round(
+                    float(
+                        silhouette_score(
+                            xy, labels, sample_size=min(3000, len(ids)), random_state=0
+                        )
+                    ),
+                    3,
+                )
         if with_eval:
             row["ami_tune"] = round(agreement(ids, labels, tune), 3)
             row["ami_test"] = round(agreement(ids, labels, test), 3)
@@ -99,7 +123,9 @@ def measure(ids: list[str], vectors: np.ndarray, ks: list[int], with_eval: bool)
     return out
 
 
-def synthetic(ids: list[str], vectors: np.ndarray, n: int, seed: int = 7) -> tuple[list[str], np.ndarray]:
+def synthetic(
+    ids: list[str], vectors: np.ndarray, n: int, seed: int = 7
+) -> tuple[list[str], np.ndarray]:
     """``n`` synthetic paper vectors, each the normalised mean of 5-10 random papers'
     vectors plus noise: the scale benchmark's shape (only timing means anything)."""
     rng = np.random.default_rng(seed)
@@ -115,8 +141,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "map_choice.json")
-    ap.add_argument("--scale-papers", default="1000,10000",
-                    help="synthetic library sizes (papers) to time: 1,000 papers is the 10k-chunk tier")
+    ap.add_argument(
+        "--scale-papers",
+        default="1000,10000",
+        help="synthetic library sizes (papers) to time: 1,000 papers is the 10k-chunk tier",
+    )
     args = ap.parse_args(argv)
     from benchmarks.common import ensure_library, offline_env
 
@@ -128,7 +157,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     library = Library(settings)
     snap = Retriever(settings, library, get_embedder(settings)).refresh()
     ids, vectors = paper_vectors(snap, library)
-    result: dict[str, Any] = {"bundled": measure(ids, vectors, [8, 12, 15, 20, 23, 24, 30, 40], True)}
+    result: dict[str, Any] = {
+        "bundled": measure(ids, vectors, [8, 12, 15, 20, 23, 24, 30, 40], True)
+    }
     for n in [int(x) for x in args.scale_papers.split(",") if x]:
         sids, svec = synthetic(ids, vectors, n)
         result[f"synthetic_{n}"] = measure(sids, svec, [24], False)

@@ -37,7 +37,9 @@ def _ranking(ranked: Sequence[str], ignore: Iterable[str] = ()) -> list[str]:
     return [p for p in dict.fromkeys(ranked) if p not in skip]
 
 
-def recall_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int, ignore: Iterable[str] = ()) -> float:
+def recall_at_k(
+    ranked: Sequence[str], relevant: Iterable[str], k: int, ignore: Iterable[str] = ()
+) -> float:
     """Share of ``relevant`` ids among the first ``k`` of ``ranked``."""
     rel = set(relevant)
     if not rel:
@@ -45,12 +47,16 @@ def recall_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int, ignore: 
     return len(set(_ranking(ranked, ignore)[:k]) & rel) / len(rel)
 
 
-def ndcg_at_k(ranked: Sequence[str], relevant: Iterable[str], k: int, ignore: Iterable[str] = ()) -> float:
+def ndcg_at_k(
+    ranked: Sequence[str], relevant: Iterable[str], k: int, ignore: Iterable[str] = ()
+) -> float:
     """Binary-gain nDCG@k."""
     rel = set(relevant)
     if not rel:
         return 0.0
-    dcg = sum(1.0 / math.log2(i + 2) for i, p in enumerate(_ranking(ranked, ignore)[:k]) if p in rel)
+    dcg = sum(
+        1.0 / math.log2(i + 2) for i, p in enumerate(_ranking(ranked, ignore)[:k]) if p in rel
+    )
     ideal = sum(1.0 / math.log2(i + 2) for i in range(min(k, len(rel))))
     return dcg / ideal
 
@@ -64,7 +70,9 @@ def mrr(ranked: Sequence[str], relevant: Iterable[str], ignore: Iterable[str] = 
     return 0.0
 
 
-def retrieval_metrics(ranked: Sequence[str], relevant: Sequence[str], partial: Sequence[str]) -> dict[str, float]:
+def retrieval_metrics(
+    ranked: Sequence[str], relevant: Sequence[str], partial: Sequence[str]
+) -> dict[str, float]:
     """recall@5/10/20, nDCG@10 and MRR of one question."""
     return {
         "recall@5": recall_at_k(ranked, relevant, 5, partial),
@@ -75,7 +83,9 @@ def retrieval_metrics(ranked: Sequence[str], relevant: Sequence[str], partial: S
     }
 
 
-def paper_list_metrics(cited: Iterable[str], relevant: Sequence[str], partial: Sequence[str]) -> dict[str, float | None]:
+def paper_list_metrics(
+    cited: Iterable[str], relevant: Sequence[str], partial: Sequence[str]
+) -> dict[str, float | None]:
     """Of the papers an answer cites, the share that are on topic (relevant or partial),
     and the share of relevant papers it cites. Precision is None when it cites nothing."""
     cited_set = set(cited)
@@ -110,13 +120,14 @@ def answer_claims(text: str) -> list[Claim]:
         first = len(out)
         for s, e in split_sentences(line):
             sentence = line[s:e]
-            # "... sentence. [2] Next sentence.": a marker that opens a sentence closes the previous one.
+            # "... sentence. [2] Next sentence.": a marker that opens a sentence closes the
+            # previous one.
             lead = _LEADING_MARKERS.match(sentence)
             if lead and lead.group(0).strip():
                 back = cited_numbers(lead.group(0))
                 if len(out) > first:
                     out[-1] = Claim(out[-1].text, tuple(dict.fromkeys([*out[-1].cited, *back])))
-                sentence = sentence[lead.end():]
+                sentence = sentence[lead.end() :]
             cited = cited_numbers(sentence)
             body = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", sentence)).strip()
             if not body:
@@ -178,10 +189,14 @@ def citation_scores(
             out.number_claims += 1
             nums = numbers(claim.text)
             out.numbers_ok += int(all(not (nums - numbers(source_texts.get(p, ""))) for p in ids))
-        out.details.append({
-            "claim": claim.text, "cited": list(claim.cited), "support": [round(float(s), 3) for s in scores],
-            "invalid_markers": invalid,
-        })
+        out.details.append(
+            {
+                "claim": claim.text,
+                "cited": list(claim.cited),
+                "support": [round(float(s), 3) for s in scores],
+                "invalid_markers": invalid,
+            }
+        )
     return out
 
 
@@ -212,7 +227,9 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else None
 
 
-def auroc(positives: Sequence[float] | np.ndarray, negatives: Sequence[float] | np.ndarray) -> float:
+def auroc(
+    positives: Sequence[float] | np.ndarray, negatives: Sequence[float] | np.ndarray
+) -> float:
     """Area under the ROC curve: P(positive scores above negative), ties count half."""
     pos = np.asarray(positives, dtype=float)
     neg = np.asarray(negatives, dtype=float)

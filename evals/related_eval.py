@@ -26,7 +26,9 @@ QUESTIONS = Path(__file__).resolve().parent / "data" / "questions.jsonl"
 
 def topic_questions(path: Path = QUESTIONS) -> list[dict[str, Any]]:
     """The eval set's topic questions (one per topic group)."""
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     return [q for q in rows if q.get("kind") == "topic"]
 
 

