@@ -255,6 +255,19 @@ def ingest(
         known.seconds = time.perf_counter() - t0
         log.info("files and library unchanged since %s: nothing read", manifest.path)
         return known
+    _run(files, settings, report, manifest, library, embedder, progress, clock, t0)
+    report.seconds = time.perf_counter() - t0
+    log.debug("ingest phases (s): %s", clock.to_dict())
+    return report
+
+
+def _run(
+    files: Sequence[Path], settings: Settings, report: IngestReport, manifest: Manifest | None,
+    library: Library | None, embedder: Embedder | None, progress: ProgressFn | None,
+    clock: IngestTimings, t0: float,
+) -> None:
+    """The normal path: plan against the library, write metadata, embed and write papers,
+    prepare the question encoder, and record the manifest."""
     # The INFO lines below name each phase (`paperlens -v ingest`); the kill-9 test keys
     # on them.
     log.info("reading %d files", len(files))
@@ -281,9 +294,6 @@ def ingest(
         t = time.perf_counter()
         _settle(manifest, files, report, changes, library, stamp)
         clock.manifest += time.perf_counter() - t
-    report.seconds = time.perf_counter() - t0
-    log.debug("ingest phases (s): %s", clock.to_dict())
-    return report
 
 
 def _embed_and_write(

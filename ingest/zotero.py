@@ -45,6 +45,11 @@ _VENUE_FIELDS = (
 # 2 linked file (a path of the user's), 3 linked URL (no file).
 _LINKED_FILE = 2
 _REQUIRED = ("items", "itemData", "itemDataValues", "itemAttachments", "itemTypes")
+_TAGS = "SELECT it.itemID, t.name FROM itemTags it JOIN tags t USING (tagID)"
+_COLLECTIONS = (
+    "SELECT ci.itemID, c.collectionName FROM collectionItems ci "
+    "JOIN collections c USING (collectionID)"
+)
 
 
 def is_zotero_database(path: Path) -> bool:
@@ -100,19 +105,8 @@ def _read(con: sqlite3.Connection, storage: Path, source: str) -> ParseResult:
     items = _works(con, tables)
     values = _values(con, tables, items)
     creators = _creators(con, tables)
-    tags = _labels(
-        con,
-        tables,
-        "itemTags",
-        "SELECT it.itemID, t.name FROM itemTags it JOIN tags t USING (tagID)",
-    )
-    collections = _labels(
-        con,
-        tables,
-        "collectionItems",
-        "SELECT ci.itemID, c.collectionName FROM collectionItems ci "
-        "JOIN collections c USING (collectionID)",
-    )
+    tags = _labels(con, tables, "itemTags", _TAGS)
+    collections = _labels(con, tables, "collectionItems", _COLLECTIONS)
     files, unresolved = _attachments(con, items, storage)
 
     result = ParseResult()
