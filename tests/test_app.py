@@ -103,7 +103,8 @@ def test_basic_auth_guards_the_app_when_configured(served_app):
         login = httpx.post(url + "login", data={"username": "ada", "password": "wrong"})
         assert login.status_code == 400
         with httpx.Client() as web:
-            assert web.post(url + "login", data={"username": "ada", "password": "lovelace"}).status_code == 200
+            login = web.post(url + "login", data={"username": "ada", "password": "lovelace"})
+            assert login.status_code == 200
             assert web.get(url + "config").status_code == 200
     finally:
         demo.close()
@@ -127,7 +128,9 @@ def test_upload_over_the_size_limit_is_refused_with_a_message(tmp_path, served_a
 
 
 # --- the HTML the chat renders ---------------------------------------------------------------
-ABSTRACT = "We study <b>tags</b> & things. SpecDec++ adapts the candidate length on the fly. The end."
+ABSTRACT = (
+    "We study <b>tags</b> & things. SpecDec++ adapts the candidate length on the fly. The end."
+)
 
 
 def _answer(text: str, question: str = "q") -> Answer:
@@ -136,7 +139,9 @@ def _answer(text: str, question: str = "q") -> Answer:
     return Answer(
         question=question,
         text=text,
-        citations=(Citation(1, "p1", "SpecDec++ <i>x</i>", quote, start, start + len(quote), True),),
+        citations=(
+            Citation(1, "p1", "SpecDec++ <i>x</i>", quote, start, start + len(quote), True),
+        ),
         sources=(
             Source(1, "p1", "SpecDec++ <i>x</i>", 0.7251, 0.7, 0.5, "s"),
             Source(2, "p2", "Other <script>alert(3)</script>", 0.41, 0.4, 0.1, "s", relevant=False),
@@ -174,7 +179,8 @@ def test_answer_html_escapes_answer_paper_and_source_text():
 def test_answer_html_names_the_llm_that_answered():
     from dataclasses import replace
 
-    html = answer_html(replace(_answer("x [1]"), mode="llm", model="smollm2", notices=()), PAPERS, "k1")
+    llm_answer = replace(_answer("x [1]"), mode="llm", model="smollm2", notices=())
+    html = answer_html(llm_answer, PAPERS, "k1")
     assert "Answered by the LLM <code>smollm2</code>" in html and "fallback" not in html
 
 
@@ -206,7 +212,8 @@ def test_hostile_and_huge_questions_are_shown_escaped_and_short():
 
 
 def test_highlight_merges_overlapping_spans_and_escapes():
-    assert highlight("a<b>cdef", [(1, 4), (2, 5), (7, 8)]) == "a<mark>&lt;b&gt;c</mark>de<mark>f</mark>"
+    marked = highlight("a<b>cdef", [(1, 4), (2, 5), (7, 8)])
+    assert marked == "a<mark>&lt;b&gt;c</mark>de<mark>f</mark>"
 
 
 def test_search_html_escapes_the_query():
@@ -218,8 +225,11 @@ def test_full_text_citation_shows_section_and_page_not_an_abstract_highlight():
     from paperlens.web.cards import sources_html
 
     paper = Paper(id="p1", title="T", abstract="An abstract sentence.")
-    cite = Citation(1, "p1", "T", "Heads are <trained> contrastively.", 10, 44, True, 0.9, "2 Method", 3)
-    answer = Answer("q", "Heads are trained contrastively. [1]", (cite,), (Source(1, "p1", "T", 0.8, 0.7, 0.5, "s"),), "extractive")
+    cite = Citation(
+        1, "p1", "T", "Heads are <trained> contrastively.", 10, 44, True, 0.9, "2 Method", 3
+    )
+    source = Source(1, "p1", "T", 0.8, 0.7, 0.5, "s")
+    answer = Answer("q", "Heads are trained contrastively. [1]", (cite,), (source,), "extractive")
     html = sources_html(answer, {"p1": paper}, "k")
     assert "Full text, section 2 Method, page 3:" in html
     assert "<mark>Heads are &lt;trained&gt; contrastively.</mark>" in html

@@ -67,8 +67,10 @@ def page(browser, served_app):
     pg.goto(served_app.url)
     pg.wait_for_selector("#pl-question textarea")
     # The load event has run (it fills the status line and restores the saved chat).
-    pg.wait_for_function("() => (document.querySelector('#pl-status')?.innerText || '').includes('papers')",
-                         timeout=30_000)
+    pg.wait_for_function(
+        "() => (document.querySelector('#pl-status')?.innerText || '').includes('papers')",
+        timeout=30_000,
+    )
     yield pg
     context.close()
 
@@ -105,7 +107,9 @@ def _check_citations_resolve(answer) -> list[str]:
     return hrefs
 
 
-def test_chat_streams_a_cited_answer_and_keeps_sources_through_follow_up_and_reload(page, served_app):
+def test_chat_streams_a_cited_answer_and_keeps_sources_through_follow_up_and_reload(
+    page, served_app
+):
     page.evaluate(WATCH_STREAMING)
     _ask(page, SPEC_Q, 0)
     first = _answers(page).nth(0)
@@ -171,7 +175,8 @@ def test_empty_question_is_refused_with_a_message(page):
 def test_example_question_can_be_clicked(page):
     page.get_by_text(SPEC_Q, exact=True).first.click()
     page.wait_for_function(
-        "q => document.querySelector('#pl-question textarea').value === q", arg=SPEC_Q, timeout=15_000
+        "q => document.querySelector('#pl-question textarea').value === q", arg=SPEC_Q,
+        timeout=15_000,
     )
 
 

@@ -48,7 +48,8 @@ def test_answer_downloads_its_cited_papers_and_cards_show_related_papers(page, s
     md = page.request.get(base + links.nth(3).get_attribute("href")).text()
     assert md.startswith(f"# Sources for: {SPEC_Q}\n") and md.count("\n   > ") >= len(cited_titles)
 
-    # "Related papers" on a card: closed until clicked, then five papers with their linking sentence.
+    # "Related papers" on a card: closed until clicked, then five papers with their linking
+    # sentence.
     card = cards.nth(0)
     related = card.locator("details.pl-related")
     items = related.locator("li.pl-related-item")
@@ -85,7 +86,8 @@ def test_library_search_results_download_in_the_chosen_format(page, served_app):
     expected = sorted(p.title for p in search_papers(served_app.assistant.retriever.papers.values(),
                                                      "speculative decoding"))
     page.wait_for_function(
-        "n => (document.querySelector('#pl-export-selection')?.innerText || '').includes(`Download ${n} papers`)",
+        "n => (document.querySelector('#pl-export-selection')?.innerText || '')"
+        ".includes(`Download ${n} papers`)",
         arg=len(expected), timeout=15_000,
     )
     with page.expect_download() as got:

@@ -26,7 +26,9 @@ def test_map_renders_rings_the_answer_and_opens_a_clicked_paper(page, served_app
         "n => document.querySelectorAll('#pl-map circle[data-paper]').length === n",
         arg=n_papers, timeout=120_000,
     )
-    ringed = page.locator("#pl-map circle.pl-hl").evaluate_all("els => els.map(e => e.dataset.paper)")
+    ringed = page.locator("#pl-map circle.pl-hl").evaluate_all(
+        "els => els.map(e => e.dataset.paper)"
+    )
     assert {SPEC_TR, SPEC_DEC} <= set(ringed)
     papers = served_app.assistant.retriever.papers
     # Exactly the answer's cited papers (titles with TeX are typeset in the chat: skipped).

@@ -14,7 +14,10 @@ from conftest import REPO_ROOT
 from assistant.settings import Settings
 
 PAPERLENS = Path(sys.executable).parent / "paperlens"
-HEAVY = ("torch", "chromadb", "gradio", "sentence_transformers", "transformers", "llama_index", "openai")
+HEAVY = (
+    "torch", "chromadb", "gradio", "sentence_transformers", "transformers", "llama_index",
+    "openai",
+)
 
 
 def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -47,12 +50,15 @@ def test_importing_the_packages_loads_no_heavy_library() -> None:
     assert json.loads(result.stdout) == []
 
 
-def test_ingest_prints_the_summary_and_library_the_counts(isolated_state: Path, small_corpus: Path) -> None:
+def test_ingest_prints_the_summary_and_library_the_counts(
+    isolated_state: Path, small_corpus: Path
+) -> None:
     result = run("ingest", str(small_corpus))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert re.fullmatch(
-        r"added 5, updated 0, unchanged 0, skipped 0 \(6 chunks embedded from 3 files in \d+\.\ds\)",
+        r"added 5, updated 0, unchanged 0, skipped 0 "
+        r"\(6 chunks embedded from 3 files in \d+\.\ds\)",
         lines[0],
     ), lines
     assert lines[1] == f"library: {isolated_state / 'chroma'}"
@@ -83,7 +89,9 @@ def test_ingest_of_a_missing_path_is_reported_and_fails(tmp_path: Path) -> None:
     result = run("ingest", str(missing))
     assert result.returncode == 1
     assert f"skipped: {missing}: no such file or folder" in result.stderr.splitlines()
-    assert result.stdout.startswith("added 0, updated 0, unchanged 0, skipped 1 (0 chunks embedded from 0 files")
+    assert result.stdout.startswith(
+        "added 0, updated 0, unchanged 0, skipped 1 (0 chunks embedded from 0 files"
+    )
     assert "Traceback" not in result.stderr
 
 
@@ -106,7 +114,8 @@ def test_reingest_of_an_unchanged_folder_loads_no_model_and_no_chroma(small_libr
         "print(json.dumps([status, loaded, 'chromadb' in sys.modules]))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO_ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=dict(os.environ), capture_output=True,
+        text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

@@ -81,21 +81,25 @@ async def _exercise(client: Any) -> None:
     search = next(t for t in listed.tools if t.name == "search_papers")
     assert {"query", "k", "filters"} <= set(search.input_schema["properties"])
 
-    found = _structured(await client.call_tool("search_papers", {"query": "speculative decoding draft tree", "k": 3}))
+    found = _structured(await client.call_tool(
+        "search_papers", {"query": "speculative decoding draft tree", "k": 3}))
     top = found["results"][0]
     assert top["paper_id"] == TREES and top["relevant"] is True
     assert "draft" in top["sentence"].lower() and top["year"] == 2024
     assert len(found["results"]) <= 3
     only_2023 = _structured(await client.call_tool(
-        "search_papers", {"query": "speculative decoding", "filters": {"year_from": 2023, "year_to": 2023}}))
+        "search_papers",
+        {"query": "speculative decoding", "filters": {"year_from": 2023, "year_to": 2023}}))
     assert TREES not in {r["paper_id"] for r in only_2023["results"]}
 
-    answer = _structured(await client.call_tool("ask", {"question": QUESTION, "mode": "extractive"}))
+    answer = _structured(
+        await client.call_tool("ask", {"question": QUESTION, "mode": "extractive"}))
     assert answer["answerable"] is True and answer["mode"] == "extractive"
     assert TREES in {c["paper_id"] for c in answer["citations"]}
     for c in answer["citations"]:
         assert c["quote"] and c["end"] > c["start"] and f"[{c['n']}]" in answer["text"]
-    assert {c["paper_id"] for c in answer["citations"]} <= {s["paper_id"] for s in answer["sources"]}
+    cited = {c["paper_id"] for c in answer["citations"]}
+    assert cited <= {s["paper_id"] for s in answer["sources"]}
 
     pdf = _structured(await client.call_tool("get_paper", {"paper_id": paper_id(PDF_TITLE)}))
     assert pdf["title"] == PDF_TITLE and pdf["full_text"] is True
@@ -119,9 +123,11 @@ async def _exercise(client: Any) -> None:
     assert "k" in _error_text(await client.call_tool("search_papers", {"query": "x", "k": 0}))
     # The SDK puts "Error executing tool <name>: " before the tool's own message.
     assert _error_text(await client.call_tool("get_paper", {"paper_id": "nope"})) == (
-        "Error executing tool get_paper: No paper with id 'nope' in the library - use an id returned by search_papers or ask (paper_id)."
+        "Error executing tool get_paper: No paper with id 'nope' in the library - use an id "
+        "returned by search_papers or ask (paper_id)."
     )
-    assert "mode" in _error_text(await client.call_tool("ask", {"question": QUESTION, "mode": "poetry"}))
+    assert "mode" in _error_text(
+        await client.call_tool("ask", {"question": QUESTION, "mode": "poetry"}))
     assert "colour" in _error_text(
         await client.call_tool("search_papers", {"query": "x", "filters": {"colour": "red"}}))
     assert _error_text(await client.call_tool("search_papers", {"query": "   "})) == (
@@ -181,16 +187,18 @@ def test_stdio_related_papers_over_the_bundled_library(bundled_library) -> None:
     async def main() -> None:
         async with Client(params, read_timeout_seconds=120) as client:
             results = await _check_related(client, SPECTR, 5)
-            assert len(SPEC_TOPIC & {r["paper_id"] for r in results}) >= 4, [r["title"] for r in results]
-            by_title = _structured(await client.call_tool(
-                "related_papers", {"paper_id": "SpecTr: Fast Speculative Decoding via Optimal Transport"}))
+            ids = {r["paper_id"] for r in results}
+            assert len(SPEC_TOPIC & ids) >= 4, [r["title"] for r in results]
+            title = "SpecTr: Fast Speculative Decoding via Optimal Transport"
+            by_title = _structured(await client.call_tool("related_papers", {"paper_id": title}))
             assert by_title["paper_id"] == SPECTR
             assert [r["paper_id"] for r in by_title["results"]] == [r["paper_id"] for r in results]
             # Words that name several papers: the error lists ids to choose from.
             assert re.match(
                 r"Error executing tool related_papers: \d+ papers match 'speculative decoding' - "
                 r"give one id, e\.g\. p[0-9a-f]{12} \(",
-                _error_text(await client.call_tool("related_papers", {"paper_id": "speculative decoding"})),
+                _error_text(await client.call_tool(
+                    "related_papers", {"paper_id": "speculative decoding"})),
             )
 
     asyncio.run(main())
@@ -248,18 +256,22 @@ def test_http_server_needs_the_ui_password_and_serves_8_concurrent_calls(http_se
             urllib.request.urlopen(request, timeout=10)
         assert refused.value.code == 401
 
-    questions = [QUESTION, "How are attention kernels quantized?", "What do sparse retrieval heads select?",
-                 "Which papers use curriculum sampling?"]
+    questions = [QUESTION, "How are attention kernels quantized?",
+                 "What do sparse retrieval heads select?", "Which papers use curriculum sampling?"]
 
     async def main() -> None:
         async with (
             create_mcp_http_client(headers=_auth_header()) as http,
-            Client(streamable_http_client(http_server, http_client=http), read_timeout_seconds=120) as client,
+            Client(streamable_http_client(http_server, http_client=http),
+                   read_timeout_seconds=120) as client,
         ):
             await _exercise(client)
-            alone = [_structured(await client.call_tool("ask", {"question": q, "mode": "extractive"}))
+            alone = [
+                _structured(await client.call_tool("ask", {"question": q, "mode": "extractive"}))
+                for q in questions
+            ]
+            calls = [client.call_tool("ask", {"question": q, "mode": "extractive"})
                      for q in questions]
-            calls = [client.call_tool("ask", {"question": q, "mode": "extractive"}) for q in questions]
             calls += [client.call_tool("search_papers", {"query": q, "k": 5}) for q in questions]
             together = [_structured(r) for r in await asyncio.gather(*calls)]
             # Side by side, each call gets the answer it gets alone: no shared conversation.
