@@ -22,13 +22,24 @@ from .terms import terms
 from .types import Citation, QuestionKind, Source
 
 # Sentences that state a paper's contribution make the best one-line summary.
-_CONTRIBUTION = re.compile(r"\b(we|this paper|this work|our)\s+(propose|introduce|present|develop|study|show|design)", re.I)
+_CONTRIBUTION = re.compile(
+    r"\b(we|this paper|this work|our)\s+(propose|introduce|present|develop|study|show|design)", re.I
+)
 # Checked in order: "what year was X published" asks for a year, not a venue.
 _METADATA_FIELDS = {
-    "affiliat": "affiliations", "institution": "affiliations", "universit": "affiliations",
-    "year": "year", "when was": "year", "author": "authors", "wrote": "authors",
-    "written": "authors", "venue": "venue", "conference": "venue", "journal": "venue",
-    **dict.fromkeys(VENUES, "venue"), "published": "venue",
+    "affiliat": "affiliations",
+    "institution": "affiliations",
+    "universit": "affiliations",
+    "year": "year",
+    "when was": "year",
+    "author": "authors",
+    "wrote": "authors",
+    "written": "authors",
+    "venue": "venue",
+    "conference": "venue",
+    "journal": "venue",
+    **dict.fromkeys(VENUES, "venue"),
+    "published": "venue",
 }
 NOT_STATED_COVERAGE = 0.5
 # Opens the "may also be relevant" block under a list: what follows supports nothing above.
@@ -80,29 +91,48 @@ def _pick(hit: PaperHit, n: int, prefer_contribution: bool = False) -> list[int]
 def _cite(n: int, hit: PaperHit, idx: int) -> Citation:
     s = hit.sentences[idx]
     support = float(hit.sentence_scores[idx]) if hit.sentence_scores is not None else 0.0
-    return Citation(n, hit.paper.id, hit.paper.title, s.text, s.start, s.end, True, round(support, 3))
+    return Citation(
+        n, hit.paper.id, hit.paper.title, s.text, s.start, s.end, True, round(support, 3)
+    )
 
 
 def _cite_passage(n: int, hit: PaperHit) -> Citation | None:
     p = hit.passage
     if p is None or is_injected(p.text, hit.paper):
         return None
-    return Citation(n, hit.paper.id, hit.paper.title, p.text, p.start, p.end, True, round(p.score, 3), p.section, p.page)
+    return Citation(
+        n,
+        hit.paper.id,
+        hit.paper.title,
+        p.text,
+        p.start,
+        p.end,
+        True,
+        round(p.score, 3),
+        p.section,
+        p.page,
+    )
 
 
 def _where(c: Citation) -> str:
-    """" (section Methods, p. 3)" for a full-text quote, "" for an abstract quote."""
+    """ " (section Methods, p. 3)" for a full-text quote, "" for an abstract quote."""
     if c.section is None and c.page is None:
         return ""
     return f" ({c.location()})"
 
 
 def _numbered(
-    hits: Sequence[PaperHit], others: Sequence[PaperHit], extra: int = 5, second: Sequence[PaperHit] = ()
+    hits: Sequence[PaperHit],
+    others: Sequence[PaperHit],
+    extra: int = 5,
+    second: Sequence[PaperHit] = (),
 ) -> list[Source]:
     """Sources: the answer's papers, then the second tier's, then a few more considered."""
     sources = [_source(i + 1, h) for i, h in enumerate(hits)]
-    sources += [_source(len(sources) + i + 1, h, relevant=False, tier="second") for i, h in enumerate(second)]
+    sources += [
+        _source(len(sources) + i + 1, h, relevant=False, tier="second")
+        for i, h in enumerate(second)
+    ]
     used = {h.paper.id for h in [*hits, *second]}
     rest = [h for h in others if h.paper.id not in used][:extra]
     sources += [_source(len(sources) + i + 1, h, relevant=False) for i, h in enumerate(rest)]
@@ -125,7 +155,7 @@ def _second_tier(retrieval: Retrieval, first_n: int) -> tuple[list[str], list[Ci
 
 
 def answer_list(question: str, retrieval: Retrieval) -> Draft:
-    """"Which papers ...": one line per relevant paper, its most relevant sentence quoted;
+    """ "Which papers ...": one line per relevant paper, its most relevant sentence quoted;
     then, apart, the papers that may also be relevant (an uncertain match)."""
     # A paper whose every sentence is flagged (text aimed at a model) has no evidence to give.
     hits = [h for h in retrieval.relevant if _pick(h, 1) or _cite_passage(1, h)]
@@ -134,9 +164,15 @@ def answer_list(question: str, retrieval: Retrieval) -> Draft:
     plural = len(hits) != 1
     if retrieval.semantic_only:
         # Matched on meaning alone: about 0.6 of such lists are relevant on the eval set.
-        lines = [f"{len(hits)} paper{'s' if plural else ''} may address this (matched by meaning, not wording):"]
+        lines = [
+            f"{len(hits)} paper{'s' if plural else ''} may address this (matched by "
+            "meaning, not wording):"
+        ]
     else:
-        lines = [f"{len(hits)} paper{'s' if plural else ''} in the library address{'' if plural else 'es'} this:"]
+        lines = [
+            f"{len(hits)} paper{'s' if plural else ''} in the library "
+            f"address{'' if plural else 'es'} this:"
+        ]
     cites = []
     for n, hit in enumerate(hits, 1):
         idx = _pick(hit, 1, prefer_contribution=True)
@@ -175,7 +211,9 @@ def _not_stated(hit: PaperHit, question: str, name: str, lex: LexicalIndex) -> b
     return best < NOT_STATED_COVERAGE or (wants_number and not has_number)
 
 
-def answer_single(question: str, hit: PaperHit, retrieval: Retrieval, name: str, lex: LexicalIndex) -> Draft:
+def answer_single(
+    question: str, hit: PaperHit, retrieval: Retrieval, name: str, lex: LexicalIndex
+) -> Draft:
     """A question about one paper: its most relevant sentences, quoted and cited."""
     sources = _numbered([hit], retrieval.hits)
     if _not_stated(hit, question, name, lex):
@@ -183,7 +221,8 @@ def answer_single(question: str, hit: PaperHit, retrieval: Retrieval, name: str,
         cites = [_cite(1, hit, i) for i in idx]
         text = f"The abstract of **{hit.paper.title}** [1] does not state this"
         text += (
-            " and nor does its full text." if hit.passage is not None
+            " and nor does its full text."
+            if hit.passage is not None
             else ", and the library holds only its title and abstract."
         )
         if cites:
@@ -201,7 +240,11 @@ def answer_single(question: str, hit: PaperHit, retrieval: Retrieval, name: str,
 def answer_comparison(question: str, hits: Sequence[PaperHit], retrieval: Retrieval) -> Draft:
     """Each side of a comparison in its own words, side by side."""
     if len(hits) < 2:
-        return answer_list(question, retrieval) if len(hits) == 0 else answer_single_fallback(question, hits[0], retrieval)
+        return (
+            answer_list(question, retrieval)
+            if len(hits) == 0
+            else answer_single_fallback(question, hits[0], retrieval)
+        )
     lines = ["Side by side, in each paper's own words:"]
     cites = []
     for n, hit in enumerate(hits, 1):
@@ -216,7 +259,13 @@ def answer_single_fallback(question: str, hit: PaperHit, retrieval: Retrieval) -
     idx = _pick(hit, 3)
     cites = [_cite(1, hit, i) for i in idx]
     body = " ".join(f"{c.quote} [1]" for c in cites)
-    return Draft(f"**{hit.paper.title}** [1]: {body}", cites, _numbered([hit], retrieval.hits), "single", True)
+    return Draft(
+        f"**{hit.paper.title}** [1]: {body}",
+        cites,
+        _numbered([hit], retrieval.hits),
+        "single",
+        True,
+    )
 
 
 def no_paper(question: str, retrieval: Retrieval) -> Draft:
@@ -225,15 +274,25 @@ def no_paper(question: str, retrieval: Retrieval) -> Draft:
     topics without citing them."""
     if retrieval.second:
         more, cites = _second_tier(retrieval, 0)
-        text = "\n".join([
-            "No paper in the library clearly addresses this. These may be relevant (an uncertain "
-            "match: check them before relying on them):", *more,
-        ])
-        return Draft(text, cites, _numbered([], retrieval.hits, second=retrieval.second), "list", False)
+        text = "\n".join(
+            [
+                "No paper in the library clearly addresses this. These may be relevant (an "
+                "uncertain "
+                "match: check them before relying on them):",
+                *more,
+            ]
+        )
+        return Draft(
+            text, cites, _numbered([], retrieval.hits, second=retrieval.second), "list", False
+        )
     near = [h.paper.title for h in retrieval.hits[:3]]
     text = "The library has no paper on this question."
     if near:
-        text += " The nearest topics it does have (not answers to the question): " + "; ".join(near) + "."
+        text += (
+            " The nearest topics it does have (not answers to the question): "
+            + "; ".join(near)
+            + "."
+        )
     sources = [_source(i + 1, h, relevant=False) for i, h in enumerate(retrieval.hits[:3])]
     return Draft(text, [], sources, "list", False)
 
@@ -246,7 +305,9 @@ def metadata_field(question: str) -> str:
     return "year" if re.search(r"\b(19|20)\d\d\b", low) else "details"
 
 
-def answer_metadata(question: str, info: QuestionInfo, hits: Sequence[PaperHit], retrieval: Retrieval) -> Draft:
+def answer_metadata(
+    question: str, info: QuestionInfo, hits: Sequence[PaperHit], retrieval: Retrieval
+) -> Draft:
     """Authors, venues, years: answered from imported metadata, else "not recorded"."""
     fld = metadata_field(question)
     if hits and not info.named and info.years:
@@ -254,13 +315,21 @@ def answer_metadata(question: str, info: QuestionInfo, hits: Sequence[PaperHit],
     if fld == "year" and info.years and not hits:
         return Draft(
             f"Publication years are not recorded for the papers in this library, so it cannot list "
-            f"papers from {', '.join(map(str, info.years))}. Import BibTeX or JSON metadata to enable this.",
-            [], [], "metadata", False,
+            f"papers from {', '.join(map(str, info.years))}. Import BibTeX or JSON metadata "
+            "to enable this.",
+            [],
+            [],
+            "metadata",
+            False,
         )
     lines, cites, used = [], [], []
     for hit in hits:
         p = hit.paper
-        value = {"authors": ", ".join(p.authors), "venue": p.venue or "", "year": str(p.year or "")}.get(fld, "")
+        value = {
+            "authors": ", ".join(p.authors),
+            "venue": p.venue or "",
+            "year": str(p.year or ""),
+        }.get(fld, "")
         if value:
             used.append(hit)
             n = len(used)
@@ -269,10 +338,18 @@ def answer_metadata(question: str, info: QuestionInfo, hits: Sequence[PaperHit],
             lines.append(f"{n}. **{p.title}** [{n}]: {fld} {value} (from imported metadata).")
     if lines:
         return Draft("\n".join(lines), cites, _numbered(used, retrieval.hits), "metadata", True)
-    what = {"authors": "Authors", "venue": "Venues", "year": "Publication years", "affiliations": "Affiliations"}.get(fld, "Authors, venues and years")
+    what = {
+        "authors": "Authors",
+        "venue": "Venues",
+        "year": "Publication years",
+        "affiliations": "Affiliations",
+    }.get(fld, "Authors, venues and years")
     subject = f" of **{hits[0].paper.title}**" if hits else ""
     text = (
-        f"{what}{subject} {'are' if what.endswith('s') else 'is'} not recorded in this library: its "
+        f"{what}{subject} {'are' if what.endswith('s') else 'is'} not recorded in this "
+        "library: its "
         "pages give titles and abstracts only. Import BibTeX or JSON metadata to answer this."
     )
-    return Draft(text, [], [_source(i + 1, h, relevant=False) for i, h in enumerate(hits)], "metadata", False)
+    return Draft(
+        text, [], [_source(i + 1, h, relevant=False) for i, h in enumerate(hits)], "metadata", False
+    )

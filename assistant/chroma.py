@@ -49,7 +49,11 @@ def get_all(
     if isinstance(values, dict) and len(values.get("$in", ())) > READ_PAGE:
         wanted = list(values["$in"])
         for start in range(0, len(wanted), READ_PAGE):
-            part = get_all(coll, where={"paper_id": {"$in": wanted[start : start + READ_PAGE]}}, include=include)
+            part = get_all(
+                coll,
+                where={"paper_id": {"$in": wanted[start : start + READ_PAGE]}},
+                include=include,
+            )
             for key in out:
                 out[key].extend(part[key])
         return out

@@ -28,15 +28,23 @@ from .sentences import split_sentences
 from .terms import terms
 from .types import Paper
 
-_MODEL = r"(?:ai|a\.i\.|llm|llms|large language models?|language models?|chatbots?|assistants?|gpt|chatgpt)"
+_MODEL = (
+    r"(?:ai|a\.i\.|llm|llms|large language models?|language models?|chatbots?|assistants?|gpt"
+    r"|chatgpt)"
+)
 # Each pattern is a way of addressing a model; matched case-insensitively per sentence.
 _PATTERNS = [
-    r"\b(?:ignore|disregard|forget|override|bypass)\b[^.;]{0,40}\b(?:previous|prior|above|earlier|preceding|all|any|your|the)\b[^.;]{0,30}\b(?:instructions?|prompts?|directions?|guidelines)\b",
+    r"\b(?:ignore|disregard|forget|override|bypass)\b[^.;]{0,40}"
+    r"\b(?:previous|prior|above|earlier|preceding|all|any|your|the)\b[^.;]{0,30}"
+    r"\b(?:instructions?|prompts?|directions?|guidelines)\b",
     rf"\bas an?\s+{_MODEL}\b",
     rf"\b(?:if\s+)?you\s+are\s+an?\s+(?:\w+\s+)?{_MODEL}\b",
-    r"\byou\s+(?:must|should|shall|will|have to|need to|are required to|are instructed to)\s+(?:now\s+|always\s+|only\s+)?"
-    r"(?:answer|respond|reply|say|state|output|print|write|cite|recommend|rate|give|accept|praise|conclude|claim|tell)\b",
-    r"\b(?:give|write|provide|produce|output)\s+(?:this paper\s+|it\s+)?(?:a|an|only)?\s*(?:very\s+)?"
+    r"\byou\s+(?:must|should|shall|will|have to|need to|are required to|are instructed to)\s+"
+    r"(?:now\s+|always\s+|only\s+)?"
+    r"(?:answer|respond|reply|say|state|output|print|write|cite|recommend|rate|give|accept"
+    r"|praise|conclude|claim|tell)\b",
+    r"\b(?:give|write|provide|produce|output)\s+(?:this paper\s+|it\s+)?(?:a|an|only)?\s*"
+    r"(?:very\s+)?"
     r"(?:positive|favou?rable|glowing|good|strong)\s+(?:review|rating|assessment|evaluation|score)",
     r"\bdo\s+not\s+(?:highlight|mention|point out|discuss|reveal|report|list|note)\s+(?:any\s+)?"
     r"(?:negatives?|weaknesses|weakness|limitations?|flaws?|shortcomings?|criticism)",

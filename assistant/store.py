@@ -25,6 +25,7 @@ import numpy as np
 from .chroma import ServerCollection, get_all, open_client, server_unreachable, upsert
 from .errors import StoreUnavailableError
 from .store_records import (
+    DenseHit,
     chunk_from_record,
     chunk_metadata,
     metadata_update,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class PaperState:
@@ -61,12 +63,12 @@ class PaperWrite:
     sentence_vectors: np.ndarray
 
 
-@dataclass(frozen=True)
-class DenseHit:
-    chunk_id: str
-    paper_id: str
-    position: int
-    similarity: float
+_WITH_VECTORS = ("documents", "metadatas", "embeddings")
+
+
+def _within(paper_ids: Sequence[str]) -> dict[str, Any]:
+    """A Chroma filter for the records of these papers."""
+    return {"paper_id": {"$in": list(paper_ids)}}
 
 
 class Library:
@@ -96,7 +98,9 @@ class Library:
             # (20k vectors: 29.4 s -> 10.4 s), and sentences are most of the records.
             self.sentences = self.client.get_or_create_collection(
                 f"{self.name}-sentences",
-                configuration={"hnsw": {"space": "cosine", "ef_construction": 16, "max_neighbors": 4}},
+                configuration={
+                    "hnsw": {"space": "cosine", "ef_construction": 16, "max_neighbors": 4}
+                },
                 metadata=meta,
                 embedding_function=None,
             )
@@ -183,7 +187,9 @@ class Library:
         self.fulltext_ids = {m["paper_id"] for m in metas if m.get("n_sections")}
         papers = {m["paper_id"]: paper_from_metadata(m["paper_id"], m) for m in metas}
         versions = {
-            str(m["paper_id"]): (str(m.get("hash", "")), int(m.get("n_chunks", 0)), int(m.get("n_sentences", 0)))
+            str(m["paper_id"]): (
+                str(m.get("hash", "")), int(m.get("n_chunks", 0)), int(m.get("n_sentences", 0))
+            )
             for m in metas
         }
         return papers, versions
@@ -215,16 +221,15 @@ class Library:
         records = zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
         return {cid: chunk_from_record(doc, m) for cid, doc, m in records}
 
-    def fulltext_chunks(self, paper_ids: Sequence[str]) -> dict[str, list[tuple[Chunk, np.ndarray]]]:
+    def fulltext_chunks(
+        self, paper_ids: Sequence[str]
+    ) -> dict[str, list[tuple[Chunk, np.ndarray]]]:
         """The full-text (section) chunks of the given papers with their vectors."""
         if not paper_ids:
             return {}
-        got = get_all(self.chunks, 
-            where={"paper_id": {"$in": list(paper_ids)}}, include=["documents", "metadatas", "embeddings"]
-        )
+        got = get_all(self.chunks, where=_within(paper_ids), include=_WITH_VECTORS)
         out: dict[str, list[tuple[Chunk, np.ndarray]]] = {}
-        embs = got["embeddings"]
-        for doc, m, emb in zip(got["documents"] or [], got["metadatas"] or [], embs if embs is not None else [], strict=True):
+        for doc, m, emb in zip(got["documents"], got["metadatas"], got["embeddings"], strict=True):
             if m.get("section") is None and m.get("page") is None:
                 continue
             chunk = chunk_from_record(doc, m)
@@ -246,7 +251,8 @@ class Library:
             include=["metadatas", "distances"],
         )
         hits = []
-        for cid, meta, dist in zip(res["ids"][0], res["metadatas"][0], res["distances"][0], strict=True):
+        found = zip(res["ids"][0], res["metadatas"][0], res["distances"][0], strict=True)
+        for cid, meta, dist in found:
             hits.append(DenseHit(cid, meta["paper_id"], int(meta["position"]), 1.0 - float(dist)))
         return hits
 
@@ -254,24 +260,22 @@ class Library:
         """The chunk vectors of the given papers."""
         if not paper_ids:
             return {}
-        got = get_all(self.chunks, where={"paper_id": {"$in": list(paper_ids)}}, include=["metadatas", "embeddings"])
+        got = get_all(self.chunks, where=_within(paper_ids), include=["metadatas", "embeddings"])
         rows: dict[str, list[np.ndarray]] = {}
-        embs = got["embeddings"]
-        for meta, emb in zip(got["metadatas"] or [], embs if embs is not None else [], strict=True):
+        for meta, emb in zip(got["metadatas"], got["embeddings"], strict=True):
             rows.setdefault(meta["paper_id"], []).append(np.asarray(emb, dtype=np.float32))
         return {pid: np.vstack(v) for pid, v in rows.items()}
 
-    def sentences_for(self, paper_ids: Sequence[str]) -> dict[str, tuple[list[Sentence], np.ndarray]]:
+    def sentences_for(
+        self, paper_ids: Sequence[str]
+    ) -> dict[str, tuple[list[Sentence], np.ndarray]]:
         """Sentences and their vectors for the given papers, in abstract order."""
         if not paper_ids:
             return {}
-        got = get_all(self.sentences, 
-            where={"paper_id": {"$in": list(paper_ids)}},
-            include=["documents", "metadatas", "embeddings"],
-        )
+        got = get_all(self.sentences, where=_within(paper_ids), include=_WITH_VECTORS)
         rows: dict[str, list[tuple[Sentence, np.ndarray]]] = {}
-        embs = got["embeddings"]
-        for doc, meta, emb in zip(got["documents"] or [], got["metadatas"] or [], embs if embs is not None else [], strict=True):
+        records = zip(got["documents"], got["metadatas"], got["embeddings"], strict=True)
+        for doc, meta, emb in records:
             s = sentence_from_record(doc, meta)
             rows.setdefault(s.paper_id, []).append((s, np.asarray(emb, dtype=np.float32)))
         out = {}

@@ -7,12 +7,23 @@ lists, and an empty or missing value is left out (read back as empty or None).
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from .types import META_FIELDS, Chunk, Paper, Sentence
 
 # The fields of a paper held as tuples (authors, tags, ...): stored as lists.
 _TUPLES = {f.name for f in dataclasses.fields(Paper) if f.default == ()}
+
+
+@dataclass(frozen=True)
+class DenseHit:
+    """A chunk found by vector search, with its cosine similarity to the query."""
+
+    chunk_id: str
+    paper_id: str
+    position: int
+    similarity: float
 
 
 def _stored(paper: Paper, names: tuple[str, ...]) -> dict[str, Any]:

@@ -120,7 +120,10 @@ class Verifier:
         self.relevance_floor = relevance_floor
 
     def support(
-        self, claims: Sequence[str], sources: Sequence[SourceText], claim_vectors: np.ndarray | None = None
+        self,
+        claims: Sequence[str],
+        sources: Sequence[SourceText],
+        claim_vectors: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list[list[Sentence | None]]]:
         """Support of each claim by each source, and the best sentence of each source."""
         n_c, n_s = len(claims), len(sources)
@@ -132,7 +135,9 @@ class Verifier:
         for j, src in enumerate(sources):
             if not is_injected(src.paper.title, src.paper):
                 units.append((j, None, src.paper.title))
-            units.extend((j, s, s.text) for s in src.sentences if not is_injected(s.text, src.paper))
+            units.extend(
+                (j, s, s.text) for s in src.sentences if not is_injected(s.text, src.paper)
+            )
         if not units:
             return scores, best
         if claim_vectors is None:
@@ -143,7 +148,9 @@ class Verifier:
         cos = cvec @ uvec.T
         claim_terms = [set(terms(c)) for c in claims]
         unit_terms = [set(terms(u[2])) for u in units]
-        src_facts = [exact_facts(" ".join((_evidence(s.paper), s.paper.url or ""))) for s in sources]
+        src_facts = [
+            exact_facts(" ".join((_evidence(s.paper), s.paper.url or ""))) for s in sources
+        ]
         for i in range(n_c):
             ct = claim_terms[i]
             facts = exact_facts(claims[i])
@@ -160,7 +167,10 @@ class Verifier:
         return scores, best
 
     def check(
-        self, answer: str, sources: Sequence[SourceText], question: str | Sequence[str] | None = None
+        self,
+        answer: str,
+        sources: Sequence[SourceText],
+        question: str | Sequence[str] | None = None,
     ) -> Checked:
         """Verify ``answer`` against numbered ``sources`` (see the module docstring).
 
@@ -215,10 +225,21 @@ class Verifier:
                 j = by_n[n]
                 sent = best[i][j]
                 paper = sources[j].paper
-                quote, start, end = (sent.text, sent.start, sent.end) if sent else (paper.title, 0, 0)
+                quote, start, end = (
+                    (sent.text, sent.start, sent.end) if sent else (paper.title, 0, 0)
+                )
                 key = (n, start)
                 if key not in cites or cites[key].support < float(scores[i, j]):
-                    cites[key] = Citation(n, paper.id, paper.title, quote, start, end, True, round(float(scores[i, j]), 3))
+                    cites[key] = Citation(
+                        n,
+                        paper.id,
+                        paper.title,
+                        quote,
+                        start,
+                        end,
+                        True,
+                        round(float(scores[i, j]), 3),
+                    )
             lines.append(claim + " " + "".join(f"[{n}]" for n in keep))
         out.text = " ".join(lines).strip()
         out.citations = sorted(cites.values(), key=lambda c: (c.n, c.start))
