@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 EXPORT_VERSION = "1"
 STALE_EXPORT_S = 600  # a temporary export file this old belongs to a killed process
+_EXPORT_LOCK = threading.Lock()
 
 
 def supports(model_dir: Path) -> bool:
@@ -70,7 +71,15 @@ def export(st_model: Any, path: Path) -> None:
 
     Each exporter writes its own temporary file and renames it into place, so processes
     exporting at once each leave a whole file (the last rename wins; they are equal).
+    Within a process exports take turns (the warnings capture is process-wide), and one
+    that finds the file already written returns.
     """
+    with _EXPORT_LOCK:
+        if not path.exists():
+            _export(st_model, path)
+
+
+def _export(st_model: Any, path: Path) -> None:
     import torch
 
     bert = st_model[0].auto_model

@@ -33,7 +33,9 @@ def bib_folder(tmp_path: Path) -> Path:
 
 
 def test_parse_bibtex_reads_authors_year_venue_and_ids() -> None:
-    result = parse_bibtex((FIXTURE_DATA / "bib_refs.bib").read_text(encoding="utf-8"), "bib_refs.bib")
+    result = parse_bibtex(
+        (FIXTURE_DATA / "bib_refs.bib").read_text(encoding="utf-8"), "bib_refs.bib"
+    )
     assert result.problems == []
     by_title = {r.title: r for r in result.metadata}
     tree = by_title["Speculative Decoding with Draft Trees"]
@@ -41,11 +43,16 @@ def test_parse_bibtex_reads_authors_year_venue_and_ids() -> None:
     assert (tree.year, tree.venue, tree.arxiv_id) == (2024, "Proceedings of ICML", "2401.01234")
     qak = by_title["Quantised attention kernels (journal version)"]
     assert qak.doi == "10.5555/QAK.2024.7"
-    assert by_title["Mixture of Depths for Efficient Transformers"].abstract.startswith("Not every token")
+    assert by_title["Mixture of Depths for Efficient Transformers"].abstract.startswith(
+        "Not every token"
+    )
 
 
 def test_broken_bibtex_entry_is_reported_and_the_rest_read() -> None:
-    text = "@article{ok, title={Fine}, year={2021}}\n@article{bad, title=\n@misc{ok2, title={Also Fine}}\n"
+    text = (
+        "@article{ok, title={Fine}, year={2021}}\n@article{bad, title=\n"
+        "@misc{ok2, title={Also Fine}}\n"
+    )
     result = parse_bibtex(text, "x.bib")
     assert [r.title for r in result.metadata] == ["Fine", "Also Fine"]
     assert result.problems == ["x.bib: line 2: invalid BibTeX entry - skipped"]
@@ -85,11 +92,15 @@ def test_bib_attaches_metadata_to_stored_papers_and_year_filter_uses_it(
     assert sorted(again.unchanged) == sorted([TREES, KERNELS, CURRICULUM, DEPTHS])
     # The JSONL alone (no years) keeps the attached metadata.
     alone = ingest([bib_folder / "bib_papers.jsonl"], settings, embedder=embedder)
-    assert alone.chunks_embedded == 0 and sorted(alone.unchanged) == sorted([TREES, KERNELS, CURRICULUM])
+    assert alone.chunks_embedded == 0 and sorted(alone.unchanged) == sorted(
+        [TREES, KERNELS, CURRICULUM]
+    )
     assert Library(settings).papers()[TREES].year == 2024
 
 
-def test_bib_in_the_same_run_attaches_without_creating_papers(tmp_path: Path, bib_folder: Path, embedder) -> None:
+def test_bib_in_the_same_run_attaches_without_creating_papers(
+    tmp_path: Path, bib_folder: Path, embedder
+) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     report = ingest([bib_folder], settings, embedder=embedder)
     assert sorted(report.added) == sorted([TREES, KERNELS, CURRICULUM, DEPTHS])
@@ -100,23 +111,33 @@ def test_bib_in_the_same_run_attaches_without_creating_papers(tmp_path: Path, bi
     assert papers[TREES].sources == ("bib_papers.jsonl",)  # a .bib is not a source of text
 
 
-def test_json_entry_without_abstract_attaches_metadata(tmp_path: Path, bib_folder: Path, embedder) -> None:
+def test_json_entry_without_abstract_attaches_metadata(
+    tmp_path: Path, bib_folder: Path, embedder
+) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     ingest([bib_folder / "bib_papers.jsonl"], settings, embedder=embedder)
     meta = tmp_path / "meta.jsonl"
     meta.write_text(
-        json.dumps({"title": "Curriculum sampling for reward models", "year": 2025, "venue": "ICLR"}) + "\n"
-        + json.dumps({"title": "Not In The Library"}) + "\n",
+        json.dumps(
+            {"title": "Curriculum sampling for reward models", "year": 2025, "venue": "ICLR"}
+        )
+        + "\n"
+        + json.dumps({"title": "Not In The Library"})
+        + "\n",
         encoding="utf-8",
     )
     report = ingest([meta], settings, embedder=embedder)
     assert report.metadata_updated == [CURRICULUM] and report.added == []
-    assert report.skipped == [(str(meta), "line 2 'Not In The Library': title but no abstract - skipped")]
+    assert report.skipped == [
+        (str(meta), "line 2 'Not In The Library': title but no abstract - skipped")
+    ]
     paper = Library(settings).papers()[CURRICULUM]
     assert (paper.year, paper.venue) == (2025, "ICLR")
 
 
-def test_imported_years_and_authors_answer_metadata_questions(tmp_path: Path, bib_folder: Path, embedder) -> None:
+def test_imported_years_and_authors_answer_metadata_questions(
+    tmp_path: Path, bib_folder: Path, embedder
+) -> None:
     from assistant import Assistant
 
     settings = Settings(data_dir=tmp_path / "data")

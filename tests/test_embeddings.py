@@ -44,7 +44,12 @@ def test_a_cold_ask_loads_no_torch_once_the_encoder_is_cached(bundled_library):
         "print(len(a.citations), 'torch' in sys.modules, 'sentence_transformers' in sys.modules)"
     )
     run = lambda: subprocess.run(  # noqa: E731
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300, check=True
+        [sys.executable, "-c", probe],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     ).stdout.split()
     run()  # the first ask may export the encoder (that one needs torch)
     cited, torch_loaded, st_loaded = run()

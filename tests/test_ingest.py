@@ -52,7 +52,9 @@ def snapshot(settings: Settings) -> dict:
             for pid, m in heads.items()
         },
         "chunks": dict(zip(chunk_ids, chunk_docs, strict=True)),
-        "chunk_spans": {cid: (m["start"], m["end"]) for cid, m in zip(chunk_ids, chunk_metas, strict=True)},
+        "chunk_spans": {
+            cid: (m["start"], m["end"]) for cid, m in zip(chunk_ids, chunk_metas, strict=True)
+        },
         "sentences": dict(zip(sent["ids"], sent["documents"], strict=True)),
         "n_chunk_rows": lib.chunks.count(),
         "n_sentence_rows": lib.sentences.count(),
@@ -200,7 +202,9 @@ def test_changed_abstract_reembeds_only_that_paper(small_library, embedder) -> N
     settings, folder, _ = small_library
     old = snapshot(settings)
     assert old["papers"][SPARSE][1] == 2  # the long abstract needs two chunks
-    new_abstract = "We route each denoising step through a few blocks. Sampling gets 2.7 times faster."
+    new_abstract = (
+        "We route each denoising step through a few blocks. Sampling gets 2.7 times faster."
+    )
     (folder / "sparse_denoisers.md").write_text(
         "# Sparse Denoisers for Fast Diffusion Sampling\n\n" + new_abstract + "\n", encoding="utf-8"
     )
@@ -214,7 +218,10 @@ def test_changed_abstract_reembeds_only_that_paper(small_library, embedder) -> N
     chunks, sentences = rows_of(settings, SPARSE)
     assert chunks == [f"{SPARSE}:c0"]
     assert sentences == [f"{SPARSE}:s0", f"{SPARSE}:s1"] and new["papers"][SPARSE][2] == 2
-    assert new["chunks"][f"{SPARSE}:c0"] == "Sparse Denoisers for Fast Diffusion Sampling\n" + new_abstract
+    assert (
+        new["chunks"][f"{SPARSE}:c0"]
+        == "Sparse Denoisers for Fast Diffusion Sampling\n" + new_abstract
+    )
     assert Library(settings).papers([SPARSE])[SPARSE].abstract == new_abstract
     assert new["papers"][SPARSE][0] != old["papers"][SPARSE][0]
     # The other papers' records are untouched.
@@ -269,7 +276,10 @@ def test_remove_by_source_keeps_papers_listed_elsewhere(small_library, embedder)
 
 
 # --- bad input ------------------------------------------------------------------------
-DAILY_HEADER = "new\n\nGet trending papers in your email inbox!\n\nSubscribe\n\nbyAK and the research community\n\nMar 13\n"
+DAILY_HEADER = (
+    "new\n\nGet trending papers in your email inbox!\n\nSubscribe\n\n"
+    "byAK and the research community\n\nMar 13\n"
+)
 GOOD_ABSTRACT = "We test ingest on bad input. Good files in the same folder still make it."
 ODD_TITLE = "\u200fEmoji \U0001f680 Cafe\u0301 Transformers\u200b for \u200eBidi Text"
 ODD_TITLE_CLEAN = "Emoji \U0001f680 Cafe\u0301 Transformers for Bidi Text"
@@ -282,7 +292,8 @@ def bad_folder(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "good.md").write_text("# A Good Paper\n\n" + GOOD_ABSTRACT, encoding="utf-8")
     (folder / "odd_unicode.txt").write_text(
-        ODD_TITLE + "\nAbstracts may hold emoji \U0001f9ea and accents: na\u0131\u0308ve. They still ingest.",
+        ODD_TITLE
+        + "\nAbstracts may hold emoji \U0001f9ea and accents: na\u0131\u0308ve. They still ingest.",
         encoding="utf-8",
     )
     (folder / "empty.txt").write_bytes(b"")
@@ -295,11 +306,14 @@ def bad_folder(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     (folder / "no_abstract.jsonl").write_text(
-        '{"title": "Only A Title"}\n{"title": "A JSONL Paper", "abstract": "It is fine. Really."}\n',
+        '{"title": "Only A Title"}\n'
+        '{"title": "A JSONL Paper", "abstract": "It is fine. Really."}\n',
         encoding="utf-8",
     )
     (folder / "huge.txt").write_text(HUGE_LINE, encoding="utf-8")
-    (folder / "emoji_title.md").write_text("\U0001f680\U0001f525 \u2728\nAn abstract under no title.", encoding="utf-8")
+    (folder / "emoji_title.md").write_text(
+        "\U0001f680\U0001f525 \u2728\nAn abstract under no title.", encoding="utf-8"
+    )
     (folder / "notes.docx").write_bytes(b"PK\x03\x04")
     (folder / ".hidden.txt").write_text("Hidden\nNot ingested, not reported.", encoding="utf-8")
     return folder
@@ -318,13 +332,17 @@ def test_bad_files_are_reported_one_line_each_and_good_files_ingest(bad_folder, 
         "page.txt": "entry 1 'A Title Without Abstract': title but no abstract - skipped",
         "no_abstract.jsonl": "line 1 'Only A Title': title but no abstract - skipped",
         "huge.txt": f"file: title of {len(HUGE_LINE)} characters is not a title - skipped",
-        "emoji_title.md": "file '\U0001f680\U0001f525 \u2728': title has no letters or digits - skipped",
-        "notes.docx": f"unsupported format '.docx' (paperlens reads {', '.join(supported_suffixes())})",
+        "emoji_title.md": "file '\U0001f680\U0001f525 \u2728': title has no letters or digits "
+        "- skipped",
+        "notes.docx": "unsupported format '.docx' "
+        f"(paperlens reads {', '.join(supported_suffixes())})",
     }
     assert len(report.skipped) == len(skipped)
     assert all(Path(path).parent == bad_folder for path, _ in report.skipped)
     assert all("\n" not in reason for _, reason in report.skipped)
-    good = {paper_id(t) for t in ("A Good Paper", ODD_TITLE_CLEAN, "A Listed Paper", "A JSONL Paper")}
+    good = {
+        paper_id(t) for t in ("A Good Paper", ODD_TITLE_CLEAN, "A Listed Paper", "A JSONL Paper")
+    }
     assert set(report.added) == good
     papers = Library(settings).papers()
     assert set(papers) == good
@@ -444,13 +462,23 @@ def test_interrupted_ingest_is_completed_by_the_next_run(tmp_path: Path, embedde
     assert got["sentences"] == want["sentences"]
     # No duplicated or orphaned rows: the stored rows are exactly the papers' pieces.
     for snap in (got, want):
-        assert snap["n_chunk_rows"] == len(snap["chunks"]) == sum(p[1] for p in snap["papers"].values())
-        assert snap["n_sentence_rows"] == len(snap["sentences"]) == sum(p[2] for p in snap["papers"].values())
+        assert (
+            snap["n_chunk_rows"]
+            == len(snap["chunks"])
+            == sum(p[1] for p in snap["papers"].values())
+        )
+        assert (
+            snap["n_sentence_rows"]
+            == len(snap["sentences"])
+            == sum(p[2] for p in snap["papers"].values())
+        )
     # The vector index survived the kill: each paper's own title finds it.
     lib = Library(partial_settings)
     papers = lib.papers()
     for pid in sorted(papers)[:: max(1, total // 8)]:
-        hits = lib.query_dense(embedder.encode_query(papers[pid].title + "\n" + papers[pid].abstract), k=3)
+        hits = lib.query_dense(
+            embedder.encode_query(papers[pid].title + "\n" + papers[pid].abstract), k=3
+        )
         assert hits[0].paper_id == pid
 
 
@@ -469,9 +497,13 @@ def test_bulk_reads_are_paged_so_large_libraries_load(small_library, monkeypatch
     assert paged == whole and len(whole[0]) > 4
     assert library.paper_states() == states
     assert sorted(library.sentences_for(list(states))) == sorted(states)
-    got = chroma.get_all(library.chunks, where={"paper_id": {"$in": list(states)}}, include=["metadatas"])
+    got = chroma.get_all(
+        library.chunks, where={"paper_id": {"$in": list(states)}}, include=["metadatas"]
+    )
     assert sorted(got["ids"]) == sorted(whole[0])
-    retriever = Retriever(settings, library, __import__("assistant.embeddings", fromlist=["x"]).get_embedder(settings))
+    retriever = Retriever(
+        settings, library, __import__("assistant.embeddings", fromlist=["x"]).get_embedder(settings)
+    )
     assert retriever.retrieve("dense passage retrieval").hits
 
 
@@ -494,7 +526,12 @@ def cli_ingest(folder: Path, data_dir: Path) -> tuple[list[str], list[str], bool
     )
     env = {**os.environ, "PAPERLENS_DATA_DIR": str(data_dir)}
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout.splitlines()
@@ -508,11 +545,17 @@ def test_unchanged_reingest_takes_the_fast_path_and_a_changed_file_the_normal_on
     caplog.set_level("INFO", logger="ingest.pipeline")
     again = ingest([folder], settings, embedder=embedder)
     assert took_fast_path(caplog)
-    assert (len(again.unchanged), again.added, again.updated, again.files_read) == (SMALL_PAPERS, [], [], 3)
+    assert (len(again.unchanged), again.added, again.updated, again.files_read) == (
+        SMALL_PAPERS,
+        [],
+        [],
+        3,
+    )
     caplog.clear()
     # New content in one file: the normal path re-embeds that paper alone.
     (folder / "sparse_denoisers.md").write_text(
-        "# Sparse Denoisers for Fast Diffusion Sampling\n\nA new abstract. It is shorter.\n", encoding="utf-8"
+        "# Sparse Denoisers for Fast Diffusion Sampling\n\nA new abstract. It is shorter.\n",
+        encoding="utf-8",
     )
     report = ingest([folder], settings, embedder=embedder)
     assert not took_fast_path(caplog)
@@ -551,6 +594,8 @@ def test_fast_path_reports_the_skipped_files_again(bad_folder, embedder) -> None
     out, err, chroma_loaded = cli_ingest(bad_folder, data_dir)
     assert not chroma_loaded
     assert re.fullmatch(
-        r"added 0, updated 0, unchanged 4, skipped 10 \(0 chunks embedded from \d+ files in \d+\.\ds\)", out[0]
+        r"added 0, updated 0, unchanged 4, skipped 10 "
+        r"\(0 chunks embedded from \d+ files in \d+\.\ds\)",
+        out[0],
     ), out
     assert err == [f"skipped: {path}: {reason}" for path, reason in first.skipped]

@@ -158,7 +158,13 @@ def _snapshot(settings: Settings) -> dict[str, Any]:
             pid: (m["hash"], m["n_chunks"], m["n_sentences"], m["complete"], tuple(m["sources"]))
             for pid, m in heads.items()
         },
-        "chunk_rows": dict(zip(chunks["ids"], zip(chunks["documents"], [m["hash"] for m in chunks["metadatas"]], strict=True), strict=True)),
+        "chunk_rows": dict(
+            zip(
+                chunks["ids"],
+                zip(chunks["documents"], [m["hash"] for m in chunks["metadatas"]], strict=True),
+                strict=True,
+            )
+        ),
         "sentence_rows": dict(zip(sentences["ids"], sentences["documents"], strict=True)),
         "counts": (lib.chunks.count(), lib.sentences.count()),
         "chunk_vectors": dict(zip(chunks["ids"], chunks["embeddings"], strict=True)),
@@ -177,7 +183,9 @@ def _cited_titles(settings: Settings, embedder) -> list[list[str]]:
     return out
 
 
-def test_ingest_killed_at_every_phase_completes_to_the_clean_library(tmp_path: Path, embedder) -> None:
+def test_ingest_killed_at_every_phase_completes_to_the_clean_library(
+    tmp_path: Path, embedder
+) -> None:
     from ingest import ingest
 
     corpus = _corpus(tmp_path / "corpus")
@@ -188,7 +196,8 @@ def test_ingest_killed_at_every_phase_completes_to_the_clean_library(tmp_path: P
     kills = [phase for code, phase in outcomes if code == -signal.SIGKILL]
     print("kill-9 loop:", outcomes)  # shown with -s: which phase each kill hit
     assert len(kills) >= 10, outcomes
-    assert {"parsing", "embedding", "writing: chunks", "writing: markers", "manifest"} <= set(kills), outcomes
+    wanted = {"parsing", "embedding", "writing: chunks", "writing: markers", "manifest"}
+    assert wanted <= set(kills), outcomes
 
     final = subprocess.run(
         [str(PAPERLENS), "ingest", "-q", str(corpus)],
@@ -209,12 +218,16 @@ def test_ingest_killed_at_every_phase_completes_to_the_clean_library(tmp_path: P
     for kind in ("chunk_vectors", "sentence_vectors"):
         ids = sorted(want[kind])
         np.testing.assert_allclose(
-            np.asarray([got[kind][i] for i in ids]), np.asarray([want[kind][i] for i in ids]), atol=1e-4
+            np.asarray([got[kind][i] for i in ids]),
+            np.asarray([want[kind][i] for i in ids]),
+            atol=1e-4,
         )
     # The vector index itself (not only the metadata table): every chunk finds itself.
     lib = Library(killed)
     for cid, vector in want["chunk_vectors"].items():
-        assert lib.chunks.query(query_embeddings=[vector], n_results=1, include=[])["ids"][0] == [cid]
+        assert lib.chunks.query(query_embeddings=[vector], n_results=1, include=[])["ids"][0] == [
+            cid
+        ]
 
     titles = _cited_titles(killed, embedder)
     assert all(titles), titles

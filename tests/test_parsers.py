@@ -94,7 +94,8 @@ def test_no_boilerplate_line_becomes_a_title() -> None:
 def test_latex_title_parses_with_its_abstract() -> None:
     first = parse_file(BUNDLED_PAPERS / "000_b9901c8c1c455724.txt").papers[0]
     assert first.title == (
-        r"$\textbf{Only-IF}$:Revealing the Decisive Effect of Instruction Diversity on Generalization"
+        r"$\textbf{Only-IF}$:Revealing the Decisive Effect of Instruction Diversity on "
+        "Generalization"
     )
     assert first.abstract.startswith("Understanding and accurately following instructions")
     assert first.date == "Mar 13"
@@ -198,7 +199,9 @@ def test_unknown_extension_names_file_and_supported_formats(tmp_path: Path) -> N
     f.write_bytes(b"PK\x03\x04 not really a document")
     with pytest.raises(UnsupportedFormatError) as info:
         parse_file(f)
-    assert str(info.value) == f"{f}: unsupported format '.docx' (paperlens reads {supported_list()})"
+    assert (
+        str(info.value) == f"{f}: unsupported format '.docx' (paperlens reads {supported_list()})"
+    )
 
 
 def test_file_without_extension_is_unsupported(tmp_path: Path) -> None:
@@ -206,7 +209,10 @@ def test_file_without_extension_is_unsupported(tmp_path: Path) -> None:
     f.write_text("Title\nAbstract.", encoding="utf-8")
     with pytest.raises(UnsupportedFormatError) as info:
         parse_file(f)
-    assert info.value.reason == f"unsupported format '(no extension)' (paperlens reads {supported_list()})"
+    assert (
+        info.value.reason
+        == f"unsupported format '(no extension)' (paperlens reads {supported_list()})"
+    )
 
 
 def test_windows_1252_text_is_decoded(tmp_path: Path) -> None:
@@ -219,7 +225,9 @@ def test_windows_1252_text_is_decoded(tmp_path: Path) -> None:
 
 # --- ids -------------------------------------------------------------------------------
 def test_paper_id_ignores_case_punctuation_and_unicode_form() -> None:
-    assert paper_id("SpecTr: Fast Speculative Decoding") == paper_id("spectr  fast speculative decoding")
+    assert paper_id("SpecTr: Fast Speculative Decoding") == paper_id(
+        "spectr  fast speculative decoding"
+    )
     assert paper_id("Cafe\u0301 Models") == paper_id("Caf\u00e9 Models")  # combining accent
     assert paper_id("A Title") != paper_id("Another Title")
     assert normalize_title("  Hello,  World!  ") == "hello world"

@@ -202,12 +202,16 @@ def test_pdf_text_drops_headers_footers_references_and_rejoins_hyphens(paper_pdf
 
 
 def test_join_lines_repairs_hyphenation_and_tracks_pages() -> None:
-    text, pages = join_lines([("we use a contras-", 1), ("tive loss on state-of-", 1), ("the-art data", 2)])
+    text, pages = join_lines(
+        [("we use a contras-", 1), ("tive loss on state-of-", 1), ("the-art data", 2)]
+    )
     assert text == "we use a contrastive loss on state-of-the-art data"
     assert pages == ((0, 1), (text.index("the-art"), 2))
 
 
-def test_bad_pdfs_are_reported_and_the_good_one_ingests(tmp_path: Path, paper_pdf: Path, embedder) -> None:
+def test_bad_pdfs_are_reported_and_the_good_one_ingests(
+    tmp_path: Path, paper_pdf: Path, embedder
+) -> None:
     folder = paper_pdf.parent
     make_image_pdf(folder / "pdf_scanned.pdf")
     whole = paper_pdf.read_bytes()
@@ -233,7 +237,9 @@ def test_bad_pdfs_are_reported_and_the_good_one_ingests(tmp_path: Path, paper_pd
 
 
 # --- chunks in the library -----------------------------------------------------------
-def test_pdf_chunks_follow_headings_and_carry_section_and_page(tmp_path: Path, paper_pdf: Path, embedder) -> None:
+def test_pdf_chunks_follow_headings_and_carry_section_and_page(
+    tmp_path: Path, paper_pdf: Path, embedder
+) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     report = ingest([paper_pdf], settings, embedder=embedder)
     assert report.added == [paper_id(TITLE)] and report.skipped == []
@@ -258,11 +264,15 @@ def test_pdf_chunks_follow_headings_and_carry_section_and_page(tmp_path: Path, p
         assert HEADER not in doc and FOOTER not in doc
         assert "Lovelace" not in doc and "Turing" not in doc and "References" not in doc
     for c in body:  # every chunk starts at a heading or continues the same section
-        assert c.start == 0 or c.section == next(b.section for b in body if b.position == c.position - 1)
+        assert c.start == 0 or c.section == next(
+            b.section for b in body if b.position == c.position - 1
+        )
     assert lib.papers()[paper_id(TITLE)].abstract == ABSTRACT
 
 
-def test_unchanged_pdf_is_not_extracted_or_embedded_again(tmp_path: Path, paper_pdf: Path, embedder, monkeypatch) -> None:
+def test_unchanged_pdf_is_not_extracted_or_embedded_again(
+    tmp_path: Path, paper_pdf: Path, embedder, monkeypatch
+) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     first = ingest([paper_pdf.parent], settings, embedder=embedder)
     assert first.added == [paper_id(TITLE)] and first.chunks_embedded > 3
@@ -277,7 +287,9 @@ def test_unchanged_pdf_is_not_extracted_or_embedded_again(tmp_path: Path, paper_
     assert again.skipped == []
 
 
-def test_answer_quotes_a_full_text_passage_with_its_section_and_page(tmp_path: Path, paper_pdf: Path, embedder) -> None:
+def test_answer_quotes_a_full_text_passage_with_its_section_and_page(
+    tmp_path: Path, paper_pdf: Path, embedder
+) -> None:
     """A question the body answers better than the abstract cites the body: section, page, span."""
     from assistant import Assistant
 
@@ -293,6 +305,10 @@ def test_answer_quotes_a_full_text_passage_with_its_section_and_page(tmp_path: P
     assert c.quote in answer.text and "(section 2 Method, p. 1)" in answer.text
     # The span is exact in the stored section chunk.
     chunks = bot.library.fulltext_chunks([c.paper_id])[c.paper_id]
-    method = next(ch for ch, _ in chunks if ch.section == "2 Method" and ch.start <= c.start and c.end <= ch.end)
+    method = next(
+        ch
+        for ch, _ in chunks
+        if ch.section == "2 Method" and ch.start <= c.start and c.end <= ch.end
+    )
     body_text = method.text[len(method.text) - (method.end - method.start) :]
     assert body_text[c.start - method.start : c.end - method.start] == c.quote

@@ -65,7 +65,9 @@ def _bib(with_extra: bool = False) -> str:
                f"  year = {{2024}},\n  abstract = {{{ONLY_ABSTRACT}}},\n"),
     ]
     if with_extra:
-        entries.append(_entry("extra", EXTRA, "  year = {2025},\n  file = {:pdfs/extra.pdf:PDF},\n"))
+        entries.append(
+            _entry("extra", EXTRA, "  year = {2025},\n  file = {:pdfs/extra.pdf:PDF},\n")
+        )
     return "\n".join(entries)
 
 
@@ -93,30 +95,50 @@ def test_file_field_syntaxes_give_the_paths_in_order() -> None:
     assert record.tags == ("decoding", "long context") and record.files == ("files/12/heads.pdf",)
 
 
-def test_bib_export_ingests_attached_pdfs_with_the_entries_metadata(tmp_path: Path, export: Path, embedder) -> None:
+def test_bib_export_ingests_attached_pdfs_with_the_entries_metadata(
+    tmp_path: Path, export: Path, embedder
+) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     bib = export / "refs.bib"
     report = ingest([bib], settings, embedder=embedder)
     heads, readers, supp = paper_id(HEADS), paper_id(READERS), paper_id(SUPP)
-    gone, survey = paper_id("Citation Graphs Predict Reading Order"), paper_id("A Survey of Speculative Decoding")
+    gone, survey = (
+        paper_id("Citation Graphs Predict Reading Order"),
+        paper_id("A Survey of Speculative Decoding"),
+    )
     assert sorted(report.added) == sorted([heads, readers, supp, gone, survey])
     assert report.skipped == [
-        (str(bib), "entry 'gone': attached file files/99/gone.pdf not found - the entry's own metadata is used")
+        (
+            str(bib),
+            "entry 'gone': attached file files/99/gone.pdf not found - the entry's own metadata "
+            "is used",
+        )
     ]
     library = Library(settings)
     papers = library.papers()
     p = papers[heads]
     assert p.authors == ("Jane Doe", "John Roe") and p.year == 2024
-    assert (p.venue, p.doi, p.tags) == ("Journal of Reading Machines", "10.5555/heads.2024", ("decoding", "long context"))
+    assert (p.venue, p.doi, p.tags) == (
+        "Journal of Reading Machines",
+        "10.5555/heads.2024",
+        ("decoding", "long context"),
+    )
     assert p.sources == ("heads.pdf",)
-    assert papers[readers].venue == "Proceedings of Reading 2023" and papers[readers].tags == ("reading",)
+    assert papers[readers].venue == "Proceedings of Reading 2023" and papers[readers].tags == (
+        "reading",
+    )
     assert papers[supp].sources == ("supp.pdf",) and papers[supp].year == 2022
     assert library.fulltext_ids == {heads, readers, supp}  # the PDFs' sections are in
     assert papers[gone].abstract == GONE_ABSTRACT and papers[gone].year == 2021
     assert papers[survey].abstract == ONLY_ABSTRACT
 
     again = ingest([bib], settings, embedder=embedder)
-    assert (again.added, again.updated, again.metadata_updated, again.chunks_embedded) == ([], [], [], 0)
+    assert (again.added, again.updated, again.metadata_updated, again.chunks_embedded) == (
+        [],
+        [],
+        [],
+        0,
+    )
     assert sorted(again.unchanged) == sorted(report.added)
 
     bib.write_text(_bib(with_extra=True), encoding="utf-8")  # the next export: one more paper
@@ -131,7 +153,8 @@ def test_bib_export_ingests_attached_pdfs_with_the_entries_metadata(tmp_path: Pa
 ZOTERO_SCHEMA = """
 CREATE TABLE version (schema TEXT PRIMARY KEY, version INT NOT NULL);
 CREATE TABLE libraries (libraryID INTEGER PRIMARY KEY, type TEXT NOT NULL, editable INT NOT NULL,
-    filesEditable INT NOT NULL, version INT NOT NULL DEFAULT 0, storageVersion INT NOT NULL DEFAULT 0,
+    filesEditable INT NOT NULL, version INT NOT NULL DEFAULT 0,
+    storageVersion INT NOT NULL DEFAULT 0,
     lastSync INT NOT NULL DEFAULT 0, archived INT NOT NULL DEFAULT 0);
 CREATE TABLE itemTypes (itemTypeID INTEGER PRIMARY KEY, typeName TEXT, templateItemTypeID INT,
     display INT DEFAULT 1);
@@ -158,12 +181,14 @@ CREATE TABLE itemCreators (itemID INT NOT NULL, creatorID INT NOT NULL,
     creatorTypeID INT NOT NULL DEFAULT 1, orderIndex INT NOT NULL DEFAULT 0,
     PRIMARY KEY (itemID, creatorID, creatorTypeID, orderIndex), UNIQUE (itemID, orderIndex));
 CREATE TABLE collections (collectionID INTEGER PRIMARY KEY, collectionName TEXT NOT NULL,
-    parentCollectionID INT DEFAULT NULL, clientDateModified TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    parentCollectionID INT DEFAULT NULL,
+    clientDateModified TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
     libraryID INT NOT NULL, key TEXT NOT NULL, version INT NOT NULL DEFAULT 0,
     synced INT NOT NULL DEFAULT 0, UNIQUE (libraryID, key));
 CREATE TABLE collectionItems (collectionID INT NOT NULL, itemID INT NOT NULL,
     orderIndex INT NOT NULL DEFAULT 0, PRIMARY KEY (collectionID, itemID));
-CREATE TABLE deletedItems (itemID INTEGER PRIMARY KEY, dateDeleted DEFAULT CURRENT_TIMESTAMP NOT NULL);
+CREATE TABLE deletedItems (itemID INTEGER PRIMARY KEY,
+    dateDeleted DEFAULT CURRENT_TIMESTAMP NOT NULL);
 INSERT INTO version VALUES ('userdata', 107);
 INSERT INTO libraries VALUES (1, 'user', 1, 1, 0, 0, 0, 0);
 INSERT INTO itemTypes VALUES (1, 'note', NULL, 0), (4, 'journalArticle', NULL, 2),
@@ -178,15 +203,24 @@ TRASHED = "A Paper the User Deleted"
 LINKED = "Citation Graphs Predict Reading Order"
 
 
-def _zotero_item(con: sqlite3.Connection, item_id: int, type_id: int, key: str, data: dict[int, str]) -> None:
-    con.execute("INSERT INTO items (itemID, itemTypeID, libraryID, key) VALUES (?, ?, 1, ?)", (item_id, type_id, key))
+def _zotero_item(
+    con: sqlite3.Connection, item_id: int, type_id: int, key: str, data: dict[int, str]
+) -> None:
+    con.execute(
+        "INSERT INTO items (itemID, itemTypeID, libraryID, key) VALUES (?, ?, 1, ?)",
+        (item_id, type_id, key),
+    )
     for field_id, value in data.items():
         con.execute("INSERT OR IGNORE INTO itemDataValues (value) VALUES (?)", (value,))
-        (value_id,) = con.execute("SELECT valueID FROM itemDataValues WHERE value = ?", (value,)).fetchone()
+        (value_id,) = con.execute(
+            "SELECT valueID FROM itemDataValues WHERE value = ?", (value,)
+        ).fetchone()
         con.execute("INSERT INTO itemData VALUES (?, ?, ?)", (item_id, field_id, value_id))
 
 
-def _attach_pdf(con: sqlite3.Connection, folder: Path, item_id: int, parent: int, key: str, title: str) -> None:
+def _attach_pdf(
+    con: sqlite3.Connection, folder: Path, item_id: int, parent: int, key: str, title: str
+) -> None:
     _zotero_item(con, item_id, 14, key, {110: "Full Text PDF"})
     (folder / "storage" / key).mkdir(parents=True)
     make_paper_pdf(folder / "storage" / key / "paper.pdf", title=title)
@@ -203,13 +237,34 @@ def zotero_folder(tmp_path: Path) -> Path:
     folder.mkdir()
     con = sqlite3.connect(folder / "zotero.sqlite")
     con.executescript(ZOTERO_SCHEMA)
-    _zotero_item(con, 1, 4, "AAAA1111", {110: HEADS, 14: "2024-03-00 2024-03", 12: "Journal of Reading Machines",
-                                         26: "10.5555/heads.2024"})
+    _zotero_item(
+        con,
+        1,
+        4,
+        "AAAA1111",
+        {
+            110: HEADS,
+            14: "2024-03-00 2024-03",
+            12: "Journal of Reading Machines",
+            26: "10.5555/heads.2024",
+        },
+    )
     _attach_pdf(con, folder, 2, 1, "PDFA2222", HEADS)
-    _zotero_item(con, 3, 33, "BBBB3333", {110: READERS, 14: "2023", 114: "Proceedings of Reading 2023",
-                                          22: "arXiv: 2301.01234"})
+    _zotero_item(
+        con,
+        3,
+        33,
+        "BBBB3333",
+        {110: READERS, 14: "2023", 114: "Proceedings of Reading 2023", 22: "arXiv: 2301.01234"},
+    )
     _attach_pdf(con, folder, 4, 3, "PDFB4444", READERS)
-    _zotero_item(con, 5, 4, "CCCC5555", {110: "A Survey of Speculative Decoding", 90: ONLY_ABSTRACT, 14: "2024"})
+    _zotero_item(
+        con,
+        5,
+        4,
+        "CCCC5555",
+        {110: "A Survey of Speculative Decoding", 90: ONLY_ABSTRACT, 14: "2024"},
+    )
     _zotero_item(con, 6, 1, "NOTE6666", {})
     con.execute("INSERT INTO itemNotes VALUES (6, 1, '<p>my notes</p>', 'my notes')")
     _zotero_item(con, 7, 4, "DDDD7777", {110: TRASHED, 90: ONLY_ABSTRACT + " Deleted."})
@@ -219,21 +274,34 @@ def zotero_folder(tmp_path: Path) -> Path:
     _zotero_item(con, 9, 14, "PDFE9999", {110: "Linked PDF"})
     con.execute("INSERT INTO itemAttachments (itemID, parentItemID, linkMode, contentType, path) "
                 "VALUES (9, 8, 2, 'application/pdf', 'attachments:Papers/linked.pdf')")
-    con.executemany("INSERT INTO creators VALUES (?, ?, ?, ?)",
-                    [(1, "Jane", "Doe", 0), (2, "John", "Roe", 0), (3, "", "Reading Lab", 1), (4, "Ed", "Itor", 0)])
+    con.executemany(
+        "INSERT INTO creators VALUES (?, ?, ?, ?)",
+        [
+            (1, "Jane", "Doe", 0),
+            (2, "John", "Roe", 0),
+            (3, "", "Reading Lab", 1),
+            (4, "Ed", "Itor", 0),
+        ],
+    )
     con.executemany("INSERT INTO itemCreators VALUES (?, ?, ?, ?)",
                     [(1, 1, 1, 0), (1, 2, 1, 1), (1, 4, 3, 2), (3, 3, 1, 0)])
     con.executemany("INSERT INTO tags VALUES (?, ?)", [(1, "decoding"), (2, "to-read")])
     con.executemany("INSERT INTO itemTags VALUES (?, ?, 0)", [(1, 1), (1, 2), (5, 1)])
-    con.executemany("INSERT INTO collections (collectionID, collectionName, libraryID, key) VALUES (?, ?, 1, ?)",
-                    [(1, "Reading", "COLL0001"), (2, "Surveys", "COLL0002")])
-    con.executemany("INSERT INTO collectionItems (collectionID, itemID) VALUES (?, ?)", [(1, 1), (1, 3), (2, 5)])
+    con.executemany(
+        "INSERT INTO collections (collectionID, collectionName, libraryID, key) VALUES (?, ?, 1, ?)",
+        [(1, "Reading", "COLL0001"), (2, "Surveys", "COLL0002")],
+    )
+    con.executemany(
+        "INSERT INTO collectionItems (collectionID, itemID) VALUES (?, ?)", [(1, 1), (1, 3), (2, 5)]
+    )
     con.commit()
     con.close()
     return folder
 
 
-def test_zotero_folder_is_read_from_a_copy_with_tags_and_collections(tmp_path: Path, zotero_folder: Path, embedder) -> None:
+def test_zotero_folder_is_read_from_a_copy_with_tags_and_collections(
+    tmp_path: Path, zotero_folder: Path, embedder
+) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     db = zotero_folder / "zotero.sqlite"
     before = hashlib.sha256(db.read_bytes()).hexdigest()
@@ -246,24 +314,47 @@ def test_zotero_folder_is_read_from_a_copy_with_tags_and_collections(tmp_path: P
         lock.rollback()
         lock.close()
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before  # never written
-    heads, readers, survey = paper_id(HEADS), paper_id(READERS), paper_id("A Survey of Speculative Decoding")
+    heads, readers, survey = (
+        paper_id(HEADS),
+        paper_id(READERS),
+        paper_id("A Survey of Speculative Decoding"),
+    )
     assert sorted(report.added) == sorted([heads, readers, survey, paper_id(LINKED)])
-    assert report.skipped == [(str(db), (
-        "item 'EEEE8888': linked file 'attachments:Papers/linked.pdf' is relative to Zotero's base "
-        "folder, which the data folder does not record - ingest the PDF itself or a BibTeX export"))]
+    assert report.skipped == [
+        (
+            str(db),
+            (
+                "item 'EEEE8888': linked file 'attachments:Papers/linked.pdf' is relative to Zotero's base "
+                "folder, which the data folder does not record - ingest the PDF itself or a BibTeX export"
+            ),
+        )
+    ]
     papers = Library(settings).papers()
     assert paper_id(TRASHED) not in papers
     p = papers[heads]
     assert p.authors == ("Jane Doe", "John Roe")  # the editor is not an author
     assert (p.year, p.venue, p.doi) == (2024, "Journal of Reading Machines", "10.5555/heads.2024")
-    assert (p.tags, p.collections, p.sources) == (("decoding", "to-read"), ("Reading",), ("paper.pdf",))
+    assert (p.tags, p.collections, p.sources) == (
+        ("decoding", "to-read"),
+        ("Reading",),
+        ("paper.pdf",),
+    )
     r = papers[readers]
-    assert (r.authors, r.venue, r.arxiv_id, r.collections) == (("Reading Lab",), "Proceedings of Reading 2023",
-                                                               "2301.01234", ("Reading",))
+    assert (r.authors, r.venue, r.arxiv_id, r.collections) == (
+        ("Reading Lab",),
+        "Proceedings of Reading 2023",
+        "2301.01234",
+        ("Reading",),
+    )
     assert papers[survey].collections == ("Surveys",) and papers[survey].abstract == ONLY_ABSTRACT
 
     again = ingest([zotero_folder], settings, embedder=embedder)
-    assert (again.added, again.updated, again.metadata_updated, again.chunks_embedded) == ([], [], [], 0)
+    assert (again.added, again.updated, again.metadata_updated, again.chunks_embedded) == (
+        [],
+        [],
+        [],
+        0,
+    )
 
 
 def test_ask_filters_by_tag_and_by_collection(tmp_path: Path, zotero_folder: Path, embedder) -> None:
