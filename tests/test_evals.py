@@ -13,7 +13,8 @@ import pytest
 
 from evals import metrics as M
 from evals.calibration import alter_number, insert_negation
-from evals.runner import FLOORS, check_floors, load_questions, run_eval
+from evals.runner import FLOORS, load_questions, run_eval
+from evals.summary import check_floors
 
 
 # --- retrieval metrics ---------------------------------------------------------------

@@ -22,7 +22,8 @@ from assistant.decision import (
 from assistant.hits import PaperHit
 from assistant.settings import RetrievalSettings, Settings
 from assistant.types import Citation, Paper, Source
-from evals.runner import Question, check_floors, score_answer, summarise
+from evals.runner import Question, score_answer
+from evals.summary import check_floors, summarise
 from evals.tune_cut import MODEL_FILE
 from ingest import paper_id
 from paperlens.cli_format import format_sources
