@@ -22,8 +22,8 @@ benchmarks use nothing else (a test holds them to it). Its map:
   `Retriever`, `Embedder`/`get_embedder`/`resolve_model_path`, `LLMClient` with
   `load_prompt` (the prompt files), and `Verifier`/`SourceText` (the citation check).
 - Text helpers shared with the evals, so they read answers as the library writes them:
-  `CITATION_MARKER`/`cited_numbers` (``[n]`` markers), `split_sentences`, `terms` (the
-  tokeniser), `numbers` (the figures a claim states).
+  `CITATION_MARKER`/`cited_numbers` (``[n]`` markers), `split_sentences`, `text_terms`
+  (the tokeniser: `assistant.terms.terms`), `numbers` (the figures a claim states).
 - Output helpers: `export_papers` with `EXPORT_FORMATS`/`EXPORT_SUFFIXES`; `build_map` (a
   `LibraryMap` of given papers and vectors), `render_png`/`render_svg`; `digest_paper_md`,
   `parse_date`.
@@ -85,7 +85,7 @@ if TYPE_CHECKING:
     from .retrieval import Filters, Retriever
     from .sentences import split_sentences
     from .store import Library, PaperWrite
-    from .terms import terms
+    from .terms import terms as text_terms
     from .verify import CITATION_MARKER, SourceText, Verifier, cited_numbers, numbers
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -149,12 +149,12 @@ __all__ = [
     "resolve_model_path",
     "resolve_paper",
     "split_sentences",
-    "terms",
+    "text_terms",
 ]
 
-# Loaded on first use: name -> (module, its name there). Functions named like their module
-# (`assistant.digest.digest`, `assistant.library_map.library_map`) are `Assistant` methods
-# instead, since the submodule would shadow them here.
+# Loaded on first use: name -> (module, its name there). No name here may be a submodule's
+# name: once imported, the submodule shadows it. So `assistant.terms.terms` is `text_terms`,
+# and `assistant.digest.digest`/`assistant.library_map.library_map` are `Assistant` methods.
 _LAZY = {
     "SECOND_TIER_HEAD": (".answer", "SECOND_TIER_HEAD"),
     "Assistant": (".chat", "Assistant"),
@@ -180,7 +180,7 @@ _LAZY = {
     "Library": (".store", "Library"),
     "PaperWrite": (".store", "PaperWrite"),
     "split_sentences": (".sentences", "split_sentences"),
-    "terms": (".terms", "terms"),
+    "text_terms": (".terms", "terms"),
     "CITATION_MARKER": (".verify", "CITATION_MARKER"),
     "cited_numbers": (".verify", "cited_numbers"),
     "numbers": (".verify", "numbers"),

@@ -39,7 +39,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from assistant import Paper, SourceText, Verifier, numbers, terms
+from assistant import Paper, SourceText, Verifier, numbers
+from assistant import text_terms as terms
 
 from .judge import paper_sentences
 from .metrics import auroc

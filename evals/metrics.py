@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant import CITATION_MARKER, cited_numbers, numbers, split_sentences, terms
+from assistant import CITATION_MARKER, cited_numbers, numbers, split_sentences
+from assistant import text_terms as terms
 
 # (claim text, cited paper ids) -> support score of each cited paper, same order.
 Scorer = Callable[[str, Sequence[str]], Sequence[float]]
