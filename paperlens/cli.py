@@ -213,7 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
+    _library_commands(sub)
+    _reading_commands(sub)
+    _service_commands(sub)
+    return parser
 
+
+def _library_commands(sub: Any) -> None:
+    """ingest, library, remove: what the library holds."""
     p = sub.add_parser("ingest", help="add papers from files or folders")
     p.add_argument("paths", nargs="+", help="files or folders (.txt .md .json .jsonl .pdf, "
                    ".bib with its attached PDFs, a Zotero data folder)")
@@ -231,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="remove the papers that came only from this file")
     p.set_defaults(func=_cmd_remove)
 
+
+def _reading_commands(sub: Any) -> None:
+    """ask, related, map, digest: reading the library."""
     p = sub.add_parser("ask", help="ask a question about the library")
     p.add_argument("question", nargs="+")
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
@@ -265,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the digest as JSON")
     p.set_defaults(func=_cmd_digest)
 
+
+def _service_commands(sub: Any) -> None:
+    """mcp, eval: serving the library to agents, and measuring it."""
     p = sub.add_parser("mcp", help="serve the library as MCP tools (stdio, or --http)")
     p.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
     p.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
@@ -280,7 +293,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--split", choices=["tune", "test"], help="only one half of the set")
     p.set_defaults(func=_cmd_eval)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

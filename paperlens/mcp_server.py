@@ -67,12 +67,18 @@ def _guard(call: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]
 def build_server(tools: LibraryTools | None = None) -> Any:
     """The MCP server (an `mcp.server.mcpserver.MCPServer`) exposing ``tools``."""
     from mcp.server.mcpserver import MCPServer
-    from mcp.server.mcpserver.exceptions import ResourceError
     from mcp.types import ToolAnnotations
 
     tools = tools or LibraryTools()
     server = MCPServer("paperlens", instructions=INSTRUCTIONS, log_level="WARNING")
     read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+    _add_question_tools(server, tools, read_only)
+    _add_paper_tools(server, tools, read_only)
+    return server
+
+
+def _add_question_tools(server: Any, tools: LibraryTools, read_only: Any) -> None:
+    """search_papers and ask: what the library says about a topic or a question."""
 
     @server.tool(annotations=read_only)
     def search_papers(
@@ -117,6 +123,11 @@ def build_server(tools: LibraryTools | None = None) -> Any:
         Each call is independent: no conversation is kept between calls.
         """
         return _guard(tools.ask)(question, mode, filters)
+
+
+def _add_paper_tools(server: Any, tools: LibraryTools, read_only: Any) -> None:
+    """get_paper, related_papers, library_stats and the paper:// resource."""
+    from mcp.server.mcpserver.exceptions import ResourceError
 
     @server.tool(annotations=read_only)
     def get_paper(
@@ -170,8 +181,6 @@ def build_server(tools: LibraryTools | None = None) -> Any:
             return json.dumps(tools.get_paper(paper_id), ensure_ascii=False)
         except PaperLensError as exc:
             raise ResourceError(str(exc)) from exc
-
-    return server
 
 
 ASGIApp = Callable[
