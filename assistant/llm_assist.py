@@ -263,6 +263,50 @@ def judge_pool(base: Retrieval, extra: Sequence[PaperHit], n: int) -> list[Paper
 
 
 # -- the combination rule --------------------------------------------------------------
+@dataclass(frozen=True)
+class Trust:
+    """Which of a judge's verdicts the rule may act on, for one question.
+
+    ``yes``: its "relevant" verdicts may promote or add papers; ``no``: its "irrelevant"
+    verdicts may demote them; ``reason``: a notice when either is withheld, else "".
+    """
+
+    yes: bool
+    no: bool
+    reason: str = ""
+
+
+def check_judge(base: Retrieval, verdicts: dict[str, bool], settings: Settings) -> Trust:
+    """Test the judge on control papers whose answer the offline evidence is sure of.
+
+    Positive controls: main-list papers at or over ``llm.sure_prob``; negative controls:
+    judged candidates in neither tier under ``llm.control_prob``. A judge's "relevant"
+    counts only when there are at least ``llm.control_min`` negative controls and it
+    calls at most ``llm.control_yes_max`` of them relevant (a model that calls everything
+    relevant, as the 1.5B does with near-misses, tells nothing); its "irrelevant" counts
+    only when it recognises every positive control, and there is one (a model that calls
+    nothing relevant would otherwise empty the list). Both need it to pass the other test
+    too, so an inverted or random judge moves nothing.
+    """
+    cfg = settings.llm
+    tiers = {h.paper.id for h in [*base.relevant, *base.second]}
+    pos = [h for h in base.relevant if h.prob >= cfg.sure_prob and h.paper.id in verdicts]
+    neg = [h for h in base.hits if h.paper.id in verdicts and h.paper.id not in tiers
+           and h.prob < cfg.control_prob]
+    neg_yes = sum(verdicts[h.paper.id] for h in neg)
+    rejects = len(neg) >= cfg.control_min and neg_yes <= cfg.control_yes_max * len(neg)
+    recognises = all(verdicts[h.paper.id] for h in pos)
+    yes, no = rejects and recognises, rejects and recognises and bool(pos)
+    reason = ""
+    if not recognises:
+        reason = (f"The LLM judged off-topic {len(pos) - sum(verdicts[h.paper.id] for h in pos)}"
+                  " paper(s) the offline evidence is sure of; its judgments were not used.")
+    elif not rejects and neg:
+        reason = (f"The LLM judged relevant {neg_yes} of {len(neg)} papers the offline evidence "
+                  "rules out; its judgments were not used.")
+    return Trust(yes, no, reason)
+
+
 @dataclass
 class Combined:
     """The lists after the LLM's judgments, and what it changed."""
@@ -272,6 +316,7 @@ class Combined:
     promoted: list[PaperHit] = field(default_factory=list)
     demoted: list[PaperHit] = field(default_factory=list)
     added: list[PaperHit] = field(default_factory=list)
+    trust: Trust | None = None
 
     def changes(self) -> dict[str, list[str]]:
         """Paper ids the LLM moved, as `Answer.llm_changes` records them."""
@@ -293,6 +338,8 @@ class Combined:
         if self.added:
             out.append(f"The LLM's search found (listed as 'may also be relevant'): "
                        f"{names(self.added)}.")
+        if self.trust is not None and self.trust.reason:
+            out.append(self.trust.reason)
         return out
 
 
@@ -307,11 +354,12 @@ def combine(base: Retrieval, extra: Sequence[PaperHit], verdicts: dict[str, bool
         settings: ``llm.sure_prob``, ``promote_prob``, ``max_promoted``, ``max_added``.
     """
     cfg, rcfg = settings.llm, settings.retrieval
-    demoted = [h for h in base.relevant if verdicts.get(h.paper.id) is False
+    trust = check_judge(base, verdicts, settings)
+    demoted = [h for h in base.relevant if trust.no and verdicts.get(h.paper.id) is False
                and h.prob < cfg.sure_prob]
     main = [h for h in base.relevant if h not in demoted]
     promoted: list[PaperHit] = []
-    if base.relevant:  # the LLM never gives a question its main list (near-misses)
+    if base.relevant and trust.yes:  # never a main list for a question without one
         room = max(0, min(cfg.max_promoted, rcfg.max_papers - len(main)))
         promoted = sorted(
             (h for h in base.second if verdicts.get(h.paper.id) is True
@@ -319,8 +367,9 @@ def combine(base: Retrieval, extra: Sequence[PaperHit], verdicts: dict[str, bool
             key=lambda h: -h.prob,
         )[:room]
     seen = {h.paper.id for h in [*base.relevant, *base.second]}
-    added = [h for h in extra if h.paper.id not in seen and verdicts.get(h.paper.id) is True
-             and second_evidence(h, rcfg) and has_support(h)][: cfg.max_added]
+    added = [h for h in extra if trust.yes and h.paper.id not in seen
+             and verdicts.get(h.paper.id) is True and second_evidence(h, rcfg)
+             and has_support(h)][: cfg.max_added]
     kept = [h for h in base.second if h not in promoted]
     # Judged-relevant second-tier papers first; nothing leaves the second tier.
     kept.sort(key=lambda h: verdicts.get(h.paper.id) is not True)
@@ -329,7 +378,7 @@ def combine(base: Retrieval, extra: Sequence[PaperHit], verdicts: dict[str, bool
         h.tier = "main"
     for h in second:
         h.tier = "second"
-    return Combined([*main, *promoted], second, promoted, demoted, added)
+    return Combined([*main, *promoted], second, promoted, demoted, added, trust)
 
 
 def judged_retrieval(base: Retrieval, combined: Combined) -> Retrieval:

@@ -254,8 +254,24 @@ class LLMSettings(BaseModel):
         "promote it to the main list (with a supporting sentence and a main list to join).",
     )
     max_promoted: int = Field(2, ge=0, description="Most papers the LLM may promote per question.")
+    # Chosen with simulated judges on the tuning half (python -m evals.llm_rule): at 0.05
+    # too few candidates were controls and even a perfect judge was rarely trusted.
+    control_prob: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Offline probability under which a judged candidate outside both tiers is a "
+        "negative control: the LLM's 'relevant' verdicts count only if it rejects such papers.",
+    )
+    control_min: int = Field(
+        2, ge=0, description="Negative controls needed to trust 'relevant' verdicts."
+    )
+    control_yes_max: float = Field(
+        0.25, ge=0, le=1, description="Share of negative controls the LLM may call relevant."
+    )
     max_added: int = Field(
-        3, ge=0, description="Most papers found by the rewrite's queries added to 'may also be relevant'."
+        3, ge=0,
+        description="Most papers found by the rewrite's queries added to 'may also be relevant'.",
     )
     concurrency: int = Field(4, ge=1, description="LLM requests one question may run at once.")
     json_mode: bool = Field(

@@ -27,13 +27,12 @@ from assistant.settings import Settings, get_settings
 
 from .runner import (
     DEFAULT_SET,
-    RETRIEVAL_KEYS,
     Question,
     _load,
     load_questions,
     score_answer,
-    summarise,
 )
+from .summary import RETRIEVAL_KEYS, summarise
 
 Judge = Callable[[Question, list[str]], list[bool]]
 FIGURES = ("list_precision", "list_recall", "both_recall", "main_refusal_rate", "no_paper")
@@ -112,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", dest="set_path", default=str(DEFAULT_SET))
     parser.add_argument("--out", default="artifacts/llm_rule.json")
+    parser.add_argument("--variants", nargs="*", help="settings of the rule to run (default: all)")
     args = parser.parse_args(argv)
     questions = [q for q in load_questions(args.set_path) if q.split == "tune"]
     base = get_settings()
@@ -122,10 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         "promote>=0.4": {"promote_prob": 0.4},
         "sure=0.7": {"sure_prob": 0.7},
         "sure=0.95": {"sure_prob": 0.95},
+        "control<0.3": {"control_prob": 0.3},
+        "control=untiered": {"control_prob": 1.0},
     }
     out: dict[str, Any] = {"offline": run(base, questions, None)}
     print(_row("offline", out["offline"]))
-    for vname, llm in variants.items():
+    chosen = {k: v for k, v in variants.items() if not args.variants or k in args.variants}
+    for vname, llm in chosen.items():
         s = base.model_copy(update={"llm": base.llm.model_copy(update=llm)})
         for jname, judge in judges().items():
             key = f"{vname} / {jname}"

@@ -61,16 +61,22 @@ def ids(hs: list[PaperHit]) -> list[str]:
 
 
 SETTINGS = Settings()
+# Negative controls: judged candidates the offline evidence rules out (under
+# llm.control_prob); a judge must reject them for its "relevant" to count.
+NO = {"far1": False, "far2": False}
+
+
+def far() -> list[PaperHit]:
+    return [hit("far1", 0.01), hit("far2", 0.02)]
 
 
 def test_llm_promotes_a_second_tier_paper_with_evidence_and_demotes_an_unsure_one():
     sure, unsure = hit("sure", 0.95, "main"), hit("unsure", 0.7, "main")
     backed, weak = hit("backed", 0.4, "second"), hit("weak", 0.1, "second")
-    base = retrieval([sure, unsure], [backed, weak], [hit("far", 0.01)])
-    verdicts = {"sure": False, "unsure": False, "backed": True, "weak": True, "far": True}
+    base = retrieval([sure, unsure], [backed, weak], [hit("mid", 0.2), *far()])
+    verdicts = {"sure": True, "unsure": False, "backed": True, "weak": True, "mid": True, **NO}
     got = combine(base, [], verdicts, SETTINGS)
-    # "sure" is over llm.sure_prob (0.825): the LLM cannot move it. "weak" is under
-    # llm.promote_prob (0.25); "far" was never in a tier: neither can be promoted.
+    # "weak" is under llm.promote_prob (0.25); "mid" was never in a tier: neither is promoted.
     assert ids(got.main) == ["sure", "backed"]
     assert ids(got.second) == ["unsure", "weak"]
     assert got.changes() == {"added": ["backed"], "removed": ["unsure"], "second_added": []}
@@ -81,36 +87,66 @@ def test_llm_promotes_a_second_tier_paper_with_evidence_and_demotes_an_unsure_on
     ]
 
 
+def test_a_judge_that_calls_everything_relevant_moves_nothing():
+    # What the 1.5B does with near-misses: it also calls the ruled-out papers relevant.
+    base = retrieval([hit("sure", 0.95, "main"), hit("unsure", 0.7, "main")],
+                     [hit("s", 0.4, "second")], far())
+    got = combine(base, [], {h.paper.id: True for h in base.hits}, SETTINGS)
+    assert ids(got.main) == ["sure", "unsure"] and ids(got.second) == ["s"]
+    assert got.changes() == {"added": [], "removed": [], "second_added": []}
+    assert got.notices() == ["The LLM judged relevant 2 of 2 papers the offline evidence rules "
+                             "out; its judgments were not used."]
+
+
+def test_a_judge_that_rejects_a_sure_paper_moves_nothing():
+    base = retrieval([hit("sure", 0.95, "main"), hit("unsure", 0.7, "main")],
+                     [hit("s", 0.4, "second")], far())
+    got = combine(base, [], {"sure": False, "unsure": False, "s": True, **NO}, SETTINGS)
+    assert ids(got.main) == ["sure", "unsure"] and not got.promoted
+    assert got.notices() == ["The LLM judged off-topic 1 paper(s) the offline evidence is sure "
+                             "of; its judgments were not used."]
+
+
+def test_without_a_sure_paper_the_llm_may_promote_but_not_demote():
+    # A judge that calls nothing relevant would otherwise empty an unsure main list.
+    base = retrieval([hit("m1", 0.7, "main"), hit("m2", 0.6, "main")],
+                     [hit("s", 0.4, "second")], far())
+    got = combine(base, [], {"m1": False, "m2": False, "s": True, **NO}, SETTINGS)
+    assert ids(got.main) == ["m1", "m2", "s"] and not got.demoted
+
+
 def test_llm_cannot_give_a_question_without_a_main_list_one():
-    # A near-miss unanswerable: offline, no main list; a model calling everything relevant
-    # must not turn the refusal into an answer.
-    base = retrieval([], [hit("near", 0.6, "second")], [hit("other", 0.3)])
-    got = combine(base, [], {"near": True, "other": True}, SETTINGS)
+    # A near-miss unanswerable: offline, no main list; even a judge that passes the
+    # controls cannot turn the refusal into an answer.
+    base = retrieval([], [hit("near", 0.6, "second")], [hit("other", 0.3), *far()])
+    got = combine(base, [], {"near": True, "other": True, **NO}, SETTINGS)
     assert got.main == [] and ids(got.second) == ["near"] and not got.promoted
 
 
 def test_promotion_needs_a_supporting_sentence_and_is_capped():
     base = retrieval([hit("m", 0.9, "main")],
                      [hit("a", 0.5, "second"), hit("b", 0.45, "second"),
-                      hit("c", 0.4, "second"), hit("mute", 0.6, "second", quote=False)], [])
-    got = combine(base, [], {p: True for p in ("a", "b", "c", "mute")}, SETTINGS)
+                      hit("c", 0.4, "second"), hit("mute", 0.6, "second", quote=False)], far())
+    verdicts = {p: True for p in ("m", "a", "b", "c", "mute")} | NO
+    got = combine(base, [], verdicts, SETTINGS)
     assert ids(got.promoted) == ["a", "b"]  # llm.max_promoted = 2, best offline first
     assert ids(got.second) == ["c", "mute"]
 
 
 def test_nothing_leaves_the_answer_and_unjudged_papers_do_not_move():
-    base = retrieval([hit("m1", 0.7, "main"), hit("m2", 0.6, "main")],
-                     [hit("s1", 0.3, "second"), hit("s2", 0.3, "second")], [])
-    got = combine(base, [], {"m1": False, "s1": False}, SETTINGS)
-    assert ids(got.main) == ["m2"]
+    base = retrieval([hit("sure", 0.9, "main"), hit("m1", 0.7, "main"), hit("m2", 0.6, "main")],
+                     [hit("s1", 0.3, "second"), hit("s2", 0.3, "second")], far())
+    got = combine(base, [], {"sure": True, "m1": False, "s1": False, **NO}, SETTINGS)
+    assert ids(got.main) == ["sure", "m2"]
     assert set(ids(got.second)) == {"m1", "s1", "s2"}
 
 
 def test_rewrite_candidates_join_only_the_second_tier_with_evidence():
-    base = retrieval([hit("m", 0.9, "main")], [], [])
+    base = retrieval([hit("m", 0.9, "main")], [], far())
     found = [hit("new", 0.99), hit("bare", 0.99, lexical=0.0, first_dense=0.1),
              hit("mute", 0.99, quote=False), hit("no", 0.99)]
-    got = combine(base, found, {"new": True, "bare": True, "mute": True, "no": False}, SETTINGS)
+    verdicts = {"m": True, "new": True, "bare": True, "mute": True, "no": False, **NO}
+    got = combine(base, found, verdicts, SETTINGS)
     assert ids(got.main) == ["m"]
     assert ids(got.added) == ["new"] and ids(got.second) == ["new"]
     assert got.changes()["second_added"] == ["new"]
@@ -309,7 +345,8 @@ def test_papers_found_by_the_rewrite_join_only_the_second_tier(small_library, em
                                     "planning with tool-using language agents")],
               JUDGE_KEY: judge_naming(DPR, HYBRID, AGENTS), ANSWER_KEY: [Reply(text="")]}
     with FakeLLM([Reply()], routes) as ep:
-        answer = assisted(narrow, ep.url, embedder).ask(QUESTION)
+        # So few candidates leave no negative control: trust the judge without (0).
+        answer = assisted(narrow, ep.url, embedder, control_min=0).ask(QUESTION)
     # Both found papers were judged relevant; the hybrid one shares the question's terms,
     # the agents paper has no evidence for the question itself: only the first is added,
     # and only as "may also be relevant".
