@@ -47,8 +47,33 @@ def write_report(results: dict[str, Any], path: Path) -> None:
     s = results["summary"]
     kinds = list(s["by_kind"])
     base = results.get("baseline")
-    t = results["timing"]
     lines = [
+        *_setup(results),
+        *_retrieval(s, kinds, base),
+        *halves_table(s),
+        *_answers(s, kinds),
+        *_latency(results, kinds, base),
+        "",
+        "## Embedding models",
+        "",
+        results["embedding_models_compared"] + ".",
+    ]
+    if "calibration" in results:
+        from .calibration import markdown
+
+        lines += [
+            "",
+            "## Calibration of the offline citation judge",
+            "",
+            markdown({**results["calibration"], "scores": {}}),
+        ]
+    lines += _misses(results["records"])
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _setup(results: dict[str, Any]) -> list[str]:
+    t = results["timing"]
+    return [
         "# paperlens eval",
         "",
         f"{results['questions']} questions from `{results['set']}`, mode **{results['mode']}**, "
@@ -67,6 +92,11 @@ def write_report(results: dict[str, Any], path: Path) -> None:
         "**citation relevance** (the cited paper is about the sentence), not faithfulness; "
         "a negated sentence passes them (see the calibration below).",
         "",
+    ]
+
+
+def _retrieval(s: dict[str, Any], kinds: list[str], base: dict[str, Any] | None) -> list[str]:
+    lines = [
         "## Retrieval (paper level, answerable questions; partial papers left out of the ranking)",
         "",
     ]
@@ -89,8 +119,11 @@ def write_report(results: dict[str, Any], path: Path) -> None:
         )
         cells = [f"{_f(g.get(m))}" + (f" | {_f(b.get(m))}" if base else "") for m in RETRIEVAL]
         lines.append(f"| {kind} | {g['n_answerable']} | " + " | ".join(cells) + " |")
-    lines += halves_table(s)
-    lines += [
+    return lines
+
+
+def _answers(s: dict[str, Any], kinds: list[str]) -> list[str]:
+    lines = [
         "",
         "## Answers",
         "",
@@ -105,10 +138,14 @@ def write_report(results: dict[str, Any], path: Path) -> None:
             + " | ".join(_f(s["by_kind"][k].get(key)) for k in kinds)
             + " |"
         )
-    o = s["overall"]
-    lines += [
-        "",
-        f"Cited sentences with numbers: {o.get('number_claims', 0)}.",
+    return [*lines, "", f"Cited sentences with numbers: {s['overall'].get('number_claims', 0)}."]
+
+
+def _latency(
+    results: dict[str, Any], kinds: list[str], base: dict[str, Any] | None
+) -> list[str]:
+    s = results["summary"]
+    lines = [
         "",
         "## Latency per question (ms)",
         "",
@@ -146,31 +183,27 @@ def write_report(results: dict[str, Any], path: Path) -> None:
             f"(index {'loaded from cache' if base['cached'] else 'built'} in "
             f"{base['build_s']:.0f}s)."
         )
-    lines += ["", "## Embedding models", "", results["embedding_models_compared"] + "."]
-    if "calibration" in results:
-        from .calibration import markdown
+    return lines
 
-        lines += [
-            "",
-            "## Calibration of the offline citation judge",
-            "",
-            markdown({**results["calibration"], "scores": {}}),
-        ]
+
+def _misses(records: list[dict[str, Any]]) -> list[str]:
+    """Topic questions whose relevant papers are not all in the top 10, and which are not."""
     misses = [
         r
-        for r in results["records"]
+        for r in records
         if r["kind"] in ("topic", "topic_paraphrase") and r["retrieval"]["recall@10"] < 1
     ]
-    if misses:
-        lines += ["", "## Topic questions with relevant papers outside the top 10", ""]
-        for r in misses:
-            top = set(r["ranked"][:10])
-            lost = [p for p in r["relevant"] if p not in top]
-            lines.append(
-                f"- {r['id']} ({r['kind']}) recall@10 {r['retrieval']['recall@10']:.2f}: "
-                f"{r['question']} - missing {', '.join(lost)}"
-            )
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if not misses:
+        return []
+    lines = ["", "## Topic questions with relevant papers outside the top 10", ""]
+    for r in misses:
+        top = set(r["ranked"][:10])
+        lost = [p for p in r["relevant"] if p not in top]
+        lines.append(
+            f"- {r['id']} ({r['kind']}) recall@10 {r['retrieval']['recall@10']:.2f}: "
+            f"{r['question']} - missing {', '.join(lost)}"
+        )
+    return lines
 
 
 def halves_table(s: dict[str, Any]) -> list[str]:
