@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,10 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+# add(label, value, target="", met=None): one row of the table.
+Add = Callable[..., None]
+
+
 def table(parts: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
     """(figure, value, target, met) rows from the parts' results."""
     rows: list[tuple[str, str, str, str]] = []
@@ -91,151 +96,175 @@ def table(parts: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
         mark = "" if met is None and not tgt else {True: "yes", False: "NO", None: "n/a"}[met]
         rows.append((label, _fmt(value), tgt, mark))
 
-    r = parts.get("ingest_throughput", {}).get("result")
-    if r:
-        t = r["targets"]
-        add("ingest from empty: papers/s", r["paperlens"]["papers_per_s"])
-        add("ingest from empty: chunks/s", r["paperlens"]["chunks_per_s"])
-        add("raw SentenceTransformer.encode: chunks/s", r["raw_encode"]["chunks_per_s"])
-        add(
-            "ingest / raw encode (chunks/s)",
-            t["ours_over_raw_encode"]["value"],
-            t["ours_over_raw_encode"]["target"],
-            t["ours_over_raw_encode"]["met"],
-        )
-        if r.get("llama_index"):
-            add("llama-index ingest: papers/s", r["llama_index"]["papers_per_s"])
-            add(
-                "ingest / llama-index (papers/s)",
-                t["ours_over_llama_index"]["value"],
-                t["ours_over_llama_index"]["target"],
-                t["ours_over_llama_index"]["met"],
-            )
-        for k, label in (
-            ("reingest_in_process_s", "re-ingest unchanged, in-process (s)"),
-            ("reingest_cli_s", "re-ingest unchanged, `paperlens ingest` (s)"),
-        ):
-            add(label, t[k]["value"], t[k]["target"], t[k]["met"])
-        add("model load, not counted above (s)", r["model_load_s"])
-    r = parts.get("query_latency", {}).get("result")
-    if r:
-        t = r["targets"]
-        add(
-            "retrieve p50 / p95 (ms)",
-            f"{r['retrieve']['p50']:.1f} / {r['retrieve']['p95']:.1f}",
-            t["retrieve_p50_ms"]["target"] + " (p50)",
-            t["retrieve_p50_ms"]["met"],
-        )
-        add(
-            "ask (extractive) p50 / p95 (ms)",
-            f"{r['ask']['p50']:.1f} / {r['ask']['p95']:.1f}",
-            t["ask_p50_ms"]["target"] + " (p50)",
-            t["ask_p50_ms"]["met"],
-        )
-        add(
-            "llama-index retrieve top-10 p50 / p95 (ms)",
-            f"{r['llama_index']['p50']:.1f} / {r['llama_index']['p95']:.1f}",
-        )
-        add("retrieve / llama-index (p50)", r["ratios"]["retrieve_over_llama_index_p50"])
-        add("question embedding share of ask", r["ratios"]["embed_share_of_ask"])
-    r = parts.get("server_latency", {}).get("result")
-    if r:
-        add(
-            "Chroma server / embedded, retrieve p50",
-            r["ratios"]["server_over_embedded_retrieve_p50"],
-        )
-        add("Chroma server / embedded, ask p50", r["ratios"]["server_over_embedded_ask_p50"])
-        add(
-            "store-query path / in-memory, retrieve p50",
-            r["ratios"]["store_query_over_in_memory_retrieve_p50"],
-        )
-    r = parts.get("cold_start", {}).get("result")
-    if r:
-        t = r["targets"]
-        add(
-            "`paperlens --help` (s)",
-            r["help"]["median_s"],
-            t["help_s"]["target"],
-            t["help_s"]["met"],
-        )
-        add("`python -c 'import assistant'` (s)", r["import_assistant"]["median_s"])
-        add(
-            "cold `paperlens ask` (s) / peak RSS (MB)",
-            f"{r['ask']['median_s']:.2f} / {r['ask']['peak_rss_mb']:.0f}",
-            t["cold_ask_s"]["target"] + " (s)",
-            t["cold_ask_s"]["met"],
-        )
-        h = t["no_torch_chromadb_gradio_on_import_or_help"]
-        add(
-            "torch/chromadb/gradio on import or --help",
-            "none" if h["met"] else h["value"],
-            "none",
-            h["met"],
-        )
-    r = parts.get("pdf_extraction", {}).get("result")
-    if r:
-        for res in r.get("results", []):
-            add(f"PDF {res['extractor']}: pages/s", res["pages_per_s"])
-    r = parts.get("export_related", {}).get("result")
-    if r:
-        t = r["targets"]
-        add(
-            f"export {r['export_papers']} papers, slowest format p50 (ms)",
-            t["export_50_papers_p50_ms"]["value"],
-            t["export_50_papers_p50_ms"]["target"],
-            t["export_50_papers_p50_ms"]["met"],
-        )
-        add(
-            "related papers (k=5) p50 / p95 (ms)",
-            f"{r['related']['p50']:.1f} / {r['related']['p95']:.1f}",
-            t["related_p50_ms"]["target"] + " (p50)",
-            t["related_p50_ms"]["met"],
-        )
-        add("related, first call of a library version (ms)", r["related_first_ms"])
-        add("related from the store (no vectors in memory) p50 (ms)", r["related_store"]["p50"])
-    r = parts.get("map_build", {}).get("result")
-    if r:
-        t = r["targets"]
-        add(
-            f"library map of {r['cold']['papers']} papers, cold build + SVG (s)",
-            t["map_cold_s"]["value"],
-            t["map_cold_s"]["target"],
-            t["map_cold_s"]["met"],
-        )
-        add(
-            "library map from its disk cache (s) / PNG (s)",
-            f"{r['cached']['map_s']:.3f} / {r['cold']['png_s']:.2f}",
-        )
-        for s in r.get("scale", []):
-            add(f"library map of {s['papers']} synthetic papers, build (s)", s["build_s"])
-    r = parts.get("scale", {}).get("result")
-    if r:
-        for tier in r["tiers"]:
-            add(
-                f"{tier['chunks']} chunks: retrieve p50 / p95 (ms)",
-                f"{tier['retrieve_encoded_ms']['p50']:.1f} / "
-                f"{tier['retrieve_encoded_ms']['p95']:.1f}",
-            )
-            add(
-                f"{tier['chunks']} chunks: BM25 build / update (s)",
-                f"{tier['bm25_build_s']} / {tier['update_write_s'] + tier['update_refresh_s']:.1f}",
-            )
-            add(
-                f"{tier['chunks']} chunks: library RSS / peak (MB), disk (MB)",
-                f"{tier['library_rss_mb']:.0f} / {tier['peak_rss_mb']:.0f}, "
-                f"{tier['chroma_mb']:.0f}",
-            )
-        if r.get("failure"):
-            f = r["failure"]
-            add(
-                f"{f['target_chunks']} chunks: library fails to load",
-                f["error"][:60],
-                "loads",
-                False,
-            )
-        for k, t in r["targets"].items():
-            add(k.replace("_", " "), t["value"], t["target"], t["met"])
+    for name, rows_of in _PARTS:
+        r = parts.get(name, {}).get("result")
+        if r:
+            rows_of(r, add)
     return rows
+
+
+def _ingest_throughput(r: dict[str, Any], add: Add) -> None:
+    t = r["targets"]
+    add("ingest from empty: papers/s", r["paperlens"]["papers_per_s"])
+    add("ingest from empty: chunks/s", r["paperlens"]["chunks_per_s"])
+    add("raw SentenceTransformer.encode: chunks/s", r["raw_encode"]["chunks_per_s"])
+    add(
+        "ingest / raw encode (chunks/s)",
+        t["ours_over_raw_encode"]["value"],
+        t["ours_over_raw_encode"]["target"],
+        t["ours_over_raw_encode"]["met"],
+    )
+    if r.get("llama_index"):
+        add("llama-index ingest: papers/s", r["llama_index"]["papers_per_s"])
+        add(
+            "ingest / llama-index (papers/s)",
+            t["ours_over_llama_index"]["value"],
+            t["ours_over_llama_index"]["target"],
+            t["ours_over_llama_index"]["met"],
+        )
+    for k, label in (
+        ("reingest_in_process_s", "re-ingest unchanged, in-process (s)"),
+        ("reingest_cli_s", "re-ingest unchanged, `paperlens ingest` (s)"),
+    ):
+        add(label, t[k]["value"], t[k]["target"], t[k]["met"])
+    add("model load, not counted above (s)", r["model_load_s"])
+
+
+def _query_latency(r: dict[str, Any], add: Add) -> None:
+    t = r["targets"]
+    add(
+        "retrieve p50 / p95 (ms)",
+        f"{r['retrieve']['p50']:.1f} / {r['retrieve']['p95']:.1f}",
+        t["retrieve_p50_ms"]["target"] + " (p50)",
+        t["retrieve_p50_ms"]["met"],
+    )
+    add(
+        "ask (extractive) p50 / p95 (ms)",
+        f"{r['ask']['p50']:.1f} / {r['ask']['p95']:.1f}",
+        t["ask_p50_ms"]["target"] + " (p50)",
+        t["ask_p50_ms"]["met"],
+    )
+    add(
+        "llama-index retrieve top-10 p50 / p95 (ms)",
+        f"{r['llama_index']['p50']:.1f} / {r['llama_index']['p95']:.1f}",
+    )
+    add("retrieve / llama-index (p50)", r["ratios"]["retrieve_over_llama_index_p50"])
+    add("question embedding share of ask", r["ratios"]["embed_share_of_ask"])
+
+
+def _server_latency(r: dict[str, Any], add: Add) -> None:
+    add(
+        "Chroma server / embedded, retrieve p50",
+        r["ratios"]["server_over_embedded_retrieve_p50"],
+    )
+    add("Chroma server / embedded, ask p50", r["ratios"]["server_over_embedded_ask_p50"])
+    add(
+        "store-query path / in-memory, retrieve p50",
+        r["ratios"]["store_query_over_in_memory_retrieve_p50"],
+    )
+
+
+def _cold_start(r: dict[str, Any], add: Add) -> None:
+    t = r["targets"]
+    add(
+        "`paperlens --help` (s)",
+        r["help"]["median_s"],
+        t["help_s"]["target"],
+        t["help_s"]["met"],
+    )
+    add("`python -c 'import assistant'` (s)", r["import_assistant"]["median_s"])
+    add(
+        "cold `paperlens ask` (s) / peak RSS (MB)",
+        f"{r['ask']['median_s']:.2f} / {r['ask']['peak_rss_mb']:.0f}",
+        t["cold_ask_s"]["target"] + " (s)",
+        t["cold_ask_s"]["met"],
+    )
+    h = t["no_torch_chromadb_gradio_on_import_or_help"]
+    add(
+        "torch/chromadb/gradio on import or --help",
+        "none" if h["met"] else h["value"],
+        "none",
+        h["met"],
+    )
+
+
+def _pdf_extraction(r: dict[str, Any], add: Add) -> None:
+    for res in r.get("results", []):
+        add(f"PDF {res['extractor']}: pages/s", res["pages_per_s"])
+
+
+def _export_related(r: dict[str, Any], add: Add) -> None:
+    t = r["targets"]
+    add(
+        f"export {r['export_papers']} papers, slowest format p50 (ms)",
+        t["export_50_papers_p50_ms"]["value"],
+        t["export_50_papers_p50_ms"]["target"],
+        t["export_50_papers_p50_ms"]["met"],
+    )
+    add(
+        "related papers (k=5) p50 / p95 (ms)",
+        f"{r['related']['p50']:.1f} / {r['related']['p95']:.1f}",
+        t["related_p50_ms"]["target"] + " (p50)",
+        t["related_p50_ms"]["met"],
+    )
+    add("related, first call of a library version (ms)", r["related_first_ms"])
+    add("related from the store (no vectors in memory) p50 (ms)", r["related_store"]["p50"])
+
+
+def _map_build(r: dict[str, Any], add: Add) -> None:
+    t = r["targets"]
+    add(
+        f"library map of {r['cold']['papers']} papers, cold build + SVG (s)",
+        t["map_cold_s"]["value"],
+        t["map_cold_s"]["target"],
+        t["map_cold_s"]["met"],
+    )
+    add(
+        "library map from its disk cache (s) / PNG (s)",
+        f"{r['cached']['map_s']:.3f} / {r['cold']['png_s']:.2f}",
+    )
+    for s in r.get("scale", []):
+        add(f"library map of {s['papers']} synthetic papers, build (s)", s["build_s"])
+
+
+def _scale(r: dict[str, Any], add: Add) -> None:
+    for tier in r["tiers"]:
+        add(
+            f"{tier['chunks']} chunks: retrieve p50 / p95 (ms)",
+            f"{tier['retrieve_encoded_ms']['p50']:.1f} / "
+            f"{tier['retrieve_encoded_ms']['p95']:.1f}",
+        )
+        add(
+            f"{tier['chunks']} chunks: BM25 build / update (s)",
+            f"{tier['bm25_build_s']} / {tier['update_write_s'] + tier['update_refresh_s']:.1f}",
+        )
+        add(
+            f"{tier['chunks']} chunks: library RSS / peak (MB), disk (MB)",
+            f"{tier['library_rss_mb']:.0f} / {tier['peak_rss_mb']:.0f}, "
+            f"{tier['chroma_mb']:.0f}",
+        )
+    if r.get("failure"):
+        f = r["failure"]
+        add(
+            f"{f['target_chunks']} chunks: library fails to load",
+            f["error"][:60],
+            "loads",
+            False,
+        )
+    for k, t in r["targets"].items():
+        add(k.replace("_", " "), t["value"], t["target"], t["met"])
+
+
+_PARTS: list[tuple[str, Callable[[dict[str, Any], Add], None]]] = [
+    ("ingest_throughput", _ingest_throughput),
+    ("query_latency", _query_latency),
+    ("server_latency", _server_latency),
+    ("cold_start", _cold_start),
+    ("pdf_extraction", _pdf_extraction),
+    ("export_related", _export_related),
+    ("map_build", _map_build),
+    ("scale", _scale),
+]
 
 
 def main(argv: list[str] | None = None) -> int:
