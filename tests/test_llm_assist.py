@@ -292,6 +292,23 @@ def test_judgments_that_add_and_remove_reach_the_answer(small_library, embedder)
     assert REWRITE_KEY in sent and all(t not in sent for t in (DPR, HYBRID, ABSTENTION))
 
 
+def test_a_judge_calling_every_candidate_relevant_changes_no_list(small_library, embedder):
+    # The 1.5B model's failure mode, end to end: its verdicts fail the control papers.
+    settings, _, _ = small_library
+    offline = Assistant(settings, embedder=embedder).ask(QUESTION, mode="extractive")
+    every = judge_naming(DPR, HYBRID, ABSTENTION, AGENTS,
+                         "Sparse Denoisers for Fast Diffusion Sampling")
+    routes = {REWRITE_KEY: [rewrite()], JUDGE_KEY: every, ANSWER_KEY: [Reply(text="")]}
+    with FakeLLM([Reply()], routes) as ep:
+        answer = assisted(settings, ep.url, embedder).ask(QUESTION)
+    assert ep.route_calls[JUDGE_KEY] == 1
+    assert main_titles(answer) == main_titles(offline)
+    assert second_titles(answer) == second_titles(offline)
+    assert answer.llm_changes == {"added": [], "removed": [], "second_added": []}
+    assert ("The LLM judged relevant 2 of 2 papers the offline evidence rules out; its "
+            "judgments were not used.") in answer.notices
+
+
 def test_invalid_judgments_are_retried_once_then_ignored(small_library, embedder):
     settings, _, _ = small_library
     offline = Assistant(settings, embedder=embedder).ask(QUESTION, mode="extractive")
