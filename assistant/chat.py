@@ -40,7 +40,7 @@ from .types import (
     Source,
     StreamEvent,
 )
-from .verify import Verifier
+from .verify import Checked, Verifier
 
 if TYPE_CHECKING:
     from .digest import Digest
@@ -109,7 +109,6 @@ class Assistant:
         """
         return Assistant(self.settings, retriever=self.retriever, llm=self.llm)
 
-    # -- public API
     def ask(
         self, question: str, *, mode: Mode | None = None, filters: Filters | None = None
     ) -> Answer:
@@ -298,24 +297,9 @@ class Assistant:
             )
             yield StreamEvent("", self._extractive(plan, t0, raw=checked))
             return
-        if checked.unsupported:
-            plan.notices.append(
-                f"Removed {len(checked.unsupported)} sentence(s) of the LLM's answer that no "
-                "retrieved paper supports."
-            )
-        if checked.removed_markers:
-            plan.notices.append(
-                f"Removed {len(checked.removed_markers)} citation(s) that did not check out."
-            )
-        text, citations = checked.text, list(checked.citations)
-        if plan.combined is not None:  # the judged list stays whole whatever the LLM wrote
-            main = [s.n for s in plan.draft.sources if s.tier == "main" and s.relevant]
-            text, citations = complete_list(
-                text, citations, plan.draft.text, plan.draft.citations, main
-            )
-        draft = Draft(text, citations, plan.draft.sources, plan.draft.kind, True)
         answer = self._finish(
-            plan.question, draft, "llm", plan.notices, plan.timings, t0, plan, raw=checked
+            plan.question, _llm_draft(plan, checked), "llm", plan.notices, plan.timings, t0,
+            plan, raw=checked,
         )
         yield StreamEvent("", answer)
 
@@ -361,6 +345,26 @@ class Assistant:
             llm_changes=plan.combined.changes() if plan and plan.combined else {},
             llm_usage=plan.usage.to_dict() if plan and plan.usage.steps else {},
         )
+
+
+def _llm_draft(plan: Plan, checked: Checked) -> Draft:
+    """The LLM's verified answer as a draft, with notices of what the check removed."""
+    if checked.unsupported:
+        plan.notices.append(
+            f"Removed {len(checked.unsupported)} sentence(s) of the LLM's answer that no "
+            "retrieved paper supports."
+        )
+    if checked.removed_markers:
+        plan.notices.append(
+            f"Removed {len(checked.removed_markers)} citation(s) that did not check out."
+        )
+    text, citations = checked.text, list(checked.citations)
+    if plan.combined is not None:  # the judged list stays whole whatever the LLM wrote
+        main = [s.n for s in plan.draft.sources if s.tier == "main" and s.relevant]
+        text, citations = complete_list(
+            text, citations, plan.draft.text, plan.draft.citations, main
+        )
+    return Draft(text, citations, plan.draft.sources, plan.draft.kind, True)
 
 
 _DEFAULT: dict[str, Assistant] = {}  # settings -> the loaded library and models, per process

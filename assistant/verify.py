@@ -166,6 +166,42 @@ class Verifier:
                     scores[i, j] = min(scores[i, j], self.threshold - 0.01)
         return scores, best
 
+    def _relevance(
+        self, claim_texts: list[str], asked: list[str]
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """The claims' vectors (None without a question) and each claim's best cosine with
+        the questions asked (1.0 each without a question)."""
+        if not (asked and claim_texts):
+            return None, np.ones(len(claim_texts), dtype=np.float32)
+        vecs = self.embedder.encode([*claim_texts, *asked])
+        n = len(claim_texts)
+        return vecs[:n], (vecs[:n] @ vecs[n:].T).max(axis=1)
+
+    def _kept(
+        self, claim: str, cited: list[int], scores: np.ndarray, by_n: dict[int, int],
+        sources: Sequence[SourceText], out: Checked,
+    ) -> list[int]:
+        """The sources that keep their [n] on ``claim`` (``scores``: its support by each
+        source); removed markers are noted in ``out``. An uncited claim is attributed to the
+        best source only at the stricter attribution threshold."""
+        keep: list[int] = []
+        for n in cited:
+            j = by_n.get(n)
+            if j is None:
+                out.removed_markers.append(f"[{n}] is not a source of this answer")
+            elif scores[j] >= self.threshold:
+                keep.append(n)
+            else:
+                out.removed_markers.append(
+                    f"[{n}] does not support: {claim[:80]!r} (support {scores[j]:.2f})"
+                )
+        if not keep and len(sources):
+            j = int(np.argmax(scores))
+            if scores[j] >= self.attribution_threshold:
+                keep.append(sources[j].n)
+                out.attributed += 1
+        return keep
+
     def check(
         self,
         answer: str,
@@ -182,12 +218,7 @@ class Verifier:
         by_n = {s.n: j for j, s in enumerate(sources)}
         pieces = claims(answer)
         claim_texts = [c for c, _ in pieces]
-        relevance = np.ones(len(claim_texts), dtype=np.float32)
-        claim_vectors = None
-        if asked and claim_texts:
-            vecs = self.embedder.encode([*claim_texts, *asked])
-            n = len(claim_texts)
-            claim_vectors, relevance = vecs[:n], (vecs[:n] @ vecs[n:].T).max(axis=1)
+        claim_vectors, relevance = self._relevance(claim_texts, asked)
         scores, best = self.support(claim_texts, sources, claim_vectors)
         out = Checked(text="")
         lines: list[str] = []
@@ -201,22 +232,7 @@ class Verifier:
                 out.off_question.append(claim)
                 out.unsupported.append(claim)
                 continue
-            keep: list[int] = []
-            for n in cited:
-                j = by_n.get(n)
-                if j is None:
-                    out.removed_markers.append(f"[{n}] is not a source of this answer")
-                elif scores[i, j] >= self.threshold:
-                    keep.append(n)
-                else:
-                    out.removed_markers.append(
-                        f"[{n}] does not support: {claim[:80]!r} (support {scores[i, j]:.2f})"
-                    )
-            if not keep and len(sources):
-                j = int(np.argmax(scores[i]))
-                if scores[i, j] >= self.attribution_threshold:
-                    keep.append(sources[j].n)
-                    out.attributed += 1
+            keep = self._kept(claim, cited, scores[i], by_n, sources, out)
             if not keep:
                 out.unsupported.append(claim)
                 continue
@@ -230,15 +246,9 @@ class Verifier:
                 )
                 key = (n, start)
                 if key not in cites or cites[key].support < float(scores[i, j]):
+                    support = round(float(scores[i, j]), 3)
                     cites[key] = Citation(
-                        n,
-                        paper.id,
-                        paper.title,
-                        quote,
-                        start,
-                        end,
-                        True,
-                        round(float(scores[i, j]), 3),
+                        n, paper.id, paper.title, quote, start, end, True, support
                     )
             lines.append(claim + " " + "".join(f"[{n}]" for n in keep))
         out.text = " ".join(lines).strip()
