@@ -29,6 +29,15 @@ _METADATA = re.compile(
     + "|".join(VENUES) + ")",
     re.IGNORECASE,
 )
+# "written by" / "authored by" asks for a paper's authors unless what did the writing is
+# a system the question is about: "the code written by LLMs" is a topic question (q134).
+_MACHINE_AUTHOR = re.compile(
+    r"\s*(an?\s+|the\s+|large\s+)*"
+    r"(llms?|(large\s+)?language\s+models?|models?|ai|machines?|chatgpt|gpt[\w.-]*|chatbots?|"
+    r"agents?|computers?|programs?|generators?|neural\s+networks?)"
+    r"(?![\w+-])(?!\s+(team|group|lab|authors?|researchers?)\b)",
+    re.IGNORECASE,
+)
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
 _COMPARISON = re.compile(
     r"\b(compare|compares|comparison\s+(of|between)|differ(s|ence|ences|ent)?|versus|vs\.?|contrast|similarit(y|ies)|"
@@ -148,6 +157,21 @@ class QuestionInfo:
         return [n.paper_id for n in self.named]
 
 
+def _asks_metadata(question: str) -> bool:
+    """Whether ``question`` asks for authors, venue, year or affiliation.
+
+    A "written by" / "authored by" whose writer is a model or program ("how efficient the
+    code written by LLMs is") is about that system, not about who wrote a paper.
+    """
+    for m in _METADATA.finditer(question):
+        text = m.group(0).casefold()
+        by_machine = _MACHINE_AUTHOR.match(question, m.end())
+        if text.startswith(("written", "author")) and text.endswith("by") and by_machine:
+            continue
+        return True
+    return False
+
+
 def classify(question: str, names: PaperNames, *, has_history: bool = False) -> QuestionInfo:
     """Decide the kind of ``question`` (list, single, comparison, metadata)."""
     named = tuple(names.find(question))
@@ -155,7 +179,7 @@ def classify(question: str, names: PaperNames, *, has_history: bool = False) -> 
     follow_up = has_history and bool(_FOLLOW_UP.search(question)) and len(question.split()) <= 16
     narrow = follow_up and bool(_NARROW.search(question))
     kind: QuestionKind
-    if _METADATA.search(question):
+    if _asks_metadata(question):
         kind = "metadata"
     elif _COMPARISON.search(question) and (len(named) >= 2 or not _LIST.search(question)):
         kind = "comparison"
