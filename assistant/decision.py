@@ -129,7 +129,9 @@ def decide(hits: list[PaperHit], cfg: RetrievalSettings) -> tuple[list[PaperHit]
     Re-orders ``hits`` in place (the top ``pool`` of the configured ranking by the
     model's probability, then the rest) and sets each hit's ``prob`` and ``tier``.
     A question gets a main list only when accepted (``accept_rule``); without one, a
-    paper needs ``uncertain_threshold`` to be offered as an uncertain match.
+    paper needs ``uncertain_threshold`` to be offered as an uncertain match, or the
+    second tier's own bar when its best chunk is close in meaning before feedback
+    (``uncertain_dense``).
     """
     if not hits:
         return [], []
@@ -154,7 +156,15 @@ def decide(hits: list[PaperHit], cfg: RetrievalSettings) -> tuple[list[PaperHit]
     # A question the library may not cover at all needs a stronger candidate to be
     # offered even as uncertain (a blockchain question gets no linear-solver paper).
     bar = cfg.second_threshold if accepted else max(cfg.second_threshold, cfg.uncertain_threshold)
-    second = [h for h in pool[len(relevant) :] if h.prob >= bar and second_evidence(h, cfg)]
+    # ... unless it is close in meaning before feedback: a paraphrased question's relevant
+    # papers sit under that bar more often than over it (evals/CALIBRATION.md).
+    near = cfg.uncertain_dense
+    second = [
+        h
+        for h in pool[len(relevant) :]
+        if second_evidence(h, cfg)
+        and (h.prob >= bar or (h.prob >= cfg.second_threshold and h.first_dense >= near))
+    ]
     second = second[: cfg.second_max]
     for h in relevant:
         h.tier = "main"

@@ -162,6 +162,12 @@ class RetrievalSettings(BaseModel):
         description="Probability a paper needs to be offered as 'may also be relevant' when the "
         "question got no main list (the library may not cover the topic at all).",
     )
+    uncertain_dense: float = Field(
+        0.3,
+        description="A question without a main list may still offer a paper at "
+        "`second_threshold` when its best chunk's cosine similarity before feedback reaches "
+        "this (paraphrased questions); others need `uncertain_threshold`.",
+    )
     second_max: int = Field(5, ge=0, description="Most papers in the 'may also be relevant' tier.")
     # Absolute evidence a second-tier paper needs besides its probability (issue 12),
     # chosen by grouped k-fold CV on the tuning half (`python -m evals.tune_cut`).

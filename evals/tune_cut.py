@@ -251,10 +251,12 @@ def tiers(
     gate: Sequence[bool] | None = None,
     t_uncertain: float = 0.0,
     evidence: Sequence[set[str]] | None = None,
+    near: Sequence[set[str]] | None = None,
 ) -> tuple[list[list[str]], list[list[str]]]:
     """Main and second tier of each question, as `Retriever.decide` makes them (``gate``:
     the floor rule's acceptance of each question, else the model's ``t_accept``;
-    ``evidence``: the papers of each question allowed in the second tier)."""
+    ``evidence``: the papers of each question allowed in the second tier; ``near``: the
+    papers a question without a main list may offer at ``t_second``, not ``t_uncertain``)."""
     mains, seconds = [], []
     for q, (ids, p) in enumerate(ranked):
         accepted = len(p) > 0 and (gate[q] if gate is not None else p[0] >= max(t_accept, t_main))
@@ -264,7 +266,8 @@ def tiers(
         s = [
             i
             for i, v in zip(rest, p[len(m) :], strict=True)
-            if v >= bar and (evidence is None or i in evidence[q])
+            if (v >= bar or (near is not None and i in near[q] and v >= t_second))
+            and (evidence is None or i in evidence[q])
         ][:second_max]
         mains.append(m)
         seconds.append(s)
@@ -428,6 +431,66 @@ def choose_evidence(
                 "held_out_no_condition": run(held, -1.0, -1.0),
             }
         )
+    return pick(everyone), curve, check
+
+
+def near_sets(items: Sequence[Item], dense: float) -> list[set[str]]:
+    """Each question's papers whose best chunk's cosine before feedback reaches ``dense``."""
+    return [{pid for pid, fd in zip(it.ids, it.sig["first_dense"], strict=True) if fd >= dense}
+            for it in items]
+
+
+UNCERTAIN_DENSE = (-1.0, 0.2, 0.25, 0.28, 0.3, 0.32, 0.35, 0.38, 0.42, 2.0)
+
+
+def uncertain_precision(
+    items: Sequence[Item], mains: Sequence[list[str]], seconds: Sequence[list[str]]
+) -> float | None:
+    """On-topic share of the papers offered to answerable questions that got no main list."""
+    return _share([p in it.relevant or p in it.partial
+                   for it, m, s in zip(items, mains, seconds, strict=True)
+                   if it.answerable and not m for p in s])
+
+
+def choose_uncertain_dense(
+    items: Sequence[Item], ranked: Sequence[tuple[list[str], np.ndarray]], th: dict[str, Any],
+    max_main: int, second_max: int, k: int, evidence: tuple[float, float],
+    gate: Sequence[bool] | None = None, max_loss: float = 0.01,
+) -> tuple[float, list[dict[str, Any]], list[dict[str, Any]]]:
+    """How close in meaning (cosine before feedback) a paper must be for a question without
+    a main list to offer it at the second tier's bar instead of ``uncertain_threshold``.
+
+    Mostly paraphrased questions: the uncertain bar dropped their relevant papers first.
+    Rule: among the values whose main+second coverage is within ``max_loss`` of the best
+    and that leave no more answerable questions with no paper, the strictest (a topic the
+    library lacks, which the eval set's near-miss questions do not measure, must still get
+    no unrelated offers). Returns the choice, the curve, and its grouped-CV check (chosen
+    on k-1 folds, scored on the held-out one, beside the bar alone: ``2.0``).
+    """
+    def run(sub: Sequence[int], d: float) -> dict[str, Any]:
+        its = [items[i] for i in sub]
+        m, s = tiers([ranked[i] for i in sub], th["main_threshold"], th["second_threshold"],
+                     max_main, second_max, th["accept_threshold"],
+                     None if gate is None else [gate[i] for i in sub],
+                     th["uncertain_threshold"], evidence_sets(its, *evidence), near_sets(its, d))
+        return {**list_figures(its, m, s), "uncertain_precision": uncertain_precision(its, m, s)}
+
+    def pick(sub: Sequence[int]) -> float:
+        figs = {d: run(sub, d) for d in UNCERTAIN_DENSE}
+        top = max(f["both_coverage"] or 0.0 for f in figs.values())
+        fewest = min(f["no_paper"] for f in figs.values())
+        return max(d for d, f in figs.items() if (f["both_coverage"] or 0.0) >= top - max_loss
+                   and f["no_paper"] <= fewest)
+
+    everyone = list(range(len(items)))
+    curve = [{"uncertain_dense": d, **run(everyone, d)} for d in UNCERTAIN_DENSE]
+    folds = _folds(list(items), k)
+    check = []
+    for f in range(k):
+        held = [i for i in everyone if folds[i] == f]
+        d = pick([i for i in everyone if folds[i] != f])
+        check.append({"fold": f, "uncertain_dense": d, "held_out": run(held, d),
+                      "held_out_bar_alone": run(held, 2.0)})
     return pick(everyone), curve, check
 
 
@@ -595,6 +658,25 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("evidence chosen:", ev_lx, ev_d)
 
+    # 2c. questions without a main list: closeness in meaning that lets a paper be offered
+    # at the second tier's bar (on the same out-of-fold probabilities)
+    u_dense, ucurve, ucheck = choose_uncertain_dense(
+        tune, best_oof, best, cfg.max_papers, cfg.second_max, args.folds, (ev_lx, ev_d),
+        gate if best["accept_rule"] == "floor" else None)
+    report["uncertain_dense_curve_tune"] = ucurve
+    report["uncertain_dense_cv_tune"] = ucheck
+    shown = ("uncertain_dense", "both_coverage", "second_precision", "uncertain_precision",
+             "no_paper", "unanswerable_second")
+    for row in ucurve:
+        print("uncertain dense", {k: (round(v, 3) if isinstance(v, float) else v)
+                                  for k, v in row.items() if k in shown})
+    for h in ("held_out", "held_out_bar_alone"):
+        print("uncertain dense, held-out folds,", h, [r["uncertain_dense"] for r in ucheck],
+              {k: round(float(np.mean([r[h][k] or 0.0 for r in ucheck])), 3) for k in shown[1:6]
+               if k != "no_paper"},
+              "no paper", sum(r[h]["no_paper"] for r in ucheck))
+    print("uncertain dense chosen:", u_dense)
+
     # 3. baselines on the tuning half (nothing to fit: their settings are the old ones)
     report["older_cut_tune"] = list_figures(tune, [it.gap_list for it in tune], [[] for _ in tune])
     report["largest_gap_tune"] = list_figures(
@@ -621,6 +703,7 @@ def main(argv: list[str] | None = None) -> int:
         "uncertain_threshold": best["uncertain_threshold"],
         "second_lexical": ev_lx,
         "second_dense": ev_d,
+        "uncertain_dense": u_dense,
     }
     test_ranked = [
         _ordered(_design(it, best["ranking"], best["pool"], cfg.rrf_k), w) for it in test
@@ -630,6 +713,18 @@ def main(argv: list[str] | None = None) -> int:
             floor_gate(test, cfg.floor, cfg.dense_floor) if best["accept_rule"] == "floor" else None
         )
         m, s = tiers(
+            test_ranked,
+            best["main_threshold"],
+            best["second_threshold"],
+            cfg.max_papers,
+            cfg.second_max,
+            best["accept_threshold"],
+            test_gate,
+            best["uncertain_threshold"],
+            evidence_sets(test, ev_lx, ev_d),
+            near_sets(test, u_dense),
+        )
+        m1, s1 = tiers(
             test_ranked,
             best["main_threshold"],
             best["second_threshold"],
@@ -652,6 +747,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         report["test"] = {
             "model": list_figures(test, m, s),
+            "model_uncertain_bar_alone": list_figures(test, m1, s1),
             "model_without_evidence": list_figures(test, m0, s0),
             "older_cut": list_figures(test, [it.gap_list for it in test], [[] for _ in test]),
             "topic r@10": recall_at(test, [ids for ids, _ in test_ranked], 10, ("topic",)),

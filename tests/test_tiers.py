@@ -92,7 +92,8 @@ def _score_only(**over: object) -> RetrievalSettings:
     w = [0.0] * (len(TIER_FEATURES) + 1)
     w[TIER_FEATURES.index("score")], w[-1] = 10.0, -5.0
     base: dict[str, object] = dict(tier_weights=tuple(w), main_threshold=0.7, second_threshold=0.3,
-                                   uncertain_threshold=0.6, floor=0.4, dense_floor=0.42, accept_rule="floor")
+                                   uncertain_threshold=0.6, uncertain_dense=2.0, floor=0.4,
+                                   dense_floor=0.42, accept_rule="floor")
     return RetrievalSettings(**{**base, **over})
 
 
@@ -119,6 +120,23 @@ def test_a_question_not_accepted_gets_no_main_list_and_a_higher_bar_for_the_seco
     assert decide(hits, _score_only(accept_rule="model", accept_threshold=0.99))[0] == []
 
 
+def test_without_a_main_list_a_paper_close_in_meaning_is_offered_at_the_second_tier_bar():
+    # A paraphrased question: no main list; its relevant papers sit under the uncertain bar
+    # (0.6) but their chunks are close to the question before feedback.
+    hits = _hits([0.45, 0.9, 0.2, 0.6, 0.5], first_score=0.3, first_dense=0.2)  # under the floors
+    hits[0].first_dense = 0.35  # p 0.38: over the second tier's bar (0.3), under 0.6
+    hits[4].first_dense = 0.29  # p 0.50: as probable, but not close enough (uncertain_dense 0.3)
+    main, second = decide(hits, _score_only(uncertain_dense=0.3))
+    assert main == []
+    assert [h.paper.id for h in second] == ["p1", "p3", "p0"]
+    # Off (the bar alone): p0 is not offered.
+    off = decide(hits, _score_only(uncertain_dense=2.0))[1]
+    assert [h.paper.id for h in off] == ["p1", "p3"]
+    # Closeness never lowers the bar under the second tier's own: p2 (p 0.05) stays out.
+    hits[2].first_dense = 0.9
+    assert "p2" not in [h.paper.id for h in decide(hits, _score_only(uncertain_dense=0.3))[1]]
+
+
 def test_a_second_tier_paper_needs_shared_words_or_closeness_before_feedback():
     hits = _hits([0.45, 0.9, 0.5, 0.6], first_score=0.5, first_dense=0.3)  # p0, p2 over 0.3
     hits[0].lexical, hits[2].lexical = 0.0, 0.0
@@ -135,7 +153,7 @@ def test_the_fitted_model_file_matches_the_settings_defaults():
     cfg = RetrievalSettings()
     assert list(cfg.tier_weights) == chosen["tier_weights"]
     for key in ("ranking", "pool", "accept_rule", "main_threshold", "second_threshold", "uncertain_threshold",
-                "second_lexical", "second_dense"):
+                "second_lexical", "second_dense", "uncertain_dense"):
         assert getattr(cfg, key) == chosen[key], key
     assert cfg.list_method == "model"
 
