@@ -154,6 +154,9 @@ class Assist:
     settings: Settings
     usage: LLMUsage = field(default_factory=LLMUsage)
     notices: list[str] = field(default_factory=list)
+    # Set when a call failed outright (endpoint down, out of time): the question's other
+    # assist calls are skipped rather than failing again, and the answer keeps its turn.
+    failed: bool = False
 
     def _json(self, step: str, messages: list[dict[str, str]], model: type[_M],
               deadline: float | None, check: Callable[[_M], bool] = lambda r: True) -> _M | None:
@@ -166,6 +169,7 @@ class Assist:
             except LLMUnavailableError as exc:
                 log.warning("LLM %s failed: %s", step, exc)
                 self.notices.append(f"The LLM's {step} failed ({exc}); the offline list stands.")
+                self.failed = True
                 return None
             self.usage.add(step, done)
             reply = parse_reply(done.text, model)
@@ -203,6 +207,8 @@ class Assist:
         Candidates of a batch whose reply failed twice are left out (no verdict).
         """
         cfg = self.settings.llm
+        if self.failed:
+            return {}
         batches = [list(hits[i: i + cfg.judge_batch]) for i in range(0, len(hits), cfg.judge_batch)]
         prompt = load_prompt("judge")
 

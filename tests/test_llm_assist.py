@@ -73,7 +73,7 @@ def far() -> list[PaperHit]:
 def test_llm_promotes_a_second_tier_paper_with_evidence_and_demotes_an_unsure_one():
     sure, unsure = hit("sure", 0.95, "main"), hit("unsure", 0.7, "main")
     backed, weak = hit("backed", 0.4, "second"), hit("weak", 0.1, "second")
-    base = retrieval([sure, unsure], [backed, weak], [hit("mid", 0.2), *far()])
+    base = retrieval([sure, unsure], [backed, weak], [hit("mid", 0.4), *far()])
     verdicts = {"sure": True, "unsure": False, "backed": True, "weak": True, "mid": True, **NO}
     got = combine(base, [], verdicts, SETTINGS)
     # "weak" is under llm.promote_prob (0.25); "mid" was never in a tier: neither is promoted.
@@ -348,6 +348,18 @@ def test_a_hanging_judge_leaves_the_offline_list_within_the_budget(small_library
     notice = next(n for n in answer.notices if n.startswith("The LLM's judging failed"))
     assert notice.endswith("; the offline list stands.") and "\n" not in notice
     assert ep.route_calls[ANSWER_KEY] == 1  # the answer still had its turn
+
+
+def test_an_endpoint_failing_the_rewrite_is_not_asked_to_judge(small_library, embedder):
+    settings, _, _ = small_library
+    routes = {REWRITE_KEY: [Reply(503)], JUDGE_KEY: judge_naming(DPR),
+              ANSWER_KEY: [Reply(text=DPR_ANSWER)]}
+    with FakeLLM([Reply()], routes) as ep:
+        answer = assisted(settings, ep.url, embedder).ask(QUESTION)
+    assert ep.route_calls == {REWRITE_KEY: 1, JUDGE_KEY: 0, ANSWER_KEY: 1}
+    notice = next(n for n in answer.notices if n.startswith("The LLM's rewrite failed"))
+    assert "failed with HTTP 503" in notice and notice.endswith("; the offline list stands.")
+    assert answer.mode == "llm" and answer.llm_changes == {}
 
 
 def test_papers_found_by_the_rewrite_join_only_the_second_tier(small_library, embedder):

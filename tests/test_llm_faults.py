@@ -37,7 +37,9 @@ def library(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:
 
 
 def fault_settings(base: Settings, url: str, **llm: Any) -> Settings:
-    values = {"model": "fake", "timeout": 5.0, "max_retries": 2, **llm}
+    # The answer path's faults; those of LLM-assisted retrieval's calls (rewrite, judging)
+    # are tested in tests/test_llm_assist.py, so here the script serves the answer alone.
+    values = {"model": "fake", "timeout": 5.0, "max_retries": 2, "assist": False, **llm}
     return base.model_copy(update={"openai_base_url": url, "llm": base.llm.model_copy(update=values)})
 
 
