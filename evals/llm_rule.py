@@ -9,7 +9,8 @@ under a few settings of the rule (``llm.sure_prob``, ``llm.promote_prob``), and 
 figures are printed beside the offline ones. The rewrite step returns no queries here (a
 paper it finds can only join the second tier).
 
-The rule's settings are chosen on the tuning half only; the test half is never read.
+The rule's settings are chosen on the tuning half only; ``--split test`` is a held-out
+check of settings already fixed, never a way to choose them.
 """
 
 from __future__ import annotations
@@ -112,8 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="set_path", default=str(DEFAULT_SET))
     parser.add_argument("--out", default="artifacts/llm_rule.json")
     parser.add_argument("--variants", nargs="*", help="settings of the rule to run (default: all)")
+    parser.add_argument("--split", default="tune", choices=["tune", "test"],
+                        help="tune (default; choose settings here) or test (a held-out check "
+                        "of settings already fixed, never to choose them)")
     args = parser.parse_args(argv)
-    questions = [q for q in load_questions(args.set_path) if q.split == "tune"]
+    questions = [q for q in load_questions(args.set_path) if q.split == args.split]
     base = get_settings()
     variants: dict[str, dict[str, Any]] = {
         "default": {},
