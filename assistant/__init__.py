@@ -78,8 +78,9 @@ if TYPE_CHECKING:
     from .export import FORMATS as EXPORT_FORMATS
     from .export import SUFFIXES as EXPORT_SUFFIXES
     from .export import export_papers
-    from .library_map import LibraryMap, build_map, render_png, render_svg
+    from .library_map import LibraryMap, build_map
     from .llm import LLMClient
+    from .map_drawing import render_png, render_svg
     from .prompts import load_prompt
     from .related import resolve_paper
     from .retrieval import Filters, Retriever
@@ -170,8 +171,8 @@ _LAZY = {
     "export_papers": (".export", "export_papers"),
     "LibraryMap": (".library_map", "LibraryMap"),
     "build_map": (".library_map", "build_map"),
-    "render_png": (".library_map", "render_png"),
-    "render_svg": (".library_map", "render_svg"),
+    "render_png": (".map_drawing", "render_png"),
+    "render_svg": (".map_drawing", "render_svg"),
     "LLMClient": (".llm", "LLMClient"),
     "resolve_paper": (".related", "resolve_paper"),
     "Filters": (".retrieval", "Filters"),

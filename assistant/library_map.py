@@ -17,7 +17,8 @@ A map is built once per library content: in memory per snapshot, and on disk und
 (`assistant.versions.LibraryIdentity`), so a restarted app or a second CLI run reads it.
 
 Example:
-    >>> from assistant.library_map import library_map, render_png   # doctest: +SKIP
+    >>> from assistant.library_map import library_map              # doctest: +SKIP
+    >>> from assistant.map_drawing import render_png                 # doctest: +SKIP
     >>> m = library_map(retriever)                                   # doctest: +SKIP
     >>> render_png(m, "map.png")                                     # doctest: +SKIP
 """
@@ -30,9 +31,8 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -65,8 +65,12 @@ class Topic:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict of this topic."""
-        return {"id": self.id, "label": self.label, "terms": list(self.terms),
-                "paper_ids": list(self.paper_ids)}
+        return {
+            "id": self.id,
+            "label": self.label,
+            "terms": list(self.terms),
+            "paper_ids": list(self.paper_ids),
+        }
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,16 @@ class LibraryMap:
         return {
             "key": self.key,
             "papers": [
-                {"id": pid, "title": t, "x": round(float(x), 4), "y": round(float(y), 4), "topic": c}
-                for pid, t, (x, y), c in zip(self.paper_ids, self.titles, self.xy, self.topic_of, strict=True)
+                {
+                    "id": pid,
+                    "title": t,
+                    "x": round(float(x), 4),
+                    "y": round(float(y), 4),
+                    "topic": c,
+                }
+                for pid, t, (x, y), c in zip(
+                    self.paper_ids, self.titles, self.xy, self.topic_of, strict=True
+                )
             ],
             "topics": [t.to_dict() for t in self.topics],
         }
@@ -119,7 +131,9 @@ class LibraryMap:
 
 
 # --- vectors ---------------------------------------------------------------------------------
-def paper_vectors(snapshot: Snapshot, library: Library | None = None) -> tuple[list[str], np.ndarray]:
+def paper_vectors(
+    snapshot: Snapshot, library: Library | None = None
+) -> tuple[list[str], np.ndarray]:
     """Each paper's normalised mean chunk vector, in paper id order.
 
     Read from the snapshot's in-memory vectors, or from the store when the library is
@@ -138,7 +152,7 @@ def paper_vectors(snapshot: Snapshot, library: Library | None = None) -> tuple[l
             raise ValueError("the library is too large to hold in memory: pass `library`")
         got: dict[str, np.ndarray] = {}
         for start in range(0, len(ids), 500):
-            got.update(library.chunk_vectors(ids[start:start + 500]))
+            got.update(library.chunk_vectors(ids[start : start + 500]))
         ids = [pid for pid in ids if pid in got]
         out = np.vstack([got[pid].mean(axis=0) for pid in ids]) if ids else np.zeros((0, 0))
     norms = np.linalg.norm(out, axis=1, keepdims=True) if len(out) else np.ones((0, 1))
@@ -157,7 +171,8 @@ def default_topics(n: int) -> int:
 
 
 def cluster(vectors: np.ndarray, method: str = "kmeans", k: int | None = None) -> np.ndarray:
-    """Topic number per row. ``kmeans`` (k topics) or ``hdbscan`` (noise joins its nearest topic)."""
+    """Topic number per row: ``kmeans`` (k topics) or ``hdbscan`` (noise joins its nearest
+    topic)."""
     n = len(vectors)
     if n < 3:
         return np.zeros(n, dtype=np.int64)
@@ -165,11 +180,15 @@ def cluster(vectors: np.ndarray, method: str = "kmeans", k: int | None = None) -
         from sklearn.cluster import KMeans
 
         k = min(k or default_topics(n), n - 1)
-        return np.asarray(KMeans(k, n_init=4, random_state=SEED).fit_predict(vectors), dtype=np.int64)
+        return np.asarray(
+            KMeans(k, n_init=4, random_state=SEED).fit_predict(vectors), dtype=np.int64
+        )
     if method == "hdbscan":
         from sklearn.cluster import HDBSCAN
 
-        labels = np.asarray(HDBSCAN(min_cluster_size=max(3, n // 100), copy=True).fit_predict(vectors))
+        labels = np.asarray(
+            HDBSCAN(min_cluster_size=max(3, n // 100), copy=True).fit_predict(vectors)
+        )
         if (labels >= 0).sum() == 0:
             return np.zeros(n, dtype=np.int64)
         # Every paper belongs somewhere on the map: noise goes to the nearest topic centre.
@@ -201,15 +220,18 @@ def project(vectors: np.ndarray, method: str = "tsne") -> np.ndarray:
         # PCA to 50 dimensions first: the same picture, several times faster.
         reduced = PCA(min(50, n - 1, vectors.shape[1]), random_state=SEED).fit_transform(vectors)
         # 500 iterations: trustworthiness 0.914 on the bundled library (250: 0.56).
-        xy = TSNE(2, perplexity=min(30.0, (n - 1) / 3), init="pca", random_state=SEED,
-                  max_iter=500).fit_transform(reduced)
+        xy = TSNE(
+            2, perplexity=min(30.0, (n - 1) / 3), init="pca", random_state=SEED, max_iter=500
+        ).fit_transform(reduced)
     else:
         raise ValueError(f"unknown projection {method!r}: use 'tsne' or 'pca'")
     xy = xy - xy.mean(axis=0)
     return (xy / max(float(np.abs(xy).max()), 1e-9)).astype(np.float32)
 
 
-def topic_terms(texts_by_topic: Sequence[Sequence[str]], n_terms: int = LABEL_TERMS) -> list[list[str]]:
+def topic_terms(
+    texts_by_topic: Sequence[Sequence[str]], n_terms: int = LABEL_TERMS
+) -> list[list[str]]:
     """Each topic's most distinctive terms (c-TF-IDF), in the library's own spelling.
 
     A term's weight in a topic is its share of the topic's terms times
@@ -256,9 +278,16 @@ def topic_terms(texts_by_topic: Sequence[Sequence[str]], n_terms: int = LABEL_TE
             if " " in t:  # a bigram replaces the unigrams it contains
                 chosen = [ch for ch in chosen if ch not in t.split(" ")]
             else:  # two chosen words that mostly stand together become their bigram
-                pair = next((f"{a} {b}" for ch in chosen if " " not in ch
-                             for a, b in ((ch, t), (t, ch))
-                             if c[f"{a} {b}"] >= 2 and c[f"{a} {b}"] * 2 >= min(c[ch], c[t])), None)
+                pair = next(
+                    (
+                        f"{a} {b}"
+                        for ch in chosen
+                        if " " not in ch
+                        for a, b in ((ch, t), (t, ch))
+                        if c[f"{a} {b}"] >= 2 and c[f"{a} {b}"] * 2 >= min(c[ch], c[t])
+                    ),
+                    None,
+                )
                 if pair is not None:
                     chosen = [pair if ch in pair.split(" ") else ch for ch in chosen]
                     continue
@@ -302,7 +331,10 @@ def build_map(
         xy = project(vectors, projection)
     # Topics numbered by size, largest first, so colours and the legend read in that order.
     sizes = Counter(labels.tolist())
-    order = {old: new for new, (old, _) in enumerate(sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])))}
+    order = {
+        old: new
+        for new, (old, _) in enumerate(sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])))
+    }
     topic_of = tuple(order[int(c)] for c in labels)
     members: list[list[str]] = [[] for _ in order]
     for pid, c in zip(ids, topic_of, strict=True):
@@ -313,8 +345,15 @@ def build_map(
         Topic(i, " · ".join(t) or f"topic {i + 1}", tuple(t), tuple(m))
         for i, (t, m) in enumerate(zip(labels_terms, members, strict=True))
     )
-    return LibraryMap(key, tuple(ids), tuple(papers[p].title for p in ids), xy, topic_of, topics,
-                      seconds=time.perf_counter() - t0)
+    return LibraryMap(
+        key,
+        tuple(ids),
+        tuple(papers[p].title for p in ids),
+        xy,
+        topic_of,
+        topics,
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def map_key(snapshot: Snapshot) -> str:
@@ -357,99 +396,3 @@ def _cached_or_built(retriever: Retriever, snap: Snapshot) -> LibraryMap:
 
 
 # --- drawing ---------------------------------------------------------------------------------
-PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
-    "#e6550d", "#31a354", "#756bb1", "#636363", "#6baed6", "#fd8d3c", "#74c476", "#9e9ac8",
-)
-
-
-def colour(topic: int) -> str:
-    """The colour of a topic (the same in the PNG and the UI)."""
-    return PALETTE[topic % len(PALETTE)]
-
-
-def _centres(m: LibraryMap) -> list[tuple[float, float]]:
-    out = []
-    topic_of = np.asarray(m.topic_of)
-    for t in m.topics:
-        pts = m.xy[topic_of == t.id]
-        out.append((float(np.median(pts[:, 0])), float(np.median(pts[:, 1]))) if len(pts) else (0.0, 0.0))
-    return out
-
-
-def render_png(m: LibraryMap, out: str | Path, highlight: Iterable[str] = (), *, dpi: int = 110) -> Path:
-    """Draw the map to a PNG file (matplotlib, no display needed); returns the path.
-
-    Papers in ``highlight`` are drawn larger with a black ring.
-    """
-    try:
-        import matplotlib
-    except ImportError as exc:  # a base dependency: missing only from a partial install
-        from .errors import ConfigError
-
-        raise ConfigError("drawing the map needs matplotlib - pip install matplotlib") from exc
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    out = Path(out)
-    marked = set(highlight)
-    fig, ax = plt.subplots(figsize=(11, 8), dpi=dpi)
-    try:
-        colours = [colour(c) for c in m.topic_of]
-        ax.scatter(m.xy[:, 0], m.xy[:, 1], c=colours, s=14, alpha=0.75, linewidths=0)
-        rows = [i for i, pid in enumerate(m.paper_ids) if pid in marked]
-        if rows:
-            ax.scatter(m.xy[rows, 0], m.xy[rows, 1], c=[colours[i] for i in rows], s=70,
-                       edgecolors="black", linewidths=1.5, zorder=3)
-        for t, (x, y) in zip(m.topics, _centres(m), strict=True):
-            ax.annotate(t.label, (x, y), fontsize=8, ha="center", va="center", color="black",
-                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": colour(t.id), "alpha": 0.8})
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(f"{len(m.paper_ids)} papers, {len(m.topics)} topics")
-        fig.tight_layout()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out)
-    finally:
-        plt.close(fig)
-    return out
-
-
-def _esc(text: str) -> str:
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
-
-
-def render_svg(m: LibraryMap, highlight: Iterable[str] = (), *, width: int = 900, height: int = 600) -> str:
-    """The map as inline SVG for the UI: one ``<circle data-paper=ID>`` per paper with its
-    title as a ``<title>`` (the hover text), topic labels at the topics' centres, and the
-    ``highlight`` papers drawn larger with a dark ring (class ``pl-hl``)."""
-    marked = set(highlight)
-    pad = 40
-
-    def at(x: float, y: float) -> tuple[float, float]:
-        return pad + (x + 1) / 2 * (width - 2 * pad), pad + (1 - (y + 1) / 2) * (height - 2 * pad)
-
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'class="pl-map-svg" role="img" aria-label="map of {len(m.paper_ids)} papers">']
-    later: list[str] = []
-    for pid, title, (x, y), c in zip(m.paper_ids, m.titles, m.xy, m.topic_of, strict=True):
-        cx, cy = at(float(x), float(y))
-        hl = pid in marked
-        look = 'r="7" stroke="#111" stroke-width="2"' if hl else 'r="4" fill-opacity="0.75"'
-        circle = (f'<circle class="pl-pt{" pl-hl" if hl else ""}" data-paper="{_esc(pid)}" '
-                  f'cx="{cx:.1f}" cy="{cy:.1f}" {look} fill="{colour(c)}">'
-                  f"<title>{_esc(title)} — {_esc(m.topics[c].label)}</title></circle>")
-        (later if hl else parts).append(circle)
-    parts += later  # highlighted papers drawn last, on top
-    for t, (x, y) in zip(m.topics, _centres(m), strict=True):
-        cx, cy = at(x, y)
-        # Labels let the pointer through: a point under a label stays hoverable and clickable.
-        parts.append(f'<text class="pl-topic" x="{cx:.1f}" y="{cy:.1f}" text-anchor="middle" '
-                     'pointer-events="none" '
-                     f'font-size="12" stroke="white" stroke-width="3" paint-order="stroke" '
-                     f'fill="{colour(t.id)}">{_esc(t.label)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)

@@ -16,14 +16,20 @@ from assistant.library_map import (
     default_topics,
     library_map,
     map_key,
-    render_svg,
     topic_terms,
 )
+from assistant.map_drawing import render_svg
 from assistant.retrieval import Retriever
 from assistant.store import Library
 
-SPEC_DECODING = ["p7d7d0320b811", "p90007efee116", "pb215c5bd6e9e", "p92f8b2c7e586", "pf19e5404bdff",
-                 "p369712690535"]
+SPEC_DECODING = [
+    "p7d7d0320b811",
+    "p90007efee116",
+    "pb215c5bd6e9e",
+    "p92f8b2c7e586",
+    "pf19e5404bdff",
+    "p369712690535",
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +41,16 @@ def bundled_map(bundled_library):
 
 def test_topic_terms_prefer_what_is_frequent_in_a_topic_and_rare_elsewhere() -> None:
     topics = [
-        ["Speculative decoding with draft trees.", "Faster speculative decoding by drafting.",
-         "Language models decode tokens."],
-        ["Diffusion models for image restoration.", "Image restoration with diffusion.",
-         "Language models for images."],
+        [
+            "Speculative decoding with draft trees.",
+            "Faster speculative decoding by drafting.",
+            "Language models decode tokens.",
+        ],
+        [
+            "Diffusion models for image restoration.",
+            "Image restoration with diffusion.",
+            "Language models for images.",
+        ],
     ]
     first, second = topic_terms(topics)
     # "speculative" alone is inside the chosen bigram; "draft" and "drafting" are one stem,
@@ -89,8 +101,10 @@ def test_map_is_cached_per_library_content(small_library, embedder, tmp_path: Pa
     assert again.seconds == 0 and again.to_dict() == first.to_dict()
 
     extra = tmp_path / "extra.md"
-    extra.write_text("# Lantern Routing for Tiny Language Models\n\n## Abstract\n\n"
-                     "We route tokens through a lantern of small experts on phones.\n")
+    extra.write_text(
+        "# Lantern Routing for Tiny Language Models\n\n## Abstract\n\n"
+        "We route tokens through a lantern of small experts on phones.\n"
+    )
     ingest([extra], settings, embedder=embedder)
     changed = library_map(Retriever(settings, Library(settings), embedder))
     assert changed.key != first.key and changed.seconds > 0
@@ -102,7 +116,9 @@ def test_svg_marks_the_highlighted_papers_and_titles_every_point(bundled_map) ->
     _, m = bundled_map
     svg = render_svg(m, SPEC_DECODING[:2])
     assert svg.count("<circle ") == len(m.paper_ids)
-    assert sorted(re.findall(r'class="pl-pt pl-hl" data-paper="([^"]+)"', svg)) == sorted(SPEC_DECODING[:2])
+    assert sorted(re.findall(r'class="pl-pt pl-hl" data-paper="([^"]+)"', svg)) == sorted(
+        SPEC_DECODING[:2]
+    )
     assert svg.count("<title>") == len(m.paper_ids)
     assert svg.count('class="pl-topic"') == len(m.topics)
 
@@ -115,8 +131,9 @@ def test_map_round_trips_through_its_cache_form(bundled_map) -> None:
     assert [t.label for t in back.topics] == [t.label for t in m.topics]
 
 
-def test_paperlens_map_writes_a_png_and_lists_the_topics(bundled_library, monkeypatch, tmp_path,
-                                                         capsys) -> None:
+def test_paperlens_map_writes_a_png_and_lists_the_topics(
+    bundled_library, monkeypatch, tmp_path, capsys
+) -> None:
     from paperlens.cli import main
 
     settings, _ = bundled_library
