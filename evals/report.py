@@ -59,7 +59,7 @@ def write_report(results: dict[str, Any], path: Path) -> None:
         results["embedding_models_compared"] + ".",
     ]
     if "calibration" in results:
-        from .calibration import markdown
+        from .calibration_report import markdown
 
         lines += [
             "",

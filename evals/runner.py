@@ -297,6 +297,7 @@ def _baseline(
 def _calibration(bot: Assistant, judges: list[Any], out: Path) -> dict[str, Any]:
     """The offline citation judge's calibration (plotted to calibration.png)."""
     from . import calibration as C
+    from .calibration_report import plot
 
     llm_judge = next((j for j in judges if j.name == "llm"), None)
     cal = C.calibrate(
@@ -306,7 +307,7 @@ def _calibration(bot: Assistant, judges: list[Any], out: Path) -> dict[str, Any]
         current_cos_weight=bot.verifier.cos_weight,
         llm_judge=llm_judge,
     )
-    C.plot(cal, out / "calibration.png")
+    plot(cal, out / "calibration.png")
     return {k: v for k, v in cal.items() if k != "scores"}
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from evals import metrics as M
-from evals.calibration import alter_number, insert_negation
+from evals.claim_pairs import alter_number, insert_negation
 from evals.runner import FLOORS, load_questions, run_eval
 from evals.summary import check_floors
 
