@@ -44,8 +44,13 @@ _LEANING = re.compile(
     re.IGNORECASE,
 )
 RELATED = 3
-_MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+        start=1,
+    )
+}
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _WORDY = re.compile(r"^([A-Za-z]{3,9})\.? (\d{1,2})(?:,? (\d{4}))?$")
 DATE_FORMATS = "YYYY-MM-DD, 'Mar 13' or 'Mar 13, 2024'"
@@ -195,7 +200,9 @@ def _resolve(d: DayOrYearless, ingested: dt.date | None, paper: Paper) -> dt.dat
 def ingest_times(retriever: Retriever) -> dict[str, str]:
     """Paper id -> ISO time it was (last) written to the library, where recorded."""
     got = get_all(retriever.library.chunks, where={"position": 0}, include=["metadatas"])
-    return {str(m["paper_id"]): str(m["ingested"]) for m in got["metadatas"] or [] if m.get("ingested")}
+    return {
+        str(m["paper_id"]): str(m["ingested"]) for m in got["metadatas"] or [] if m.get("ingested")
+    }
 
 
 def _gist(snap: Snapshot, retriever: Retriever, paper: Paper) -> str:
@@ -249,13 +256,18 @@ def digest(
     notes: list[str] = []
     undated = len(snap.papers) - len(dates)
     if undated:
-        notes.append(f"{undated} papers have neither a date nor a recorded ingest time: not listed.")
+        notes.append(
+            f"{undated} papers have neither a date nor a recorded ingest time: not listed."
+        )
     if not dates:
         return Digest("", "", (), tuple(notes))
     if date:
         want = parse_date(date)
-        picked = [pid for pid, (d, _) in dates.items()
-                  if (d.month, d.day) == (want.month, want.day) and want.year in (None, d.year)]
+        picked = [
+            pid
+            for pid, (d, _) in dates.items()
+            if (d.month, d.day) == (want.month, want.day) and want.year in (None, d.year)
+        ]
         start = end = want.on(want.year).isoformat() if want.year else date.strip()
     elif since:
         lo = parse_date(since)
@@ -270,8 +282,10 @@ def digest(
         picked = [pid for pid, (d, _) in dates.items() if d == newest]
         start = end = newest.isoformat()
     if any(not p.date for pid in picked if (p := snap.papers[pid])):
-        notes.append("Papers without a date of their own (ingested PDFs, pages without a date "
-                     "heading) are dated by the day they were ingested.")
+        notes.append(
+            "Papers without a date of their own (ingested PDFs, pages without a date "
+            "heading) are dated by the day they were ingested."
+        )
     if any(parse_date_or_none(snap.papers[pid].date or "") for pid in picked):
         notes.append("Page dates without a year are taken in the year the page was ingested.")
     if not picked:
@@ -292,13 +306,25 @@ def digest(
                     continue
                 if sims[j] >= DUPLICATE_COSINE:
                     continue  # the same paper from another source: not a relation
-                rel.append(Related(other, snap.papers[other].title, dates[other][0].isoformat(),
-                                   round(float(sims[j]), 3)))
+                rel.append(
+                    Related(
+                        other,
+                        snap.papers[other].title,
+                        dates[other][0].isoformat(),
+                        round(float(sims[j]), 3),
+                    )
+                )
                 if len(rel) == related:
                     break
         topic = lmap.topic(pid)
-        entry = DigestEntry(pid, paper.title, day.isoformat(), "ingest" if origin == "ingest" else "page",
-                            _gist(snap, retriever, paper), tuple(rel))
+        entry = DigestEntry(
+            pid,
+            paper.title,
+            day.isoformat(),
+            "ingest" if origin == "ingest" else "page",
+            _gist(snap, retriever, paper),
+            tuple(rel),
+        )
         by_topic.setdefault(topic.id if topic else -1, []).append(entry)
     groups = tuple(
         DigestGroup(lmap.topics[t].label if t >= 0 else "not on the map", t, tuple(es))
@@ -327,14 +353,21 @@ def digest_paper_md(retriever: Retriever, paper: Paper, related: int = RELATED) 
     lines = [f"### {paper.title}", ""]
     if paper.id in dates:
         day, origin = dates[paper.id]
-        lines.append(f"**Date:** {day.isoformat()}" + (" (dated by ingest time)" if origin == "ingest" else ""))
+        lines.append(
+            f"**Date:** {day.isoformat()}"
+            + (" (dated by ingest time)" if origin == "ingest" else "")
+        )
     if topic is not None:
         lines.append(f"**Topic:** {topic.label}")
     lines += ["", f"**Gist:** {_gist(snap, retriever, paper)}", "", paper.abstract, ""]
     if paper.id in ids:
         row = ids.index(paper.id)
         sims = vectors @ vectors[row]
-        near = [int(j) for j in np.argsort(-sims) if ids[int(j)] != paper.id and sims[j] < DUPLICATE_COSINE]
+        near = [
+            int(j)
+            for j in np.argsort(-sims)
+            if ids[int(j)] != paper.id and sims[j] < DUPLICATE_COSINE
+        ]
         lines.append("**Nearest in the library:**")
         lines += [f"- {snap.papers[ids[j]].title} ({sims[j]:.2f})" for j in near[:related]]
     return "\n".join(lines) + "\n"

@@ -67,7 +67,8 @@ class ExportFormatError(PaperLensError, ValueError):
 
     def __init__(self, fmt: object) -> None:
         super().__init__(
-            f"Unknown export format {fmt!r} - use one of: bibtex (bib), ris, csl-json (csl), markdown (md)."
+            f"Unknown export format {fmt!r} - use one of: bibtex (bib), ris, csl-json (csl), "
+            "markdown (md)."
         )
 
 

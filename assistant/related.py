@@ -60,7 +60,10 @@ def _paper_matrix(snap: Snapshot) -> _PaperMatrix:
     vectors = snap.vectors
     assert vectors is not None
     order, bounds = vectors.chunk_rows
-    n, dim = len(vectors.paper_ids), vectors.chunk_vectors.shape[1] if vectors.chunk_vectors.ndim == 2 else 0
+    n, dim = (
+        len(vectors.paper_ids),
+        vectors.chunk_vectors.shape[1] if vectors.chunk_vectors.ndim == 2 else 0,
+    )
     sums = np.zeros((n, dim), dtype=np.float32)
     counts = np.diff(bounds)
     has = np.flatnonzero(counts)
@@ -149,23 +152,29 @@ def resolve_paper(papers: Mapping[str, Paper], ref: str) -> Paper:
     want = _norm_title(ref)
     exact = [p for p in papers.values() if want and _norm_title(p.title) == want]
     # Whole words: "SpecTr" names SpecTr, not "Reasoning on a Spectrum".
-    found = exact or [p for p in papers.values() if want and f" {want} " in f" {_norm_title(p.title)} "]
+    found = exact or [
+        p for p in papers.values() if want and f" {want} " in f" {_norm_title(p.title)} "
+    ]
     if len(found) == 1:
         return found[0]
     if not found:
         raise PaperNotFoundError(
-            f"No paper in the library matches {ref!r} - give a paper id (as in 'paperlens ask --json'), "
+            f"No paper in the library matches {ref!r} - give a paper id (as in 'paperlens ask "
+            "--json'), "
             "an arXiv id, a DOI or words of its title."
         )
     shown = ", ".join(f"{p.id} ({p.title[:40]})" for p in sorted(found, key=lambda p: p.id)[:3])
-    raise PaperNotFoundError(
-        f"{len(found)} papers match {ref!r} - give one id, e.g. {shown}."
-    )
+    raise PaperNotFoundError(f"{len(found)} papers match {ref!r} - give one id, e.g. {shown}.")
 
 
 def _link(
-    paper: Paper, sents: Sequence[Sentence], vecs: np.ndarray,
-    other: Paper, o_sents: Sequence[Sentence], o_vecs: np.ndarray, weight: Mapping[str, float],
+    paper: Paper,
+    sents: Sequence[Sentence],
+    vecs: np.ndarray,
+    other: Paper,
+    o_sents: Sequence[Sentence],
+    o_vecs: np.ndarray,
+    weight: Mapping[str, float],
     known: Mapping[tuple[str, int], frozenset[str]],
 ) -> tuple[Sentence | None, Sentence | None, float]:
     """The (other's sentence, paper's sentence) pair that links the two papers, and its
@@ -183,7 +192,9 @@ def _link(
 
     def weighted(x: Sentence) -> dict[str, float]:
         got = known.get((x.paper_id, x.index))  # terms read at snapshot build, when in memory
-        return {t: weight[t] for t in (got if got is not None else set(terms(x.text))) if t in weight}
+        return {
+            t: weight[t] for t in (got if got is not None else set(terms(x.text))) if t in weight
+        }
 
     a_terms = [weighted(sents[i]) for i in keep]
     b_terms = [weighted(o_sents[i]) for i in o_keep]
@@ -200,7 +211,9 @@ def _link(
     return o_sents[o_keep[row]], sents[keep[col]], float(sims[row, col])
 
 
-def related(source: Retriever | Snapshot, paper_id: str, k: int = 5, *, retriever: Retriever | None = None) -> list[RelatedPaper]:
+def related(
+    source: Retriever | Snapshot, paper_id: str, k: int = 5, *, retriever: Retriever | None = None
+) -> list[RelatedPaper]:
     """The ``k`` papers of the library closest to ``paper_id``, near duplicates left out.
 
     Args:
@@ -220,7 +233,8 @@ def related(source: Retriever | Snapshot, paper_id: str, k: int = 5, *, retrieve
     papers = snap.papers
     if paper_id not in papers:
         raise PaperNotFoundError(
-            f"No paper with id {paper_id!r} in the library - ids are shown by 'paperlens ask --json'."
+            f"No paper with id {paper_id!r} in the library - ids are shown by 'paperlens ask "
+            "--json'."
         )
     if k <= 0:
         return []
@@ -237,16 +251,25 @@ def related(source: Retriever | Snapshot, paper_id: str, k: int = 5, *, retrieve
             return []
         dense = pm.matrix @ pm.matrix[i]
         # Nominated by either side; each nominee then gets both scores.
-        nominees = {pm.ids[int(j)] for j in np.argsort(-dense, kind="stable")[: pool + 1]} | set(lex_of)
+        nominees = {pm.ids[int(j)] for j in np.argsort(-dense, kind="stable")[: pool + 1]} | set(
+            lex_of
+        )
         dense_of = {pid: float(dense[pm.index[pid]]) for pid in nominees if pid in pm.index}
     else:
         if retriever is None:
-            raise ValueError("a snapshot without vectors in memory needs retriever= to query the store")
+            raise ValueError(
+                "a snapshot without vectors in memory needs retriever= to query the store"
+            )
         dense_of = _from_store(retriever, paper_id, pool, set(lex_of))
     scored = {
-        pid: (d + LEXICAL_WEIGHT * lex_of.get(pid, float(lexical[pt.index[pid]]) if pid in pt.index else 0.0))
+        pid: (
+            d
+            + LEXICAL_WEIGHT
+            * lex_of.get(pid, float(lexical[pt.index[pid]]) if pid in pt.index else 0.0)
+        )
         / (1.0 + LEXICAL_WEIGHT)
-        for pid, d in dense_of.items() if pid != paper_id
+        for pid, d in dense_of.items()
+        if pid != paper_id
     }
     candidates = sorted(scored.items(), key=lambda x: (-x[1], x[0]))
     vec_of = _vectors_of(snap, retriever, [pid for pid, _ in candidates[: k * _OVERFETCH + 8]])
@@ -258,7 +281,10 @@ def related(source: Retriever | Snapshot, paper_id: str, k: int = 5, *, retrieve
         if other is None or near_duplicates(paper, other, dense_of[pid]):
             continue
         # A result that duplicates one already listed adds nothing (the same paper twice).
-        if any(near_duplicates(papers[c], other, _cos(vec_of.get(c), vec_of.get(pid))) for c, _ in chosen):
+        if any(
+            near_duplicates(papers[c], other, _cos(vec_of.get(c), vec_of.get(pid)))
+            for c, _ in chosen
+        ):
             continue
         chosen.append((pid, score))
     return _with_sentences(retriever, snap, paper, chosen)
@@ -278,17 +304,31 @@ def _from_store(retriever: Retriever, paper_id: str, pool: int, also: set[str]) 
         return {}
     qvec = _normalise(own.mean(axis=0))
     hits = lib.query_dense(qvec, pool * 3, None)
-    cand = [pid for pid in dict.fromkeys([*(h.paper_id for h in hits), *sorted(also)]) if pid != paper_id]
-    return {pid: float(_normalise(v.mean(axis=0)) @ qvec) for pid, v in lib.chunk_vectors(cand).items() if len(v)}
+    cand = [
+        pid
+        for pid in dict.fromkeys([*(h.paper_id for h in hits), *sorted(also)])
+        if pid != paper_id
+    ]
+    return {
+        pid: float(_normalise(v.mean(axis=0)) @ qvec)
+        for pid, v in lib.chunk_vectors(cand).items()
+        if len(v)
+    }
 
 
-def _vectors_of(snap: Snapshot, retriever: Retriever | None, ids: list[str]) -> dict[str, np.ndarray]:
+def _vectors_of(
+    snap: Snapshot, retriever: Retriever | None, ids: list[str]
+) -> dict[str, np.ndarray]:
     """The paper vectors of ``ids`` (to tell results that duplicate each other)."""
     if snap.vectors is not None:
         pm: _PaperMatrix = snap.derived("related.paper_matrix", _paper_matrix)
         return {pid: pm.matrix[pm.index[pid]] for pid in ids if pid in pm.index}
     assert retriever is not None
-    return {pid: _normalise(v.mean(axis=0)) for pid, v in retriever.library.chunk_vectors(ids).items() if len(v)}
+    return {
+        pid: _normalise(v.mean(axis=0))
+        for pid, v in retriever.library.chunk_vectors(ids).items()
+        if len(v)
+    }
 
 
 def _with_sentences(
@@ -314,14 +354,27 @@ def _with_sentences(
         other = snap.papers[pid]
         o_sents, o_vecs = found.get(pid, empty)
         linked, anchor, link = _link(paper, sents, vecs, other, o_sents, o_vecs, weight, known)
-        out.append(RelatedPaper(
-            paper_id=pid, title=other.title, score=round(score, 4),
-            sentence=linked.text if linked else "", start=linked.start if linked else 0,
-            end=linked.end if linked else 0, anchor=anchor.text if anchor else "",
-            anchor_start=anchor.start if anchor else 0, anchor_end=anchor.end if anchor else 0,
-            link=round(link, 4),
-        ))
+        out.append(
+            RelatedPaper(
+                paper_id=pid,
+                title=other.title,
+                score=round(score, 4),
+                sentence=linked.text if linked else "",
+                start=linked.start if linked else 0,
+                end=linked.end if linked else 0,
+                anchor=anchor.text if anchor else "",
+                anchor_start=anchor.start if anchor else 0,
+                anchor_end=anchor.end if anchor else 0,
+                link=round(link, 4),
+            )
+        )
     return out
 
 
-__all__ = ["DUPLICATE_SHINGLES", "DUPLICATE_SIMILARITY", "near_duplicates", "related", "resolve_paper"]
+__all__ = [
+    "DUPLICATE_SHINGLES",
+    "DUPLICATE_SIMILARITY",
+    "near_duplicates",
+    "related",
+    "resolve_paper",
+]

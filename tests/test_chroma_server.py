@@ -71,7 +71,9 @@ def test_unreachable_server_is_a_clear_error(tmp_path) -> None:
         Library(settings)
     message = str(info.value)
     assert message.startswith(f"Cannot open the library at chroma server http://127.0.0.1:{port}: ")
-    assert message.endswith("check PAPERLENS_CHROMA_HOST/PAPERLENS_CHROMA_PORT or PAPERLENS_DATA_DIR.")
+    assert message.endswith(
+        "check PAPERLENS_CHROMA_HOST/PAPERLENS_CHROMA_PORT or PAPERLENS_DATA_DIR."
+    )
 
 
 def test_running_assistant_sees_papers_another_client_adds_and_removes(
@@ -93,11 +95,16 @@ def test_running_assistant_sees_papers_another_client_adds_and_removes(
 
     extra = tmp_path / "extra.jsonl"
     title = "Zeolite Catalysts for Ammonia Synthesis"
-    extra.write_text(json.dumps({
-        "title": title,
-        "abstract": "We screen zeolite catalysts for ammonia synthesis at low pressure. "
-        "The best zeolite catalysts double the ammonia yield of iron catalysts.",
-    }), encoding="utf-8")
+    extra.write_text(
+        json.dumps(
+            {
+                "title": title,
+                "abstract": "We screen zeolite catalysts for ammonia synthesis at low pressure. "
+                "The best zeolite catalysts double the ammonia yield of iron catalysts.",
+            }
+        ),
+        encoding="utf-8",
+    )
     ingest([extra], settings, library=Library(settings), embedder=embedder)  # another client
     bot.reset()
     found = bot.ask(question)

@@ -1,4 +1,5 @@
-"""Concurrent conversations, uploads during questions, and caches that follow the library's identity.
+"""Concurrent conversations, uploads during questions, and caches that follow the
+library's identity.
 
 Issue #11: `Assistant.stream` held a lock across `yield`; gradio steps one generator on
 several worker threads, so the lock was released by a thread that did not own it and
@@ -74,8 +75,13 @@ class BrowserSession:
 
     def run(self, index: int, data: list[Any], deadline: float) -> QueueResult:
         """Join the queue with ``data`` and read the session's SSE stream until the event ends."""
-        body = {"data": data, "fn_index": index, "session_hash": self.session_hash,
-                "event_data": None, "trigger_id": None}
+        body = {
+            "data": data,
+            "fn_index": index,
+            "session_hash": self.session_hash,
+            "event_data": None,
+            "trigger_id": None,
+        }
         joined = self.http.post(self.base + "queue/join", json=body)
         joined.raise_for_status()
         event_id = joined.json()["event_id"]
@@ -101,8 +107,14 @@ class BrowserSession:
             return QueueResult(False, None, "read timeout")
         return QueueResult(False, None, "stream ended")
 
-    def ask(self, respond: int, question: str, history: list[Any], store: dict[str, Any],
-            deadline: float) -> QueueResult:
+    def ask(
+        self,
+        respond: int,
+        question: str,
+        history: list[Any],
+        store: dict[str, Any],
+        deadline: float,
+    ) -> QueueResult:
         return self.run(respond, [question, history, store], deadline)
 
 
@@ -163,7 +175,11 @@ def upload(served: ServedApp, folder: Path, deadline: float) -> QueueResult:
         with path.open("rb") as fh:
             sent = tab.http.post(tab.base + "upload", files={"files": ("zeolite.md", fh)})
         sent.raise_for_status()
-        file_data = {"path": sent.json()[0], "orig_name": "zeolite.md", "meta": {"_type": "gradio.FileData"}}
+        file_data = {
+            "path": sent.json()[0],
+            "orig_name": "zeolite.md",
+            "meta": {"_type": "gradio.FileData"},
+        }
         return tab.run(fn_index(served.demo, "add_papers"), [[file_data]], deadline)
     finally:
         tab.close()
@@ -176,7 +192,10 @@ def test_eight_browser_sessions_with_an_upload_all_get_answers(busy_app, tmp_pat
     deadline = time.monotonic() + HANG_S
     with ThreadPoolExecutor(SESSIONS + 1) as pool:
         answered = threading.Event()
-        tabs = [pool.submit(chat_session, busy_app, respond, n, deadline, answered) for n in range(SESSIONS)]
+        tabs = [
+            pool.submit(chat_session, busy_app, respond, n, deadline, answered)
+            for n in range(SESSIONS)
+        ]
         # Once the first answers are in, a paper is added while the rest are being answered.
         answered.wait(HANG_S)
         upload_start = time.monotonic()
@@ -185,9 +204,13 @@ def test_eight_browser_sessions_with_an_upload_all_get_answers(busy_app, tmp_pat
         added = uploaded.result()
     completed = [r for r in results if r.completed]
     during = sum(upload_start < r.ended < added.ended for r in completed)
-    print(f"\n{len(completed)} of {SESSIONS * len(SESSION_QUESTIONS)} questions completed, "
-          f"{during} of them while the upload ran")
-    assert len(completed) == SESSIONS * len(SESSION_QUESTIONS), [r.error for r in results if not r.completed]
+    print(
+        f"\n{len(completed)} of {SESSIONS * len(SESSION_QUESTIONS)} questions completed, "
+        f"{during} of them while the upload ran"
+    )
+    assert len(completed) == SESSIONS * len(SESSION_QUESTIONS), [
+        r.error for r in results if not r.completed
+    ]
     for r in completed:
         assert is_answer(last_message(r)), last_message(r)[:300]
     spec = [last_message(r) for r in results[:: len(SESSION_QUESTIONS)]]
@@ -198,7 +221,9 @@ def test_eight_browser_sessions_with_an_upload_all_get_answers(busy_app, tmp_pat
 
     fresh = BrowserSession(busy_app, "fresh-tab")
     try:
-        after = fresh.ask(respond, UPLOAD_Q, [], {"sid": "fresh", "history": []}, time.monotonic() + HANG_S)
+        after = fresh.ask(
+            respond, UPLOAD_Q, [], {"sid": "fresh", "history": []}, time.monotonic() + HANG_S
+        )
     finally:
         fresh.close()
     assert after.completed, after.error
@@ -244,16 +269,31 @@ def test_questions_of_one_conversation_asked_at_once_are_planned_in_turn(bundled
 # number after its ingest. Its questions need the lexical side: an index read from the
 # old library's cache (lexical share 0) answered "no paper" to them.
 OTHER_CORPUS = [
-    {"title": UPLOAD_TITLE, "abstract": "We screen zeolite catalysts for ammonia synthesis at low "
-     "pressure. The best zeolite catalysts double the ammonia yield of iron catalysts."},
-    {"title": "Perovskite Electrodes for Solid Oxide Fuel Cells", "abstract": "Perovskite electrodes "
-     "lower the operating temperature of solid oxide fuel cells. We report a stable power density "
-     "over a thousand hours."},
-    {"title": "Shape-Selective Cracking over ZSM-5", "abstract": "We study shape-selective cracking "
-     "of hexane over ZSM-5 with varied silica to alumina ratios. Mesopores raise the propylene yield."},
-    {"title": "Membrane Reactors for Methane Steam Reforming", "abstract": "Palladium membrane "
-     "reactors shift the equilibrium of methane steam reforming. Hydrogen permeation raises methane "
-     "conversion at lower temperature."},
+    {
+        "title": UPLOAD_TITLE,
+        "abstract": "We screen zeolite catalysts for ammonia synthesis at low "
+        "pressure. The best zeolite catalysts double the ammonia yield of iron catalysts.",
+    },
+    {
+        "title": "Perovskite Electrodes for Solid Oxide Fuel Cells",
+        "abstract": "Perovskite electrodes "
+        "lower the operating temperature of solid oxide fuel cells. We report a stable power "
+        "density "
+        "over a thousand hours.",
+    },
+    {
+        "title": "Shape-Selective Cracking over ZSM-5",
+        "abstract": "We study shape-selective cracking "
+        "of hexane over ZSM-5 with varied silica to alumina ratios. Mesopores raise the propylene "
+        "yield.",
+    },
+    {
+        "title": "Membrane Reactors for Methane Steam Reforming",
+        "abstract": "Palladium membrane "
+        "reactors shift the equilibrium of methane steam reforming. Hydrogen permeation raises "
+        "methane "
+        "conversion at lower temperature.",
+    },
 ]
 ZSM_TITLE = "Shape-Selective Cracking over ZSM-5"
 ZSM_QUESTIONS = ("Which papers use ZSM-5?", "Which papers vary the silica to alumina ratio?")
@@ -268,7 +308,8 @@ def assert_answers_from_the_new_library(bot: Assistant) -> None:
 
 
 def other_corpus(folder: Path) -> Path:
-    """A different library of the same size in write batches (one): the same version after ingest."""
+    """A different library of the same size in write batches (one): the same version after
+    ingest."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "chemistry.jsonl"
     path.write_text("\n".join(json.dumps(p) for p in OTHER_CORPUS) + "\n", encoding="utf-8")
@@ -291,7 +332,9 @@ def test_library_deleted_and_reingested_to_the_same_version_is_not_read_from_the
 
     settings, _, _ = small_library
     first = Library(settings).identity()
-    assert not Assistant(settings, embedder=embedder).ask(ZSM_QUESTIONS[0]).answerable  # BM25 cached
+    assert (
+        not Assistant(settings, embedder=embedder).ask(ZSM_QUESTIONS[0]).answerable
+    )  # BM25 cached
     assert list((settings.data_dir / "cache").glob("bm25-*.pkl"))
 
     shutil.rmtree(settings.resolved_chroma_path)  # the library folder, not the cache
@@ -319,10 +362,14 @@ def test_chroma_server_restarted_without_its_data_is_not_read_from_old_caches(
     chroma_exe = Path(sys.executable).parent / "chroma"
     server = start_chroma_server(tmp_path / "first", chroma_exe)
     try:
-        settings = fresh_settings(Settings(
-            chroma_host="127.0.0.1", chroma_port=server.port, collection="restart",
-            data_dir=tmp_path / "data",
-        ))
+        settings = fresh_settings(
+            Settings(
+                chroma_host="127.0.0.1",
+                chroma_port=server.port,
+                collection="restart",
+                data_dir=tmp_path / "data",
+            )
+        )
         ingest([small_corpus], settings, embedder=embedder)
         first = Library(settings).identity()
         running = Assistant(settings, embedder=embedder)
@@ -339,6 +386,8 @@ def test_chroma_server_restarted_without_its_data_is_not_read_from_old_caches(
         assert second[1] == first[1] and second[0] != first[0]  # same version, another library
 
         assert_answers_from_the_new_library(running)  # its snapshot and collections
-        assert_answers_from_the_new_library(Assistant(settings, embedder=embedder))  # the disk cache
+        assert_answers_from_the_new_library(
+            Assistant(settings, embedder=embedder)
+        )  # the disk cache
     finally:
         server.stop()

@@ -29,10 +29,16 @@ def _entries(d):
     return [e for g in d.groups for e in g.entries]
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    ("2024-03-13", (3, 13, 2024)), ("Mar 13", (3, 13, None)), ("March 13, 2024", (3, 13, 2024)),
-    (" Mar 9 2025 ", (3, 9, 2025)), ("Feb 29", (2, 29, None)),
-])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("2024-03-13", (3, 13, 2024)),
+        ("Mar 13", (3, 13, None)),
+        ("March 13, 2024", (3, 13, 2024)),
+        (" Mar 9 2025 ", (3, 9, 2025)),
+        ("Feb 29", (2, 29, None)),
+    ],
+)
 def test_dates_are_read_in_the_documented_forms(text, want) -> None:
     got = parse_date(text)
     assert (got.month, got.day, got.year) == want
@@ -42,13 +48,20 @@ def test_dates_are_read_in_the_documented_forms(text, want) -> None:
 def test_a_bad_date_is_one_error_naming_the_formats(text) -> None:
     with pytest.raises(DateError) as err:
         parse_date(text)
-    assert str(err.value) == f"Cannot read the date {text.strip()!r}: use YYYY-MM-DD, 'Mar 13' or 'Mar 13, 2024'."
+    assert (
+        str(err.value)
+        == f"Cannot read the date {text.strip()!r}: use YYYY-MM-DD, 'Mar 13' or 'Mar 13, 2024'."
+    )
 
 
-def test_digest_of_one_page_lists_its_papers_by_topic_with_gists_and_earlier_relations(retriever) -> None:
+def test_digest_of_one_page_lists_its_papers_by_topic_with_gists_and_earlier_relations(
+    retriever,
+) -> None:
     d = digest(retriever, date="Mar 13")
     entries = _entries(d)
-    assert {e.paper_id for e in entries} == {pid for pid, p in retriever.papers.items() if p.date == "Mar 13"}
+    assert {e.paper_id for e in entries} == {
+        pid for pid, p in retriever.papers.items() if p.date == "Mar 13"
+    }
     assert len(entries) == d.papers == MAR_13
     assert {e.dated_by for e in entries} == {"page"}
     assert {e.date[5:] for e in entries} == {"03-13"}
@@ -77,9 +90,12 @@ def test_digest_since_a_day_covers_every_later_page_and_says_how_undated_papers_
     by_origin = {o: [e for e in entries if e.dated_by == o] for o in ("page", "ingest")}
     papers = retriever.papers
     assert {e.paper_id for e in by_origin["page"]} == {
-        pid for pid, p in papers.items() if p.date in ("Mar 13", "Mar 14")}
+        pid for pid, p in papers.items() if p.date in ("Mar 13", "Mar 14")
+    }
     # The page without a date heading is dated by the day it was ingested (today, in a test).
-    assert {e.paper_id for e in by_origin["ingest"]} == {pid for pid, p in papers.items() if not p.date}
+    assert {e.paper_id for e in by_origin["ingest"]} == {
+        pid for pid, p in papers.items() if not p.date
+    }
     assert {e.date for e in by_origin["ingest"]} == {dt.datetime.now(dt.UTC).date().isoformat()}
     text = d.to_markdown()
     assert "dated by the day they were ingested" in text
@@ -107,8 +123,10 @@ def test_paperlens_digest_prints_the_page_and_refuses_bad_dates_in_one_line(
 
     assert main(["digest", "--since", "2026-02-30"]) == 1
     err = capsys.readouterr().err
-    assert err == ("paperlens: Cannot read the date '2026-02-30': use YYYY-MM-DD, 'Mar 13' or "
-                   "'Mar 13, 2024'.\n")
+    assert err == (
+        "paperlens: Cannot read the date '2026-02-30': use YYYY-MM-DD, 'Mar 13' or "
+        "'Mar 13, 2024'.\n"
+    )
 
 
 def test_a_bad_date_is_reported_before_the_library_is_opened(capsys) -> None:
@@ -116,4 +134,5 @@ def test_a_bad_date_is_reported_before_the_library_is_opened(capsys) -> None:
 
     assert main(["digest", "--date", "Mar 32"]) == 1  # this test's library is empty
     assert capsys.readouterr().err == (
-        "paperlens: Cannot read the date 'Mar 32': use YYYY-MM-DD, 'Mar 13' or 'Mar 13, 2024'.\n")
+        "paperlens: Cannot read the date 'Mar 32': use YYYY-MM-DD, 'Mar 13' or 'Mar 13, 2024'.\n"
+    )

@@ -48,7 +48,10 @@ def test_validator_rejects_a_group_in_both_halves_and_a_title_that_is_not_the_co
     first = rows[0]
     first["split"] = "tune" if first["split"] == "test" else "test"
     second = rows[1]
-    second["relevant_titles"] = [second["relevant_titles"][0].upper(), *second["relevant_titles"][1:]]
+    second["relevant_titles"] = [
+        second["relevant_titles"][0].upper(),
+        *second["relevant_titles"][1:],
+    ]
     del rows[2]["split"]
     bad = tmp_path / "questions.jsonl"
     bad.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")

@@ -69,7 +69,8 @@ def test_answer_claims_drop_list_numbers_titles_and_framing():
     text = (
         "2 papers in the library address this:\n"
         "1. **SpecTr: Fast Speculative Decoding**: SpecTr uses optimal transport for drafts. [1]\n"
-        "2. **OPT-Tree**: OPT-Tree builds an adaptive draft tree. [2] It keeps decoding lossless. [2]"
+        "2. **OPT-Tree**: OPT-Tree builds an adaptive draft tree. [2] It keeps decoding lossless. "
+        "[2]"
     )
     claims = M.answer_claims(text)
     assert [c.text for c in claims] == [
@@ -96,10 +97,20 @@ def test_citation_precision_and_recall_with_a_fake_scorer():
 
 def test_number_check_fails_a_number_the_cited_source_never_states():
     texts = {"pa": "SpecTr reaches a 2.13X speedup on 3 benchmarks"}
-    ok = M.citation_scores([M.Claim("a 2.13X speedup on 3 benchmarks", (1,))], {1: "pa"},
-                           FakeOverlapScorer(texts), 0.5, texts)
-    bad = M.citation_scores([M.Claim("a 2.5X speedup on 3 benchmarks", (1,))], {1: "pa"},
-                            FakeOverlapScorer(texts), 0.5, texts)
+    ok = M.citation_scores(
+        [M.Claim("a 2.13X speedup on 3 benchmarks", (1,))],
+        {1: "pa"},
+        FakeOverlapScorer(texts),
+        0.5,
+        texts,
+    )
+    bad = M.citation_scores(
+        [M.Claim("a 2.5X speedup on 3 benchmarks", (1,))],
+        {1: "pa"},
+        FakeOverlapScorer(texts),
+        0.5,
+        texts,
+    )
     assert (ok.number_claims, ok.numbers_ok) == (1, 1)
     assert (bad.number_claims, bad.numbers_ok) == (1, 0)
 
@@ -107,7 +118,9 @@ def test_number_check_fails_a_number_the_cited_source_never_states():
 def test_answer_point_needs_most_of_its_content_words_after_stemming():
     answer = "It adaptively determines candidate lengths with an acceptance prediction head."
     assert M.point_covered("candidate length", set(M.terms(answer)))
-    assert M.point_coverage(["candidate length", "threshold policy", "acceptance prediction head"], answer) == pytest.approx(2 / 3)
+    assert M.point_coverage(
+        ["candidate length", "threshold policy", "acceptance prediction head"], answer
+    ) == pytest.approx(2 / 3)
 
 
 def test_auroc_of_separated_tied_and_reversed_scores():
@@ -117,7 +130,9 @@ def test_auroc_of_separated_tied_and_reversed_scores():
 
 
 def test_calibration_alterations_change_a_number_or_insert_a_negation():
-    changed = alter_number("It improves accuracy by 12% on 3 tasks.", "It improves accuracy by 12% on 3 tasks.")
+    changed = alter_number(
+        "It improves accuracy by 12% on 3 tasks.", "It improves accuracy by 12% on 3 tasks."
+    )
     assert changed is not None and "12%" not in changed and "on 3 tasks" in changed
     assert insert_negation("The method is robust to noise.") == "The method is not robust to noise."
     assert insert_negation("We propose a new sampler.") == "We do not propose a new sampler."
@@ -125,7 +140,10 @@ def test_calibration_alterations_change_a_number_or_insert_a_negation():
 
 def test_floors_report_figures_under_the_floor_and_over_the_ceiling():
     summary = {"overall": {"recall@10": 0.7, "false_refusal_rate": 0.2}}
-    floors = {"min": {"overall.recall@10": 0.8, "overall.mrr": 0.5}, "max": {"overall.false_refusal_rate": 0.1}}
+    floors = {
+        "min": {"overall.recall@10": 0.8, "overall.mrr": 0.5},
+        "max": {"overall.false_refusal_rate": 0.1},
+    }
     failures = check_floors(summary, floors)
     assert len(failures) == 3
     assert "overall.recall@10 = 0.700, under the floor 0.800" in failures
@@ -134,10 +152,14 @@ def test_floors_report_figures_under_the_floor_and_over_the_ceiling():
 
 # --- the eval on the bundled library -------------------------------------------------
 @pytest.mark.timeout(1800)  # 175 questions with the offline judge: ~10-17 min on 2 busy cores
-def test_extractive_eval_on_the_bundled_library_stays_above_the_floors(bundled_library, tmp_path: Path):
+def test_extractive_eval_on_the_bundled_library_stays_above_the_floors(
+    bundled_library, tmp_path: Path
+):
     settings, _report = bundled_library
     questions = load_questions()
-    results = run_eval(settings, questions, out=tmp_path, baseline=False, calibration=False, progress=False)
+    results = run_eval(
+        settings, questions, out=tmp_path, baseline=False, calibration=False, progress=False
+    )
     for name in ("results.json", "report.md", "metrics.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert json.loads((tmp_path / "results.json").read_text())["questions"] == len(questions)
@@ -154,8 +176,13 @@ def test_embedder_comparison_ranks_papers_by_their_best_chunk():
     from evals.compare_embedders import dense_rankings
 
     chunks = [[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]]  # a: one chunk on each axis; b: between
-    ranked = dense_rankings(np.asarray(chunks), ["a", "a", "b"], np.asarray([[0.8, 0.6], [0.0, 1.0]]))
-    assert ranked == [["b", "a"], ["a", "b"]]  # b's 0.96 beats a's best 0.8; then a's exact 1.0 wins
+    ranked = dense_rankings(
+        np.asarray(chunks), ["a", "a", "b"], np.asarray([[0.8, 0.6], [0.0, 1.0]])
+    )
+    assert ranked == [
+        ["b", "a"],
+        ["a", "b"],
+    ]  # b's 0.96 beats a's best 0.8; then a's exact 1.0 wins
 
 
 def test_embedder_comparison_on_the_bundled_library(bundled_library):

@@ -26,12 +26,28 @@ from assistant.export import (
 
 TRICKY = "Braces {and} 50% of $x^2$ & C# under_score ~ tilde \\ back: Résumé, naïve Ångström"
 PAPERS = [
-    Paper("p0001aaaa0000", TRICKY, "An abstract.", authors=("José Álvarez", "Li Wei"), year=2024,
-          venue="Proc. R&D", doi="10.1000/x%y"),
-    Paper("p0002bbbb0000", "SpecTr: Fast Speculative Decoding via Optimal Transport", "Abstract two.",
-          arxiv_id="2310.15141"),
-    Paper("p0003cccc0000", "Only a title and an abstract", "From a daily-papers page.",
-          sources=("000_page.txt",), date="Mar 13"),
+    Paper(
+        "p0001aaaa0000",
+        TRICKY,
+        "An abstract.",
+        authors=("José Álvarez", "Li Wei"),
+        year=2024,
+        venue="Proc. R&D",
+        doi="10.1000/x%y",
+    ),
+    Paper(
+        "p0002bbbb0000",
+        "SpecTr: Fast Speculative Decoding via Optimal Transport",
+        "Abstract two.",
+        arxiv_id="2310.15141",
+    ),
+    Paper(
+        "p0003cccc0000",
+        "Only a title and an abstract",
+        "From a daily-papers page.",
+        sources=("000_page.txt",),
+        date="Mar 13",
+    ),
     # Same first author, year and first title word as each other: a collision.
     Paper("p0004dddd0000", "Scaling laws for agents", "x", authors=("Ann Smith",), year=2023),
     Paper("p0005eeee0000", "Scaling laws for robots", "y", authors=("Bob Smith",), year=2023),
@@ -78,7 +94,10 @@ def test_ris_parses_back_with_rispy_with_the_same_titles() -> None:
 def test_csl_json_is_json_with_authors_split_and_nothing_invented() -> None:
     items = json.loads(export_papers(PAPERS, "csl"))
     assert [i["title"] for i in items] == [" ".join(p.title.split()) for p in PAPERS]
-    assert items[0]["author"] == [{"family": "Álvarez", "given": "José"}, {"family": "Wei", "given": "Li"}]
+    assert items[0]["author"] == [
+        {"family": "Álvarez", "given": "José"},
+        {"family": "Wei", "given": "Li"},
+    ]
     assert items[0]["issued"] == {"date-parts": [[2024]]} and items[0]["type"] == "article-journal"
     page_paper = items[2]
     # A daily-papers paper: a title and an abstract, no authors, year or link made up.
@@ -92,7 +111,10 @@ def test_keys_are_unique_stable_and_follow_author_year_word() -> None:
     assert keys["p0002bbbb0000"] == "arxiv2310.15141"
     assert keys["p0003cccc0000"] == "onlytitle"
     # Colliding base keys get their paper id's start: the same in any export they collide in.
-    assert keys["p0004dddd0000"] == "smith2023scaling_0004" and keys["p0005eeee0000"] == "smith2023scaling_0005"
+    assert (
+        keys["p0004dddd0000"] == "smith2023scaling_0004"
+        and keys["p0005eeee0000"] == "smith2023scaling_0005"
+    )
     assert keys["p0006ffff0000"] == "collidingtitle_0006ffff0"
     assert keys["p0006ffff1111"] == "collidingtitle_0006ffff1"
     assert citation_keys(list(reversed(PAPERS))) == keys  # not the order of the selection
@@ -104,8 +126,25 @@ def test_markdown_lists_title_link_and_quoted_sentence() -> None:
         question="Which papers study speculative decoding?",
         text="SpecTr uses optimal transport [1].",
         citations=(
-            Citation(1, "p0002bbbb0000", PAPERS[1].title, "We use *optimal transport* [sic].", 0, 10, True),
-            Citation(2, "p0003cccc0000", PAPERS[2].title, "A second-tier quote.", 0, 5, False, tier="second"),
+            Citation(
+                1,
+                "p0002bbbb0000",
+                PAPERS[1].title,
+                "We use *optimal transport* [sic].",
+                0,
+                10,
+                True,
+            ),
+            Citation(
+                2,
+                "p0003cccc0000",
+                PAPERS[2].title,
+                "A second-tier quote.",
+                0,
+                5,
+                False,
+                tier="second",
+            ),
         ),
         sources=(),
         mode="extractive",
@@ -120,19 +159,28 @@ def test_markdown_lists_title_link_and_quoted_sentence() -> None:
     ]  # the "may also be relevant" paper supports nothing: not exported
     # Without the library's papers: the title and the quote the answer holds.
     bare = json.loads(export_answer(answer, "csl-json"))
-    assert bare == [{"id": "spectrfast", "type": "article", "title": PAPERS[1].title,
-                     "note": "Quoted: We use *optimal transport* [sic]."}]
+    assert bare == [
+        {
+            "id": "spectrfast",
+            "type": "article",
+            "title": PAPERS[1].title,
+            "note": "Quoted: We use *optimal transport* [sic].",
+        }
+    ]
 
 
 def test_unknown_format_is_a_one_line_error_naming_the_formats() -> None:
     with pytest.raises(ExportFormatError) as err:
         export_papers(PAPERS, "docx")
     assert str(err.value) == (
-        "Unknown export format 'docx' - use one of: bibtex (bib), ris, csl-json (csl), markdown (md)."
+        "Unknown export format 'docx' - use one of: bibtex (bib), ris, csl-json (csl), markdown "
+        "(md)."
     )
 
 
-def test_answer_from_the_bundled_library_exports_its_cited_papers(bundled_library, embedder) -> None:
+def test_answer_from_the_bundled_library_exports_its_cited_papers(
+    bundled_library, embedder
+) -> None:
     from assistant import Assistant
 
     settings, _ = bundled_library

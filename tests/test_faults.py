@@ -40,7 +40,8 @@ def unreachable_message(port: int) -> re.Pattern[str]:
     """The one line a lost server gives; the cause depends on when the socket died."""
     return re.compile(
         rf"Cannot reach the Chroma server at 127\.0\.0\.1:{port} "
-        r"\((ConnectError|ReadError|WriteError|RemoteProtocolError|ConnectTimeout|ReadTimeout)[^()]*\) "
+        r"\((ConnectError|ReadError|WriteError|RemoteProtocolError|ConnectTimeout|ReadTimeout)"
+        r"[^()]*\) "
         rf"- start it with 'chroma run --path DIR --host 127\.0\.0\.1 --port {port}' or set "
         r"PAPERLENS_CHROMA_HOST/PAPERLENS_CHROMA_PORT to a running server\."
     )
@@ -65,7 +66,12 @@ class ChromaOfOurOwn:
         self.starts += 1
         old = self.server
         self.server = ServerProcess(
-            old.cmd, old.port, old.ready_path, self.folder, name=f"chroma-{self.starts}", env=old.env
+            old.cmd,
+            old.port,
+            old.ready_path,
+            self.folder,
+            name=f"chroma-{self.starts}",
+            env=old.env,
         ).start()
 
     def stop(self) -> None:
@@ -118,7 +124,9 @@ def test_chroma_server_killed_mid_ingest_is_one_line_and_the_rerun_completes(
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
-    assert again.stdout.startswith(f"added {SMALL_PAPERS}, updated 0, unchanged 0, skipped 0 (6 chunks")
+    assert again.stdout.startswith(
+        f"added {SMALL_PAPERS}, updated 0, unchanged 0, skipped 0 (6 chunks"
+    )
     settings = Settings(chroma_host="127.0.0.1", chroma_port=own_chroma.port)
     stats = Library(settings).stats()
     assert (stats.papers, stats.chunks, stats.sentences) == (SMALL_PAPERS, 6, 20)
@@ -179,7 +187,10 @@ def test_unreadable_folder_is_reported_as_skipped(tmp_path: Path) -> None:
     (parent / "inner").chmod(0)
     try:
         result = subprocess.run(
-            [*_unreadable_for_this_process(), str(PAPERLENS), "ingest", "-q", str(locked), str(parent)],
+            [
+                *_unreadable_for_this_process(),
+                str(PAPERLENS), "ingest", "-q", str(locked), str(parent),
+            ],
             cwd=REPO_ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=300,
         )  # fmt: skip
     finally:
@@ -190,7 +201,9 @@ def test_unreadable_folder_is_reported_as_skipped(tmp_path: Path) -> None:
         f"skipped: {locked}: unreadable folder (Permission denied)",
         f"skipped: {parent / 'inner'}: unreadable folder (Permission denied)",
     ]
-    assert result.stdout.startswith("added 0, updated 0, unchanged 0, skipped 2 (0 chunks embedded from 0 files")
+    assert result.stdout.startswith(
+        "added 0, updated 0, unchanged 0, skipped 2 (0 chunks embedded from 0 files"
+    )
 
 
 def _sparse_file(path: Path, size: int) -> Path:
@@ -224,7 +237,10 @@ def test_raising_the_size_limit_setting_ingests_the_file(
     from the previous run's manifest (which skipped the file)."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    record = {"title": SPARSE_TITLE, "abstract": "Sparse denoisers cut the cost of diffusion sampling. " * 30}
+    record = {
+        "title": SPARSE_TITLE,
+        "abstract": "Sparse denoisers cut the cost of diffusion sampling. " * 30,
+    }
     paper = corpus / "paper.json"
     paper.write_text(json.dumps(record), encoding="utf-8")
     size = paper.stat().st_size
@@ -240,9 +256,12 @@ def test_raising_the_size_limit_setting_ingests_the_file(
 
 
 @pytest.mark.parametrize(
-    ("question", "got"), [(None, "None"), (b"Which papers study RLHF?", "bytes"), (42, "int"), (["RLHF"], "list")]
+    ("question", "got"),
+    [(None, "None"), (b"Which papers study RLHF?", "bytes"), (42, "int"), (["RLHF"], "list")],
 )
-def test_a_question_that_is_not_text_is_a_clear_error(small_library, embedder, question: object, got: str) -> None:
+def test_a_question_that_is_not_text_is_a_clear_error(
+    small_library, embedder, question: object, got: str
+) -> None:
     """Before: raw AttributeError/TypeError from inside `ask` (None was taken as empty)."""
     from assistant import Assistant
 
@@ -282,8 +301,13 @@ LANGUAGE_NOTICE = (
 
 
 def test_language_check_flags_no_english_eval_question_and_every_foreign_one() -> None:
-    english = [json.loads(line)["question"] for line in (REPO_ROOT / "evals/data/questions.jsonl").open()]
-    english += ["and which of those use a draft tree?", "What is the Schrödinger bridge in Du et al.?"]
+    english = [
+        json.loads(line)["question"] for line in (REPO_ROOT / "evals/data/questions.jsonl").open()
+    ]
+    english += [
+        "and which of those use a draft tree?",
+        "What is the Schrödinger bridge in Du et al.?",
+    ]
     assert [q for q in english if not looks_english(q)] == []
     assert [q for q in NON_ENGLISH if looks_english(q)] == []
 

@@ -45,24 +45,42 @@ def _entry(key: str, title: str, extra: str) -> str:
 def _bib(with_extra: bool = False) -> str:
     entries = [
         # Zotero's "Export Files" syntax: description:path:mime, relative to the .bib.
-        _entry("heads", HEADS, "  author = {Doe, Jane and Roe, John},\n  year = {2024},\n"
-               "  journal = {Journal of Reading Machines},\n  doi = {10.5555/heads.2024},\n"
-               "  keywords = {decoding, long context},\n"
-               "  file = {Full Text:files/12/heads.pdf:application/pdf},\n"),
+        _entry(
+            "heads",
+            HEADS,
+            "  author = {Doe, Jane and Roe, John},\n  year = {2024},\n"
+            "  journal = {Journal of Reading Machines},\n  doi = {10.5555/heads.2024},\n"
+            "  keywords = {decoding, long context},\n"
+            "  file = {Full Text:files/12/heads.pdf:application/pdf},\n",
+        ),
         # A plain path (Better BibTeX).
-        _entry("readers", READERS, "  author = {Poe, Edgar},\n  year = {2023},\n"
-               "  booktitle = {Proceedings of Reading 2023},\n  keywords = {reading},\n"
-               "  file = {pdfs/readers.pdf},\n"),
+        _entry(
+            "readers",
+            READERS,
+            "  author = {Poe, Edgar},\n  year = {2023},\n"
+            "  booktitle = {Proceedings of Reading 2023},\n  keywords = {reading},\n"
+            "  file = {pdfs/readers.pdf},\n",
+        ),
         # Several files separated by ';' (JabRef, empty description): a web snapshot first.
-        _entry("supp", SUPP, "  year = {2022},\n"
-               "  file = {Snapshot:files/3/page.html:text/html;:files/3/supp.pdf:PDF},\n"),
+        _entry(
+            "supp",
+            SUPP,
+            "  year = {2022},\n"
+            "  file = {Snapshot:files/3/page.html:text/html;:files/3/supp.pdf:PDF},\n",
+        ),
         # The attached file is gone: reported, the entry kept from its own abstract.
-        _entry("gone", "Citation Graphs Predict Reading Order",
-               f"  year = {{2021}},\n  abstract = {{{GONE_ABSTRACT}}},\n"
-               "  file = {Full Text:files/99/gone.pdf:application/pdf},\n"),
+        _entry(
+            "gone",
+            "Citation Graphs Predict Reading Order",
+            f"  year = {{2021}},\n  abstract = {{{GONE_ABSTRACT}}},\n"
+            "  file = {Full Text:files/99/gone.pdf:application/pdf},\n",
+        ),
         # No file at all, only an abstract.
-        _entry("survey", "A Survey of Speculative Decoding",
-               f"  year = {{2024}},\n  abstract = {{{ONLY_ABSTRACT}}},\n"),
+        _entry(
+            "survey",
+            "A Survey of Speculative Decoding",
+            f"  year = {{2024}},\n  abstract = {{{ONLY_ABSTRACT}}},\n",
+        ),
     ]
     if with_extra:
         entries.append(
@@ -75,8 +93,12 @@ def _bib(with_extra: bool = False) -> str:
 def export(tmp_path: Path) -> Path:
     """A reference manager's export: refs.bib with its PDFs in the folders it names."""
     folder = tmp_path / "export"
-    for rel, title in [("files/12/heads.pdf", HEADS), ("pdfs/readers.pdf", READERS),
-                       ("files/3/supp.pdf", SUPP), ("pdfs/extra.pdf", EXTRA)]:
+    for rel, title in [
+        ("files/12/heads.pdf", HEADS),
+        ("pdfs/readers.pdf", READERS),
+        ("files/3/supp.pdf", SUPP),
+        ("pdfs/extra.pdf", EXTRA),
+    ]:
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         make_paper_pdf(folder / rel, title=title)
     (folder / "files/3/page.html").write_text("<html>a saved page</html>", encoding="utf-8")
@@ -225,8 +247,11 @@ def _attach_pdf(
     (folder / "storage" / key).mkdir(parents=True)
     make_paper_pdf(folder / "storage" / key / "paper.pdf", title=title)
     # linkMode 1: imported from a URL, stored as "storage:<file>" under storage/<key>/.
-    con.execute("INSERT INTO itemAttachments (itemID, parentItemID, linkMode, contentType, path) "
-                "VALUES (?, ?, 1, 'application/pdf', 'storage:paper.pdf')", (item_id, parent))
+    con.execute(
+        "INSERT INTO itemAttachments (itemID, parentItemID, linkMode, contentType, path) "
+        "VALUES (?, ?, 1, 'application/pdf', 'storage:paper.pdf')",
+        (item_id, parent),
+    )
 
 
 @pytest.fixture
@@ -272,8 +297,10 @@ def zotero_folder(tmp_path: Path) -> Path:
     # A linked file (linkMode 2) relative to the base folder set in Zotero's preferences.
     _zotero_item(con, 8, 4, "EEEE8888", {110: LINKED, 90: GONE_ABSTRACT})
     _zotero_item(con, 9, 14, "PDFE9999", {110: "Linked PDF"})
-    con.execute("INSERT INTO itemAttachments (itemID, parentItemID, linkMode, contentType, path) "
-                "VALUES (9, 8, 2, 'application/pdf', 'attachments:Papers/linked.pdf')")
+    con.execute(
+        "INSERT INTO itemAttachments (itemID, parentItemID, linkMode, contentType, path) "
+        "VALUES (9, 8, 2, 'application/pdf', 'attachments:Papers/linked.pdf')"
+    )
     con.executemany(
         "INSERT INTO creators VALUES (?, ?, ?, ?)",
         [
@@ -283,12 +310,15 @@ def zotero_folder(tmp_path: Path) -> Path:
             (4, "Ed", "Itor", 0),
         ],
     )
-    con.executemany("INSERT INTO itemCreators VALUES (?, ?, ?, ?)",
-                    [(1, 1, 1, 0), (1, 2, 1, 1), (1, 4, 3, 2), (3, 3, 1, 0)])
+    con.executemany(
+        "INSERT INTO itemCreators VALUES (?, ?, ?, ?)",
+        [(1, 1, 1, 0), (1, 2, 1, 1), (1, 4, 3, 2), (3, 3, 1, 0)],
+    )
     con.executemany("INSERT INTO tags VALUES (?, ?)", [(1, "decoding"), (2, "to-read")])
     con.executemany("INSERT INTO itemTags VALUES (?, ?, 0)", [(1, 1), (1, 2), (5, 1)])
     con.executemany(
-        "INSERT INTO collections (collectionID, collectionName, libraryID, key) VALUES (?, ?, 1, ?)",
+        "INSERT INTO collections (collectionID, collectionName, libraryID, key) VALUES (?, ?, 1, "
+        "?)",
         [(1, "Reading", "COLL0001"), (2, "Surveys", "COLL0002")],
     )
     con.executemany(
@@ -324,8 +354,10 @@ def test_zotero_folder_is_read_from_a_copy_with_tags_and_collections(
         (
             str(db),
             (
-                "item 'EEEE8888': linked file 'attachments:Papers/linked.pdf' is relative to Zotero's base "
-                "folder, which the data folder does not record - ingest the PDF itself or a BibTeX export"
+                "item 'EEEE8888': linked file 'attachments:Papers/linked.pdf' is relative to "
+                "Zotero's base "
+                "folder, which the data folder does not record - ingest the PDF itself or a BibTeX "
+                "export"
             ),
         )
     ]
@@ -357,7 +389,9 @@ def test_zotero_folder_is_read_from_a_copy_with_tags_and_collections(
     )
 
 
-def test_ask_filters_by_tag_and_by_collection(tmp_path: Path, zotero_folder: Path, embedder) -> None:
+def test_ask_filters_by_tag_and_by_collection(
+    tmp_path: Path, zotero_folder: Path, embedder
+) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     ingest([zotero_folder], settings, embedder=embedder)
     heads, readers = paper_id(HEADS), paper_id(READERS)

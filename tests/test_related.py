@@ -17,8 +17,14 @@ from assistant.related import related
 
 PAPERLENS = Path(sys.executable).parent / "paperlens"
 SPECTR = "p90007efee116"  # SpecTr: Fast Speculative Decoding via Optimal Transport
-SPEC_TOPIC = {"p7d7d0320b811", "pb215c5bd6e9e", "p92f8b2c7e586", "pf19e5404bdff", "p369712690535",
-              "p26031fbdf0f7"}  # the eval set's speculative-decoding papers (relevant and partial)
+SPEC_TOPIC = {
+    "p7d7d0320b811",
+    "pb215c5bd6e9e",
+    "p92f8b2c7e586",
+    "pf19e5404bdff",
+    "p369712690535",
+    "p26031fbdf0f7",
+}  # the eval set's speculative-decoding papers (relevant and partial)
 PLANNING = "Planning with Tool-Using Language Agents"
 
 
@@ -53,7 +59,10 @@ def test_a_paper_is_found_by_title_words_and_an_unknown_one_is_a_clear_error(bun
         "No paper in the library matches 'no such paper about zebra finches' - give a paper id "
         "(as in 'paperlens ask --json'), an arXiv id, a DOI or words of its title."
     )
-    with pytest.raises(PaperNotFoundError, match=r"^\d+ papers match 'speculative decoding' - give one id, e\.g\. p"):
+    with pytest.raises(
+        PaperNotFoundError,
+        match=r"^\d+ papers match 'speculative decoding' - give one id, e\.g\. p",
+    ):
         bundled_bot.related("speculative decoding")
 
 
@@ -65,8 +74,11 @@ def library_with_duplicate(small_library, embedder):
 
     settings, corpus, _ = small_library
     original = json.loads((corpus / "agents.json").read_text())["papers"][0]
-    dup = dict(original, title=original["title"] + " (extended version)",
-               abstract=original["abstract"].replace("three benchmarks", "3 benchmarks"))
+    dup = dict(
+        original,
+        title=original["title"] + " (extended version)",
+        abstract=original["abstract"].replace("three benchmarks", "3 benchmarks"),
+    )
     extra = corpus.parent / "dup.json"
     extra.write_text(json.dumps({"papers": [dup]}))
     report = ingest([extra], settings, embedder=embedder)
@@ -90,7 +102,9 @@ def test_near_duplicates_are_left_out(library_with_duplicate, embedder) -> None:
         assert len(listed) == 4
 
 
-def test_a_library_too_large_for_memory_gives_the_same_related_papers(small_library, embedder) -> None:
+def test_a_library_too_large_for_memory_gives_the_same_related_papers(
+    small_library, embedder
+) -> None:
     settings, _, _ = small_library
     with Assistant(settings, embedder=embedder) as bot:
         pid = next(p.id for p in bot.retriever.papers.values() if p.title == PLANNING)
@@ -108,14 +122,26 @@ def test_a_library_too_large_for_memory_gives_the_same_related_papers(small_libr
 def test_cli_related_prints_titles_and_linking_sentences(small_library) -> None:
     settings, _, _ = small_library
     env = dict(os.environ, PAPERLENS_DATA_DIR=str(settings.data_dir))
-    result = subprocess.run([str(PAPERLENS), "related", "tool-using language agents", "-k", "2", "--json"],
-                            cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(PAPERLENS), "related", "tool-using language agents", "-k", "2", "--json"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     got = json.loads(result.stdout)
     assert got["title"] == PLANNING and len(got["related"]) == 2
     assert all(r["sentence"] and r["anchor"] for r in got["related"])
-    missing = subprocess.run([str(PAPERLENS), "related", "p000000000000"], cwd=REPO_ROOT, env=env,
-                             capture_output=True, text=True, timeout=300)
+    missing = subprocess.run(
+        [str(PAPERLENS), "related", "p000000000000"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert missing.returncode == 1
     assert missing.stderr.startswith("paperlens: No paper in the library matches 'p000000000000'")
     assert missing.stderr.count("\n") == 1
@@ -125,10 +151,16 @@ def test_related_list_and_download_links_are_escaped_html() -> None:
     from assistant.types import RelatedPaper
     from paperlens.web.cards import export_html, related_html
 
-    hostile = "<img src=x onerror=alert(1)> & \"quoted\""
+    hostile = '<img src=x onerror=alert(1)> & "quoted"'
     html = related_html([RelatedPaper("p1", hostile, 0.5, hostile, 0, 5, "a", 0, 1, 0.4)])
-    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt; &amp; &quot;quoted&quot;" in html
+    assert (
+        "<img" not in html and "&lt;img src=x onerror=alert(1)&gt; &amp; &quot;quoted&quot;" in html
+    )
     assert html.startswith('<details class="pl-related"><summary') and "Related papers (1)" in html
     assert related_html([]) == "" and export_html([]) == ""
     links = export_html([("BibTeX", 'gradio_api/file=/tmp/x"><script>.bib')])
-    assert '<a class="pl-export-link" href="gradio_api/file=/tmp/x&quot;&gt;&lt;script&gt;.bib" download' in links
+    assert (
+        '<a class="pl-export-link" '
+        'href="gradio_api/file=/tmp/x&quot;&gt;&lt;script&gt;.bib" download'
+        in links
+    )

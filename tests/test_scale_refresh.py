@@ -39,7 +39,9 @@ def assert_same_as_rebuild(settings: Settings, retriever: Retriever, embedder: o
     for q in QUESTIONS:
         ours, theirs = signature(retriever, q), signature(rebuilt, q)
         assert [h[0] for h in ours] == [h[0] for h in theirs], q
-        assert [x for h in ours for x in h[1:]] == pytest.approx([x for h in theirs for x in h[1:]], abs=1e-6), q
+        assert [x for h in ours for x in h[1:]] == pytest.approx(
+            [x for h in theirs for x in h[1:]], abs=1e-6
+        ), q
     ours_lex, theirs_lex = retriever.refresh().lexical, rebuilt.refresh().lexical
     assert ours_lex.df == theirs_lex.df
     assert ours_lex.abbrevs == theirs_lex.abbrevs

@@ -35,8 +35,10 @@ SPECULATIVE = {
         "SpecDec++: Boosting Speculative Decoding via Adaptive Candidate Lengths",
         "SpecTr: Fast Speculative Decoding via Optimal Transport",
         "OPT-Tree: Speculative Decoding with Adaptive Draft Tree Structure",
-        "Recursive Speculative Decoding: Accelerating LLM Inference via Sampling Without Replacement",
-        "S2D: Sorted Speculative Decoding For More Efficient Deployment of Nested Large Language Models",
+        "Recursive Speculative Decoding: Accelerating LLM Inference via Sampling Without "
+        "Replacement",
+        "S2D: Sorted Speculative Decoding For More Efficient Deployment of Nested Large Language "
+        "Models",
         "Multi-Draft Speculative Sampling: Canonical Architectures and Theoretical Limits",
     )
 }
@@ -45,9 +47,21 @@ assert SECOND_HEAD == SECOND_TIER_HEAD
 
 
 def sig(**cols: list[float]) -> dict[str, np.ndarray]:
-    base = {k: [0.0] * len(next(iter(cols.values()))) for k in (
-        "score", "first_score", "dense", "sentence", "lexical", "title", "concepts", "bm25_rank", "dense_rank",
-        "first_dense")}
+    base = {
+        k: [0.0] * len(next(iter(cols.values())))
+        for k in (
+            "score",
+            "first_score",
+            "dense",
+            "sentence",
+            "lexical",
+            "title",
+            "concepts",
+            "bm25_rank",
+            "dense_rank",
+            "first_dense",
+        )
+    }
     base.update(cols)
     return {k: np.asarray(v, dtype=float) for k, v in base.items()}
 
@@ -64,8 +78,12 @@ def test_rrf_fuses_bm25_and_dense_ranks_and_a_side_that_did_not_nominate_gives_n
 
 
 def test_features_place_each_paper_in_its_own_questions_distribution():
-    s = sig(score=[0.8, 0.7, 0.3, 0.25], first_score=[0.6, 0.5, 0.2, 0.1], dense=[0.5, 0.6, 0.1, 0.2],
-            bm25_rank=[1, 0, 2, 3])
+    s = sig(
+        score=[0.8, 0.7, 0.3, 0.25],
+        first_score=[0.6, 0.5, 0.2, 0.1],
+        dense=[0.5, 0.6, 0.1, 0.2],
+        bm25_rank=[1, 0, 2, 3],
+    )
     x = tier_features(s, rank_order(s, "weighted"))
     col = {name: x[:, i] for i, name in enumerate(TIER_FEATURES)}
     assert col["rel_best"] == pytest.approx([1.0, 0.875, 0.375, 0.3125])
@@ -91,9 +109,16 @@ def _score_only(**over: object) -> RetrievalSettings:
     """Settings whose model reads the score alone: p = sigmoid(10 * score - 5)."""
     w = [0.0] * (len(TIER_FEATURES) + 1)
     w[TIER_FEATURES.index("score")], w[-1] = 10.0, -5.0
-    base: dict[str, object] = dict(tier_weights=tuple(w), main_threshold=0.7, second_threshold=0.3,
-                                   uncertain_threshold=0.6, uncertain_dense=2.0, floor=0.4,
-                                   dense_floor=0.42, accept_rule="floor")
+    base: dict[str, object] = dict(
+        tier_weights=tuple(w),
+        main_threshold=0.7,
+        second_threshold=0.3,
+        uncertain_threshold=0.6,
+        uncertain_dense=2.0,
+        floor=0.4,
+        dense_floor=0.42,
+        accept_rule="floor",
+    )
     return RetrievalSettings(**{**base, **over})
 
 
@@ -115,7 +140,9 @@ def test_a_question_not_accepted_gets_no_main_list_and_a_higher_bar_for_the_seco
     assert [h.paper.id for h in decide(hits, _score_only())[0]] == ["p1"]
     # The model's own acceptance: the best candidate's probability must reach the bar.
     hits = _hits([0.45, 0.9, 0.6], first_score=0.3, first_dense=0.3)
-    assert [h.paper.id for h in decide(hits, _score_only(accept_rule="model", accept_threshold=0.95))[0]] == ["p1", "p2"]
+    assert [
+        h.paper.id for h in decide(hits, _score_only(accept_rule="model", accept_threshold=0.95))[0]
+    ] == ["p1", "p2"]
     hits = _hits([0.45, 0.9, 0.6], first_score=0.9, first_dense=0.9)
     assert decide(hits, _score_only(accept_rule="model", accept_threshold=0.99))[0] == []
 
@@ -152,8 +179,17 @@ def test_the_fitted_model_file_matches_the_settings_defaults():
     chosen = json.loads(MODEL_FILE.read_text())["chosen"]
     cfg = RetrievalSettings()
     assert list(cfg.tier_weights) == chosen["tier_weights"]
-    for key in ("ranking", "pool", "accept_rule", "main_threshold", "second_threshold", "uncertain_threshold",
-                "second_lexical", "second_dense", "uncertain_dense"):
+    for key in (
+        "ranking",
+        "pool",
+        "accept_rule",
+        "main_threshold",
+        "second_threshold",
+        "uncertain_threshold",
+        "second_lexical",
+        "second_dense",
+        "uncertain_dense",
+    ):
         assert getattr(cfg, key) == chosen[key], key
     assert cfg.list_method == "model"
 
@@ -166,10 +202,16 @@ def _two_tier_answer() -> Answer:
     )
     sources = (
         Source(1, "a", "Paper A", 0.9, 0.8, 0.7, "A studies speculative decoding."),
-        Source(2, "b", "Paper B", 0.5, 0.5, 0.2, "B mentions drafts.", relevant=False, tier="second"),
+        Source(
+            2, "b", "Paper B", 0.5, 0.5, 0.2, "B mentions drafts.", relevant=False, tier="second"
+        ),
         Source(3, "c", "Paper C", 0.3, 0.3, 0.1, "C.", relevant=False, tier=""),
     )
-    text = f"1 paper in the library addresses this:\n1. **Paper A**: A studies speculative decoding. [1]\n\n{SECOND_HEAD}\n- **Paper B**: B mentions drafts. [2]"
+    text = (
+        "1 paper in the library addresses this:\n"
+        "1. **Paper A**: A studies speculative decoding. [1]\n\n"
+        f"{SECOND_HEAD}\n- **Paper B**: B mentions drafts. [2]"
+    )
     return Answer("q?", text, cites, sources, "extractive")
 
 
@@ -182,17 +224,26 @@ def test_wire_form_carries_each_citation_and_source_tier():
 def test_cli_sources_mark_the_second_tier_as_uncertain():
     lines = format_sources(_two_tier_answer()).splitlines()
     assert lines[0] == "[1] Paper A  (score 0.90)"
-    assert lines[2] == "[2] Paper B  (score 0.50)  (may also be relevant: uncertain match, not cited as an answer)"
+    assert (
+        lines[2]
+        == "[2] Paper B  (score 0.50)  "
+        "(may also be relevant: uncertain match, not cited as an answer)"
+    )
     assert lines[4] == "[3] Paper C  (score 0.30)  (considered, not cited)"
 
 
 def test_ui_shows_the_second_tier_in_its_own_block_labelled_uncertain():
-    papers = {"a": Paper("a", "Paper A", "A studies speculative decoding."), "b": Paper("b", "Paper B", "B mentions drafts.")}
+    papers = {
+        "a": Paper("a", "Paper A", "A studies speculative decoding."),
+        "b": Paper("b", "Paper B", "B mentions drafts."),
+    }
     html = sources_html(_two_tier_answer(), papers, "k1")
     assert "Sources · 1 cited" in html
     main, second = html.split('<div class="pl-second">')
     assert 'id="pl-k1-1"' in main and 'id="pl-k1-2"' not in main
-    assert second.startswith('<div class="pl-second-head">May also be relevant <span class="pl-warn"')
+    assert second.startswith(
+        '<div class="pl-second-head">May also be relevant <span class="pl-warn"'
+    )
     assert 'id="pl-k1-2"' in second and "<mark>B mentions drafts.</mark>" in second
 
 
@@ -200,8 +251,13 @@ def test_ui_lists_the_second_tier_even_when_the_answer_quotes_none_of_it():
     # An LLM answer cites only main-list papers: the second tier still shows, with the
     # sentence that made each paper a candidate, and no "checked" badge.
     base = _two_tier_answer()
-    answer = Answer(base.question, "Paper A studies it. [1]", base.citations[:1], base.sources, "llm")
-    papers = {"a": Paper("a", "Paper A", "A studies speculative decoding."), "b": Paper("b", "Paper B", "B mentions drafts.")}
+    answer = Answer(
+        base.question, "Paper A studies it. [1]", base.citations[:1], base.sources, "llm"
+    )
+    papers = {
+        "a": Paper("a", "Paper A", "A studies speculative decoding."),
+        "b": Paper("b", "Paper B", "B mentions drafts."),
+    }
     second = sources_html(answer, papers, "k2").split('<div class="pl-second">')[1]
     assert 'id="pl-k2-2"' in second and "B mentions drafts." in second
     assert "pl-ok" not in second and "<mark>" not in second
@@ -234,9 +290,18 @@ def test_eval_checks_only_the_main_lists_sentences_as_claims():
 
 def test_eval_summary_reports_each_half_and_floors_read_the_test_half():
     def rec(split: str, kind: str, cited: list[str], second: list[str], **kw: float) -> dict:
-        return {"kind": kind, "split": split, "refused": not cited, "cited": cited, "second": second,
-                "no_paper": not cited and not second, "total_ms": 1.0, "wall_ms": 1.0,
-                "retrieval": {k: 1.0 for k in ("recall@5", "recall@10", "recall@20", "ndcg@10", "mrr")}, **kw}
+        return {
+            "kind": kind,
+            "split": split,
+            "refused": not cited,
+            "cited": cited,
+            "second": second,
+            "no_paper": not cited and not second,
+            "total_ms": 1.0,
+            "wall_ms": 1.0,
+            "retrieval": {k: 1.0 for k in ("recall@5", "recall@10", "recall@20", "ndcg@10", "mrr")},
+            **kw,
+        }
 
     records = [
         rec("tune", "topic", ["a"], [], list_precision=1.0, list_recall=1.0, both_recall=1.0),
@@ -246,8 +311,13 @@ def test_eval_summary_reports_each_half_and_floors_read_the_test_half():
     s = summarise(records, [])
     tune, test = s["splits"]["tune"], s["splits"]["test"]
     assert tune["overall"]["n"] == 1 and test["overall"]["n"] == 2
-    assert tune["by_kind"]["topic"]["list_recall"] == 1.0 and test["by_kind"]["topic"]["list_recall"] == 0.0
-    assert test["by_kind"]["topic"]["no_paper"] == 0 and test["by_kind"]["topic"]["both_recall"] == 1.0
+    assert (
+        tune["by_kind"]["topic"]["list_recall"] == 1.0
+        and test["by_kind"]["topic"]["list_recall"] == 0.0
+    )
+    assert (
+        test["by_kind"]["topic"]["no_paper"] == 0 and test["by_kind"]["topic"]["both_recall"] == 1.0
+    )
     assert test["by_kind"]["unanswerable"]["main_refusal_rate"] == 1.0
     assert test["by_kind"]["unanswerable"]["second_tier_rate"] == 1.0
     failures = check_floors(s, {"min": {"splits.test.by_kind.topic.list_recall": 0.5}})
@@ -284,11 +354,17 @@ def test_second_tier_is_shown_apart_and_never_cited_as_support(bot):
 
 def test_when_strict_evidence_fails_the_closest_papers_are_offered_as_uncertain(bundled_library):
     settings, _ = bundled_library
-    strict = Settings(**{**settings.model_dump(), "retrieval": {**settings.retrieval.model_dump(), "main_threshold": 1.0}})
+    strict = Settings(
+        **{
+            **settings.model_dump(),
+            "retrieval": {**settings.retrieval.model_dump(), "main_threshold": 1.0},
+        }
+    )
     answer = Assistant(strict).ask("Which papers study speculative decoding?", mode="extractive")
     assert not answer.answerable
     assert answer.text.startswith(
-        "No paper in the library clearly addresses this. These may be relevant (an uncertain match: "
+        "No paper in the library clearly addresses this. These may be relevant (an uncertain "
+        "match: "
         "check them before relying on them):"
     ), answer.text
     assert "The library has no paper" not in answer.text
@@ -307,14 +383,20 @@ def test_a_tiny_librarys_second_tier_offers_no_unrelated_paper(small_library, em
 
     settings, _, _ = small_library
     extra = tmp_path / "zeolite.jsonl"
-    extra.write_text(json.dumps({
-        "title": ZEOLITE,
-        "abstract": "We screen zeolite catalysts for ammonia synthesis at low pressure. "
-        "The best zeolite catalysts double the ammonia yield of iron catalysts.",
-    }), encoding="utf-8")
+    extra.write_text(
+        json.dumps(
+            {
+                "title": ZEOLITE,
+                "abstract": "We screen zeolite catalysts for ammonia synthesis at low pressure. "
+                "The best zeolite catalysts double the ammonia yield of iron catalysts.",
+            }
+        ),
+        encoding="utf-8",
+    )
     ingest([extra], settings, embedder=embedder)
     answer = Assistant(settings, embedder=embedder).ask(
-        "Which papers study zeolite catalysts for ammonia synthesis?", mode="extractive")
+        "Which papers study zeolite catalysts for ammonia synthesis?", mode="extractive"
+    )
     assert [c.title for c in answer.citations if c.tier == "main"] == [ZEOLITE]
     assert [s.title for s in answer.sources if s.tier == "second"] == []
     assert "Planning with Tool-Using Language Agents" not in answer.text

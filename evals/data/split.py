@@ -28,8 +28,18 @@ import sys
 
 SEED = 12
 HALVES = ("tune", "test")
-KEY_ORDER = ("id", "kind", "split", "topic_group", "question", "relevant", "relevant_titles",
-             "partial", "answer_points", "notes")
+KEY_ORDER = (
+    "id",
+    "kind",
+    "split",
+    "topic_group",
+    "question",
+    "relevant",
+    "relevant_titles",
+    "partial",
+    "answer_points",
+    "notes",
+)
 
 
 def load(path: str) -> list[dict]:
@@ -83,7 +93,10 @@ def assign(questions: list[dict], seed: int = SEED) -> list[dict]:
     out = []
     for q in questions:
         q = dict(q, split=halves[q["topic_group"]])
-        out.append({k: q[k] for k in KEY_ORDER if k in q} | {k: v for k, v in q.items() if k not in KEY_ORDER})
+        out.append(
+            {k: q[k] for k in KEY_ORDER if k in q}
+            | {k: v for k, v in q.items() if k not in KEY_ORDER}
+        )
     return out
 
 
@@ -95,8 +108,10 @@ def table(questions: list[dict]) -> str:
     lines = [f"{'kind':18} {'tune':>5} {'test':>5}"]
     for k in kinds:
         lines.append(f"{k:18} {counts[(k, 'tune')]:5} {counts[(k, 'test')]:5}")
-    lines.append(f"{'all':18} {sum(counts[(k, 'tune')] for k in kinds):5} "
-                 f"{sum(counts[(k, 'test')] for k in kinds):5}")
+    lines.append(
+        f"{'all':18} {sum(counts[(k, 'tune')] for k in kinds):5} "
+        f"{sum(counts[(k, 'test')] for k in kinds):5}"
+    )
     lines.append(f"{'topic groups':18} {groups['tune']:5} {groups['test']:5}")
     return "\n".join(lines)
 
@@ -104,7 +119,11 @@ def table(questions: list[dict]) -> str:
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     args = [a for a in argv[1:] if a != "--check"]
-    path = args[0] if args else os.path.join(os.path.dirname(os.path.abspath(__file__)), "questions.jsonl")
+    path = (
+        args[0]
+        if args
+        else os.path.join(os.path.dirname(os.path.abspath(__file__)), "questions.jsonl")
+    )
     questions = load(path)
     if check:
         _, conflicts = group_halves(questions)

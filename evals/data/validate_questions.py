@@ -25,6 +25,7 @@ single/comparison questions occur verbatim (case-insensitive) in the relevant
 papers' title+abstract (warning only). Prints the per-kind counts of each half.
 Exit status 0 when there are no errors.
 """
+
 import collections
 import hashlib
 import json
@@ -37,9 +38,18 @@ from typing import Any
 HEADER_BLOCKS = 5
 KINDS = {"topic", "topic_paraphrase", "single", "comparison", "unanswerable", "metadata"}
 SPLITS = ("tune", "test")
-REQUIRED = {"id": str, "kind": str, "split": str, "topic_group": str, "question": str,
-            "relevant": list, "relevant_titles": list, "partial": list, "answer_points": list,
-            "notes": str}
+REQUIRED = {
+    "id": str,
+    "kind": str,
+    "split": str,
+    "topic_group": str,
+    "question": str,
+    "relevant": list,
+    "relevant_titles": list,
+    "partial": list,
+    "answer_points": list,
+    "notes": str,
+}
 
 
 def normalize_title(title: str) -> str:
@@ -64,7 +74,7 @@ def parse_page(text: str):
         # skip header lines until the one that starts with "Subscribe"
         idx = next(i for i, ln in enumerate(fields) if ln.startswith("Subscribe"))
         fields = fields[idx:]
-        fields[0] = fields[0][len("Subscribe"):].strip()
+        fields[0] = fields[0][len("Subscribe") :].strip()
     if len(fields) % 2:
         raise ValueError("odd number of title/abstract fields")
     return [(fields[i], fields[i + 1]) for i in range(0, len(fields), 2)]
@@ -89,7 +99,11 @@ def main(argv):
         print(__doc__)
         return 2
     seed_dir = argv[1]
-    qpath = argv[2] if len(argv) > 2 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "questions.jsonl")
+    qpath = (
+        argv[2]
+        if len(argv) > 2
+        else os.path.join(os.path.dirname(os.path.abspath(__file__)), "questions.jsonl")
+    )
     papers, n_entries = load_corpus(seed_dir)
     print(f"corpus: {n_entries} entries, {len(papers)} distinct papers")
 
@@ -151,8 +165,12 @@ def main(argv):
                 for pid, title in zip(rel, q["relevant_titles"], strict=True):
                     if paper_id(title) != pid:
                         errors.append(f"{where}: title {title[:60]!r} does not hash to {pid}")
-                    elif pid in papers and " ".join(title.split()) != " ".join(papers[pid][0].split()):
-                        errors.append(f"{where}: title {title[:60]!r} differs from the corpus title")
+                    elif pid in papers and " ".join(title.split()) != " ".join(
+                        papers[pid][0].split()
+                    ):
+                        errors.append(
+                            f"{where}: title {title[:60]!r} differs from the corpus title"
+                        )
             if kind in ("unanswerable", "metadata"):
                 if rel:
                     errors.append(f"{where}: {kind} question must have relevant == []")
@@ -179,8 +197,10 @@ def main(argv):
     for kind in sorted(kinds):
         print(f"{kind:18} {per_split[(kind, 'tune')]:5} {per_split[(kind, 'test')]:5}")
     groups_in = {h: [g for g, s in group_splits.items() if s == {h}] for h in SPLITS}
-    print(f"{'all':18} {sum(n for (_, h), n in per_split.items() if h == 'tune'):5} "
-          f"{sum(n for (_, h), n in per_split.items() if h == 'test'):5}")
+    print(
+        f"{'all':18} {sum(n for (_, h), n in per_split.items() if h == 'tune'):5} "
+        f"{sum(n for (_, h), n in per_split.items() if h == 'test'):5}"
+    )
     print(f"{'topic groups':18} {len(groups_in['tune']):5} {len(groups_in['test']):5}")
     print("OK" if not errors else f"FAILED with {len(errors)} error(s)")
     return 0 if not errors else 1
