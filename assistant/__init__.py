@@ -19,8 +19,9 @@ benchmarks use nothing else (a test holds them to it). Its map:
   `Paper`, `Chunk`, `Sentence`, `IngestReport` (ingesting is `ingest.ingest`);
   `resolve_paper` finds a paper by id, DOI or words of its title.
 - Components to inject or share (``Assistant(library=, embedder=, llm=, retriever=)``):
-  `Retriever`, `Embedder`/`get_embedder`/`resolve_model_path`, `LLMClient` with
-  `load_prompt` (the prompt files), and `Verifier`/`SourceText` (the citation check).
+  `Retriever`, `Embedder`/`get_embedder`/`resolve_model_path`, `LLMClient` (its
+  ``complete_usage`` returns a `Completion`) with `load_prompt` (the prompt files), and
+  `Verifier`/`SourceText` (the citation check).
 - Text helpers shared with the evals, so they read answers as the library writes them:
   `CITATION_MARKER`/`cited_numbers` (``[n]`` markers), `split_sentences`, `text_terms`
   (the tokeniser: `assistant.terms.terms`), `numbers` (the figures a claim states).
@@ -79,7 +80,7 @@ if TYPE_CHECKING:
     from .export import SUFFIXES as EXPORT_SUFFIXES
     from .export import export_papers
     from .library_map import LibraryMap, build_map
-    from .llm import LLMClient
+    from .llm import Completion, LLMClient
     from .map_drawing import render_png, render_svg
     from .prompts import load_prompt
     from .related import resolve_paper
@@ -101,6 +102,7 @@ __all__ = [
     "Assistant",
     "Chunk",
     "Citation",
+    "Completion",
     "ConfigError",
     "DateError",
     "Digest",
@@ -173,6 +175,7 @@ _LAZY = {
     "build_map": (".library_map", "build_map"),
     "render_png": (".map_drawing", "render_png"),
     "render_svg": (".map_drawing", "render_svg"),
+    "Completion": (".llm", "Completion"),
     "LLMClient": (".llm", "LLMClient"),
     "resolve_paper": (".related", "resolve_paper"),
     "Filters": (".retrieval", "Filters"),

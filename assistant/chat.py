@@ -23,7 +23,7 @@ from .errors import LibraryEmptyError, LLMUnavailableError
 from .evidence import search_papers
 from .injection import escape_for_prompt, prompt_sources
 from .llm import LLMClient
-from .llm_assist import complete_list
+from .llm_combine import complete_list
 from .plan import Plan, QuestionPlan, Turn
 from .prompts import load_prompt
 from .questions import clean_question

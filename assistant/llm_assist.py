@@ -12,42 +12,14 @@ In LLM mode, for a "which papers ...?" question:
    calls as ``llm.judge_batch`` allows (run concurrently), and replies with the numbers
    of those that address the question. A reply that is not the JSON asked for is retried
    once, then ignored: an unjudged candidate keeps its offline place.
-3. **Combination** (`combine`): the offline decision (assistant/retrieval.py `decide`)
-   stays the base; the judgments may move papers only as follows.
+3. **Combination** (assistant/llm_combine.py `combine`): the offline decision stays the
+   base; the judgments may move papers only as that module's rule allows.
 
-The combination rule, and why: the LLMs that install offline judge poorly (the 1.5B
-Qwen2.5-Coder of ``make llm-local`` rated every near-miss pair relevant), and a hosted
-model can be wrong too, so each move needs offline evidence beside the LLM's word, and
-nothing the LLM says can make a paper vanish from the answer or appear from nowhere:
-
-- **Promote** (second tier -> main list): only a paper the offline decision already put
-  in "may also be relevant" (so it passed the second tier's probability bar and its
-  absolute evidence, `second_evidence`), whose offline probability is at least
-  ``llm.promote_prob``, that has a supporting sentence to quote, when the question
-  already has an offline main list; at most ``llm.max_promoted`` per question. A question
-  without a main list (the library may not cover the topic: near-miss unanswerables
-  look exactly like this) never gets one from the LLM, so a model that calls every
-  near-miss relevant cannot turn a refusal into a wrong answer.
-- **Demote** (main list -> second tier): only a paper whose offline probability is
-  under the "sure" bar ``llm.sure_prob``; it stays visible as "may also be relevant",
-  so a wrong demotion costs the main list a paper but never the answer.
-- **Add** (rewrite's candidates -> second tier): a paper found only by the rewrite's
-  queries, judged relevant, with the second tier's absolute evidence for the question
-  itself (a shared term, or closeness in meaning) and a supporting sentence, joins "may
-  also be relevant" (at most ``llm.max_added``), never the main list. The offline
-  decision itself is taken without the rewrite's candidates, so the LLM's queries cannot
-  shift the offline probabilities either.
-- The LLM cannot invent papers: it answers with the numbers of the candidates it was
-  shown, and a number outside them makes the reply invalid.
-
-So the main list can change by at most ``max_promoted`` papers with offline evidence,
-and by demotions of papers the offline model was itself unsure of; the second tier only
-grows. What changed is recorded on the `Answer` (``llm_changes``) and in its notices.
+`assist_list` runs the three for one list question.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import re
@@ -58,15 +30,13 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from .answer import SECOND_TIER_HEAD
-from .decision import second_evidence
 from .errors import LLMUnavailableError
 from .hits import PaperHit, Retrieval
 from .injection import escape_for_prompt, is_injected, source_for_prompt
 from .llm import Completion, LLMClient, run_concurrently
+from .llm_combine import Combined, combine, extra_candidates, judge_pool, judged_retrieval
 from .prompts import load_prompt
 from .settings import Settings
-from .types import Citation
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +85,15 @@ class LLMUsage:
 
     steps: dict[str, dict[str, float]] = field(default_factory=dict)
 
-    def add(self, step: str, done: Completion | None = None, *, seconds: float = 0.0,
-            prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+    def add(
+        self,
+        step: str,
+        done: Completion | None = None,
+        *,
+        seconds: float = 0.0,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+    ) -> None:
         """Count one call of ``step`` (a `Completion`, or its figures given apart)."""
         s = self.steps.setdefault(
             step, {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0}
@@ -131,11 +108,15 @@ class LLMUsage:
 
     def to_dict(self) -> dict[str, Any]:
         """Totals and the per-step figures, JSON-able."""
-        total = {k: sum(s[k] for s in self.steps.values())
-                 for k in ("calls", "prompt_tokens", "completion_tokens")}
-        return {**{k: int(v) for k, v in total.items()},
-                "seconds": round(sum(s["seconds"] for s in self.steps.values()), 3),
-                "steps": {k: dict(v) for k, v in self.steps.items()}}
+        total = {
+            k: sum(s[k] for s in self.steps.values())
+            for k in ("calls", "prompt_tokens", "completion_tokens")
+        }
+        return {
+            **{k: int(v) for k, v in total.items()},
+            "seconds": round(sum(s["seconds"] for s in self.steps.values()), 3),
+            "steps": {k: dict(v) for k, v in self.steps.items()},
+        }
 
 
 # -- the LLM's two jobs ----------------------------------------------------------------
@@ -158,14 +139,21 @@ class Assist:
     # assist calls are skipped rather than failing again, and the answer keeps its turn.
     failed: bool = False
 
-    def _json(self, step: str, messages: list[dict[str, str]], model: type[_M],
-              deadline: float | None, check: Callable[[_M], bool] = lambda r: True) -> _M | None:
+    def _json(
+        self,
+        step: str,
+        messages: list[dict[str, str]],
+        model: type[_M],
+        deadline: float | None,
+        check: Callable[[_M], bool] = lambda r: True,
+    ) -> _M | None:
         """One JSON call, retried once when the reply is not what was asked; else None."""
         cfg = self.settings.llm
         for attempt in (1, 2):
             try:
-                done = self.llm.complete_usage(messages, deadline=deadline,
-                                               max_tokens=cfg.assist_max_tokens, json_object=True)
+                done = self.llm.complete_usage(
+                    messages, deadline=deadline, max_tokens=cfg.assist_max_tokens, json_object=True
+                )
             except LLMUnavailableError as exc:
                 log.warning("LLM %s failed: %s", step, exc)
                 self.notices.append(f"The LLM's {step} failed ({exc}); the offline list stands.")
@@ -175,8 +163,9 @@ class Assist:
             reply = parse_reply(done.text, model)
             if reply is not None and check(reply):
                 return reply
-            log.warning("LLM %s reply %d is not the JSON asked for: %r", step, attempt,
-                        done.text[:200])
+            log.warning(
+                "LLM %s reply %d is not the JSON asked for: %r", step, attempt, done.text[:200]
+            )
         self.notices.append(
             f"The LLM's {step} reply was not the JSON asked for, twice; it was ignored."
         )
@@ -188,7 +177,8 @@ class Assist:
         if cfg.rewrite_queries <= 0:
             return []
         messages = load_prompt("assist_rewrite").render(
-            question=escape_for_prompt(question), n_queries=cfg.rewrite_queries,
+            question=escape_for_prompt(question),
+            n_queries=cfg.rewrite_queries,
             abstract=cfg.hypothetical_abstract,
         )
         reply = self._json("rewrite", messages, RewriteReply, deadline)
@@ -200,8 +190,9 @@ class Assist:
         low = question.lower()
         return [t for t in dict.fromkeys(texts) if t.lower() != low]
 
-    def judge(self, question: str, hits: Sequence[PaperHit],
-              deadline: float | None) -> dict[str, bool]:
+    def judge(
+        self, question: str, hits: Sequence[PaperHit], deadline: float | None
+    ) -> dict[str, bool]:
         """Paper id -> whether the LLM judges it to address ``question``.
 
         Candidates of a batch whose reply failed twice are left out (no verdict).
@@ -209,21 +200,34 @@ class Assist:
         cfg = self.settings.llm
         if self.failed:
             return {}
-        batches = [list(hits[i: i + cfg.judge_batch]) for i in range(0, len(hits), cfg.judge_batch)]
+        batches = [
+            list(hits[i : i + cfg.judge_batch]) for i in range(0, len(hits), cfg.judge_batch)
+        ]
         prompt = load_prompt("judge")
 
         def one(batch: list[PaperHit]) -> Callable[[], dict[str, bool]]:
             def call() -> dict[str, bool]:
-                shown = [{"n": i, "title": source_for_prompt(h.paper.title).replace('"', "'"),
-                          "text": judge_text(h, cfg.judge_sentence_chars)}
-                         for i, h in enumerate(batch, 1)]
+                shown = [
+                    {
+                        "n": i,
+                        "title": source_for_prompt(h.paper.title).replace('"', "'"),
+                        "text": judge_text(h, cfg.judge_sentence_chars),
+                    }
+                    for i, h in enumerate(batch, 1)
+                ]
                 messages = prompt.render(question=escape_for_prompt(question), papers=shown)
-                reply = self._json("judging", messages, JudgeReply, deadline,
-                                   check=lambda r: all(1 <= n <= len(batch) for n in r.relevant))
+                reply = self._json(
+                    "judging",
+                    messages,
+                    JudgeReply,
+                    deadline,
+                    check=lambda r: all(1 <= n <= len(batch) for n in r.relevant),
+                )
                 if reply is None:
                     return {}
                 yes = set(reply.relevant)
                 return {h.paper.id: i in yes for i, h in enumerate(batch, 1)}
+
             return call
 
         verdicts: dict[str, bool] = {}
@@ -238,160 +242,6 @@ def judge_text(hit: PaperHit, chars: int) -> str:
     text = best[0] if best else hit.paper.abstract
     text = source_for_prompt(text)
     return text if len(text) <= chars else text[: chars - 3].rsplit(" ", 1)[0] + "..."
-
-
-def has_support(hit: PaperHit) -> bool:
-    """Whether ``hit`` has a sentence to quote (not one aimed at a model)."""
-    if hit.passage is not None and not is_injected(hit.passage.text, hit.paper):
-        return True
-    return any(not is_injected(s.text, hit.paper) for s in hit.best_sentences(1))
-
-
-# -- candidates ------------------------------------------------------------------------
-def extra_candidates(base: Retrieval, fused: Retrieval) -> list[PaperHit]:
-    """The candidates only the rewrite's texts found: in ``fused`` (the question retrieved
-    with them as extra queries, every candidate scored against the question), not among
-    ``base``'s (the question alone), in ``fused``'s order."""
-    known = {h.paper.id for h in base.hits}
-    return [h for h in fused.hits if h.paper.id not in known]
-
-
-def judge_pool(base: Retrieval, extra: Sequence[PaperHit], n: int) -> list[PaperHit]:
-    """The ``n`` candidates the LLM judges: the offline tiers first (the decision is about
-    them), then the offline ranking and the rewrite's candidates alternately."""
-    pool: dict[str, PaperHit] = {h.paper.id: h for h in [*base.relevant, *base.second]}
-    rest = [h for h in base.hits if h.paper.id not in pool]
-    for i in range(max(len(rest), len(extra))):
-        for side in (rest, extra):
-            if i < len(side) and side[i].paper.id not in pool:
-                pool[side[i].paper.id] = side[i]
-    return list(pool.values())[:n]
-
-
-# -- the combination rule --------------------------------------------------------------
-@dataclass(frozen=True)
-class Trust:
-    """Which of a judge's verdicts the rule may act on, for one question.
-
-    ``yes``: its "relevant" verdicts may promote or add papers; ``no``: its "irrelevant"
-    verdicts may demote them; ``reason``: a notice when either is withheld, else "".
-    """
-
-    yes: bool
-    no: bool
-    reason: str = ""
-
-
-def check_judge(base: Retrieval, verdicts: dict[str, bool], settings: Settings) -> Trust:
-    """Test the judge on control papers whose answer the offline evidence is sure of.
-
-    Positive controls: main-list papers at or over ``llm.sure_prob``; negative controls:
-    judged candidates in neither tier under ``llm.control_prob``. A judge's "relevant"
-    counts only when there are at least ``llm.control_min`` negative controls and it
-    calls at most ``llm.control_yes_max`` of them relevant (a model that calls everything
-    relevant, as the 1.5B does with near-misses, tells nothing); its "irrelevant" counts
-    only when it recognises every positive control, and there is one (a model that calls
-    nothing relevant would otherwise empty the list). Both need it to pass the other test
-    too, so an inverted or random judge moves nothing.
-    """
-    cfg = settings.llm
-    tiers = {h.paper.id for h in [*base.relevant, *base.second]}
-    pos = [h for h in base.relevant if h.prob >= cfg.sure_prob and h.paper.id in verdicts]
-    neg = [h for h in base.hits if h.paper.id in verdicts and h.paper.id not in tiers
-           and h.prob < cfg.control_prob]
-    neg_yes = sum(verdicts[h.paper.id] for h in neg)
-    rejects = len(neg) >= cfg.control_min and neg_yes <= cfg.control_yes_max * len(neg)
-    recognises = all(verdicts[h.paper.id] for h in pos)
-    yes, no = rejects and recognises, rejects and recognises and bool(pos)
-    reason = ""
-    if not recognises:
-        reason = (f"The LLM judged off-topic {len(pos) - sum(verdicts[h.paper.id] for h in pos)}"
-                  " paper(s) the offline evidence is sure of; its judgments were not used.")
-    elif not rejects and neg:
-        reason = (f"The LLM judged relevant {neg_yes} of {len(neg)} papers the offline evidence "
-                  "rules out; its judgments were not used.")
-    return Trust(yes, no, reason)
-
-
-@dataclass
-class Combined:
-    """The lists after the LLM's judgments, and what it changed."""
-
-    main: list[PaperHit]
-    second: list[PaperHit]
-    promoted: list[PaperHit] = field(default_factory=list)
-    demoted: list[PaperHit] = field(default_factory=list)
-    added: list[PaperHit] = field(default_factory=list)
-    trust: Trust | None = None
-
-    def changes(self) -> dict[str, list[str]]:
-        """Paper ids the LLM moved, as `Answer.llm_changes` records them."""
-        return {"added": [h.paper.id for h in self.promoted],
-                "removed": [h.paper.id for h in self.demoted],
-                "second_added": [h.paper.id for h in self.added]}
-
-    def notices(self) -> list[str]:
-        """One line per kind of change, naming the papers."""
-        def names(hs: list[PaperHit]) -> str:
-            return "; ".join(f"'{h.paper.title}'" for h in hs)
-        out = []
-        if self.promoted:
-            out.append(f"The LLM added to the list (it was 'may also be relevant'): "
-                       f"{names(self.promoted)}.")
-        if self.demoted:
-            out.append(f"The LLM judged off-topic, moved to 'may also be relevant': "
-                       f"{names(self.demoted)}.")
-        if self.added:
-            out.append(f"The LLM's search found (listed as 'may also be relevant'): "
-                       f"{names(self.added)}.")
-        if self.trust is not None and self.trust.reason:
-            out.append(self.trust.reason)
-        return out
-
-
-def combine(base: Retrieval, extra: Sequence[PaperHit], verdicts: dict[str, bool],
-            settings: Settings) -> Combined:
-    """The main list and second tier after the LLM's ``verdicts`` (see the module's rule).
-
-    Args:
-        base: the offline retrieval of the question (its ``relevant`` and ``second``).
-        extra: candidates found only by the rewrite's searches (`extra_candidates`).
-        verdicts: paper id -> judged relevant; a paper without a verdict does not move.
-        settings: ``llm.sure_prob``, ``promote_prob``, ``max_promoted``, ``max_added``.
-    """
-    cfg, rcfg = settings.llm, settings.retrieval
-    trust = check_judge(base, verdicts, settings)
-    demoted = [h for h in base.relevant if trust.no and verdicts.get(h.paper.id) is False
-               and h.prob < cfg.sure_prob]
-    main = [h for h in base.relevant if h not in demoted]
-    promoted: list[PaperHit] = []
-    if base.relevant and trust.yes:  # never a main list for a question without one
-        room = max(0, min(cfg.max_promoted, rcfg.max_papers - len(main)))
-        promoted = sorted(
-            (h for h in base.second if verdicts.get(h.paper.id) is True
-             and h.prob >= cfg.promote_prob and has_support(h)),
-            key=lambda h: -h.prob,
-        )[:room]
-    seen = {h.paper.id for h in [*base.relevant, *base.second]}
-    added = [h for h in extra if trust.yes and h.paper.id not in seen
-             and verdicts.get(h.paper.id) is True and second_evidence(h, rcfg)
-             and has_support(h)][: cfg.max_added]
-    kept = [h for h in base.second if h not in promoted]
-    # Judged-relevant second-tier papers first; nothing leaves the second tier.
-    kept.sort(key=lambda h: verdicts.get(h.paper.id) is not True)
-    second = [*demoted, *kept, *added]
-    for h in [*main, *promoted]:
-        h.tier = "main"
-    for h in second:
-        h.tier = "second"
-    return Combined([*main, *promoted], second, promoted, demoted, added, trust)
-
-
-def judged_retrieval(base: Retrieval, combined: Combined) -> Retrieval:
-    """``base`` with the combined lists (the added papers joined to its candidates)."""
-    known = {h.paper.id for h in base.hits}
-    hits = [*base.hits, *(h for h in combined.added if h.paper.id not in known)]
-    return dataclasses.replace(base, hits=hits, relevant=combined.main, second=combined.second)
 
 
 def assist_list(
@@ -429,43 +279,14 @@ def assist_list(
     extra = extra_candidates(base, search(texts)) if texts else []
     pool = judge_pool(base, extra, cfg.judge_top_n)
     verdicts = assist.judge(question, pool, share(0.5)) if pool and cfg.judge_top_n else {}
-    log.debug("assist: %d texts, %d extra, %d judged in %.1f s", len(texts), len(extra),
-              len(verdicts), time.perf_counter() - t)
+    log.debug(
+        "assist: %d texts, %d extra, %d judged in %.1f s",
+        len(texts),
+        len(extra),
+        len(verdicts),
+        time.perf_counter() - t,
+    )
     if not verdicts:
         return base, None
     combined = combine(base, extra, verdicts, assist.settings)
     return judged_retrieval(base, combined), combined
-
-
-def complete_list(
-    text: str,
-    citations: Sequence[Citation],
-    draft_text: str,
-    draft_citations: Sequence[Citation],
-    main_ns: Sequence[int],
-) -> tuple[str, list[Citation]]:
-    """The LLM's verified answer with the list made whole.
-
-    The judged main list is the answer's list whatever the LLM chose to write about: a
-    main-list paper its verified text does not cite is added with the extractive line
-    (its quoted sentence), and the "may also be relevant" block follows unchanged.
-
-    Args:
-        text, citations: the verified LLM answer.
-        draft_text, draft_citations: the extractive answer of the same judged lists
-            (`answer.answer_list`), numbered as the LLM's sources.
-        main_ns: the numbers of the main list's sources.
-    """
-    cited = {c.n for c in citations}
-    lines = draft_text.split("\n")
-    head = lines.index(SECOND_TIER_HEAD) if SECOND_TIER_HEAD in lines else len(lines)
-    missing = [n for n in main_ns if n not in cited]
-    extra_lines = [ln for ln in lines[:head] for n in missing if ln.startswith(f"{n}. ")]
-    out = text.rstrip()
-    if extra_lines:
-        out += "\n\nAlso in the list:\n" + "\n".join(extra_lines)
-    if head < len(lines):
-        out += "\n\n" + "\n".join(lines[head:])
-    keep = set(missing)
-    more = [c for c in draft_citations if c.n in keep or c.tier == "second"]
-    return out, [*citations, *more]

@@ -26,7 +26,8 @@ from .evidence import attach_passages, metadata_matches
 from .hits import PaperHit, Retrieval
 from .injection import is_topical_rewrite
 from .llm import LLMClient
-from .llm_assist import Assist, Combined, LLMUsage, assist_list
+from .llm_assist import Assist, LLMUsage, assist_list
+from .llm_combine import Combined
 from .prompts import load_prompt
 from .questions import PaperNames, QuestionInfo, classify
 from .retrieval import Filters, Retriever
@@ -154,7 +155,7 @@ class QuestionPlan:
     def judge(
         self, reading: Reading, retrieval: Retrieval, usage: LLMUsage
     ) -> tuple[Retrieval, Combined | None]:
-        """The lists after the LLM's rewrite and judgments (the rule: assistant/llm_assist.py)."""
+        """The lists after the LLM's rewrite and judgments (the rule: assistant/llm_combine.py)."""
         assert self.llm is not None
         assist = Assist(self.llm, self.settings, usage)
 

@@ -23,8 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant.llm import Completion
-from assistant.settings import Settings, get_settings
+from assistant import Completion, Settings, get_settings
 
 from .runner import (
     DEFAULT_SET,

@@ -21,16 +21,8 @@ from servers import ServerProcess, start_llama_server
 
 from assistant import Assistant, Settings
 from assistant.hits import PaperHit, Retrieval
-from assistant.llm_assist import (
-    JudgeReply,
-    LLMUsage,
-    RewriteReply,
-    combine,
-    complete_list,
-    extra_candidates,
-    judge_pool,
-    parse_reply,
-)
+from assistant.llm_assist import JudgeReply, LLMUsage, RewriteReply, parse_reply
+from assistant.llm_combine import combine, complete_list, extra_candidates, judge_pool
 from assistant.types import Citation, Paper, Sentence
 
 REWRITE_KEY = "help search a library"
@@ -39,8 +31,15 @@ ANSWER_KEY = "You are paperlens"
 
 
 # -- hand-built candidates -------------------------------------------------------------
-def hit(pid: str, prob: float, tier: str = "", *, lexical: float = 0.3, quote: bool = True,
-        first_dense: float = 0.5) -> PaperHit:
+def hit(
+    pid: str,
+    prob: float,
+    tier: str = "",
+    *,
+    lexical: float = 0.3,
+    quote: bool = True,
+    first_dense: float = 0.5,
+) -> PaperHit:
     text = f"We study topic {pid} in depth."
     paper = Paper(pid, f"Paper {pid}", text)
     h = PaperHit(paper, prob, 0.5, lexical, 1.0, prob=prob, tier=tier, first_dense=first_dense)
@@ -52,8 +51,9 @@ def hit(pid: str, prob: float, tier: str = "", *, lexical: float = 0.3, quote: b
 
 def retrieval(main: list[PaperHit], second: list[PaperHit], rest: list[PaperHit]) -> Retrieval:
     hits = [*main, *second, *rest]
-    return Retrieval("q", ["q"], np.zeros(4, dtype=np.float32), hits, list(main), {},
-                     second=list(second))
+    return Retrieval(
+        "q", ["q"], np.zeros(4, dtype=np.float32), hits, list(main), {}, second=list(second)
+    )
 
 
 def ids(hs: list[PaperHit]) -> list[str]:
@@ -89,28 +89,35 @@ def test_llm_promotes_a_second_tier_paper_with_evidence_and_demotes_an_unsure_on
 
 def test_a_judge_that_calls_everything_relevant_moves_nothing():
     # What the 1.5B does with near-misses: it also calls the ruled-out papers relevant.
-    base = retrieval([hit("sure", 0.95, "main"), hit("unsure", 0.7, "main")],
-                     [hit("s", 0.4, "second")], far())
+    base = retrieval(
+        [hit("sure", 0.95, "main"), hit("unsure", 0.7, "main")], [hit("s", 0.4, "second")], far()
+    )
     got = combine(base, [], {h.paper.id: True for h in base.hits}, SETTINGS)
     assert ids(got.main) == ["sure", "unsure"] and ids(got.second) == ["s"]
     assert got.changes() == {"added": [], "removed": [], "second_added": []}
-    assert got.notices() == ["The LLM judged relevant 2 of 2 papers the offline evidence rules "
-                             "out; its judgments were not used."]
+    assert got.notices() == [
+        "The LLM judged relevant 2 of 2 papers the offline evidence rules "
+        "out; its judgments were not used."
+    ]
 
 
 def test_a_judge_that_rejects_a_sure_paper_moves_nothing():
-    base = retrieval([hit("sure", 0.95, "main"), hit("unsure", 0.7, "main")],
-                     [hit("s", 0.4, "second")], far())
+    base = retrieval(
+        [hit("sure", 0.95, "main"), hit("unsure", 0.7, "main")], [hit("s", 0.4, "second")], far()
+    )
     got = combine(base, [], {"sure": False, "unsure": False, "s": True, **NO}, SETTINGS)
     assert ids(got.main) == ["sure", "unsure"] and not got.promoted
-    assert got.notices() == ["The LLM judged off-topic 1 paper(s) the offline evidence is sure "
-                             "of; its judgments were not used."]
+    assert got.notices() == [
+        "The LLM judged off-topic 1 paper(s) the offline evidence is sure "
+        "of; its judgments were not used."
+    ]
 
 
 def test_without_a_sure_paper_the_llm_may_promote_but_not_demote():
     # A judge that calls nothing relevant would otherwise empty an unsure main list.
-    base = retrieval([hit("m1", 0.7, "main"), hit("m2", 0.6, "main")],
-                     [hit("s", 0.4, "second")], far())
+    base = retrieval(
+        [hit("m1", 0.7, "main"), hit("m2", 0.6, "main")], [hit("s", 0.4, "second")], far()
+    )
     got = combine(base, [], {"m1": False, "m2": False, "s": True, **NO}, SETTINGS)
     assert ids(got.main) == ["m1", "m2", "s"] and not got.demoted
 
@@ -124,9 +131,16 @@ def test_llm_cannot_give_a_question_without_a_main_list_one():
 
 
 def test_promotion_needs_a_supporting_sentence_and_is_capped():
-    base = retrieval([hit("m", 0.9, "main")],
-                     [hit("a", 0.5, "second"), hit("b", 0.45, "second"),
-                      hit("c", 0.4, "second"), hit("mute", 0.6, "second", quote=False)], far())
+    base = retrieval(
+        [hit("m", 0.9, "main")],
+        [
+            hit("a", 0.5, "second"),
+            hit("b", 0.45, "second"),
+            hit("c", 0.4, "second"),
+            hit("mute", 0.6, "second", quote=False),
+        ],
+        far(),
+    )
     verdicts = {p: True for p in ("m", "a", "b", "c", "mute")} | NO
     got = combine(base, [], verdicts, SETTINGS)
     assert ids(got.promoted) == ["a", "b"]  # llm.max_promoted = 2, best offline first
@@ -134,8 +148,11 @@ def test_promotion_needs_a_supporting_sentence_and_is_capped():
 
 
 def test_nothing_leaves_the_answer_and_unjudged_papers_do_not_move():
-    base = retrieval([hit("sure", 0.9, "main"), hit("m1", 0.7, "main"), hit("m2", 0.6, "main")],
-                     [hit("s1", 0.3, "second"), hit("s2", 0.3, "second")], far())
+    base = retrieval(
+        [hit("sure", 0.9, "main"), hit("m1", 0.7, "main"), hit("m2", 0.6, "main")],
+        [hit("s1", 0.3, "second"), hit("s2", 0.3, "second")],
+        far(),
+    )
     got = combine(base, [], {"sure": True, "m1": False, "s1": False, **NO}, SETTINGS)
     assert ids(got.main) == ["sure", "m2"]
     assert set(ids(got.second)) == {"m1", "s1", "s2"}
@@ -143,8 +160,12 @@ def test_nothing_leaves_the_answer_and_unjudged_papers_do_not_move():
 
 def test_rewrite_candidates_join_only_the_second_tier_with_evidence():
     base = retrieval([hit("m", 0.9, "main")], [], far())
-    found = [hit("new", 0.99), hit("bare", 0.99, lexical=0.0, first_dense=0.1),
-             hit("mute", 0.99, quote=False), hit("no", 0.99)]
+    found = [
+        hit("new", 0.99),
+        hit("bare", 0.99, lexical=0.0, first_dense=0.1),
+        hit("mute", 0.99, quote=False),
+        hit("no", 0.99),
+    ]
     verdicts = {"m": True, "new": True, "bare": True, "mute": True, "no": False, **NO}
     got = combine(base, found, verdicts, SETTINGS)
     assert ids(got.main) == ["m"]
@@ -183,8 +204,9 @@ def test_judge_replies_are_validated(text: str, expected: list[int] | None):
 
 
 def test_rewrite_reply_keeps_short_nonblank_queries():
-    got = parse_reply('{"queries": ["  weight  quantization ", "", "x' + "y" * 300 + '"]}',
-                      RewriteReply)
+    got = parse_reply(
+        '{"queries": ["  weight  quantization ", "", "x' + "y" * 300 + '"]}', RewriteReply
+    )
     assert got is not None and got.queries[0] == "weight quantization"
     assert len(got.queries) == 2 and len(got.queries[1]) == 200 and got.abstract == ""
 
@@ -195,12 +217,23 @@ def test_complete_list_adds_uncited_main_papers_and_keeps_the_second_tier():
     def cite(n: int, tier: str = "main") -> Citation:
         return Citation(n, f"p{n}", f"T{n}", f"quote {n}", 0, 7, True, tier=tier)
 
-    draft = "\n".join(["2 papers in the library address this:", "1. **T1**: quote 1 [1]",
-                       "2. **T2**: quote 2 [2]", "", SECOND_TIER_HEAD, "- **T3**: quote 3 [3]"])
-    text, cites = complete_list("T1 does it [1].", [cite(1)], draft,
-                                [cite(1), cite(2), cite(3, "second")], [1, 2])
-    assert text == ("T1 does it [1].\n\nAlso in the list:\n2. **T2**: quote 2 [2]\n\n"
-                    f"{SECOND_TIER_HEAD}\n- **T3**: quote 3 [3]")
+    draft = "\n".join(
+        [
+            "2 papers in the library address this:",
+            "1. **T1**: quote 1 [1]",
+            "2. **T2**: quote 2 [2]",
+            "",
+            SECOND_TIER_HEAD,
+            "- **T3**: quote 3 [3]",
+        ]
+    )
+    text, cites = complete_list(
+        "T1 does it [1].", [cite(1)], draft, [cite(1), cite(2), cite(3, "second")], [1, 2]
+    )
+    assert text == (
+        "T1 does it [1].\n\nAlso in the list:\n2. **T2**: quote 2 [2]\n\n"
+        f"{SECOND_TIER_HEAD}\n- **T3**: quote 3 [3]"
+    )
     assert [(c.n, c.tier) for c in cites] == [(1, "main"), (2, "main"), (3, "second")]
 
 
@@ -243,10 +276,16 @@ def judge_naming(*titles: str) -> Callable[[dict[str, Any]], Reply]:
 
 
 def assisted(settings: Settings, url: str, embedder: Any, **llm: Any) -> Assistant:
-    values = {"model": "fake", "timeout": 5.0, "max_retries": 0, "hypothetical_abstract": False,
-              **llm}
-    s = settings.model_copy(update={"openai_base_url": url,
-                                    "llm": settings.llm.model_copy(update=values)})
+    values = {
+        "model": "fake",
+        "timeout": 5.0,
+        "max_retries": 0,
+        "hypothetical_abstract": False,
+        **llm,
+    }
+    s = settings.model_copy(
+        update={"openai_base_url": url, "llm": settings.llm.model_copy(update=values)}
+    )
     return Assistant(s, embedder=embedder)
 
 
@@ -263,19 +302,28 @@ def test_judgments_that_add_and_remove_reach_the_answer(small_library, embedder)
     offline = Assistant(settings, embedder=embedder).ask(QUESTION, mode="extractive")
     # Offline: DPR (sure) and the abstention paper in the list, the hybrid one second.
     assert main_titles(offline) == [DPR, ABSTENTION] and second_titles(offline) == [HYBRID]
-    routes = {REWRITE_KEY: [rewrite("dense passage retrieval")],
-              JUDGE_KEY: judge_naming(DPR, HYBRID), ANSWER_KEY: [Reply(text=DPR_ANSWER)]}
+    routes = {
+        REWRITE_KEY: [rewrite("dense passage retrieval")],
+        JUDGE_KEY: judge_naming(DPR, HYBRID),
+        ANSWER_KEY: [Reply(text=DPR_ANSWER)],
+    }
     with FakeLLM([Reply()], routes) as ep:
         answer = assisted(settings, ep.url, embedder).ask(QUESTION)
     ids_of = {s.title: s.paper_id for s in offline.sources}
     assert answer.mode == "llm"
     assert main_titles(answer) == [DPR, HYBRID] and second_titles(answer) == [ABSTENTION]
-    assert answer.llm_changes == {"added": [ids_of[HYBRID]], "removed": [ids_of[ABSTENTION]],
-                                  "second_added": []}
-    assert (f"The LLM added to the list (it was 'may also be relevant'): '{HYBRID}'."
-            in answer.notices)
-    assert (f"The LLM judged off-topic, moved to 'may also be relevant': '{ABSTENTION}'."
-            in answer.notices)
+    assert answer.llm_changes == {
+        "added": [ids_of[HYBRID]],
+        "removed": [ids_of[ABSTENTION]],
+        "second_added": [],
+    }
+    assert (
+        f"The LLM added to the list (it was 'may also be relevant'): '{HYBRID}'." in answer.notices
+    )
+    assert (
+        f"The LLM judged off-topic, moved to 'may also be relevant': '{ABSTENTION}'."
+        in answer.notices
+    )
     # The LLM wrote about DPR only: the judged list is completed with the hybrid paper's
     # quoted line, every citation verified; the abstention paper is quoted as second tier.
     cited = {c.title: c.tier for c in answer.citations}
@@ -284,7 +332,10 @@ def test_judgments_that_add_and_remove_reach_the_answer(small_library, embedder)
     assert "Also in the list:\n2. **Lexical and Dense Hybrid Ranking**" in answer.text
     usage = answer.llm_usage
     assert {k: usage["steps"][k]["calls"] for k in usage["steps"]} == {
-        "rewrite": 1, "judging": 1, "answer": 1}
+        "rewrite": 1,
+        "judging": 1,
+        "answer": 1,
+    }
     assert usage["calls"] == 3 and usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
     assert answer.to_dict()["llm_changes"] == answer.llm_changes
     # The rewrite saw the question only: no title or abstract text of any paper.
@@ -296,8 +347,9 @@ def test_a_judge_calling_every_candidate_relevant_changes_no_list(small_library,
     # The 1.5B model's failure mode, end to end: its verdicts fail the control papers.
     settings, _, _ = small_library
     offline = Assistant(settings, embedder=embedder).ask(QUESTION, mode="extractive")
-    every = judge_naming(DPR, HYBRID, ABSTENTION, AGENTS,
-                         "Sparse Denoisers for Fast Diffusion Sampling")
+    every = judge_naming(
+        DPR, HYBRID, ABSTENTION, AGENTS, "Sparse Denoisers for Fast Diffusion Sampling"
+    )
     routes = {REWRITE_KEY: [rewrite()], JUDGE_KEY: every, ANSWER_KEY: [Reply(text="")]}
     with FakeLLM([Reply()], routes) as ep:
         answer = assisted(settings, ep.url, embedder).ask(QUESTION)
@@ -305,15 +357,20 @@ def test_a_judge_calling_every_candidate_relevant_changes_no_list(small_library,
     assert main_titles(answer) == main_titles(offline)
     assert second_titles(answer) == second_titles(offline)
     assert answer.llm_changes == {"added": [], "removed": [], "second_added": []}
-    assert ("The LLM judged relevant 2 of 2 papers the offline evidence rules out; its "
-            "judgments were not used.") in answer.notices
+    assert (
+        "The LLM judged relevant 2 of 2 papers the offline evidence rules out; its "
+        "judgments were not used."
+    ) in answer.notices
 
 
 def test_invalid_judgments_are_retried_once_then_ignored(small_library, embedder):
     settings, _, _ = small_library
     offline = Assistant(settings, embedder=embedder).ask(QUESTION, mode="extractive")
-    routes = {REWRITE_KEY: [rewrite()], ANSWER_KEY: [Reply(text="")],
-              JUDGE_KEY: [Reply(text="Paper 1 is relevant."), Reply(text='{"relevant": [9]}')]}
+    routes = {
+        REWRITE_KEY: [rewrite()],
+        ANSWER_KEY: [Reply(text="")],
+        JUDGE_KEY: [Reply(text="Paper 1 is relevant."), Reply(text='{"relevant": [9]}')],
+    }
     with FakeLLM([Reply()], routes) as ep:
         answer = assisted(settings, ep.url, embedder).ask(QUESTION)
     assert ep.route_calls[JUDGE_KEY] == 2  # one retry, no more
@@ -321,14 +378,18 @@ def test_invalid_judgments_are_retried_once_then_ignored(small_library, embedder
     assert second_titles(answer) == second_titles(offline)
     assert answer.llm_changes == {}
     assert "The LLM's judging reply was not the JSON asked for, twice; it was ignored." in (
-        answer.notices)
+        answer.notices
+    )
     assert answer.llm_usage["steps"]["judging"]["calls"] == 2
 
 
 def test_an_invalid_judgment_retried_into_a_valid_one_counts(small_library, embedder):
     settings, _, _ = small_library
-    routes = {REWRITE_KEY: [rewrite()], ANSWER_KEY: [Reply(text="")],
-              JUDGE_KEY: [Reply(text="{not json"), Reply(text='{"relevant": [1]}')]}
+    routes = {
+        REWRITE_KEY: [rewrite()],
+        ANSWER_KEY: [Reply(text="")],
+        JUDGE_KEY: [Reply(text="{not json"), Reply(text='{"relevant": [1]}')],
+    }
     with FakeLLM([Reply()], routes) as ep:
         answer = assisted(settings, ep.url, embedder).ask(QUESTION)
     # Candidate 1 is DPR (the offline list first): the abstention paper, unsure and not
@@ -340,8 +401,11 @@ def test_an_invalid_judgment_retried_into_a_valid_one_counts(small_library, embe
 def test_a_hanging_judge_leaves_the_offline_list_within_the_budget(small_library, embedder):
     settings, _, _ = small_library
     offline = Assistant(settings, embedder=embedder).ask(QUESTION, mode="extractive")
-    routes = {REWRITE_KEY: [rewrite()], JUDGE_KEY: [Reply(hang=FOREVER)],
-              ANSWER_KEY: [Reply(text=DPR_ANSWER)]}
+    routes = {
+        REWRITE_KEY: [rewrite()],
+        JUDGE_KEY: [Reply(hang=FOREVER)],
+        ANSWER_KEY: [Reply(text=DPR_ANSWER)],
+    }
     with FakeLLM([Reply()], routes) as ep:
         answer = assisted(settings, ep.url, embedder, question_budget_s=4.0).ask(QUESTION)
     assert main_titles(answer) == main_titles(offline) and answer.llm_changes == {}
@@ -352,8 +416,11 @@ def test_a_hanging_judge_leaves_the_offline_list_within_the_budget(small_library
 
 def test_an_endpoint_failing_the_rewrite_is_not_asked_to_judge(small_library, embedder):
     settings, _, _ = small_library
-    routes = {REWRITE_KEY: [Reply(503)], JUDGE_KEY: judge_naming(DPR),
-              ANSWER_KEY: [Reply(text=DPR_ANSWER)]}
+    routes = {
+        REWRITE_KEY: [Reply(503)],
+        JUDGE_KEY: judge_naming(DPR),
+        ANSWER_KEY: [Reply(text=DPR_ANSWER)],
+    }
     with FakeLLM([Reply()], routes) as ep:
         answer = assisted(settings, ep.url, embedder).ask(QUESTION)
     assert ep.route_calls == {REWRITE_KEY: 1, JUDGE_KEY: 0, ANSWER_KEY: 1}
@@ -365,14 +432,19 @@ def test_an_endpoint_failing_the_rewrite_is_not_asked_to_judge(small_library, em
 def test_papers_found_by_the_rewrite_join_only_the_second_tier(small_library, embedder):
     settings, _, _ = small_library
     # One nominee per side, so that the rewrite's queries find papers the question did not.
-    narrow = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(
-        update={"dense_k": 1, "lexical_k": 1})})
+    narrow = settings.model_copy(
+        update={"retrieval": settings.retrieval.model_copy(update={"dense_k": 1, "lexical_k": 1})}
+    )
     offline = Assistant(narrow, embedder=embedder).ask(QUESTION, mode="extractive")
     assert HYBRID not in [s.title for s in offline.sources]
     assert AGENTS not in [s.title for s in offline.sources]
-    routes = {REWRITE_KEY: [rewrite("lexical and dense hybrid ranking",
-                                    "planning with tool-using language agents")],
-              JUDGE_KEY: judge_naming(DPR, HYBRID, AGENTS), ANSWER_KEY: [Reply(text="")]}
+    routes = {
+        REWRITE_KEY: [
+            rewrite("lexical and dense hybrid ranking", "planning with tool-using language agents")
+        ],
+        JUDGE_KEY: judge_naming(DPR, HYBRID, AGENTS),
+        ANSWER_KEY: [Reply(text="")],
+    }
     with FakeLLM([Reply()], routes) as ep:
         # So few candidates leave no negative control: trust the judge without (0).
         answer = assisted(narrow, ep.url, embedder, control_min=0).ask(QUESTION)
@@ -388,10 +460,13 @@ def test_papers_found_by_the_rewrite_join_only_the_second_tier(small_library, em
 def test_a_near_miss_gets_no_main_list_from_a_judge_that_says_yes_to_all(small_library, embedder):
     settings, _, _ = small_library
     question = "Which papers study protein folding?"
-    routes = {REWRITE_KEY: [rewrite("protein structure prediction")],
-              JUDGE_KEY: judge_naming(DPR, HYBRID, ABSTENTION, AGENTS,
-                                      "Sparse Denoisers for Fast Diffusion Sampling"),
-              ANSWER_KEY: [Reply(text=DPR_ANSWER)]}
+    routes = {
+        REWRITE_KEY: [rewrite("protein structure prediction")],
+        JUDGE_KEY: judge_naming(
+            DPR, HYBRID, ABSTENTION, AGENTS, "Sparse Denoisers for Fast Diffusion Sampling"
+        ),
+        ANSWER_KEY: [Reply(text=DPR_ANSWER)],
+    }
     with FakeLLM([Reply()], routes) as ep:
         answer = assisted(settings, ep.url, embedder).ask(question)
     assert main_titles(answer) == [] and not [c for c in answer.citations if c.tier == "main"]
@@ -417,13 +492,13 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 @pytest.mark.llm
-def test_rewrite_judge_and_answer_run_end_to_end_on_a_real_server(small_library, embedder,
-                                                                  llama):
+def test_rewrite_judge_and_answer_run_end_to_end_on_a_real_server(small_library, embedder, llama):
     settings, _, _ = small_library
     offline = Assistant(settings, embedder=embedder).ask(QUESTION, mode="extractive")
     llm = {"model": "smollm2", "max_tokens": 64, "timeout": 60.0, "max_retries": 1}
-    s = settings.model_copy(update={"openai_base_url": f"{llama.url}/v1",
-                                    "llm": settings.llm.model_copy(update=llm)})
+    s = settings.model_copy(
+        update={"openai_base_url": f"{llama.url}/v1", "llm": settings.llm.model_copy(update=llm)}
+    )
     answer = Assistant(s, embedder=embedder).ask(QUESTION)
     steps = answer.llm_usage["steps"]
     # The real server reports token usage for the JSON calls; the judge ran once (5 papers).
