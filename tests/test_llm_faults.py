@@ -40,7 +40,9 @@ def fault_settings(base: Settings, url: str, **llm: Any) -> Settings:
     # The answer path's faults; those of LLM-assisted retrieval's calls (rewrite, judging)
     # are tested in tests/test_llm_assist.py, so here the script serves the answer alone.
     values = {"model": "fake", "timeout": 5.0, "max_retries": 2, "assist": False, **llm}
-    return base.model_copy(update={"openai_base_url": url, "llm": base.llm.model_copy(update=values)})
+    return base.model_copy(
+        update={"openai_base_url": url, "llm": base.llm.model_copy(update=values)}
+    )
 
 
 def client_for(url: str, sleeps: list[float] | None = None, **llm: Any) -> LLMClient:
@@ -183,7 +185,8 @@ def test_garbage_on_the_answer_stream_names_the_cause_not_the_verifier(library, 
     assert answer.mode == "extractive" and answer.citations
     assert any(
         f"the LLM endpoint at {ep.url} returned a response that is not a chat completion stream"
-        in n for n in answer.notices
+        in n
+        for n in answer.notices
     ), answer.notices
     assert not any("no sentence" in n for n in answer.notices)
 
@@ -193,7 +196,9 @@ def test_an_empty_answer_is_reported_as_empty(library, embedder):
     with FakeLLM([Reply(pieces=())]) as ep:
         answer = Assistant(fault_settings(settings, ep.url), embedder=embedder).ask(QUESTION)
     assert answer.mode == "extractive"
-    assert "The LLM returned an empty answer; showing the extractive answer instead." in answer.notices
+    assert (
+        "The LLM returned an empty answer; showing the extractive answer instead." in answer.notices
+    )
 
 
 # --- Retry-After ------------------------------------------------------------------------
@@ -250,7 +255,8 @@ def test_a_hanging_endpoint_costs_a_follow_up_one_budget_not_two(library, embedd
     budget = 4.0
     with FakeLLM([Reply(hang=FOREVER)]) as ep:
         bot = Assistant(
-            fault_settings(settings, ep.url, timeout=3.0, question_budget_s=budget), embedder=embedder
+            fault_settings(settings, ep.url, timeout=3.0, question_budget_s=budget),
+            embedder=embedder,
         )
         bot.ask(QUESTION, mode="extractive")
         started = time.monotonic()
