@@ -33,15 +33,10 @@ from .types import Answer, Paper
 FORMATS = ("bibtex", "ris", "csl-json", "markdown")
 # Accepted spellings -> format (the CLI's short names, file suffixes).
 _ALIASES = {
-    "bibtex": "bibtex",
-    "bib": "bibtex",
+    "bibtex": "bibtex", "bib": "bibtex",
     "ris": "ris",
-    "csl-json": "csl-json",
-    "csl": "csl-json",
-    "csljson": "csl-json",
-    "json": "csl-json",
-    "markdown": "markdown",
-    "md": "markdown",
+    "csl-json": "csl-json", "csl": "csl-json", "csljson": "csl-json", "json": "csl-json",
+    "markdown": "markdown", "md": "markdown",
 }
 SUFFIXES = {"bibtex": ".bib", "ris": ".ris", "csl-json": ".json", "markdown": ".md"}
 MEDIA_TYPES = {
@@ -52,52 +47,16 @@ MEDIA_TYPES = {
 }
 
 # Words a key skips (they say nothing about the paper).
-_STOP = frozenset(
-    (
-        "a",
-        "an",
-        "the",
-        "of",
-        "on",
-        "in",
-        "for",
-        "to",
-        "and",
-        "or",
-        "with",
-        "via",
-        "from",
-        "by",
-        "at",
-        "is",
-        "are",
-        "as",
-        "its",
-        "into",
-        "towards",
-        "toward",
-        "using",
-        "do",
-        "does",
-        "what",
-        "how",
-        "why",
-        "when",
-    )
-)
+_STOP = frozenset((
+    "a", "an", "the", "of", "on", "in", "for", "to", "and", "or", "with", "via", "from", "by",
+    "at", "is", "are", "as", "its", "into", "towards", "toward", "using", "do", "does", "what",
+    "how", "why", "when",
+))
 # TeX's special characters, escaped so a title reads back as written (a lone brace or a
 # % would otherwise end the field or comment out the rest of the line).
 _TEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "{": r"\{",
-    "}": r"\}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%", "$": r"\$",
+    "#": r"\#", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
 }
 _TEX_RE = re.compile(r"[\\{}&%$#_~^]")
 _UNTEX_RE = re.compile(
@@ -255,16 +214,14 @@ def to_bibtex(items: Sequence[ExportItem], keys: Mapping[str, str]) -> str:
         if p.doi:
             fields.append(model.Field("doi", tex_escape(p.doi)))
         if p.arxiv_id:
-            fields += [
-                model.Field("eprint", tex_escape(p.arxiv_id)),
-                model.Field("archiveprefix", "arXiv"),
-            ]
+            fields.append(model.Field("eprint", tex_escape(p.arxiv_id)))
+            fields.append(model.Field("archiveprefix", "arXiv"))
         link = _link(p)
         if link:
-            # \url-style fields take the URL as written; only what would break the field is escaped.
-            fields.append(
-                model.Field("url", link.replace("%", r"\%").replace("{", "%7B").replace("}", "%7D"))
-            )
+            # \url-style fields take the URL as written; only what would break the field is
+            # escaped.
+            link = link.replace("%", r"\%").replace("{", "%7B").replace("}", "%7D")
+            fields.append(model.Field("url", link))
         if p.tags:
             fields.append(model.Field("keywords", tex_escape(", ".join(p.tags))))
         if item.quotes:
@@ -280,11 +237,8 @@ def to_ris(items: Sequence[ExportItem], keys: Mapping[str, str]) -> str:
     records: list[dict[str, Any]] = []
     for item in items:
         p = item.paper
-        rec: dict[str, Any] = {
-            "type_of_reference": "JOUR" if p.venue else "GEN",
-            "id": keys[p.id],
-            "title": " ".join(p.title.split()),
-        }
+        rec: dict[str, Any] = {"type_of_reference": "JOUR" if p.venue else "GEN", "id": keys[p.id],
+                               "title": " ".join(p.title.split())}
         if p.authors:
             rec["authors"] = [_ris_name(a) for a in p.authors]
         if p.year:
@@ -330,11 +284,8 @@ def to_csl_json(items: Sequence[ExportItem], keys: Mapping[str, str]) -> str:
     out = []
     for item in items:
         p = item.paper
-        rec: dict[str, Any] = {
-            "id": keys[p.id],
-            "type": "article-journal" if p.venue else "article",
-            "title": " ".join(p.title.split()),
-        }
+        kind = "article-journal" if p.venue else "article"
+        rec: dict[str, Any] = {"id": keys[p.id], "type": kind, "title": " ".join(p.title.split())}
         if p.authors:
             rec["author"] = [_split_name(a) for a in p.authors]
         if p.year:
@@ -436,24 +387,12 @@ def answer_items(answer: Answer, papers: Mapping[str, Paper] | None = None) -> l
 
 def export_answer(answer: Answer, fmt: str, papers: Mapping[str, Paper] | None = None) -> str:
     """The papers ``answer`` cites, in format ``fmt`` (Markdown is headed by the question)."""
-    return export_items(
-        answer_items(answer, papers), fmt, heading=f"Sources for: {answer.question}"
-    )
+    heading = f"Sources for: {answer.question}"
+    return export_items(answer_items(answer, papers), fmt, heading=heading)
 
 
 __all__ = [
-    "FORMATS",
-    "MEDIA_TYPES",
-    "SUFFIXES",
-    "ExportFormatError",
-    "ExportItem",
-    "answer_items",
-    "base_key",
-    "citation_keys",
-    "export_answer",
-    "export_items",
-    "export_papers",
-    "normalize_format",
-    "tex_escape",
-    "tex_unescape",
+    "FORMATS", "MEDIA_TYPES", "SUFFIXES", "ExportFormatError", "ExportItem", "answer_items",
+    "base_key", "citation_keys", "export_answer", "export_items", "export_papers",
+    "normalize_format", "tex_escape", "tex_unescape",
 ]
