@@ -244,8 +244,6 @@ def digest(
     Raises:
         DateError: a date cannot be read, or both ``date`` and ``since`` are given.
     """
-    from .library_map import library_map, paper_vectors
-
     if date and since:
         raise DateError("Give either --date or --since, not both.")
     for text in (date, since, until):  # a bad date is reported before the library is read
@@ -261,6 +259,19 @@ def digest(
         )
     if not dates:
         return Digest("", "", (), tuple(notes))
+    picked, start, end = _pick(dates, date, since, until)
+    notes += _dating_notes(snap, picked)
+    if not picked:
+        return Digest(start, end, (), tuple(notes))
+    groups = _group_by_topic(retriever, snap, dates, picked, related)
+    return Digest(start, end, groups, tuple(notes))
+
+
+def _pick(
+    dates: Mapping[str, tuple[dt.date, str]], date: str | None, since: str | None,
+    until: str | None,
+) -> tuple[list[str], str, str]:
+    """The paper ids of the asked day or period, with its ISO start and end."""
     if date:
         want = parse_date(date)
         picked = [
@@ -281,6 +292,12 @@ def digest(
         newest = max(d for d, _ in dates.values())
         picked = [pid for pid, (d, _) in dates.items() if d == newest]
         start = end = newest.isoformat()
+    return picked, start, end
+
+
+def _dating_notes(snap: Snapshot, picked: list[str]) -> list[str]:
+    """The notes telling the reader how the picked papers' dates were inferred."""
+    notes: list[str] = []
     if any(not p.date for pid in picked if (p := snap.papers[pid])):
         notes.append(
             "Papers without a date of their own (ingested PDFs, pages without a date "
@@ -288,8 +305,36 @@ def digest(
         )
     if any(parse_date_or_none(snap.papers[pid].date or "") for pid in picked):
         notes.append("Page dates without a year are taken in the year the page was ingested.")
-    if not picked:
-        return Digest(start, end, (), tuple(notes))
+    return notes
+
+
+def _related_earlier(
+    snap: Snapshot, dates: Mapping[str, tuple[dt.date, str]], ids: list[str],
+    sims: np.ndarray, pid: str, related: int,
+) -> list[Related]:
+    """The nearest papers dated before ``pid``'s day, near duplicates left out."""
+    day = dates[pid][0]
+    rel: list[Related] = []
+    for j in np.argsort(-sims):
+        other = ids[int(j)]
+        if other == pid or other not in dates or dates[other][0] >= day:
+            continue
+        if sims[j] >= DUPLICATE_COSINE:
+            continue  # the same paper from another source: not a relation
+        when = dates[other][0].isoformat()
+        rel.append(Related(other, snap.papers[other].title, when, round(float(sims[j]), 3)))
+        if len(rel) == related:
+            break
+    return rel
+
+
+def _group_by_topic(
+    retriever: Retriever, snap: Snapshot, dates: Mapping[str, tuple[dt.date, str]],
+    picked: list[str], related: int,
+) -> tuple[DigestGroup, ...]:
+    """One entry per picked paper, grouped by map topic, the largest topic first."""
+    from .library_map import library_map, paper_vectors
+
     lmap = library_map(retriever, snapshot=snap)
     ids, vectors = snap.derived("paper_vectors", lambda s: paper_vectors(s, retriever.library))
     row = {pid: i for i, pid in enumerate(ids)}
@@ -299,38 +344,17 @@ def digest(
         day, origin = dates[pid]
         rel: list[Related] = []
         if pid in row:
-            sims = vectors @ vectors[row[pid]]
-            for j in np.argsort(-sims):
-                other = ids[int(j)]
-                if other == pid or other not in dates or dates[other][0] >= day:
-                    continue
-                if sims[j] >= DUPLICATE_COSINE:
-                    continue  # the same paper from another source: not a relation
-                rel.append(
-                    Related(
-                        other,
-                        snap.papers[other].title,
-                        dates[other][0].isoformat(),
-                        round(float(sims[j]), 3),
-                    )
-                )
-                if len(rel) == related:
-                    break
+            rel = _related_earlier(snap, dates, ids, vectors @ vectors[row[pid]], pid, related)
         topic = lmap.topic(pid)
+        dated_by: Literal["page", "ingest"] = "ingest" if origin == "ingest" else "page"
         entry = DigestEntry(
-            pid,
-            paper.title,
-            day.isoformat(),
-            "ingest" if origin == "ingest" else "page",
-            _gist(snap, retriever, paper),
-            tuple(rel),
+            pid, paper.title, day.isoformat(), dated_by, _gist(snap, retriever, paper), tuple(rel)
         )
         by_topic.setdefault(topic.id if topic else -1, []).append(entry)
-    groups = tuple(
+    return tuple(
         DigestGroup(lmap.topics[t].label if t >= 0 else "not on the map", t, tuple(es))
         for t, es in sorted(by_topic.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     )
-    return Digest(start, end, groups, tuple(notes))
 
 
 def parse_date_or_none(text: str) -> bool:

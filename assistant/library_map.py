@@ -278,16 +278,7 @@ def topic_terms(
             if " " in t:  # a bigram replaces the unigrams it contains
                 chosen = [ch for ch in chosen if ch not in t.split(" ")]
             else:  # two chosen words that mostly stand together become their bigram
-                pair = next(
-                    (
-                        f"{a} {b}"
-                        for ch in chosen
-                        if " " not in ch
-                        for a, b in ((ch, t), (t, ch))
-                        if c[f"{a} {b}"] >= 2 and c[f"{a} {b}"] * 2 >= min(c[ch], c[t])
-                    ),
-                    None,
-                )
+                pair = _standing_pair(c, chosen, t)
                 if pair is not None:
                     chosen = [pair if ch in pair.split(" ") else ch for ch in chosen]
                     continue
@@ -296,6 +287,15 @@ def topic_terms(
                 break
         out.append([spelling[t].most_common(1)[0][0] for t in chosen])
     return out
+
+
+def _standing_pair(c: Counter[str], chosen: list[str], t: str) -> str | None:
+    """The bigram of ``t`` and a chosen word when the two mostly stand together in ``c``."""
+    for w in (ch for ch in chosen if " " not in ch):
+        for bi in (f"{w} {t}", f"{t} {w}"):
+            if c[bi] >= 2 and c[bi] * 2 >= min(c[w], c[t]):
+                return bi
+    return None
 
 
 _STEMS: dict[str, str] = {}

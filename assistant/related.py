@@ -244,23 +244,9 @@ def related(
     lexical = pt.similarities(paper_id)
     lex_top = [int(j) for j in np.argsort(-lexical, kind="stable")[: pool + 1]]
     lex_of = {pt.ids[j]: float(lexical[j]) for j in lex_top if lexical[j] > 0}
-    if snap.vectors is not None:
-        pm: _PaperMatrix = snap.derived("related.paper_matrix", _paper_matrix)
-        i = pm.index.get(paper_id)
-        if i is None:  # a paper without chunks (mid-write): nothing to compare
-            return []
-        dense = pm.matrix @ pm.matrix[i]
-        # Nominated by either side; each nominee then gets both scores.
-        nominees = {pm.ids[int(j)] for j in np.argsort(-dense, kind="stable")[: pool + 1]} | set(
-            lex_of
-        )
-        dense_of = {pid: float(dense[pm.index[pid]]) for pid in nominees if pid in pm.index}
-    else:
-        if retriever is None:
-            raise ValueError(
-                "a snapshot without vectors in memory needs retriever= to query the store"
-            )
-        dense_of = _from_store(retriever, paper_id, pool, set(lex_of))
+    dense_of = _dense_nominees(snap, retriever, paper_id, pool, lex_of)
+    if dense_of is None:  # a paper without chunks (mid-write): nothing to compare
+        return []
     scored = {
         pid: (
             d
@@ -273,6 +259,40 @@ def related(
     }
     candidates = sorted(scored.items(), key=lambda x: (-x[1], x[0]))
     vec_of = _vectors_of(snap, retriever, [pid for pid, _ in candidates[: k * _OVERFETCH + 8]])
+    chosen = _choose(papers, paper, candidates, dense_of, vec_of, k)
+    return _with_sentences(retriever, snap, paper, chosen)
+
+
+def _dense_nominees(
+    snap: Snapshot, retriever: Retriever | None, paper_id: str, pool: int,
+    lex_of: Mapping[str, float],
+) -> dict[str, float] | None:
+    """Nominees (paper id -> dense similarity) from the paper matrix, or from the store
+    when the vectors are not in memory; None for a paper without chunks."""
+    if snap.vectors is not None:
+        pm: _PaperMatrix = snap.derived("related.paper_matrix", _paper_matrix)
+        i = pm.index.get(paper_id)
+        if i is None:
+            return None
+        dense = pm.matrix @ pm.matrix[i]
+        # Nominated by either side; each nominee then gets both scores.
+        top = np.argsort(-dense, kind="stable")[: pool + 1]
+        nominees = {pm.ids[int(j)] for j in top} | set(lex_of)
+        return {pid: float(dense[pm.index[pid]]) for pid in nominees if pid in pm.index}
+    if retriever is None:
+        raise ValueError("a snapshot without vectors in memory needs retriever= to query the store")
+    return _from_store(retriever, paper_id, pool, set(lex_of))
+
+
+def _choose(
+    papers: Mapping[str, Paper],
+    paper: Paper,
+    candidates: list[tuple[str, float]],
+    dense_of: Mapping[str, float],
+    vec_of: Mapping[str, np.ndarray],
+    k: int,
+) -> list[tuple[str, float]]:
+    """The best ``k`` candidates that are neither the paper again nor an earlier result."""
     chosen: list[tuple[str, float]] = []
     for pid, score in candidates:
         if len(chosen) >= k:
@@ -287,7 +307,7 @@ def related(
         ):
             continue
         chosen.append((pid, score))
-    return _with_sentences(retriever, snap, paper, chosen)
+    return chosen
 
 
 def _cos(a: np.ndarray | None, b: np.ndarray | None) -> float:
