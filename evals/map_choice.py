@@ -53,11 +53,9 @@ def agreement(ids: list[str], labels: np.ndarray, groups: dict[str, str]) -> flo
 
 
 def measure(ids: list[str], vectors: np.ndarray, ks: list[int], with_eval: bool) -> dict[str, Any]:
-    from sklearn.manifold import trustworthiness
-    from sklearn.metrics import silhouette_score
     from threadpoolctl import threadpool_limits
 
-    from assistant.library_map import cluster, default_topics, project
+    from assistant.library_map import cluster, default_topics
 
     threadpool_limits(1)  # as build_map runs them (see assistant/library_map.py)
 
@@ -69,19 +67,7 @@ def measure(ids: list[str], vectors: np.ndarray, ks: list[int], with_eval: bool)
     }
     tune = topic_groups("tune") if with_eval else {}
     test = topic_groups("test") if with_eval else {}
-    layouts = {}
-    for proj in ("pca", "tsne"):
-        t0 = time.perf_counter()
-        xy = project(vectors, proj)
-        secs = time.perf_counter() - t0
-        layouts[proj] = xy
-        sample = slice(None) if len(ids) <= 3000 else slice(0, 3000)
-        out["projection"][proj] = {
-            "seconds": round(secs, 2),
-            "trustworthiness@10": round(
-                float(trustworthiness(vectors[sample], xy[sample], n_neighbors=10)), 3
-            ),
-        }
+    layouts = _time_projections(ids, vectors, out["projection"])
     options: list[tuple[str, str, int | None]] = [("kmeans", f"kmeans-k{k}", k) for k in ks]
     options.append(("hdbscan", "hdbscan", None))
     for method, name, k in options:
@@ -93,27 +79,7 @@ def measure(ids: list[str], vectors: np.ndarray, ks: list[int], with_eval: bool)
             "clusters": int(len(set(labels.tolist()))),
         }
         if row["clusters"] > 1:
-            row["silhouette_384d"] = round(
-                float(
-                    silhouette_score(
-                        vectors,
-                        labels,
-                        metric="cosine",
-                        sample_size=min(3000, len(ids)),
-                        random_state=0,
-                    )
-                ),
-                3,
-            )
-            for proj, xy in layouts.items():
-                row[f"silhouette_2d_{proj}"] = round(
-                    float(
-                        silhouette_score(
-                            xy, labels, sample_size=min(3000, len(ids)), random_state=0
-                        )
-                    ),
-                    3,
-                )
+            row.update(_silhouettes(vectors, labels, layouts))
         if with_eval:
             row["ami_tune"] = round(agreement(ids, labels, tune), 3)
             row["ami_test"] = round(agreement(ids, labels, test), 3)
@@ -121,6 +87,46 @@ def measure(ids: list[str], vectors: np.ndarray, ks: list[int], with_eval: bool)
         print(name, row, flush=True)
     print(out["projection"], flush=True)
     return out
+
+
+def _time_projections(
+    ids: list[str], vectors: np.ndarray, report: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    """Each projection's 2-D layout; its time and trustworthiness go into ``report``."""
+    from sklearn.manifold import trustworthiness
+
+    from assistant.library_map import project
+
+    layouts = {}
+    for proj in ("pca", "tsne"):
+        t0 = time.perf_counter()
+        xy = project(vectors, proj)
+        secs = time.perf_counter() - t0
+        layouts[proj] = xy
+        sample = slice(None) if len(ids) <= 3000 else slice(0, 3000)
+        report[proj] = {
+            "seconds": round(secs, 2),
+            "trustworthiness@10": round(
+                float(trustworthiness(vectors[sample], xy[sample], n_neighbors=10)), 3
+            ),
+        }
+    return layouts
+
+
+def _silhouettes(
+    vectors: np.ndarray, labels: np.ndarray, layouts: dict[str, np.ndarray]
+) -> dict[str, float]:
+    """Silhouette of the clusters on the full vectors (cosine) and in each 2-D layout."""
+    from sklearn.metrics import silhouette_score
+
+    n = min(3000, len(vectors))
+    cosine = silhouette_score(vectors, labels, metric="cosine", sample_size=n, random_state=0)
+    row = {"silhouette_384d": round(float(cosine), 3)}
+    for proj, xy in layouts.items():
+        row[f"silhouette_2d_{proj}"] = round(
+            float(silhouette_score(xy, labels, sample_size=n, random_state=0)), 3
+        )
+    return row
 
 
 def synthetic(

@@ -107,87 +107,125 @@ def main(argv):
     papers, n_entries = load_corpus(seed_dir)
     print(f"corpus: {n_entries} entries, {len(papers)} distinct papers")
 
-    errors, warnings = [], []
-    ids, questions = set(), set()
+    errors: list[str] = []
+    warnings: list[str] = []
+    ids: set[str] = set()
+    questions: set[str] = set()
     kinds: collections.Counter[str] = collections.Counter()
     per_split: collections.Counter[tuple[str, str]] = collections.Counter()
     group_splits: dict[str, set[str]] = collections.defaultdict(set)
     with open(qpath, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                errors.append(f"line {lineno}: blank line")
+            q = _parse_line(lineno, line, errors)
+            if q is None:
                 continue
-            try:
-                q = json.loads(line)
-            except json.JSONDecodeError as exc:
-                errors.append(f"line {lineno}: bad JSON: {exc}")
-                continue
-            if not isinstance(q, dict):
-                errors.append(f"line {lineno}: not an object")
-                continue
-            bad = [k for k, t in REQUIRED.items() if not isinstance(q.get(k), t)]
-            if bad:
-                errors.append(f"line {lineno}: missing/wrong-type fields {bad}")
-                continue
-            qid = q["id"]
-            where = f"line {lineno} ({qid})"
-            if not re.fullmatch(r"q\d{3,}", qid):
-                errors.append(f"{where}: malformed id")
-            if qid in ids:
-                errors.append(f"{where}: duplicate id")
-            ids.add(qid)
-            norm_q = " ".join(q["question"].lower().split())
-            if norm_q in questions:
-                errors.append(f"{where}: duplicate question")
-            questions.add(norm_q)
-            kind = q["kind"]
-            kinds[kind] += 1
-            if kind not in KINDS:
-                errors.append(f"{where}: unknown kind {kind!r}")
-            if q["split"] not in SPLITS:
-                errors.append(f"{where}: split must be one of {SPLITS}, not {q['split']!r}")
-            if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", q["topic_group"]):
-                errors.append(f"{where}: topic_group must be a lower-case slug")
-            per_split[(kind, q["split"])] += 1
+            where = f"line {lineno} ({q['id']})"
+            _check_fields(q, where, ids, questions, errors)
+            kinds[q["kind"]] += 1
+            per_split[(q["kind"], q["split"])] += 1
             group_splits[q["topic_group"]].add(q["split"])
-            rel, par = q["relevant"], q["partial"]
-            for field, lst in (("relevant", rel), ("partial", par)):
-                if len(set(lst)) != len(lst):
-                    errors.append(f"{where}: duplicate ids in {field}")
-                for pid in lst:
-                    if pid not in papers:
-                        errors.append(f"{where}: {field} id {pid} not in corpus")
-            if set(rel) & set(par):
-                errors.append(f"{where}: relevant and partial overlap")
-            if len(q["relevant_titles"]) != len(rel):
-                errors.append(f"{where}: relevant_titles length differs from relevant")
-            else:
-                for pid, title in zip(rel, q["relevant_titles"], strict=True):
-                    if paper_id(title) != pid:
-                        errors.append(f"{where}: title {title[:60]!r} does not hash to {pid}")
-                    elif pid in papers and " ".join(title.split()) != " ".join(
-                        papers[pid][0].split()
-                    ):
-                        errors.append(
-                            f"{where}: title {title[:60]!r} differs from the corpus title"
-                        )
-            if kind in ("unanswerable", "metadata"):
-                if rel:
-                    errors.append(f"{where}: {kind} question must have relevant == []")
-            elif kind in KINDS and not rel:
-                errors.append(f"{where}: {kind} question has empty relevant")
-            if not 0 < len(q["answer_points"]) <= 4 and kind not in ("topic", "topic_paraphrase"):
-                warnings.append(f"{where}: expected 1-4 answer_points")
-            if kind in ("single", "comparison") and all(p in papers for p in rel):
-                text = " ".join(" ".join(papers[p]) for p in rel).lower()
-                for ap in q["answer_points"]:
-                    if ap.lower() not in text:
-                        warnings.append(f"{where}: answer point {ap!r} not found verbatim")
+            _check_relevant(q, where, papers, errors)
+            _check_answer_points(q, where, papers, warnings)
 
     for group, halves in sorted(group_splits.items()):
         if len(halves) > 1:
             errors.append(f"topic_group {group!r} has questions in both halves")
+    _report(errors, warnings, kinds, per_split, group_splits)
+    return 0 if not errors else 1
 
+
+def _parse_line(lineno: int, line: str, errors: list[str]) -> dict[str, Any] | None:
+    """The question on one line, or None (with the error noted) when it cannot be checked."""
+    if not line.strip():
+        errors.append(f"line {lineno}: blank line")
+        return None
+    try:
+        q = json.loads(line)
+    except json.JSONDecodeError as exc:
+        errors.append(f"line {lineno}: bad JSON: {exc}")
+        return None
+    if not isinstance(q, dict):
+        errors.append(f"line {lineno}: not an object")
+        return None
+    bad = [k for k, t in REQUIRED.items() if not isinstance(q.get(k), t)]
+    if bad:
+        errors.append(f"line {lineno}: missing/wrong-type fields {bad}")
+        return None
+    return q
+
+
+def _check_fields(
+    q: dict[str, Any], where: str, ids: set[str], questions: set[str], errors: list[str]
+) -> None:
+    """Id well-formed and unique, question not a repeat, kind, split and topic_group valid."""
+    qid = q["id"]
+    if not re.fullmatch(r"q\d{3,}", qid):
+        errors.append(f"{where}: malformed id")
+    if qid in ids:
+        errors.append(f"{where}: duplicate id")
+    ids.add(qid)
+    norm_q = " ".join(q["question"].lower().split())
+    if norm_q in questions:
+        errors.append(f"{where}: duplicate question")
+    questions.add(norm_q)
+    if q["kind"] not in KINDS:
+        errors.append(f"{where}: unknown kind {q['kind']!r}")
+    if q["split"] not in SPLITS:
+        errors.append(f"{where}: split must be one of {SPLITS}, not {q['split']!r}")
+    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", q["topic_group"]):
+        errors.append(f"{where}: topic_group must be a lower-case slug")
+
+
+def _check_relevant(
+    q: dict[str, Any], where: str, papers: dict[str, Any], errors: list[str]
+) -> None:
+    """relevant/partial ids in the corpus, disjoint, matching their titles, and fitting the kind."""
+    kind, rel, par = q["kind"], q["relevant"], q["partial"]
+    for field, lst in (("relevant", rel), ("partial", par)):
+        if len(set(lst)) != len(lst):
+            errors.append(f"{where}: duplicate ids in {field}")
+        for pid in lst:
+            if pid not in papers:
+                errors.append(f"{where}: {field} id {pid} not in corpus")
+    if set(rel) & set(par):
+        errors.append(f"{where}: relevant and partial overlap")
+    if len(q["relevant_titles"]) != len(rel):
+        errors.append(f"{where}: relevant_titles length differs from relevant")
+    else:
+        for pid, title in zip(rel, q["relevant_titles"], strict=True):
+            if paper_id(title) != pid:
+                errors.append(f"{where}: title {title[:60]!r} does not hash to {pid}")
+            elif pid in papers and " ".join(title.split()) != " ".join(papers[pid][0].split()):
+                errors.append(f"{where}: title {title[:60]!r} differs from the corpus title")
+    if kind in ("unanswerable", "metadata"):
+        if rel:
+            errors.append(f"{where}: {kind} question must have relevant == []")
+    elif kind in KINDS and not rel:
+        errors.append(f"{where}: {kind} question has empty relevant")
+
+
+def _check_answer_points(
+    q: dict[str, Any], where: str, papers: dict[str, Any], warnings: list[str]
+) -> None:
+    """1-4 answer points, found verbatim in the relevant papers (warnings only)."""
+    kind, rel = q["kind"], q["relevant"]
+    if not 0 < len(q["answer_points"]) <= 4 and kind not in ("topic", "topic_paraphrase"):
+        warnings.append(f"{where}: expected 1-4 answer_points")
+    if kind in ("single", "comparison") and all(p in papers for p in rel):
+        text = " ".join(" ".join(papers[p]) for p in rel).lower()
+        for ap in q["answer_points"]:
+            if ap.lower() not in text:
+                warnings.append(f"{where}: answer point {ap!r} not found verbatim")
+
+
+def _report(
+    errors: list[str],
+    warnings: list[str],
+    kinds: collections.Counter[str],
+    per_split: collections.Counter[tuple[str, str]],
+    group_splits: dict[str, set[str]],
+) -> None:
+    """Print the warnings, errors, per-kind counts of each half and the verdict."""
     for w in warnings:
         print("WARN ", w)
     for e in errors:
@@ -203,7 +241,6 @@ def main(argv):
     )
     print(f"{'topic groups':18} {len(groups_in['tune']):5} {len(groups_in['test']):5}")
     print("OK" if not errors else f"FAILED with {len(errors)} error(s)")
-    return 0 if not errors else 1
 
 
 if __name__ == "__main__":
