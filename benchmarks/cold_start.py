@@ -131,10 +131,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     run = Run("cold_start", args.out)
     lib_dir = work_dir(args.out, "library")
     ensure_library(lib_dir)
-    env = clean_env(lib_dir)
-    env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")])
-    )
+    env = _child_env(lib_dir)
     py = sys.executable
     n = args.repeats
 
@@ -144,6 +141,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     res["help_probe"] = repeat([py, "-c", PROBE_HELP.format(heavy=HEAVY)], env, 1)
     res["help"] = repeat([*paperlens_cli(), "--help"], env, n)
     res["ask"] = repeat([*paperlens_cli(), "ask", QUESTION], env, n)
+    breakdown = _ask_phases(py, env)
+    res["ask_phases"] = breakdown
+
+    imported = {
+        "import assistant": modules(res["import_assistant"]["stdout"]),
+        "paperlens --help": modules(res["help_probe"]["stdout"]),
+    }
+    _print_summary(res, imported, breakdown)
+    for r in res.values():
+        if isinstance(r, dict):
+            r.pop("stdout", None)
+    run.data.update(res)
+    run["heavy_modules_loaded"] = imported
+    run["targets"] = _targets(res, imported)
+    return run.finish()
+
+
+def _child_env(lib_dir: Path) -> dict[str, str]:
+    """A clean environment on ``lib_dir`` whose children import this checkout."""
+    env = clean_env(lib_dir)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")])
+    )
+    return env
+
+
+def _ask_phases(py: str, env: dict[str, str]) -> dict[str, Any]:
+    """Seconds per phase of one cold ask, as the child process reports them."""
     phases = run_child([py, "-c", f"QUESTION = {QUESTION!r}\n" + PHASES], env)
     breakdown: dict[str, Any] = {}
     for line in phases["stdout"].splitlines():
@@ -152,12 +177,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 k: (round(v, 3) if isinstance(v, float) else v)
                 for k, v in json.loads(line[len("PHASES=") :]).items()
             }
-    res["ask_phases"] = breakdown
+    return breakdown
 
-    imported = {
-        "import assistant": modules(res["import_assistant"]["stdout"]),
-        "paperlens --help": modules(res["help_probe"]["stdout"]),
-    }
+
+def _print_summary(
+    res: dict[str, Any], imported: dict[str, list[str]], breakdown: dict[str, Any]
+) -> None:
+    """One line per timed command, then the heavy modules loaded and the ask's phases."""
     for key in ("python_startup", "import_assistant", "help", "ask"):
         r = res[key]
         print(
@@ -166,13 +192,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
     print(f"  heavy modules loaded: {imported}")
     print(f"  cold ask phases (one child): {breakdown}")
-    for r in res.values():
-        if isinstance(r, dict):
-            r.pop("stdout", None)
-    run.data.update(res)
-    run["heavy_modules_loaded"] = imported
+
+
+def _targets(res: dict[str, Any], imported: dict[str, list[str]]) -> dict[str, Any]:
+    """The issue's targets: --help under 0.5 s, a cold ask under 5 s, no heavy imports."""
     bad = {k: [m for m in v if m in MUST_NOT] for k, v in imported.items()}
-    run["targets"] = {
+    return {
         "help_s": target(res["help"]["median_s"], "<", 0.5),
         "cold_ask_s": target(
             None if res["ask"]["timed_out"] or res["ask"]["rc"] != 0 else res["ask"]["median_s"],
@@ -185,7 +210,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "met": not any(bad.values()),
         },
     }
-    return run.finish()
 
 
 if __name__ == "__main__":

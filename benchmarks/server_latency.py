@@ -51,8 +51,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = ap.parse_args(argv)
     offline_env()
     run = Run("server_latency", args.out)
-    from assistant import Library
-
     embedded = ensure_library(work_dir(args.out, "library"))
     qs = questions()
     with tempfile.TemporaryDirectory(prefix="paperlens-chroma-") as tmp:
@@ -60,33 +58,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         server = start_server(Path(tmp), embedded.resolved_chroma_path)
         run["server_start_s"] = round(time.perf_counter() - t, 2)
         try:
-            remote = embedded.model_copy(
-                update={
-                    "chroma_host": "127.0.0.1",
-                    "chroma_port": server.port,
-                    "data_dir": Path(tmp) / "data",
-                }
-            )
-            # The copy must hold the same library, or the comparison means nothing.
-            a, b = Library(embedded).stats(), Library(remote).stats()
-            run["library"] = {"papers": a.papers, "chunks": a.chunks, "sentences": a.sentences}
-            if (a.papers, a.chunks, a.sentences) != (b.papers, b.chunks, b.sentences):
-                raise SystemExit(f"server copy differs: {a} vs {b}")
-            print(
-                f"  chroma server pid {server.pid} on port {server.port}, ready in "
-                f"{run['server_start_s']}s; {a.papers} papers, {a.chunks} chunks"
-            )
-
-            def store_path(s: Any) -> Any:
-                return s.model_copy(
-                    update={"retrieval": s.retrieval.model_copy(update={"memory_max_vectors": 0})}
-                )
-
+            remote = _server_copy(run, embedded, server, Path(tmp))
             libs = {
                 "embedded": embedded,
                 "server": remote,
-                "embedded_store_query": store_path(embedded),
-                "server_store_query": store_path(remote),
+                "embedded_store_query": _store_path(embedded),
+                "server_store_query": _store_path(remote),
             }
             res = measure(libs, qs, args.rounds)
         finally:
@@ -100,7 +77,44 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{r['retrieve']['p95']:7.1f} | "
             f"ask p50 {r['ask']['p50']:7.1f} p95 {r['ask']['p95']:7.1f} ms"
         )
-    run["ratios"] = {
+    run["ratios"] = _ratios(res)
+    print(f"  ratios: {run['ratios']}")
+    return run.finish()
+
+
+def _server_copy(run: Run, embedded: Any, server: Any, tmp: Path) -> Any:
+    """Settings for the library on ``server``, checked to hold what the embedded one holds."""
+    from assistant import Library
+
+    remote = embedded.model_copy(
+        update={
+            "chroma_host": "127.0.0.1",
+            "chroma_port": server.port,
+            "data_dir": tmp / "data",
+        }
+    )
+    # The copy must hold the same library, or the comparison means nothing.
+    a, b = Library(embedded).stats(), Library(remote).stats()
+    run["library"] = {"papers": a.papers, "chunks": a.chunks, "sentences": a.sentences}
+    if (a.papers, a.chunks, a.sentences) != (b.papers, b.chunks, b.sentences):
+        raise SystemExit(f"server copy differs: {a} vs {b}")
+    print(
+        f"  chroma server pid {server.pid} on port {server.port}, ready in "
+        f"{run['server_start_s']}s; {a.papers} papers, {a.chunks} chunks"
+    )
+    return remote
+
+
+def _store_path(s: Any) -> Any:
+    """``s`` with no vectors held in memory: every dense search goes to the store."""
+    return s.model_copy(
+        update={"retrieval": s.retrieval.model_copy(update={"memory_max_vectors": 0})}
+    )
+
+
+def _ratios(res: dict[str, Any]) -> dict[str, Any]:
+    """Server over embedded, and store queries over in-memory search, at the median."""
+    return {
         "server_over_embedded_retrieve_p50": ratio(
             res["server"]["retrieve"]["p50"], res["embedded"]["retrieve"]["p50"]
         ),
@@ -115,8 +129,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             res["embedded_store_query"]["retrieve"]["p50"], res["embedded"]["retrieve"]["p50"]
         ),
     }
-    print(f"  ratios: {run['ratios']}")
-    return run.finish()
 
 
 if __name__ == "__main__":
