@@ -19,8 +19,14 @@ MAX_LINES = 400
 # Research tools that measure the library's internals by design: their imports of library
 # submodules are allowed (names from the packages themselves must still be public).
 WHITE_BOX: dict[str, str] = {
-    "evals/tune_cut.py": "fits the list decision's weights on its own features "
-    "(assistant.decision, assistant.questions.classify)",
+    "evals/tune_items.py": "fits the list decision's weights on its own features "
+    "(assistant.decision.hit_signals, assistant.questions.classify)",
+    "evals/tier_fit.py": "fits the list decision's weights on its own features "
+    "(assistant.decision.rank_order/tier_features)",
+    "evals/tier_figures.py": "fits the list decision's weights on its own features "
+    "(assistant.decision.rank_order/tier_features/TIER_FEATURES)",
+    "evals/tune_steps.py": "fits the list decision's weights on its own features "
+    "(assistant.decision.rank_order/TIER_FEATURES)",
     "evals/map_choice.py": "compares the map's clustering and projection methods "
     "(assistant.library_map.cluster/project/paper_vectors)",
     "benchmarks/scale_probe.py": "times the BM25 index build (assistant.lexical.LexicalIndex) "
