@@ -315,6 +315,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"paperlens: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("paperlens: interrupted - re-run the same command to finish; nothing is duplicated",
-              file=sys.stderr)
+        print(f"paperlens: interrupted - {_after_interrupt(args)}", file=sys.stderr)
         return 130
+
+
+def _after_interrupt(args: argparse.Namespace) -> str:
+    """What an interrupted command left: ingest resumes on a re-run, an eval starts over."""
+    if getattr(args, "command", None) == "eval":
+        out = getattr(args, "out", None) or "the output folder"
+        return (f"the questions scored so far are in {out}/records.jsonl; "
+                "a re-run starts the eval over")
+    return "re-run the same command to finish; nothing is duplicated"

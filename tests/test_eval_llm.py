@@ -145,7 +145,8 @@ def test_llm_mode_reports_what_the_endpoint_was_asked(fake_llm, tmp_path: Path):
 
 
 def test_a_run_cut_short_keeps_the_questions_it_scored(fake_llm, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch):
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]):
     scored: list[str] = []
     score = runner.score_answer
 
@@ -157,6 +158,10 @@ def test_a_run_cut_short_keeps_the_questions_it_scored(fake_llm, tmp_path: Path,
 
     monkeypatch.setattr(runner, "score_answer", score_then_stop)
     assert run(tmp_path, 3, "llm") == 130
+    # The eval does not resume (a re-run starts over), so it must not say it does.
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"paperlens: interrupted - the questions scored so far are in {tmp_path}/records.jsonl;"
+        " a re-run starts the eval over")
     assert not (tmp_path / "results.json").exists()
     records = read_records(tmp_path)
     assert [r["id"] for r in records] == scored == [q.id for q in TEST_HALF[:2]]
