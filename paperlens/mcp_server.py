@@ -32,6 +32,7 @@ from pydantic import Field
 
 from assistant import ConfigError, PaperLensError, Settings, get_settings
 
+from .auth import ui_credentials
 from .mcp_tools import MAX_K, LibraryTools, PaperFilters
 
 log = logging.getLogger(__name__)
@@ -222,13 +223,7 @@ def serve(transport: Literal["stdio", "http"] = "stdio", *, host: str = "127.0.0
           port: int = DEFAULT_HTTP_PORT, settings: Settings | None = None) -> None:
     """Run the MCP server until its client disconnects (stdio) or it is stopped (HTTP)."""
     settings = get_settings(settings)
-    auth = None
-    if settings.ui.auth_user or settings.ui.auth_password:
-        if not (settings.ui.auth_user and settings.ui.auth_password):
-            raise ConfigError(
-                "Basic auth needs both PAPERLENS_UI__AUTH_USER and PAPERLENS_UI__AUTH_PASSWORD."
-            )
-        auth = (settings.ui.auth_user, settings.ui.auth_password.get_secret_value())
+    auth = ui_credentials(settings)
     if transport == "http" and host not in _LOOPBACK and auth is None:
         raise ConfigError(
             f"Serving MCP on {host} would open the library to the network without a password - "

@@ -7,8 +7,9 @@ from typing import Any
 
 import gradio as gr
 
-from assistant import Assistant, ConfigError, Settings, get_settings
+from assistant import Assistant, Settings, get_settings
 
+from ..auth import ui_credentials
 from .app import build_app
 from .exports import EXPORT_DIR
 from .layout import asset
@@ -31,13 +32,7 @@ def serve(
 ) -> tuple[Any, str, str]:
     """Launch ``demo`` with paperlens' server options (address, auth, upload limit, theme)."""
     settings = get_settings(settings)
-    auth = None
-    if settings.ui.auth_user or settings.ui.auth_password:
-        if not (settings.ui.auth_user and settings.ui.auth_password):
-            raise ConfigError(
-                "Basic auth needs both PAPERLENS_UI__AUTH_USER and PAPERLENS_UI__AUTH_PASSWORD."
-            )
-        auth = (settings.ui.auth_user, settings.ui.auth_password.get_secret_value())
+    auth = ui_credentials(settings)
     demo.queue(default_concurrency_limit=1)
     return demo.launch(
         server_name=settings.host,
