@@ -18,7 +18,7 @@ from assistant.types import IngestReport, Paper
 
 from .metadata import add_unmatched, attach_metadata, merge_listings
 from .parsers import parse_file
-from .records import MetadataRecord, file_sha256
+from .records import MetadataRecord, ParseResult, file_sha256
 from .zotero import DATABASE as ZOTERO_DB
 
 # Attachments read as a paper's text (a reference manager's web snapshots are not papers).
@@ -114,17 +114,11 @@ def _read_one(
     f: Path, report: IngestReport, out: ReadResult, limits: IngestSettings | None,
     known_files: Mapping[str, str] | None = None,
 ) -> None:
-    try:
-        result = parse_file(f, limits=limits)
-    except IngestError as exc:
-        report.skipped.append((exc.path, exc.reason))
+    result = _parse(f, report, limits)
+    if result is None:
         return
-    report.files_read += 1
-    for problem in result.problems:
-        report.skipped.append((str(f), problem.split(": ", 1)[-1]))
     for paper in result.papers:
-        seen = out.papers.get(paper.id)
-        out.papers[paper.id] = paper if seen is None else merge_listings(seen, paper)
+        _keep(out, paper)
     out.metadata.extend(
         (
             f,
@@ -164,20 +158,31 @@ def _read_attachment(
                 out.known.setdefault(pid, path.name)
             report.files_read += 1
             return replace(record, paper_id=pid)
-        try:
-            result = parse_file(path, limits=limits)
-        except IngestError as exc:
-            report.skipped.append((exc.path, exc.reason))
-            continue
-        report.files_read += 1
-        for problem in result.problems:
-            report.skipped.append((str(path), problem.split(": ", 1)[-1]))
-        if result.papers:
-            paper = result.papers[0]
-            seen = out.papers.get(paper.id)
-            out.papers[paper.id] = paper if seen is None else merge_listings(seen, paper)
-            return replace(record, paper_id=paper.id)
+        result = _parse(path, report, limits)
+        if result is not None and result.papers:
+            _keep(out, result.papers[0])
+            return replace(record, paper_id=result.papers[0].id)
     return record
+
+
+def _parse(path: Path, report: IngestReport, limits: IngestSettings | None) -> ParseResult | None:
+    """``path`` parsed, with its entries' problems reported; None (reported in one line)
+    when the file cannot be read at all."""
+    try:
+        result = parse_file(path, limits=limits)
+    except IngestError as exc:
+        report.skipped.append((exc.path, exc.reason))
+        return None
+    report.files_read += 1
+    for problem in result.problems:
+        report.skipped.append((str(path), problem.split(": ", 1)[-1]))
+    return result
+
+
+def _keep(out: ReadResult, paper: Paper) -> None:
+    """Add ``paper`` to what was read, merged with an earlier listing of the same paper."""
+    seen = out.papers.get(paper.id)
+    out.papers[paper.id] = paper if seen is None else merge_listings(seen, paper)
 
 
 def read_papers(files: Sequence[Path], report: IngestReport) -> list[Paper]:
