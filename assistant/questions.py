@@ -60,7 +60,8 @@ _NARROW = re.compile(
 _MIN_NAME = 4
 # Names a paper gives its method in the abstract: "we present LLAMBO", "(MOREC)".
 _DEFINED = re.compile(
-    r"\b(?:propose|proposes|present|presents|introduce|introduces|called|dubbed|named|termed)\s+"
+    r"\b(?:propose|proposes|present|presents|introduce|introduces|develop|develops|build|builds|"
+    r"design|designs|release|releases|called|dubbed|named|termed)\s+"
     r"(?:a\s+|an\s+|the\s+)?(?:novel\s+|new\s+)?([A-Z][\w+-]*[A-Z0-9+][\w+-]*)"
     r"|\(([A-Z][\w+-]*[A-Z0-9][\w+-]*)\)"
 )

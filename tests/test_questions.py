@@ -29,3 +29,26 @@ def test_written_by_a_model_is_a_topic_not_a_question_about_authors(question):
 ])
 def test_written_by_people_is_still_a_metadata_question(question):
     assert classify(question, NO_NAMES).kind == "metadata"
+
+
+def _paper(pid: str, title: str, abstract: str):
+    from assistant.types import Paper
+
+    return Paper(id=pid, title=title, abstract=abstract)
+
+
+def test_a_name_the_abstract_gives_its_system_names_the_paper():
+    # q166 of the eval set: "we develop ENAMEL (...)", a benchmark whose title does not
+    # carry the name; "ENAMEL's" was not seen as naming it, so the question got a topic
+    # list instead of the named paper's "the abstract does not say".
+    names = PaperNames([
+        _paper("p1", "How Efficient is LLM-Generated Code?",
+               "In this work, we develop ENAMEL (EfficeNcy AutoMatic EvaLuator), a benchmark."),
+        _paper("p2", "Tree Search for Planning",
+               "We build a planner and design Monte Carlo rollouts for it."),
+    ])
+    info = classify("On which GPU or CPU model were ENAMEL's code efficiency measurements run?",
+                    names)
+    assert [n.paper_id for n in info.named] == ["p1"]
+    # A capitalised ordinary word after "design" is no name: "Monte" needs a capital inside.
+    assert not classify("Which papers use Monte Carlo rollouts?", names).named
