@@ -42,6 +42,12 @@ _METADATA_FIELDS = {
     "published": "venue",
 }
 NOT_STATED_COVERAGE = 0.5
+# A question whose answer is a figure: "how many GPUs", "which momentum value" (q165).
+_WANTS_NUMBER = re.compile(
+    r"\bhow\s+(much|many|long|large|big|fast)\b"
+    r"|\b(which|what)\s+([\w-]+\s+){0,2}(values?|numbers?|percentages?|amounts?)\b",
+    re.IGNORECASE,
+)
 # Opens the "may also be relevant" block under a list: what follows supports nothing above.
 SECOND_TIER_HEAD = "May also be relevant (an uncertain match, not part of the answer above):"
 
@@ -206,7 +212,7 @@ def _not_stated(hit: PaperHit, question: str, name: str, lex: LexicalIndex) -> b
     if hit.passage is not None:
         have |= set(terms(hit.passage.text))
     best = sum(lex.idf(t) for t in qterms if t in have) / total
-    wants_number = bool(re.search(r"\bhow\s+(much|many|long|large|big|fast)\b", question, re.I))
+    wants_number = bool(_WANTS_NUMBER.search(question))
     has_number = any(re.search(r"\d", s.text) for s in hit.sentences)
     return best < NOT_STATED_COVERAGE or (wants_number and not has_number)
 

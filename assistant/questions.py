@@ -58,6 +58,8 @@ _NARROW = re.compile(
     r"\b(of\s+(those|these|them)|among\s+(those|these|them)|which\s+one)\b", re.IGNORECASE
 )
 _MIN_NAME = 4
+# "the layer-adaptive weight pruning paper": a phrase of one paper's title, then "paper".
+_TITLE_PHRASE = re.compile(r"\bthe\s+([\w'+-]+(?:\s+[\w'+-]+){1,7})\s+paper\b", re.IGNORECASE)
 # Names a paper gives its method in the abstract: "we present LLAMBO", "(MOREC)".
 _DEFINED = re.compile(
     r"\b(?:propose|proposes|present|presents|introduce|introduces|develop|develops|build|builds|"
@@ -80,11 +82,13 @@ class NamedPaper:
 
 
 class PaperNames:
-    """Finds papers named in a question by title or by the short name before a colon."""
+    """Finds papers named in a question: by title, by the short name before a colon, by a
+    name the abstract gives its system, or as "the <words of one title> paper"."""
 
     def __init__(self, papers: Iterable[Paper]):
         self.exact: list[tuple[str, str]] = []  # (normalised name, paper id)
         self.short: list[tuple[re.Pattern[str], str, str]] = []  # case-sensitive short names
+        self.titles: list[tuple[str, str]] = []  # (normalised title, paper id)
         papers = list(papers)
         defined: dict[str, set[str]] = {}
         for p in papers:
@@ -105,6 +109,7 @@ class PaperNames:
         for p in papers:
             title = re.sub(r"\$[^$]*\$", lambda m: m.group(0).strip("$"), p.title)
             self.exact.append((_norm(title), p.id))
+            self.titles.append((_norm(title), p.id))
             head = title.split(":", 1)[0].strip() if ":" in title else ""
             if head and len(head.split()) <= 6:
                 if len(head.split()) > 1 and len(_norm(head).strip()) >= _MIN_NAME:
@@ -132,6 +137,7 @@ class PaperNames:
                 while pos >= 0:
                     found.append(NamedPaper(pid, head, pos, pos + len(name)))
                     pos = q.find(name, pos + 1)
+        found += self._title_phrases(question, q)
         found.sort(key=lambda n: (n.start, -(n.end - n.start)))
         kept: list[NamedPaper] = []
         for n in found:
@@ -143,6 +149,26 @@ class PaperNames:
             if not inside and all(k.paper_id != n.paper_id for k in kept):
                 kept.append(n)
         return kept
+
+    def _title_phrases(self, question: str, q: str) -> list[NamedPaper]:
+        """Papers a question calls "the <words of its title> paper", when the words (two
+        or more, in order) are in exactly one title: "the generalized Polyak step size
+        paper" names "Generalized Polyak Step Size for First Order Optimization ..."."""
+        found = []
+        for m in _TITLE_PHRASE.finditer(question):
+            words = m.group(1).split()
+            # The longest tail of the phrase that one title holds: "the CVaR RL paper" may
+            # carry words of the question's own before the title's.
+            for i in range(len(words) - 1):
+                phrase = _norm(" ".join(words[i:]))
+                ids = {pid for title, pid in self.titles if phrase in title}
+                if len(ids) == 1:
+                    pos = q.find(phrase)
+                    found.append(NamedPaper(ids.pop(), phrase.strip(), pos, pos + len(phrase)))
+                    break
+                if ids:
+                    break  # several titles hold it: no name, not a shorter one either
+        return found
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,22 @@ def test_detail_no_abstract_gives_is_not_invented(bot):
     assert "does not state this" in answer.text
 
 
+def test_a_value_the_abstract_does_not_give_is_not_stated(bot):
+    # q165 of the eval set (tuning half): the paper named by its title's words, and a value
+    # asked for that its abstract never gives; the abstract's momentum sentences were
+    # quoted as if they answered it.
+    answer = ask_fresh(
+        bot,
+        "Which momentum value does the generalized Polyak step size paper use in its "
+        "large-scale experiments?",
+    )
+    assert answer.kind == "single" and not answer.answerable
+    assert "does not state this" in answer.text
+    assert [c.paper_id for c in answer.citations][:1] == [
+        paper_id("Generalized Polyak Step Size for First Order Optimization with Momentum")
+    ]
+
+
 def test_comparison_quotes_each_side(bot):
     answer = ask_fresh(bot, "How do SqueezeLLM and VQ4DiT differ in their quantization approach?")
     assert answer.kind == "comparison"

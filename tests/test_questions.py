@@ -52,3 +52,28 @@ def test_a_name_the_abstract_gives_its_system_names_the_paper():
     assert [n.paper_id for n in info.named] == ["p1"]
     # A capitalised ordinary word after "design" is no name: "Monte" needs a capital inside.
     assert not classify("Which papers use Monte Carlo rollouts?", names).named
+
+
+TITLED = PaperNames([
+    _paper("gp", "Generalized Polyak Step Size for First Order Optimization with Momentum", "."),
+    _paper("pg", "Enhancing Policy Gradient with the Polyak Step-Size Adaption", "."),
+    _paper("w1", "Efficient Joint Optimization of Layer-Adaptive Weight Pruning", "."),
+    _paper("w2", "Structurally Prune Anything", "."),
+])
+
+
+@pytest.mark.parametrize(("question", "named"), [
+    # q165 of the eval set (tuning half): answered with a topic list, not the paper's answer.
+    ("Which momentum value does the generalized Polyak step size paper use?", ["gp"]),
+    # q142 (tuning half): only the first of the two compared papers was found.
+    ("How do Structurally Prune Anything and the layer-adaptive weight pruning paper differ?",
+     ["w2", "w1"]),
+    # Words of the question before the title's: the longest tail one title holds.
+    ("What does the sparse layer-adaptive weight pruning paper remove?", ["w1"]),
+    # Two titles hold "Polyak step size": no name, and no shorter one either.
+    ("Which step does the Polyak step size paper take?", []),
+    # Not a title's words.
+    ("What does the reward hacking paper say?", []),
+])
+def test_the_title_words_paper_names_the_one_paper_whose_title_holds_them(question, named):
+    assert classify(question, TITLED).named_ids == named
