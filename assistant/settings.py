@@ -32,9 +32,9 @@ OFFLINE_ENV = {
 
 # Fitted by `python -m evals.tune_cut` (evals/tier_model.json holds the fit and its figures).
 TIER_WEIGHTS: tuple[float, ...] = (
-    1.91333, 2.04903, 0.72338, 2.56403, 1.18851, 0.68122,
-    -0.62135, -0.27216, -0.33286, 0.4068, 1.4775, 0.09207,
-    0.34843, 0.12803, -0.09324, 0.31103, 5.81596, -5.75168,
+    2.24815, 2.06898, 0.6921, 2.74421, 1.46344, 0.66818,
+    -0.62729, -0.42916, -0.60205, 0.45174, 1.67019, 0.16696,
+    0.40857, 0.09414, -0.09812, 0.21371, 8.60895, -6.23732,
 )
 
 
@@ -130,7 +130,7 @@ class RetrievalSettings(BaseModel):
         60.0, gt=0, description="The k of reciprocal-rank fusion (1 / (k + rank))."
     )
     pool: int = Field(
-        20, ge=1, description="Candidates of the ranking the list decision considers."
+        30, ge=1, description="Candidates of the ranking the list decision considers."
     )
     tier_weights: tuple[float, ...] = Field(
         TIER_WEIGHTS,
@@ -144,25 +144,25 @@ class RetrievalSettings(BaseModel):
         "candidate's probability reaches `accept_threshold`. Otherwise second tier only.",
     )
     accept_threshold: float = Field(
-        0.825, ge=0, le=1,
+        0.875, ge=0, le=1,
         description="Probability the best candidate needs for the question to get a main list "
         "at all (below it the library is not sure it has the topic: second tier only).",
     )
     main_threshold: float = Field(
-        0.575, ge=0, le=1,
+        0.625, ge=0, le=1,
         description="Probability of relevance a paper needs to be in the main list.",
     )
     second_threshold: float = Field(
-        0.05, ge=0, le=1,
+        0.005, ge=0, le=1,
         description="Probability a paper needs to be shown as 'may also be relevant' (uncertain).",
     )
     uncertain_threshold: float = Field(
-        0.425, ge=0, le=1,
+        0.45, ge=0, le=1,
         description="Probability a paper needs to be offered as 'may also be relevant' when the "
         "question got no main list (the library may not cover the topic at all).",
     )
     uncertain_dense: float = Field(
-        0.3,
+        0.25,
         description="A question without a main list may still offer a paper at "
         "`second_threshold` when its best chunk's cosine similarity before feedback reaches "
         "this (paraphrased questions); others need `uncertain_threshold`.",
@@ -171,12 +171,12 @@ class RetrievalSettings(BaseModel):
     # Absolute evidence a second-tier paper needs besides its probability (issue 12),
     # chosen by grouped k-fold CV on the tuning half (`python -m evals.tune_cut`).
     second_lexical: float = Field(
-        0.0, ge=-1, le=1,
+        0.1, ge=-1, le=1,
         description="A 'may also be relevant' paper must match more than this share of the "
         "question's terms, or reach `second_dense` (-1: every paper passes).",
     )
     second_dense: float = Field(
-        0.42, ge=-1, le=2,
+        0.6, ge=-1, le=2,
         description="...or its best chunk's similarity to the question before feedback must "
         "reach this (-1: every paper passes; above 1: only the lexical condition).",
     )
