@@ -168,11 +168,12 @@ def answer_list(question: str, retrieval: Retrieval) -> Draft:
     if not hits:
         return no_paper(question, retrieval)
     plural = len(hits) != 1
-    if retrieval.semantic_only:
-        # Matched on meaning alone: about 0.6 of such lists are relevant on the eval set.
+    if retrieval.semantic_only or retrieval.confidence == "likely":
+        # Accepted on weaker evidence: say how sure the list is instead of denying it.
         lines = [
-            f"{len(hits)} paper{'s' if plural else ''} may address this (matched by "
-            "meaning, not wording):"
+            f"{'These' if plural else 'This'} {len(hits)} paper{'s' if plural else ''} "
+            f"appear{'' if plural else 's'} to address this (a moderate match, found by "
+            "meaning more than by wording: check the quotes):"
         ]
     else:
         lines = [
@@ -276,8 +277,8 @@ def answer_single_fallback(question: str, hit: PaperHit, retrieval: Retrieval) -
 
 def no_paper(question: str, retrieval: Retrieval) -> Draft:
     """Nothing clearly relevant. With a second tier, the closest papers are offered as an
-    uncertain match; without one, say the library has nothing, and name the nearest
-    topics without citing them."""
+    uncertain match; without one, say the library has nothing (the candidates considered
+    stay in the sources, marked not relevant)."""
     if retrieval.second:
         more, cites = _second_tier(retrieval, 0)
         text = "\n".join(
@@ -291,14 +292,9 @@ def no_paper(question: str, retrieval: Retrieval) -> Draft:
         return Draft(
             text, cites, _numbered([], retrieval.hits, second=retrieval.second), "list", False
         )
-    near = [h.paper.title for h in retrieval.hits[:3]]
+    # No paper has evidence of its own: naming the "nearest" titles would only show
+    # unrelated papers (sorting and paging papers for a key-value cache question).
     text = "The library has no paper on this question."
-    if near:
-        text += (
-            " The nearest topics it does have (not answers to the question): "
-            + "; ".join(near)
-            + "."
-        )
     sources = [_source(i + 1, h, relevant=False) for i, h in enumerate(retrieval.hits[:3])]
     return Draft(text, [], sources, "list", False)
 

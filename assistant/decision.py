@@ -1,6 +1,15 @@
 """Which candidates an answer lists: the main list, a "may also be relevant" tier, or none.
 
-Two methods, chosen by ``RetrievalSettings.list_method``:
+Three methods, chosen by ``RetrievalSettings.list_method``:
+- ``rule`` (`decide_rule`, the default): the question is accepted when its best score
+  before feedback reaches ``floor`` or a chunk's similarity reaches ``dense_floor``; then
+  the ranking's first ``max_papers`` papers scoring at least ``gap`` of the best form the
+  main list, and the answer says how sure it is (``confidence``: "sure" at or over
+  ``sure_floor``, else "likely"). The "may also be relevant" tier holds only papers with
+  evidence of their own (`second_evidence`), with no fixed count. Three settings and an
+  evidence bar, chosen by grouped k-fold CV on the tuning half (evals/tune_rule.py): a
+  17-feature model fitted to short keyword questions emptied the main list on questions
+  described in the asker's own words.
 - ``model`` (`decide`): a logistic model over each candidate's signals and its place in
   the question's own score distribution (`TIER_FEATURES`) gives a probability of
   relevance; papers over ``main_threshold`` form the main list, the next ones over
@@ -171,6 +180,71 @@ def decide(hits: list[PaperHit], cfg: RetrievalSettings) -> tuple[list[PaperHit]
     for h in second:
         h.tier = "second"
     return relevant, second
+
+
+def rule_tiers(
+    sig: dict[str, np.ndarray], cfg: RetrievalSettings
+) -> tuple[np.ndarray, list[int], list[int], str]:
+    """`decide_rule` on the candidates' signals: (the ranking, the main list's and the second
+    tier's indices into ``sig``, the confidence). The tuner (evals/tune_rule.py) calls
+    this on stored signals, so what it fits is what the app runs."""
+    order = rank_order(sig, cfg.ranking, cfg.rrf_k)
+    if not len(order):
+        return order, [], [], ""
+    score = sig["score"]
+    main: list[int] = []
+    confidence = ""
+    accepted = (
+        float(sig["first_score"].max()) >= cfg.floor
+        or float(sig["first_dense"].max()) >= cfg.dense_floor
+    )
+    if accepted:
+        best = float(score[order[:3]].max())
+        # Optionally, the logistic model's probability as a further bar for list members.
+        prob = (
+            tier_probability(tier_features(sig, order), cfg.tier_weights)
+            if cfg.rule_threshold > 0 else np.ones(len(score))
+        )
+        # The ranking's first paper always heads an accepted question's list: telling
+        # the user "no paper" above the paper the ranking trusts most is the worst answer.
+        main = [int(order[0])] + [
+            int(i) for i in order[1 : cfg.max_papers]
+            if score[i] >= cfg.gap * best and score[i] >= cfg.main_floor
+            and prob[i] >= cfg.rule_threshold
+        ]
+        confidence = "sure" if float(sig["first_score"].max()) >= cfg.sure_floor else "likely"
+    evidence = (sig["lexical"] > cfg.second_lexical) | (sig["first_dense"] >= cfg.second_dense)
+    chosen = set(main)
+    second = [
+        int(i) for i in order[: cfg.second_depth] if int(i) not in chosen and evidence[i]
+    ][: cfg.second_max]
+    return order, main, second, confidence
+
+
+def decide_rule(
+    hits: list[PaperHit], cfg: RetrievalSettings
+) -> tuple[list[PaperHit], list[PaperHit], str]:
+    """The main list, the "may also be relevant" tier and the answer's confidence.
+
+    Re-orders ``hits`` in place by the configured ranking and sets each hit's ``tier``.
+    Confidence is "sure" when the best score before feedback reaches ``sure_floor``,
+    "likely" when the question is accepted only on weaker evidence, "" when it is not
+    accepted (no main list). A question not accepted may still show its nearest papers
+    in the second tier, each only with evidence of its own (`second_evidence`).
+    """
+    if not hits:
+        return [], [], ""
+    order, main, second, confidence = rule_tiers(hit_signals(hits), cfg)
+    relevant = [hits[i] for i in main]
+    near = [hits[i] for i in second]
+    hits[:] = [hits[i] for i in order]
+    for h in hits:
+        h.prob, h.tier = 0.0, ""
+    for h in relevant:
+        h.tier = "main"
+    for h in near:
+        h.tier = "second"
+    return relevant, near, confidence
 
 
 def accepts(hits: list[PaperHit], cfg: RetrievalSettings) -> bool:

@@ -72,3 +72,6 @@ class Retrieval:
     # "May also be relevant": candidates under the main list's bar but above the second
     # tier's, shown apart and labelled uncertain (never cited as supporting the answer).
     second: list[PaperHit] = field(default_factory=list)
+    # How sure the main list is: "sure" (stated plainly), "likely" (accepted on weaker
+    # evidence: "appear to address it"), "" (no main list).
+    confidence: str = "sure"

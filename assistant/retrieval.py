@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .decision import accepts, cut, decide
+from .decision import accepts, cut, decide, decide_rule
 from .embeddings import Embedder
 from .hits import PaperHit, Retrieval
 from .lexical import Expanded, LexicalIndex
@@ -324,7 +324,7 @@ class Retriever:
     ) -> Retrieval:
         """Feedback, then the list decision (``list_method``), then the best sentences."""
         cfg = self.settings.retrieval
-        if cfg.list_method == "model":
+        if cfg.list_method in ("model", "rule"):
             return self._tiered(query, hits, vectors, sentences_in_memory, timings, t0)
         # Whether the library has anything is decided on the question's own scores;
         # feedback only re-ranks what is kept (it raises every score, the unrelated too).
@@ -352,12 +352,13 @@ class Retriever:
         timings: dict[str, float],
         t0: float,
     ) -> Retrieval:
-        """The two-tier decision: feedback, ranking, then each candidate's probability.
+        """The two-tier decision: feedback, then `decide_rule` (or the model's `decide`).
 
-        Feedback runs for every question (the model sees the scores before and after
-        it); the top ``pool`` candidates of the chosen ranking are ordered by the model's
-        probability; those at or over ``main_threshold`` form the main list, the next
-        ones at or over ``second_threshold`` the "may also be relevant" tier.
+        Feedback runs for every question (the decision sees the scores before and after
+        it). ``rule``: the ranking's papers within ``gap`` of the best when the question is
+        accepted, with the answer's confidence; ``model``: the top ``pool`` candidates
+        ordered by the model's probability, those at or over ``main_threshold`` in the main
+        list, the next ones at or over ``second_threshold`` in the second tier.
         """
         cfg = self.settings.retrieval
         if cfg.feedback_weight > 0 and len(hits) > 1:
@@ -365,11 +366,16 @@ class Retriever:
             feedback(hits, query.vector, vectors, self.library, cfg)
             timings["feedback"] = time.perf_counter() - t
         t = time.perf_counter()
-        relevant, second = decide(hits, cfg)
+        confidence = "sure"
+        if cfg.list_method == "rule":
+            relevant, second, confidence = decide_rule(hits, cfg)
+        else:
+            relevant, second = decide(hits, cfg)
         timings["decide"] = time.perf_counter() - t
         top = hits[: cfg.sentence_papers] if sentences_in_memory else []
         attach_sentences(top, query.vector, query.terms, vectors, self.library)
         timings["retrieve_total"] = time.perf_counter() - t0
         return Retrieval(
-            query.text, query.terms, query.vector, hits, relevant, timings, second=second
+            query.text, query.terms, query.vector, hits, relevant, timings, second=second,
+            confidence=confidence if relevant else "",
         )

@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .list_settings import ListSettings
 
 # Bumped whenever parsing or chunking changes what ends up in the index.
 PARSER_VERSION = "2"
@@ -28,14 +30,6 @@ OFFLINE_ENV = {
     "GRADIO_ANALYTICS_ENABLED": "False",
     "TOKENIZERS_PARALLELISM": "false",
 }
-
-
-# Fitted by `python -m evals.tune_cut` (evals/tier_model.json holds the fit and its figures).
-TIER_WEIGHTS: tuple[float, ...] = (
-    2.24815, 2.06898, 0.6921, 2.74421, 1.46344, 0.66818,
-    -0.62729, -0.42916, -0.60205, 0.45174, 1.67019, 0.16696,
-    0.40857, 0.09414, -0.09812, 0.21371, 8.60895, -6.23732,
-)
 
 
 def _default_data_dir() -> Path:
@@ -67,23 +61,27 @@ class ChunkingSettings(BaseModel):
     chunk_overlap: int = Field(24, ge=0, description="Word pieces shared by neighbouring chunks.")
 
 
-class RetrievalSettings(BaseModel):
+class RetrievalSettings(ListSettings):
+    """How candidates are found and scored; the list decision's settings are inherited
+    from `ListSettings` (assistant/list_settings.py)."""
+
+
     # Calibrated on evals/data/questions.jsonl; see evals/CALIBRATION.md.
     dense_k: int = Field(60, ge=1, description="Papers nominated by dense similarity.")
     lexical_k: int = Field(60, ge=1, description="Papers nominated by BM25.")
     max_papers: int = Field(10, ge=1, description="Most papers an answer lists.")
     floor: float = Field(
-        0.40,
+        0.4,
         description="Paper score under which a paper is not relevant; when the best paper "
         "is under it the library is said to have nothing on the question.",
     )
     gap: float = Field(
-        0.75,
+        0.8,
         description="A paper is kept only while its score is at least this share of the "
         "best paper's score (cuts the list where scores drop).",
     )
     dense_floor: float = Field(
-        0.42,
+        0.4,
         description="A question is also answered when some chunk's cosine similarity with it "
         "reaches this, even if its combined score is under `floor` (questions worded unlike "
         "the library have little lexical overlap).",
@@ -113,72 +111,6 @@ class RetrievalSettings(BaseModel):
     )
     sentence_papers: int = Field(
         15, ge=1, description="Top papers whose sentences are scored for quoting."
-    )
-    # The two-tier list decision (issue 12), fitted by `python -m evals.tune_cut` with
-    # grouped k-fold cross-validation on the tuning half of the eval set.
-    list_method: Literal["model", "gap"] = Field(
-        "model",
-        description="'model': a logistic model over each candidate's signals decides the main "
-        "list and the 'may also be relevant' tier; 'gap': the older cut under `floor` and `gap`.",
-    )
-    ranking: Literal["weighted", "rrf", "rrf3"] = Field(
-        "rrf3",
-        description="Candidate order before the decision: the weighted score, reciprocal-rank "
-        "fusion of BM25 and dense ranks ('rrf'), or of those and the weighted score ('rrf3').",
-    )
-    rrf_k: float = Field(
-        60.0, gt=0, description="The k of reciprocal-rank fusion (1 / (k + rank))."
-    )
-    pool: int = Field(
-        30, ge=1, description="Candidates of the ranking the list decision considers."
-    )
-    tier_weights: tuple[float, ...] = Field(
-        TIER_WEIGHTS,
-        description="Logistic weights of `assistant.decision.TIER_FEATURES`, then the bias "
-        "(fitted by evals/tune_cut.py; evals/tier_model.json records the fit).",
-    )
-    accept_rule: Literal["floor", "model"] = Field(
-        "model",
-        description="Whether a question gets a main list at all: 'floor': its best score before "
-        "feedback reaches `floor` or a chunk's similarity reaches `dense_floor`; 'model': the best "
-        "candidate's probability reaches `accept_threshold`. Otherwise second tier only.",
-    )
-    accept_threshold: float = Field(
-        0.875, ge=0, le=1,
-        description="Probability the best candidate needs for the question to get a main list "
-        "at all (below it the library is not sure it has the topic: second tier only).",
-    )
-    main_threshold: float = Field(
-        0.625, ge=0, le=1,
-        description="Probability of relevance a paper needs to be in the main list.",
-    )
-    second_threshold: float = Field(
-        0.005, ge=0, le=1,
-        description="Probability a paper needs to be shown as 'may also be relevant' (uncertain).",
-    )
-    uncertain_threshold: float = Field(
-        0.45, ge=0, le=1,
-        description="Probability a paper needs to be offered as 'may also be relevant' when the "
-        "question got no main list (the library may not cover the topic at all).",
-    )
-    uncertain_dense: float = Field(
-        0.25,
-        description="A question without a main list may still offer a paper at "
-        "`second_threshold` when its best chunk's cosine similarity before feedback reaches "
-        "this (paraphrased questions); others need `uncertain_threshold`.",
-    )
-    second_max: int = Field(5, ge=0, description="Most papers in the 'may also be relevant' tier.")
-    # Absolute evidence a second-tier paper needs besides its probability (issue 12),
-    # chosen by grouped k-fold CV on the tuning half (`python -m evals.tune_cut`).
-    second_lexical: float = Field(
-        0.1, ge=-1, le=1,
-        description="A 'may also be relevant' paper must match more than this share of the "
-        "question's terms, or reach `second_dense` (-1: every paper passes).",
-    )
-    second_dense: float = Field(
-        0.6, ge=-1, le=2,
-        description="...or its best chunk's similarity to the question before feedback must "
-        "reach this (-1: every paper passes; above 1: only the lexical condition).",
     )
     version_check_seconds: float = Field(
         1.0, ge=0,

@@ -151,12 +151,14 @@ def test_floors_report_figures_under_the_floor_and_over_the_ceiling():
 
 
 # --- the eval on the bundled library -------------------------------------------------
-@pytest.mark.timeout(1800)  # 175 questions with the offline judge: ~10-17 min on 2 busy cores
+# The floors read the test half only (never tuned on), so only it is run: 224 of the 450
+# questions with the offline judge, ~10-20 min on 2 busy cores.
+@pytest.mark.timeout(1800)
 def test_extractive_eval_on_the_bundled_library_stays_above_the_floors(
     bundled_library, tmp_path: Path
 ):
     settings, _report = bundled_library
-    questions = load_questions()
+    questions = [q for q in load_questions() if q.split == "test"]
     results = run_eval(
         settings, questions, out=tmp_path, baseline=False, calibration=False, progress=False
     )
@@ -165,9 +167,7 @@ def test_extractive_eval_on_the_bundled_library_stays_above_the_floors(
     assert json.loads((tmp_path / "results.json").read_text())["questions"] == len(questions)
     report = (tmp_path / "report.md").read_text()
     assert "citation relevance" in report and "faithfulness" in report
-    # Both halves side by side; the floors read the test half, which was never tuned on.
-    assert "## Tuning half and test half" in report
-    assert set(results["summary"]["splits"]) == {"tune", "test"}
+    assert set(results["summary"]["splits"]) == {"test"}
     failures = check_floors(results["summary"], json.loads(FLOORS.read_text()))
     assert not failures, "\n".join(failures)
 

@@ -176,6 +176,8 @@ def test_a_second_tier_paper_needs_shared_words_or_closeness_before_feedback():
 
 
 def test_the_fitted_model_file_matches_the_settings_defaults():
+    """The model's weights and its own thresholds are the fit's; the main list's bar and the
+    second tier's evidence are now the list rule's (evals/rule_model.json, tests/test_lists.py)."""
     chosen = json.loads(MODEL_FILE.read_text())["chosen"]
     cfg = RetrievalSettings()
     assert list(cfg.tier_weights) == chosen["tier_weights"]
@@ -186,12 +188,22 @@ def test_the_fitted_model_file_matches_the_settings_defaults():
         "main_threshold",
         "second_threshold",
         "uncertain_threshold",
-        "second_lexical",
-        "second_dense",
         "uncertain_dense",
     ):
         assert getattr(cfg, key) == chosen[key], key
-    assert cfg.list_method == "model"
+
+
+def model_settings(settings: Settings, **extra: object) -> Settings:
+    """``settings`` with the list decided by the fitted model (method 'model'), as fitted."""
+    chosen = json.loads(MODEL_FILE.read_text())["chosen"]
+    fitted = {k: chosen[k] for k in ("main_threshold", "second_lexical", "second_dense")}
+    return settings.model_copy(
+        update={
+            "retrieval": settings.retrieval.model_copy(
+                update={"list_method": "model", **fitted, **extra}
+            )
+        }
+    )
 
 
 # --- the wire form, the CLI and the UI ----------------------------------------------
@@ -328,7 +340,7 @@ def test_eval_summary_reports_each_half_and_floors_read_the_test_half():
 @pytest.fixture(scope="module")
 def bot(bundled_library) -> Assistant:
     settings, _ = bundled_library
-    return Assistant(settings)
+    return Assistant(model_settings(settings))
 
 
 def test_second_tier_is_shown_apart_and_never_cited_as_support(bot):
@@ -354,12 +366,7 @@ def test_second_tier_is_shown_apart_and_never_cited_as_support(bot):
 
 def test_when_strict_evidence_fails_the_closest_papers_are_offered_as_uncertain(bundled_library):
     settings, _ = bundled_library
-    strict = Settings(
-        **{
-            **settings.model_dump(),
-            "retrieval": {**settings.retrieval.model_dump(), "main_threshold": 1.0},
-        }
-    )
+    strict = model_settings(settings, main_threshold=1.0)
     answer = Assistant(strict).ask("Which papers study speculative decoding?", mode="extractive")
     assert not answer.answerable
     assert answer.text.startswith(

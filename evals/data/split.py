@@ -31,6 +31,7 @@ HALVES = ("tune", "test")
 KEY_ORDER = (
     "id",
     "kind",
+    "style",
     "split",
     "topic_group",
     "question",

@@ -37,10 +37,18 @@ from typing import Any
 
 HEADER_BLOCKS = 5
 KINDS = {"topic", "topic_paraphrase", "single", "comparison", "unanswerable", "metadata"}
+# How a question is asked (reported separately): the field's keywords, the problem in the
+# asker's own words, a re-wording, a sub-topic with a qualifier, a near-miss or far-off
+# unanswerable, one paper's detail, a comparison, a metadata look-up.
+STYLES = {
+    "keyword", "descriptive", "paraphrase", "narrow", "near_miss", "far", "unanswerable",
+    "detail", "comparison", "metadata",
+}
 SPLITS = ("tune", "test")
 REQUIRED = {
     "id": str,
     "kind": str,
+    "style": str,
     "split": str,
     "topic_group": str,
     "question": str,
@@ -170,6 +178,8 @@ def _check_fields(
     questions.add(norm_q)
     if q["kind"] not in KINDS:
         errors.append(f"{where}: unknown kind {q['kind']!r}")
+    if q["style"] not in STYLES:
+        errors.append(f"{where}: unknown style {q['style']!r}")
     if q["split"] not in SPLITS:
         errors.append(f"{where}: split must be one of {SPLITS}, not {q['split']!r}")
     if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", q["topic_group"]):
