@@ -234,12 +234,16 @@ def decide_rule(
     """
     if not hits:
         return [], [], ""
-    order, main, second, confidence = rule_tiers(hit_signals(hits), cfg)
+    sig = hit_signals(hits)
+    order, main, second, confidence = rule_tiers(sig, cfg)
+    # The model's probability still travels with each hit: the LLM combination
+    # (assistant/llm_combine.py) reads it as the offline model's certainty.
+    prob = tier_probability(tier_features(sig, order), cfg.tier_weights)
+    for h, p in zip(hits, prob.tolist(), strict=True):
+        h.prob, h.tier = p, ""
     relevant = [hits[i] for i in main]
     near = [hits[i] for i in second]
     hits[:] = [hits[i] for i in order]
-    for h in hits:
-        h.prob, h.tier = 0.0, ""
     for h in relevant:
         h.tier = "main"
     for h in near:

@@ -94,6 +94,8 @@ def test_shipped_split_is_stable_and_balanced_per_kind():
     assert [q["split"] for q in split.assign(rows)] == [q["split"] for q in rows]
     counts = collections.Counter((q["kind"], q["split"]) for q in rows)
     for kind in {q["kind"] for q in rows}:
-        assert abs(counts[(kind, "tune")] - counts[(kind, "test")]) <= 2, kind
+        # A new question joins its topic's group and half, so a kind can lean a little.
+        total = counts[(kind, "tune")] + counts[(kind, "test")]
+        assert abs(counts[(kind, "tune")] - counts[(kind, "test")]) <= max(2, 0.05 * total), kind
     topic = [q for q in rows if q["kind"] in ("topic", "topic_paraphrase")]
     assert len(rows) >= 165 and len(topic) >= 80

@@ -301,8 +301,14 @@ def scenario(small_library) -> Settings:
     were written for, so they keep testing the combination rule, not the fit.
     """
     settings, _, _ = small_library
+    # Written on the 17-feature model's tiers (list_method "model", its fitted second-tier
+    # evidence), which the combination rule reads: the list rule offers no second tier here.
+    model = {
+        "list_method": "model", "second_threshold": 0.05, "second_lexical": 0.1,
+        "second_dense": 0.6, "main_threshold": 0.625,
+    }
     return settings.model_copy(
-        update={"retrieval": settings.retrieval.model_copy(update={"second_threshold": 0.05})}
+        update={"retrieval": settings.retrieval.model_copy(update=model)}
     )
 
 

@@ -118,6 +118,9 @@ def _score_only(**over: object) -> RetrievalSettings:
         floor=0.4,
         dense_floor=0.42,
         accept_rule="floor",
+        list_method="model",
+        second_lexical=0.1,
+        second_dense=0.6,
     )
     return RetrievalSettings(**{**base, **over})
 
