@@ -60,7 +60,9 @@ def ids(hs: list[PaperHit]) -> list[str]:
     return [h.paper.id for h in hs]
 
 
-SETTINGS = Settings()
+# The combination rule's unit tests read the offline tiers' evidence bars as the 17-feature
+# model fitted them (the list rule turns the lexical route into the second tier off).
+SETTINGS = Settings(retrieval={"list_method": "model", "second_lexical": 0.1, "second_dense": 0.6})
 # Negative controls: judged candidates the offline evidence rules out (under
 # llm.control_prob); a judge must reject them for its "relevant" to count.
 NO = {"far1": False, "far2": False}
