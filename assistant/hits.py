@@ -33,6 +33,8 @@ class PaperHit:
     sentences: list[Sentence] = field(default_factory=list)
     sentence_vectors: np.ndarray | None = None
     sentence_scores: np.ndarray | None = None
+    # Share of the question's terms each sentence has (part of ``sentence_scores``).
+    sentence_overlap: np.ndarray | None = None
     sentence: float = 0.0
     title: float = 0.0
     passage: Passage | None = None

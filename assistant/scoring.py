@@ -156,4 +156,5 @@ def attach_sentences(
             ],
             dtype=np.float32,
         )
+        h.sentence_overlap = overlap
         h.sentence_scores = cos + 0.5 * overlap

@@ -43,14 +43,15 @@ HERE = Path(__file__).resolve().parent
 MODEL_FILE = HERE / "rule_model.json"
 MAX_WRONG_NO = 0.05  # share of answerable questions told "no paper" above a relevant one
 SURE_PRECISION = 0.85  # main-list precision a plainly stated ("sure") list must reach
-GRID_MAIN = {
+GRID_MAIN: dict[str, list[Any]] = {
+    "ranking": ["weighted", "rrf3"],
     "floor": [round(x, 3) for x in np.arange(0.25, 0.601, 0.05)],
     "dense_floor": [0.4, 0.45, 0.5, 2.0],
     "gap": [0.6, 0.7, 0.8, 0.85, 0.9],
     "main_floor": [0.0, 0.55, 0.6],
     "rule_threshold": [0.0, 0.25, 0.4, 0.625],  # 0: the model's probability unused
 }
-GRID_SECOND = {
+GRID_SECOND: dict[str, list[Any]] = {
     "second_lexical": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0],  # 1.0: off (a share > 1)
     "second_dense": [0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 2.0],
 }
@@ -131,13 +132,13 @@ def objective(fig: dict[str, Any]) -> float:
     )
 
 
-def _grid(grid: dict[str, list[float]]) -> list[dict[str, float]]:
+def _grid(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(grid, vals, strict=True)) for vals in itertools.product(*grid.values())]
 
 
 def choose(
-    items: Sequence[Item], base: RetrievalSettings, grid: dict[str, list[float]]
-) -> dict[str, float]:
+    items: Sequence[Item], base: RetrievalSettings, grid: dict[str, list[Any]]
+) -> dict[str, Any]:
     """The grid point with the best objective on ``items`` (ties: the first in grid order)."""
     best, best_val = {}, -np.inf
     for point in _grid(grid):
@@ -147,7 +148,7 @@ def choose(
     return best
 
 
-def choose_all(items: Sequence[Item], base: RetrievalSettings) -> dict[str, float]:
+def choose_all(items: Sequence[Item], base: RetrievalSettings) -> dict[str, Any]:
     """The main list's settings, then the second tier's evidence given them."""
     main = choose(items, base, GRID_MAIN)
     second = choose(items, base.model_copy(update=main), GRID_SECOND)

@@ -190,3 +190,17 @@ def test_a_topic_the_library_lacks_shows_no_unrelated_paper(bot):
     assert not answer.answerable
     assert answer.text == "The library has no paper on this question.", answer.text
     assert answer.citations == ()
+
+
+def test_a_listed_paper_is_quoted_with_the_sentence_that_answers(bot):
+    """Reward Model Ensembles was quoted "RLHF is a standard approach for fine-tuning..."
+    for a question about gaming the reward model: now its overoptimization sentence."""
+    bot.reset()
+    answer = bot.ask(
+        "Which papers try to stop a policy from gaming a learned reward model during "
+        "preference fine-tuning?",
+        mode="extractive",
+    )
+    ensembles = paper_id("Reward Model Ensembles Help Mitigate Overoptimization")
+    quotes = [c.quote for c in answer.citations if c.paper_id == ensembles and c.tier == "main"]
+    assert quotes and "overoptimization" in quotes[0].lower(), answer.text
