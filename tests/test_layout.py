@@ -29,6 +29,8 @@ WHITE_BOX: dict[str, str] = {
     "(assistant.decision.rank_order/TIER_FEATURES)",
     "evals/tune_rule.py": "chooses the list rule's settings by applying the app's own rule to "
     "stored signals (assistant.decision.rule_tiers, assistant.settings.RetrievalSettings)",
+    "evals/quote_choice.py": "scores each sentence as retrieval does and takes the app's quote "
+    "(assistant.scoring.attach_sentences, assistant.answer.quote_scores)",
     "evals/map_choice.py": "compares the map's clustering and projection methods "
     "(assistant.library_map.cluster/project/paper_vectors)",
     "benchmarks/scale_probe.py": "times the BM25 index build (assistant.lexical.LexicalIndex) "
