@@ -22,7 +22,9 @@ ENGLISH_ONLY_MODEL = "all-MiniLM-L6-v2"
 # Venues a question may name ("papers at NeurIPS"): such a question asks for metadata.
 VENUES = ("neurips", "icml", "iclr", "acl", "emnlp", "cvpr", "aaai")
 _METADATA = re.compile(
-    r"\b(who\s+(wrote|authored|are\s+the\s+authors|is\s+the\s+author|developed|proposed)|authors?\b|"
+    r"\b(who\s+(wrote|authored|are\s+the\s+authors|is\s+the\s+author|developed|proposed)|"
+    # "the authors of X", "X's authors?", "authors from": not "what do the authors define".
+    r"authors?\b(?=\s*(of|from|and|list|names?)\b|\s*[?.,;]|\s*$)|(which|what)\s+authors?\b|"
     r"author(ed)?\s+by|written\s+by|venue|conference|journal|workshop|published\s+(in|at|by)|"
     r"publication\s+(year|date|venue)|what\s+year|which\s+year|when\s+was\b.*\b(published|released|written)|"
     r"(from|in|since|before|after)\s+(19|20)\d\d\b|affiliat\w*|institution|universit(y|ies)|"
@@ -45,7 +47,9 @@ _COMPARISON = re.compile(
     re.IGNORECASE,
 )
 _LIST = re.compile(
-    r"\b(which|what)\s+(papers|works|articles|studies|methods|approaches)\b|\bpapers?\s+(on|about)\b|"
+    r"\b(which|what)\s+(papers|works|articles|studies|methods|approaches)\b|\bpapers\s+(on|about)\b|"
+    # "a paper on X" asks for papers; "the Greedy-DiM paper about face morphs" names one.
+    r"\b(a|any|some)\s+paper\s+(on|about)\b|"
     r"\bany\s+papers?\b|\blist\b",
     re.IGNORECASE,
 )

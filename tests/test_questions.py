@@ -31,6 +31,31 @@ def test_written_by_people_is_still_a_metadata_question(question):
     assert classify(question, NO_NAMES).kind == "metadata"
 
 
+@pytest.mark.parametrize("question", [
+    "Who are the authors of SpecTr?",
+    "What are SpecTr's authors?",
+    "Which papers have authors from Google?",
+    "Which authors wrote about RLHF?",
+])
+def test_asking_for_authors_is_a_metadata_question(question):
+    assert classify(question, NO_NAMES).kind == "metadata"
+
+
+def test_the_authors_as_the_subject_of_a_detail_question_is_not_metadata():
+    """q290: "what categories ... do the authors define" asks about the paper's content."""
+    names = PaperNames([_paper("p1", "CodeHalu: Code Hallucinations in LLMs", "We define four.")])
+    info = classify("In the CodeHalu paper, what categories do the authors define?", names)
+    assert info.kind == "single" and [n.paper_id for n in info.named] == ["p1"]
+
+
+def test_the_named_paper_about_a_topic_is_one_paper_and_a_paper_on_a_topic_is_a_list():
+    """q370: "In the Greedy-DiM paper about face morphs, ..." was read as "papers about"."""
+    names = PaperNames([_paper("p1", "Greedy-DiM: Greedy Algorithms for Face Morphs", "We.")])
+    info = classify("In the Greedy-DiM paper about face morphs, how well did it work?", names)
+    assert info.kind == "single"
+    assert classify("Is there a paper on face morphing attacks?", names).kind == "list"
+
+
 def _paper(pid: str, title: str, abstract: str):
     from assistant.types import Paper
 
