@@ -213,36 +213,30 @@ def halves_table(s: dict[str, Any]) -> list[str]:
         return []
     names = list(splits)
     kinds = list(dict.fromkeys(k for h in names for k in splits[h]["by_kind"]))
+    styles = sorted({st for h in names for st in splits[h].get("by_style", {})})
+    groups = [("overall", "overall", "")]
+    groups += [(k, "by_kind", k) for k in kinds]
+    groups += [(f"style {st}", "by_style", st) for st in styles]
     lines = [
         "",
         "## Tuning half and test half",
         "",
         "Settings were chosen by k-fold cross-validation on the **tune** half only "
-        "(evals/tune_cut.py); the **test** half was never tuned on: quote its figures.",
+        "(evals/tune_rule.py); the **test** half was never tuned on: quote its figures.",
         "",
         "| kind | figure | " + " | ".join(names) + " |",
         "|---|---|" + "---|" * len(names),
     ]
-    for kind in ["overall", *kinds]:
+    def group(h: str, where: str, name: str) -> dict[str, Any]:
+        part = splits[h].get(where, {})
+        return part if where == "overall" else part.get(name, {})
+
+    for kind, where, name in groups:
         for key, label in HALVES:
-            vals = [
-                (
-                    splits[h]["overall"]
-                    if kind == "overall"
-                    else splits[h]["by_kind"].get(kind, {})
-                ).get(key)
-                for h in names
-            ]
+            vals = [group(h, where, name).get(key) for h in names]
             if all(v is None for v in vals):
                 continue
-            n = [
-                (
-                    splits[h]["overall"]
-                    if kind == "overall"
-                    else splits[h]["by_kind"].get(kind, {})
-                ).get("n", 0)
-                for h in names
-            ]
+            n = [group(h, where, name).get("n", 0) for h in names]
             lines.append(
                 f"| {kind} (n {'/'.join(map(str, n))}) | {label} | "
                 + " | ".join(_f(v) for v in vals)

@@ -48,6 +48,7 @@ class Question:
     answer_points: tuple[str, ...]
     split: str = ""  # "tune" (settings are chosen on it) or "test" (reported, never tuned on)
     topic_group: str = ""
+    style: str = ""  # how it is asked: keyword, descriptive, paraphrase, near_miss... (README)
 
     @property
     def answerable(self) -> bool:
@@ -71,6 +72,7 @@ def load_questions(path: Path | str = DEFAULT_SET, limit: int | None = None) -> 
                 tuple(q.get("answer_points", ())),
                 q.get("split", ""),
                 q.get("topic_group", ""),
+                q.get("style", ""),
             )
         )
     return out[:limit] if limit else out
@@ -216,6 +218,7 @@ def _ask_all(
             "kind": q.kind,
             "split": q.split,
             "topic_group": q.topic_group,
+            "style": q.style,
             "question": q.question,
             "answer": answer.text,
             "answer_kind": answer.kind,

@@ -94,10 +94,16 @@ def summarise(records: list[dict[str, Any]], judges: list[str]) -> dict[str, Any
 
     def kinds_of(rs: list[dict[str, Any]]) -> dict[str, Any]:
         kinds = list(dict.fromkeys(r["kind"] for r in rs))
-        return {
+        styles = sorted({r["style"] for r in rs if r.get("style")})
+        out = {
             "overall": _group(rs, judges),
             "by_kind": {k: _group([r for r in rs if r["kind"] == k], judges) for k in kinds},
         }
+        if styles:  # how the questions are asked (evals/README.md)
+            out["by_style"] = {
+                st: _group([r for r in rs if r.get("style") == st], judges) for st in styles
+            }
+        return out
 
     out = kinds_of(records)
     halves = [h for h in ("tune", "test") if any(r.get("split") == h for r in records)]

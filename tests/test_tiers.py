@@ -337,6 +337,28 @@ def test_eval_summary_reports_each_half_and_floors_read_the_test_half():
     assert test["by_kind"]["unanswerable"]["second_tier_rate"] == 1.0
     failures = check_floors(s, {"min": {"splits.test.by_kind.topic.list_recall": 0.5}})
     assert failures == ["splits.test.by_kind.topic.list_recall = 0.000, under the floor 0.500"]
+    assert "by_style" not in test  # records without a style: no style groups
+
+
+def test_eval_summary_and_report_give_each_question_style_per_half():
+    from evals.report import halves_table
+
+    def rec(split: str, style: str, recall: float) -> dict:
+        return {
+            "kind": "topic", "split": split, "style": style, "refused": False, "cited": ["a"],
+            "second": [], "no_paper": False, "total_ms": 1.0, "wall_ms": 1.0,
+            "retrieval": {k: 1.0 for k in ("recall@5", "recall@10", "recall@20", "ndcg@10", "mrr")},
+            "list_precision": 1.0, "list_recall": recall, "both_recall": recall,
+        }
+
+    records = [rec("tune", "keyword", 1.0), rec("test", "descriptive", 0.25),
+               rec("test", "keyword", 0.75)]
+    s = summarise(records, [])
+    test = s["splits"]["test"]["by_style"]
+    assert test["descriptive"]["list_recall"] == 0.25 and test["keyword"]["list_recall"] == 0.75
+    assert set(s["splits"]["tune"]["by_style"]) == {"keyword"}
+    table = "\n".join(halves_table(s))
+    assert "| style descriptive (n 0/1) |" in table
 
 
 # --- answers on the real bundled library --------------------------------------------
