@@ -71,9 +71,10 @@ class RetrievalSettings(ListSettings):
     lexical_k: int = Field(60, ge=1, description="Papers nominated by BM25.")
     max_papers: int = Field(10, ge=1, description="Most papers an answer lists.")
     floor: float = Field(
-        0.4,
-        description="Paper score under which a paper is not relevant; when the best paper "
-        "is under it the library is said to have nothing on the question.",
+        0.3,
+        description="Best score before feedback under which (and under `dense_floor`) the "
+        "library is said to have nothing on the question (methods 'rule' and 'gap'); the "
+        "'gap' method also drops papers under it.",
     )
     gap: float = Field(
         0.8,

@@ -4,20 +4,22 @@
 candidates and their signals, `evals.tune_items.collect`), then, with the app's own
 `assistant.decision.rule_tiers` applied to those signals:
 
-1. chooses the main list's settings (``floor``, ``dense_floor``, ``gap``) and then the
-   second tier's evidence (``second_lexical``, ``second_dense``) by grouped k-fold
-   cross-validation on the tuning half (no topic group in both a fold's fitting part and
-   its held-out part): each fold's choice is scored on its held-out part, and those
-   out-of-fold figures are the tuning half's honest estimate;
-2. refits on the whole tuning half, then chooses ``sure_floor`` (the wording "N papers
-   address this" against "these papers appear to address it") as the lowest bar whose
-   "sure" lists reach ``SURE_PRECISION`` on the tuning half;
-3. scores the test half once, per question style, with everything fixed.
+1. chooses the main list's settings (ranking, ``floor``, ``dense_floor``, ``gap``, the
+   member bars) and then the second tier's evidence (``second_lexical``, ``second_dense``)
+   as the grid point with the best objective averaged over topic-grouped folds of the
+   tuning half (`choose`);
+2. estimates that procedure honestly by nesting it: for each of 5 outer folds, the choice
+   is made on the other four and scored on the held-out one (the out-of-fold figures);
+3. makes the choice on the whole tuning half, then sets ``sure_floor`` (the wording "N
+   papers address this" against "these papers appear to address it") as the lowest bar
+   whose "sure" lists reach ``SURE_PRECISION`` on the tuning half;
+4. scores the test half once, per question style, with everything fixed.
 
 The objective puts the user's priorities in order (`objective`): the opening sentence
-right (never "no paper clearly addresses this" above a relevant paper: a hard limit of
-``MAX_WRONG_NO``, and near misses refused), nothing padded (precision of all that is
-shown), then the lists (F1 of main precision and coverage, recall of all shown).
+right (never "no paper" while the ranking's first paper is relevant: a hard limit of
+``MAX_WRONG_NO``; few answerable questions without a list; near misses refused), nothing
+padded (precision of all that is shown), then the lists (F1 of main precision and
+coverage, recall of all shown). A setting that empties lists to look precise loses.
 It writes ``evals/rule_model.json`` with ``--write``.
 """
 
@@ -56,15 +58,17 @@ GRID_SECOND: dict[str, list[Any]] = {
     "second_dense": [0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 2.0],
 }
 SURE_GRID = [round(x, 3) for x in np.arange(0.25, 0.901, 0.025)]
-Tiers = tuple[list[str], list[str], str]
+# (main list, second tier, confidence, the ranking's first paper)
+Tiers = tuple[list[str], list[str], str, str | None]
 
 
 def apply(items: Sequence[Item], cfg: RetrievalSettings) -> list[Tiers]:
     """Each question's (main list, second tier, confidence) as the app decides them."""
-    out = []
+    out: list[Tiers] = []
     for it in items:
-        _, main, second, conf = rule_tiers(it.sig, cfg)
-        out.append(([it.ids[i] for i in main], [it.ids[i] for i in second], conf))
+        order, main, second, conf = rule_tiers(it.sig, cfg)
+        first = it.ids[int(order[0])] if len(order) else None
+        out.append(([it.ids[i] for i in main], [it.ids[i] for i in second], conf, first))
     return out
 
 
@@ -85,11 +89,9 @@ def figures(items: Sequence[Item], tiers: Sequence[Tiers]) -> dict[str, Any]:
     ans = [(it, t) for it, t in zip(items, tiers, strict=True) if it.answerable]
     una = [(it, t) for it, t in zip(items, tiers, strict=True) if not it.answerable]
 
-    def first_shown(t: Tiers) -> str | None:
-        shown = t[0] + t[1]
-        return shown[0] if shown else None
-
-    wrong_no = [not t[0] and first_shown(t) in it.relevant for it, t in ans]
+    # "No paper" while the ranking's first paper is relevant, shown or not: hiding it is
+    # no better than showing it under a denial.
+    wrong_no = [not t[0] and t[3] in it.relevant for it, t in ans]
     shown = [(it, t[0] + t[1]) for it, t in ans]
     sure = [(it, t) for it, t in ans if t[2] == "sure"]
     return {
@@ -110,6 +112,10 @@ def figures(items: Sequence[Item], tiers: Sequence[Tiers]) -> dict[str, Any]:
         "unanswerable_refused": _mean([not t[0] for _, t in una]),
         # Refused, or listed only with the hedged wording ("appear to address it").
         "unanswerable_refused_or_hedged": _mean([t[2] != "sure" for _, t in una]),
+        "opening_wrong": _mean(
+            [float(not t[0]) for _, t in ans]
+            + [1.0 if t[2] == "sure" else 0.5 if t[0] else 0.0 for _, t in una]
+        ),
         "unanswerable_shown_nothing": _mean([not (t[0] or t[1]) for _, t in una]),
     }
 
@@ -120,11 +126,15 @@ def _f1(p: float | None, r: float | None) -> float:
 
 
 def objective(fig: dict[str, Any]) -> float:
-    """Higher is better; the priorities in order, each weighted over the next."""
+    """Higher is better; issue #21's priorities in order, each weighted over the next:
+    "no paper" while the ranking's first paper is relevant stays under ``MAX_WRONG_NO``
+    whatever else is gained; then few answerable questions without a list and near misses
+    refused; nothing padded (precision of all shown); the lists; their recall."""
     wrong = fig["wrong_no_paper"] or 0.0
     refused = fig["unanswerable_refused"]
     return (
         -10.0 * max(0.0, wrong - MAX_WRONG_NO)
+        - 1.0 * (fig["no_main_list"] or 0.0)  # "no paper" on an answerable question: target 0
         + 0.5 * (refused if refused is not None else 1.0)
         + 1.0 * (fig["shown_precision"] or 0.0)
         + _f1(fig["main_precision"], fig["main_coverage"])
@@ -137,12 +147,25 @@ def _grid(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 
 def choose(
-    items: Sequence[Item], base: RetrievalSettings, grid: dict[str, list[Any]]
+    items: Sequence[Item], base: RetrievalSettings, grid: dict[str, list[Any]], k: int = 5
 ) -> dict[str, Any]:
-    """The grid point with the best objective on ``items`` (ties: the first in grid order)."""
+    """The grid point whose objective, averaged over ``k`` topic-grouped folds of ``items``
+    (each fold's questions scored apart), is best (ties: the first in grid order).
+
+    Averaging over folds rather than taking the best on all of ``items`` at once keeps a
+    point that wins on one lucky group of topics from being chosen.
+    """
+    folds = topic_folds(list(items), k)
+    parts = [[i for i, g in enumerate(folds) if g == f] for f in range(k)]
+    parts = [p for p in parts if p]
     best, best_val = {}, -np.inf
     for point in _grid(grid):
-        val = objective(figures(items, apply(items, base.model_copy(update=point))))
+        tiers = apply(items, base.model_copy(update=point))
+        val = float(
+            np.mean(
+                [objective(figures([items[i] for i in p], [tiers[i] for i in p])) for p in parts]
+            )
+        )
         if val > best_val + 1e-12:
             best, best_val = point, val
     return best

@@ -174,9 +174,14 @@ def judged(settings: Any, titles: set[str], batch: int) -> tuple[Any, list[list[
     the candidates (title: best sentence) each judging request showed."""
     llm = {"model": MODEL, "max_retries": 0, "hypothetical_abstract": False,
            "judge_top_n": 20, "judge_batch": batch}
+    # On the 17-feature model's tiers, which leave the judge papers to move on q001: under
+    # the list rule no judged paper sits in a second tier to be promoted from, so the judge
+    # would move nothing and there would be nothing to compare (issue 25's muted LLM).
+    model = {"list_method": "model", "second_lexical": 0.1, "second_dense": 0.6}
     with FakeLLM([Reply()], routes(titles)) as ep:
         s = settings.model_copy(update={"openai_base_url": ep.url,
-                                        "llm": settings.llm.model_copy(update=llm)})
+                                        "llm": settings.llm.model_copy(update=llm),
+                                        "retrieval": settings.retrieval.model_copy(update=model)})
         answer = Assistant(s).ask(TEST_HALF[0].question)
     shown = [[text for _, text in SHOWN.findall(r["messages"][-1]["content"])]
              for r in ep.requests if JUDGE_KEY in r["messages"][0]["content"]]

@@ -185,7 +185,6 @@ def test_the_fitted_model_file_matches_the_settings_defaults():
     cfg = RetrievalSettings()
     assert list(cfg.tier_weights) == chosen["tier_weights"]
     for key in (
-        "ranking",
         "pool",
         "accept_rule",
         "main_threshold",
@@ -199,7 +198,9 @@ def test_the_fitted_model_file_matches_the_settings_defaults():
 def model_settings(settings: Settings, **extra: object) -> Settings:
     """``settings`` with the list decided by the fitted model (method 'model'), as fitted."""
     chosen = json.loads(MODEL_FILE.read_text())["chosen"]
-    fitted = {k: chosen[k] for k in ("main_threshold", "second_lexical", "second_dense")}
+    fitted = {
+        k: chosen[k] for k in ("ranking", "main_threshold", "second_lexical", "second_dense")
+    }
     return settings.model_copy(
         update={
             "retrieval": settings.retrieval.model_copy(
