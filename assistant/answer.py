@@ -190,10 +190,10 @@ def answer_list(question: str, retrieval: Retrieval) -> Draft:
     plural = len(hits) != 1
     if retrieval.semantic_only or retrieval.confidence == "likely":
         # Accepted on weaker evidence: say how sure the list is instead of denying it.
+        head = f"These {len(hits)} papers appear" if plural else "This paper appears"
         lines = [
-            f"{'These' if plural else 'This'} {len(hits)} paper{'s' if plural else ''} "
-            f"appear{'' if plural else 's'} to address this (a moderate match, found by "
-            "meaning more than by wording: check the quotes):"
+            f"{head} to address this (a moderate match, found by meaning more than by "
+            "wording: check the quotes):"
         ]
     else:
         lines = [

@@ -60,6 +60,28 @@ def test_weaker_evidence_is_stated_as_likely_not_denied():
     assert main == [0, 1] and confidence == "likely"
 
 
+def _likely_answer(n: int) -> str:
+    from assistant.answer import answer_list
+    from assistant.hits import PaperHit, Retrieval
+    from assistant.types import Paper, Sentence
+
+    hits = []
+    for i in range(n):
+        text = f"We study topic {i} carefully."
+        hit = PaperHit(Paper(f"p{i}", f"Paper {i}", text), 0.5, 0.5, 0.1, 0.0)
+        hit.sentences = [Sentence(f"p{i}", 0, 0, len(text), text)]
+        hit.sentence_scores = np.asarray([0.5], dtype=np.float32)
+        hits.append(hit)
+    retrieval = Retrieval("q?", [], np.zeros(3), hits, hits, {}, confidence="likely")
+    return answer_list("q?", retrieval).text
+
+
+def test_the_hedged_wording_reads_right_for_one_paper_and_for_several():
+    assert _likely_answer(1).startswith("This paper appears to address this (a moderate match")
+    assert _likely_answer(3).startswith("These 3 papers appear to address this (a moderate")
+    assert "in the library address" not in _likely_answer(3)
+
+
 def test_the_rankings_first_paper_heads_the_list_even_under_the_other_bars():
     cfg = CFG.model_copy(update={"main_floor": 0.95})
     sig = _sig(score=[0.9, 0.88], first_score=[0.7, 0.6], first_dense=[0.5, 0.5])
