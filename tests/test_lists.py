@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from known_papers import SPECULATIVE
 
 from assistant import Assistant
 from assistant.decision import SIGNALS, rule_tiers
@@ -119,19 +120,6 @@ def test_the_chosen_rule_file_matches_the_settings_defaults():
 
 
 # --- questions in a researcher's own words, on the real bundled library --------------
-SPECULATIVE = {
-    paper_id(t)
-    for t in (
-        "SpecDec++: Boosting Speculative Decoding via Adaptive Candidate Lengths",
-        "SpecTr: Fast Speculative Decoding via Optimal Transport",
-        "OPT-Tree: Speculative Decoding with Adaptive Draft Tree Structure",
-        "Recursive Speculative Decoding: Accelerating LLM Inference via Sampling Without "
-        "Replacement",
-        "S2D: Sorted Speculative Decoding For More Efficient Deployment of Nested Large Language "
-        "Models",
-        "Multi-Draft Speculative Sampling: Canonical Architectures and Theoretical Limits",
-    )
-}
 OVEROPTIMIZATION = {
     paper_id(t)
     for t in (

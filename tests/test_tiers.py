@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from known_papers import SPECULATIVE
 
 from assistant import Answer, Assistant
 from assistant.answer import SECOND_TIER_HEAD
@@ -25,23 +26,9 @@ from assistant.types import Citation, Paper, Source
 from evals.runner import Question, score_answer
 from evals.summary import check_floors, summarise
 from evals.tune_cut import MODEL_FILE
-from ingest import paper_id
 from paperlens.cli_format import format_sources
 from paperlens.web.cards import sources_html
 
-SPECULATIVE = {
-    paper_id(t)
-    for t in (
-        "SpecDec++: Boosting Speculative Decoding via Adaptive Candidate Lengths",
-        "SpecTr: Fast Speculative Decoding via Optimal Transport",
-        "OPT-Tree: Speculative Decoding with Adaptive Draft Tree Structure",
-        "Recursive Speculative Decoding: Accelerating LLM Inference via Sampling Without "
-        "Replacement",
-        "S2D: Sorted Speculative Decoding For More Efficient Deployment of Nested Large Language "
-        "Models",
-        "Multi-Draft Speculative Sampling: Canonical Architectures and Theoretical Limits",
-    )
-}
 SECOND_HEAD = "May also be relevant (an uncertain match, not part of the answer above):"
 assert SECOND_HEAD == SECOND_TIER_HEAD
 
