@@ -22,6 +22,8 @@ Three methods, chosen by ``RetrievalSettings.list_method``:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .hits import PaperHit
@@ -129,7 +131,12 @@ def second_evidence(hit: PaperHit, cfg: RetrievalSettings) -> bool:
     over ``second_dense``): feedback pulls the question toward whatever ranked first,
     so the dense score after it is no evidence in such a library.
     """
-    return hit.lexical > cfg.second_lexical or hit.first_dense >= cfg.second_dense
+    return bool(has_evidence(hit.lexical, hit.first_dense, cfg))
+
+
+def has_evidence(lexical: Any, first_dense: Any, cfg: RetrievalSettings) -> Any:
+    """The second tier's evidence test, on one paper's signals or on arrays of them."""
+    return (lexical > cfg.second_lexical) | (first_dense >= cfg.second_dense)
 
 
 def decide(hits: list[PaperHit], cfg: RetrievalSettings) -> tuple[list[PaperHit], list[PaperHit]]:
@@ -213,7 +220,7 @@ def rule_tiers(
             and prob[i] >= cfg.rule_threshold
         ]
         confidence = "sure" if float(sig["first_score"].max()) >= cfg.sure_floor else "likely"
-    evidence = (sig["lexical"] > cfg.second_lexical) | (sig["first_dense"] >= cfg.second_dense)
+    evidence = has_evidence(sig["lexical"], sig["first_dense"], cfg)
     chosen = set(main)
     second = [
         int(i) for i in order[: cfg.second_depth] if int(i) not in chosen and evidence[i]
