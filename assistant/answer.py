@@ -195,6 +195,12 @@ def answer_list(question: str, retrieval: Retrieval) -> Draft:
             f"{head} to address this (a moderate match, found by meaning more than by "
             "wording: check the quotes):"
         ]
+    elif retrieval.confidence == "judged":
+        # The LLM settled the list (assistant/llm_combine.py `decide_by_judge`): say so.
+        lines = [
+            f"{len(hits)} paper{'s' if plural else ''} in the library "
+            f"address{'' if plural else 'es'} this, as judged by the LLM:"
+        ]
     else:
         lines = [
             f"{len(hits)} paper{'s' if plural else ''} in the library "

@@ -75,5 +75,6 @@ class Retrieval:
     # tier's, shown apart and labelled uncertain (never cited as supporting the answer).
     second: list[PaperHit] = field(default_factory=list)
     # How sure the main list is: "sure" (stated plainly), "likely" (accepted on weaker
-    # evidence: "appear to address it"), "" (no main list).
+    # evidence: "appear to address it"), "judged" (settled by a trusted LLM judge),
+    # "" (no main list).
     confidence: str = "sure"

@@ -12,8 +12,10 @@ In LLM mode, for a "which papers ...?" question:
    calls as ``llm.judge_batch`` allows (run concurrently), and replies with the numbers
    of those that address the question. A reply that is not the JSON asked for is retried
    once, then ignored: an unjudged candidate keeps its offline place.
-3. **Combination** (assistant/llm_combine.py `combine`): the offline decision stays the
-   base; the judgments may move papers only as that module's rule allows.
+3. **Combination** (assistant/llm_combine.py): with ``llm.decide`` "judge", a judge that
+   passes the checks asked beside the question (`Probes`) settles the lists over the
+   judged pool (`decide_by_judge`); with "bounded", the offline decision stays the base
+   and the judgments move papers only within it (`combine`).
 
 `assist_list` runs the three for one list question.
 """
@@ -34,9 +36,17 @@ from .errors import LLMUnavailableError
 from .hits import PaperHit, Retrieval
 from .injection import escape_for_prompt, is_injected, source_for_prompt
 from .llm import Completion, LLMClient, run_concurrently
-from .llm_combine import Combined, combine, extra_candidates, judge_pool, judged_retrieval
+from .llm_combine import (
+    Checks,
+    Combined,
+    combine,
+    decide_by_judge,
+    extra_candidates,
+    judge_pool,
+    judged_retrieval,
+)
 from .prompts import load_prompt
-from .settings import Settings
+from .settings import LLMSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +68,11 @@ class RewriteReply(BaseModel):
 
 
 class JudgeReply(BaseModel):
-    """The judge's JSON: the numbers of the candidates that address the question."""
+    """The judge's JSON: the numbers of the candidates that address the question, and of
+    those that answer the check question when one was asked (None when not given)."""
 
     relevant: list[int]
+    check: list[int] | None = None
 
 
 def parse_reply(text: str, model: type[_M]) -> _M | None:
@@ -191,22 +203,39 @@ class Assist:
         return [t for t in dict.fromkeys(texts) if t.lower() != low]
 
     def judge(
-        self, question: str, hits: Sequence[PaperHit], deadline: float | None
-    ) -> dict[str, bool]:
-        """Paper id -> whether the LLM judges it to address ``question``.
+        self,
+        question: str,
+        hits: Sequence[PaperHit],
+        deadline: float | None,
+        check: tuple[str, str] | None = None,
+    ) -> tuple[dict[str, bool], dict[str, bool]]:
+        """Paper id -> whether the LLM judges it to address ``question``; and, for the batch
+        holding the check's paper, paper id -> whether it answers the check question.
+
+        Args:
+            check: (a question whose answer is known, the id of the paper that answers
+                it), asked beside ``question`` in the call that shows that paper.
 
         Candidates of a batch whose reply failed twice are left out (no verdict).
         """
         cfg = self.settings.llm
         if self.failed:
-            return {}
+            return {}, {}
         batches = [
             list(hits[i : i + cfg.judge_batch]) for i in range(0, len(hits), cfg.judge_batch)
         ]
         prompt = load_prompt("judge")
 
-        def one(batch: list[PaperHit]) -> Callable[[], dict[str, bool]]:
-            def call() -> dict[str, bool]:
+        def one(batch: list[PaperHit]) -> Callable[[], tuple[dict[str, bool], dict[str, bool]]]:
+            asks = check is not None and any(h.paper.id == check[1] for h in batch)
+            check_text = escape_for_prompt(check[0]) if asks and check is not None else ""
+
+            def valid(r: JudgeReply) -> bool:
+                # A reply without the check answers is valid; it names no paper for the
+                # check, so the check fails and the offline lists stand.
+                return all(1 <= n <= len(batch) for n in [*r.relevant, *(r.check or [])])
+
+            def call() -> tuple[dict[str, bool], dict[str, bool]]:
                 shown = [
                     {
                         "n": i,
@@ -215,25 +244,25 @@ class Assist:
                     }
                     for i, h in enumerate(batch, 1)
                 ]
-                messages = prompt.render(question=escape_for_prompt(question), papers=shown)
-                reply = self._json(
-                    "judging",
-                    messages,
-                    JudgeReply,
-                    deadline,
-                    check=lambda r: all(1 <= n <= len(batch) for n in r.relevant),
+                messages = prompt.render(
+                    question=escape_for_prompt(question), papers=shown, check=check_text
                 )
+                reply = self._json("judging", messages, JudgeReply, deadline, check=valid)
                 if reply is None:
-                    return {}
-                yes = set(reply.relevant)
-                return {h.paper.id: i in yes for i, h in enumerate(batch, 1)}
+                    return {}, {}
+                yes, named = set(reply.relevant), set(reply.check or [])
+                verdicts = {h.paper.id: i in yes for i, h in enumerate(batch, 1)}
+                checked = {h.paper.id: i in named for i, h in enumerate(batch, 1)} if asks else {}
+                return verdicts, checked
 
             return call
 
         verdicts: dict[str, bool] = {}
-        for part in run_concurrently([one(b) for b in batches], cfg.concurrency):
+        checked: dict[str, bool] = {}
+        for part, named in run_concurrently([one(b) for b in batches], cfg.concurrency):
             verdicts.update(part)
-        return verdicts
+            checked.update(named)
+        return verdicts, checked
 
 
 def judge_text(hit: PaperHit, chars: int) -> str:
@@ -278,7 +307,12 @@ def assist_list(
     texts = assist.rewrite(question, share(0.25))
     extra = extra_candidates(base, search(texts)) if texts else []
     pool = judge_pool(base, extra, cfg.judge_top_n)
-    verdicts = assist.judge(question, pool, share(0.5)) if pool and cfg.judge_top_n else {}
+    if not pool or not cfg.judge_top_n:
+        return base, None
+    probes = Probes.choose(base, pool, cfg) if cfg.decide == "judge" else Probes()
+    verdicts, checked = assist.judge(
+        question, probes.shuffle_in(pool), share(0.5), probes.check
+    )
     log.debug(
         "assist: %d texts, %d extra, %d judged in %.1f s",
         len(texts),
@@ -288,5 +322,68 @@ def assist_list(
     )
     if not verdicts:
         return base, None
-    combined = combine(base, extra, verdicts, assist.settings)
+    if cfg.decide == "judge":
+        combined = decide_by_judge(
+            base, extra, probes.strip(verdicts), probes.checks(verdicts, checked, cfg),
+            assist.settings,
+        )
+    else:
+        combined = combine(base, extra, verdicts, assist.settings)
     return judged_retrieval(base, combined), combined
+
+
+@dataclass
+class Probes:
+    """The checks asked beside a question (issue 25), chosen from its own candidates.
+
+    ``far``: the retriever's last candidates (far from the question), slipped into the
+    judged pool: none should be judged relevant. ``check``: a known-answer question, "which
+    of these papers is about <title>?", for a judged candidate the offline evidence rules
+    out, so a judge that just repeats the question's verdicts misses it.
+    """
+
+    far: list[PaperHit] = field(default_factory=list)
+    check: tuple[str, str] | None = None
+
+    @classmethod
+    def choose(cls, base: Retrieval, pool: Sequence[PaperHit], cfg: LLMSettings) -> Probes:
+        inside = {h.paper.id for h in pool}
+        far = [h for h in reversed(base.hits) if h.paper.id not in inside][: cfg.far_probes]
+        check = None
+        if cfg.title_probe and pool:
+            tiers = {h.paper.id for h in [*base.relevant, *base.second]}
+            probe = next(
+                (
+                    h
+                    for h in reversed(pool)
+                    if h.paper.id not in tiers and h.prob < cfg.judge_control_prob
+                ),
+                pool[-1],
+            )
+            check = (f"Which paper is titled '{probe.paper.title}'?", probe.paper.id)
+        return cls(far, check)
+
+    def shuffle_in(self, pool: Sequence[PaperHit]) -> list[PaperHit]:
+        """``pool`` with the far papers spread through it at fixed, even places."""
+        out = list(pool)
+        for k, h in enumerate(self.far, 1):
+            out.insert(k * len(out) // (len(self.far) + 1), h)
+        return out
+
+    def strip(self, verdicts: dict[str, bool]) -> dict[str, bool]:
+        """The verdicts on the real candidates (a far paper is a probe, never listed)."""
+        far = {h.paper.id for h in self.far}
+        return {pid: v for pid, v in verdicts.items() if pid not in far}
+
+    def checks(
+        self, verdicts: dict[str, bool], checked: dict[str, bool], cfg: LLMSettings
+    ) -> Checks:
+        """The judge's answers to the checks, for `probe_trust`."""
+        title_ok = None
+        if self.check is not None and checked:
+            others = [v for pid, v in checked.items() if pid != self.check[1]]
+            title_ok = checked.get(self.check[1], False) and (
+                sum(others) <= cfg.control_yes_max * max(1, len(others))
+            )
+        far = [verdicts[h.paper.id] for h in self.far if h.paper.id in verdicts]
+        return Checks(title_ok, far)

@@ -28,6 +28,7 @@ REWRITE_KEY = "help search a library"
 JUDGE_KEY = "judge which research papers"
 ANSWER_KEY = "You are paperlens"
 SHOWN = re.compile(r'<source n="(\d+)">(.*?)</source>', re.DOTALL)
+CHECK = re.compile(r"Check question: Which paper is titled '(.*)'\?")
 MODEL = "fake-judge-7b"
 # What the fake reports as each JSON call's usage (a stream reports none: the answer's
 # tokens are estimated by the product, ~4 characters a token, one per streamed piece).
@@ -46,10 +47,15 @@ def judge_naming(titles: set[str]) -> Callable[[dict[str, Any]], Reply]:
     """A scripted judge: the candidates shown whose titles are in ``titles`` are relevant."""
 
     def reply(request: dict[str, Any]) -> Reply:
-        shown = SHOWN.findall(request["messages"][-1]["content"])
+        user = request["messages"][-1]["content"]
+        shown = SHOWN.findall(user)
         # Titles hold ": " too (e.g. "SpecTr: Fast ..."): match whole titles, not up to it.
         yes = [int(n) for n, text in shown if any(text.startswith(f"{t}: ") for t in titles)]
-        return json_reply({"relevant": yes})
+        out: dict[str, Any] = {"relevant": yes}
+        asked = CHECK.search(user)  # the known-answer check (issue 25): answered right
+        if asked:
+            out["check"] = [int(n) for n, text in shown if text.startswith(f"{asked.group(1)}: ")]
+        return json_reply(out)
 
     return reply
 
@@ -172,16 +178,12 @@ def test_a_run_cut_short_keeps_the_questions_it_scored(fake_llm, tmp_path: Path,
 def judged(settings: Any, titles: set[str], batch: int) -> tuple[Any, list[list[str]]]:
     """q001 asked in LLM mode with ``batch`` candidates per judging call: the answer and
     the candidates (title: best sentence) each judging request showed."""
+    # 20 candidates and the 3 far-topic check papers slipped among them (issue 25).
     llm = {"model": MODEL, "max_retries": 0, "hypothetical_abstract": False,
-           "judge_top_n": 20, "judge_batch": batch}
-    # On the 17-feature model's tiers, which leave the judge papers to move on q001: under
-    # the list rule no judged paper sits in a second tier to be promoted from, so the judge
-    # would move nothing and there would be nothing to compare (issue 25's muted LLM).
-    model = {"list_method": "model", "second_lexical": 0.1, "second_dense": 0.6}
+           "judge_top_n": 20, "far_probes": 3, "judge_batch": batch}
     with FakeLLM([Reply()], routes(titles)) as ep:
         s = settings.model_copy(update={"openai_base_url": ep.url,
-                                        "llm": settings.llm.model_copy(update=llm),
-                                        "retrieval": settings.retrieval.model_copy(update=model)})
+                                        "llm": settings.llm.model_copy(update=llm)})
         answer = Assistant(s).ask(TEST_HALF[0].question)
     shown = [[text for _, text in SHOWN.findall(r["messages"][-1]["content"])]
              for r in ep.requests if JUDGE_KEY in r["messages"][0]["content"]]
@@ -191,10 +193,10 @@ def judged(settings: Any, titles: set[str], batch: int) -> tuple[Any, list[list[
 def test_judging_in_batches_judges_each_candidate_once_as_one_call_would(bundled_library):
     settings, _ = bundled_library
     titles = labelled_titles(settings, 1)
-    one, [single] = judged(settings, titles, 20)
+    one, [single] = judged(settings, titles, 23)
     many, batches = judged(settings, titles, 8)
     # The batches run concurrently: they may reach the server in any order.
-    assert len(single) == 20 and sorted(len(b) for b in batches) == [4, 8, 8]
+    assert len(single) == 23 and sorted(len(b) for b in batches) == [7, 8, 8]
     flat = [t for b in batches for t in b]
     assert sorted(flat) == sorted(single)  # each candidate in exactly one batch
     assert many.llm_usage["steps"]["judging"]["calls"] == 3

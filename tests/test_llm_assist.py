@@ -283,6 +283,9 @@ def assisted(settings: Settings, url: str, embedder: Any, **llm: Any) -> Assista
         "timeout": 5.0,
         "max_retries": 0,
         "hypothetical_abstract": False,
+        # These scenarios test the bounded rule (issue 14); a trusted judge deciding the
+        # lists (llm.decide "judge") has its own tests below.
+        "decide": "bounded",
         **llm,
     }
     s = settings.model_copy(
@@ -504,6 +507,151 @@ def test_extractive_mode_makes_no_llm_call(scenario, embedder):
     with FakeLLM([Reply()]) as ep:
         answer = assisted(settings, ep.url, embedder).ask(QUESTION, mode="extractive")
     assert ep.calls == 0 and answer.llm_usage == {} and answer.llm_changes == {}
+
+
+# -- a trusted judge decides the lists (llm.decide "judge", issue 25) -------------------
+JUDGE = Settings().llm.model_copy(
+    update={
+        "judge_floor": 0.1, "judge_evidence": "prob", "keep_prob": 0.9,
+        "control_yes_max": 0.3, "far_wrong_max": 0, "control_min": 2,
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("title_ok", "far", "controls", "trusted"),
+    [
+        (True, [False, False], [False, False, False, True], True),  # a judge that passes
+        (True, [True, True], [True, True, True], False),  # always yes: far papers
+        (False, [False, False], [False, False, False], False),  # always no: the title check
+        (False, [True, True], [True, True, False], False),  # inverted: both
+        (True, [False, False], [True, True, False, True], False),  # coin: the controls
+        (None, [], [False], False),  # nothing could be checked
+    ],
+)
+def test_the_checks_trust_only_a_judge_that_passes_them(title_ok, far, controls, trusted):
+    from assistant.llm_combine import probe_trust
+
+    trust = probe_trust(title_ok, far, controls, JUDGE)
+    assert trust.yes is trusted and trust.no is trusted
+    assert (trust.reason == "") is trusted
+    if not trusted:
+        assert trust.reason.startswith("The LLM's judgments were not used: ")
+
+
+def _arrays(prob: list[float], support: list[bool] | None = None) -> dict[str, np.ndarray]:
+    n = len(prob)
+    return {
+        "prob": np.asarray(prob),
+        "first_score": np.asarray(prob),
+        "score": np.asarray(prob),
+        "support": np.asarray(support if support is not None else [True] * n),
+        "has_evidence": np.asarray([True] * n),
+    }
+
+
+def test_a_trusted_judge_lists_papers_without_an_offline_main_list_and_no_cap():
+    from assistant.llm_combine import judged_tiers
+
+    prob = [0.5, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.12, 0.05, 0.01]
+    verdict = {i: i != 1 and i < 8 for i in range(10)}
+    verdict[9] = True  # judged relevant, but no offline evidence at all (under the floor)
+    main, second, removed = judged_tiers(range(10), [], [1], verdict, _arrays(prob), JUDGE, 5)
+    assert main == [0, 2, 3, 4, 5, 6, 7]  # seven papers: no fixed count
+    assert second == [9] and removed == []  # the rejected second-tier paper is gone
+
+
+def test_a_judged_irrelevant_paper_leaves_the_main_list_unless_the_offline_model_is_sure():
+    from assistant.llm_combine import judged_tiers
+
+    prob = [0.95, 0.6, 0.5]
+    verdict = {0: False, 1: False, 2: True}
+    main, _, removed = judged_tiers(range(3), [0, 1], [], verdict, _arrays(prob), JUDGE, 5)
+    assert main == [0, 2] and removed == [1]
+
+
+def test_a_judged_paper_needs_a_sentence_to_quote():
+    from assistant.llm_combine import judged_tiers
+
+    arrays = _arrays([0.5, 0.5], support=[False, True])
+    main, _, _ = judged_tiers(range(2), [], [], {0: True, 1: True}, arrays, JUDGE, 5)
+    assert main == [1]
+
+
+def checking_judge(*titles: str, check: bool = True) -> Callable[[dict[str, Any]], Reply]:
+    """A scripted judge that passes the checks: the candidates titled ``titles`` are
+    relevant, and it names the paper the check question asks for (when ``check``)."""
+
+    def reply(request: dict[str, Any]) -> Reply:
+        user = request["messages"][-1]["content"]
+        shown = re.findall(r'<source n="(\d+)">(.*?): ', user)
+        out: dict[str, list[int]] = {"relevant": [int(n) for n, t in shown if t in titles]}
+        asked = re.search(r"Check question: Which paper is titled '(.*)'\?", user)
+        if asked and check:
+            out["check"] = [int(n) for n, t in shown if t == asked.group(1)]
+        return Reply(text=json.dumps(out))
+
+    return reply
+
+
+def _unsure(settings: Settings) -> Settings:
+    """``settings`` with acceptance bars no question reaches: offline, no main list."""
+    never = {"list_method": "rule", "floor": 0.99, "dense_floor": 0.99}
+    return settings.model_copy(
+        update={"retrieval": settings.retrieval.model_copy(update=never)}
+    )
+
+
+def test_a_trusted_judge_answers_a_question_the_offline_model_has_no_list_for(
+    small_library, embedder
+):
+    settings = _unsure(small_library[0])
+    offline = Assistant(settings, embedder=embedder).ask(QUESTION, mode="extractive")
+    assert main_titles(offline) == [] and not offline.answerable
+    routes = {
+        REWRITE_KEY: [rewrite()],
+        JUDGE_KEY: checking_judge(DPR, HYBRID),
+        ANSWER_KEY: [Reply(text="")],
+    }
+    with FakeLLM([Reply()], routes) as ep:
+        bot = assisted(settings, ep.url, embedder, decide="judge", judge_floor=0.0)
+        answer = bot.ask(QUESTION)
+    assert answer.answerable and set(main_titles(answer)) == {DPR, HYBRID}
+    assert answer.text.startswith("2 papers in the library address this, as judged by the LLM")
+    assert all(c.verified for c in answer.citations if c.tier == "main")
+    assert {s.title for s in answer.sources if s.tier == "main"} == {DPR, HYBRID}
+    assert sorted(answer.llm_changes["added"]) == sorted(
+        s.paper_id for s in answer.sources if s.tier == "main"
+    )
+    sent = ep.requests[1]["messages"][-1]["content"]
+    assert "Check question: Which paper is titled '" in sent
+
+
+@pytest.mark.parametrize(
+    "judge",
+    [
+        "no-check",  # names the right papers but ignores the check question
+        "yes-to-all",  # calls every candidate relevant and names them all for the check
+        "endpoint-down",
+    ],
+)
+def test_a_judge_that_fails_its_checks_leaves_the_offline_lists(scenario, embedder, judge):
+    settings = scenario
+    offline = Assistant(settings, embedder=embedder).ask(QUESTION, mode="extractive")
+    every = [DPR, HYBRID, ABSTENTION, AGENTS, "Sparse Denoisers for Fast Diffusion Sampling"]
+    scripted: Any = {
+        "no-check": checking_judge(DPR, check=False),
+        "yes-to-all": judge_naming(*every),
+        "endpoint-down": [Reply(status=500)] * 4,
+    }[judge]
+    routes = {REWRITE_KEY: [rewrite()], JUDGE_KEY: scripted, ANSWER_KEY: [Reply(text="")]}
+    with FakeLLM([Reply()], routes) as ep:
+        answer = assisted(settings, ep.url, embedder, decide="judge").ask(QUESTION)
+    assert main_titles(answer) == main_titles(offline)
+    assert second_titles(answer) == second_titles(offline)
+    assert not answer.llm_changes or not any(answer.llm_changes.values())
+    if judge != "endpoint-down":
+        assert any(n.startswith("The LLM's judgments were not used: ") for n in answer.notices)
 
 
 # -- wiring with a real model (llama.cpp serving SmolLM2-135M) ------------------------
