@@ -196,7 +196,7 @@ def answer_list(question: str, retrieval: Retrieval) -> Draft:
             "wording: check the quotes):"
         ]
     elif retrieval.confidence == "judged":
-        # The LLM settled the list (assistant/llm_combine.py `decide_by_judge`): say so.
+        # The LLM settled the list (assistant/llm_decide.py `decide_by_judge`): say so.
         lines = [
             f"{len(hits)} paper{'s' if plural else ''} in the library "
             f"address{'' if plural else 'es'} this, as judged by the LLM:"

@@ -36,17 +36,10 @@ from .errors import LLMUnavailableError
 from .hits import PaperHit, Retrieval
 from .injection import escape_for_prompt, is_injected, source_for_prompt
 from .llm import Completion, LLMClient, run_concurrently
-from .llm_combine import (
-    Checks,
-    Combined,
-    combine,
-    decide_by_judge,
-    extra_candidates,
-    judge_pool,
-    judged_retrieval,
-)
+from .llm_combine import Combined, combine, extra_candidates, judge_pool, judged_retrieval
+from .llm_decide import Probes, decide_by_judge
 from .prompts import load_prompt
-from .settings import LLMSettings, Settings
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -330,60 +323,3 @@ def assist_list(
     else:
         combined = combine(base, extra, verdicts, assist.settings)
     return judged_retrieval(base, combined), combined
-
-
-@dataclass
-class Probes:
-    """The checks asked beside a question (issue 25), chosen from its own candidates.
-
-    ``far``: the retriever's last candidates (far from the question), slipped into the
-    judged pool: none should be judged relevant. ``check``: a known-answer question, "which
-    of these papers is about <title>?", for a judged candidate the offline evidence rules
-    out, so a judge that just repeats the question's verdicts misses it.
-    """
-
-    far: list[PaperHit] = field(default_factory=list)
-    check: tuple[str, str] | None = None
-
-    @classmethod
-    def choose(cls, base: Retrieval, pool: Sequence[PaperHit], cfg: LLMSettings) -> Probes:
-        inside = {h.paper.id for h in pool}
-        far = [h for h in reversed(base.hits) if h.paper.id not in inside][: cfg.far_probes]
-        check = None
-        if cfg.title_probe and pool:
-            tiers = {h.paper.id for h in [*base.relevant, *base.second]}
-            probe = next(
-                (
-                    h
-                    for h in reversed(pool)
-                    if h.paper.id not in tiers and h.prob < cfg.judge_control_prob
-                ),
-                pool[-1],
-            )
-            check = (f"Which paper is titled '{probe.paper.title}'?", probe.paper.id)
-        return cls(far, check)
-
-    def shuffle_in(self, pool: Sequence[PaperHit]) -> list[PaperHit]:
-        """``pool`` with the far papers spread through it at fixed, even places."""
-        out = list(pool)
-        for k, h in enumerate(self.far, 1):
-            out.insert(k * len(out) // (len(self.far) + 1), h)
-        return out
-
-    def strip(self, verdicts: dict[str, bool]) -> dict[str, bool]:
-        """The verdicts on the real candidates (a far paper is a probe, never listed)."""
-        far = {h.paper.id for h in self.far}
-        return {pid: v for pid, v in verdicts.items() if pid not in far}
-
-    def checks(
-        self, verdicts: dict[str, bool], checked: dict[str, bool], cfg: LLMSettings
-    ) -> Checks:
-        """The judge's answers to the checks, for `probe_trust`."""
-        title_ok = None
-        if self.check is not None and checked:
-            others = [v for pid, v in checked.items() if pid != self.check[1]]
-            title_ok = checked.get(self.check[1], False) and (
-                sum(others) <= cfg.control_yes_max * max(1, len(others))
-            )
-        far = [verdicts[h.paper.id] for h in self.far if h.paper.id in verdicts]
-        return Checks(title_ok, far)

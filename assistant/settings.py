@@ -204,8 +204,9 @@ class LLMSettings(BaseModel):
         3, ge=0,
         description="Most papers found by the rewrite's queries added to 'may also be relevant'.",
     )
-    # How a trusted judge's verdicts decide the lists (assistant/llm_combine.py): "judge"
-    # lets them settle the whole judged pool, "bounded" only moves papers between tiers.
+    # How a judge's verdicts decide the lists: "judge" lets a judge that passes its checks
+    # settle the whole judged pool (assistant/llm_decide.py), "bounded" only moves papers
+    # between the offline tiers (assistant/llm_combine.py).
     decide: Literal["judge", "bounded"] = Field(
         "judge",
         description="'judge': when the judge passes its probes, its verdicts decide the main "

@@ -1,45 +1,42 @@
-"""How much an LLM judge can help or harm the lists, under the combination rule (issue 14).
+"""What an LLM judge does to the lists, through the real `Assistant` (issues 14 and 25).
 
-`python -m evals.llm_rule` runs the tuning half through the real `Assistant` in LLM mode
-with SIMULATED judges in place of a model (no endpoint needed, deterministic): an oracle
-that knows the labels (the most a judge can add), one that calls everything relevant (what
-the 1.5B model of ``make llm-local`` does on near-misses), one that calls nothing relevant,
-one that inverts the labels (the worst a judge can do) and a coin flip. Each is run
-under a few settings of the rule (``llm.sure_prob``, ``llm.promote_prob``), and the list
-figures are printed beside the offline ones. The rewrite step returns no queries here (a
-paper it finds can only join the second tier).
+`python -m evals.llm_rule --split test` runs one half's list questions through the real
+`Assistant` in LLM mode with SIMULATED judges in place of a model (no endpoint needed,
+deterministic): the judges of `evals.tune_judge` (an oracle that knows the labels, judges
+that agree with them 90/80/70% of the time, and the adversarial always-yes, always-no,
+inverted and coin judges). A judge answers the check question asked beside the real one
+(which candidate has a given title) the way it answers everything. The rewrite step
+returns no queries here, so the judged pool is the offline ranking's.
 
-The rule's settings are chosen on the tuning half only; ``--split test`` is a held-out
-check of settings already fixed, never a way to choose them.
+It prints the figures of `evals.tune_rule.figures` per judge, beside the offline ones: the
+table the README quotes. The settings it runs are the app's (chosen by
+`python -m evals.tune_judge` on the tuning half); ``--split test`` is the held-out check,
+never a way to choose them. ``--decide bounded`` runs the older rule instead (a judge may
+only move papers between the offline tiers).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant import Completion, Settings, get_settings
+from assistant import Answer, Completion, Settings, get_settings
 
-from .runner import (
-    DEFAULT_SET,
-    Question,
-    _load,
-    load_questions,
-    score_answer,
-)
-from .summary import RETRIEVAL_KEYS, summarise
+from .runner import DEFAULT_SET, Question, _load, load_questions
+from .tune_items import LIST_KINDS, Item
+from .tune_judge import TABLE_JUDGES, Judge, judges, table
+from .tune_rule import Tiers, figures
 
-Judge = Callable[[Question, list[str]], list[bool]]
-FIGURES = ("list_precision", "list_recall", "both_recall", "main_refusal_rate", "no_paper")
+_CHECK = re.compile(r"Check question: Which paper is titled '(.*)'\?")
+_SOURCE = re.compile(r'<source n="(\d+)">(.*?)</source>', re.DOTALL)
 
 
 class SimulatedLLM:
-    """A stand-in for `LLMClient` whose judgments come from a function of the labels.
+    """A stand-in for `LLMClient` whose judgments come from a simulated judge.
 
     It answers the rewrite with no queries and streams an empty answer, so the answer
     shown is the extractive one of the judged lists: exactly the lists the figures score.
@@ -50,7 +47,17 @@ class SimulatedLLM:
     def __init__(self, judge: Judge, questions: dict[str, Question], titles: dict[str, str]):
         self.judge = judge
         self.questions = questions
-        self.titles = titles  # title -> paper id
+        self.titles = titles  # title as the prompt shows it -> paper id
+        self._by_length = sorted(titles, key=len, reverse=True)
+
+    def _paper(self, shown: str) -> str:
+        """The id of the paper whose title ``shown`` ("title: sentence") starts with (the
+        longest such title: titles hold colons too)."""
+        shown = shown.replace("‹", "<")  # a delimiter the prompt escaped, as it was
+        for title in self._by_length:
+            if shown.startswith(title + ": "):
+                return self.titles[title]
+        return ""
 
     def complete_usage(self, messages: list[dict[str, str]], **_: Any) -> Completion:
         system, user = messages[0]["content"], messages[-1]["content"]
@@ -58,94 +65,107 @@ class SimulatedLLM:
             return Completion('{"queries": []}', 0, 0, 0.0)
         asked = re.search(r"Question: (.*)", user)
         q = self.questions.get(asked.group(1).strip() if asked else "")
-        shown = re.findall(r'<source n="(\d+)">(.*?): ', user)
-        ids = [self.titles.get(t, "") for _, t in shown]
-        verdicts = self.judge(q, ids) if q is not None else [False] * len(ids)
-        yes = [int(n) for (n, _), v in zip(shown, verdicts, strict=True) if v]
-        return Completion(json.dumps({"relevant": yes}), 0, 0, 0.0)
+        shown = [(n, self._paper(text)) for n, text in _SOURCE.findall(user)]
+        ids = [pid for _, pid in shown]
+        reply: dict[str, list[int]] = {"relevant": []}
+        if q is not None:
+            good = set(q.relevant) | set(q.partial) if q.answerable else set(q.relevant)
+            reply["relevant"] = [
+                int(n) for (n, _), pid in zip(shown, ids, strict=True)
+                if self.judge(q.id, pid, pid in good)
+            ]
+        check = _CHECK.search(user)
+        if check is not None and q is not None:
+            title = check.group(1).replace("‹", "<").replace('"', "'")
+            wanted = self.titles.get(title, "")
+            reply["check"] = [
+                int(n) for (n, _), pid in zip(shown, ids, strict=True)
+                if self.judge(f"{q.id}/title", pid, pid == wanted)
+            ]
+        return Completion(json.dumps(reply), 0, 0, 0.0)
 
     def stream(self, messages: list[dict[str, str]], **_: Any) -> Iterator[str]:
         return iter(())
 
 
-def _labels(q: Question, ids: list[str]) -> list[bool]:
-    good = set(q.relevant) | set(q.partial)
-    return [pid in good for pid in ids]
+def _tiers(answer: Answer) -> Tiers:
+    main = [s.paper_id for s in answer.sources if s.tier == "main"]
+    second = [s.paper_id for s in answer.sources if s.tier == "second"]
+    opening = answer.text.split("\n", 1)[0]
+    conf = (
+        "" if not main else "judged" if "as judged by the LLM" in opening
+        else "likely" if "appear" in opening else "sure"
+    )
+    first = answer.ranking[0].paper_id if answer.ranking else None
+    return main, second, conf, first
 
 
-def judges(seed: int = 0) -> dict[str, Judge]:
-    """The simulated judges, by name."""
-    rng = random.Random(seed)
-    return {
-        "oracle": _labels,
-        "all-relevant": lambda q, ids: [True] * len(ids),
-        "none-relevant": lambda q, ids: [False] * len(ids),
-        "inverted": lambda q, ids: [not x for x in _labels(q, ids)],
-        "coin": lambda q, ids: [rng.random() < 0.5 for _ in ids],
-    }
+def _item(q: Question) -> Item:
+    return Item(q.id, q.kind, q.split, "", set(q.relevant), set(q.partial), [], {}, [])
 
 
-def run(settings: Settings, questions: list[Question], judge: Judge | None) -> dict[str, Any]:
-    """The list figures of ``questions`` with ``judge`` (None: offline, no LLM)."""
+def run(
+    settings: Settings, questions: list[Question], judge: Judge | None, real: bool = False
+) -> dict[str, Any]:
+    """`tune_rule.figures` of ``questions`` with ``judge`` (None: offline, no LLM; with
+    ``real``, the configured endpoint instead), with the share of questions whose lists a
+    trusted judge settled and the LLM's cost per question."""
     bot, _ = _load(settings)
-    papers = bot.papers()
+    usage: list[dict[str, Any]] = []
     if judge is not None:
-        titles = {p.title: pid for pid, p in papers.items()}
-        simulated = SimulatedLLM(judge, {q.question: q for q in questions}, titles)
-        bot.llm = simulated  # type: ignore[assignment]
-    records = []
+        titles = {p.title.replace('"', "'"): pid for pid, p in bot.papers().items()}
+        bot.llm = SimulatedLLM(judge, {q.question: q for q in questions}, titles)  # type: ignore[assignment]
+    tiers, settled = [], []
     for q in questions:
         bot.reset()
-        answer = bot.ask(q.question, mode="extractive" if judge is None else "llm")
-        rec: dict[str, Any] = {
-            "id": q.id, "kind": q.kind, "split": q.split, "total_ms": 0.0, "wall_ms": 0.0,
-            "retrieval": dict.fromkeys(RETRIEVAL_KEYS, 0.0),  # not what this measures
-            "llm_usage": answer.llm_usage, "llm_changes": answer.llm_changes,
-        }
-        rec.update(score_answer(q, answer, [], {}))
-        records.append(rec)
-    return summarise(records, [])["overall"]
+        answer = bot.ask(q.question, mode="llm" if judge is not None or real else "extractive")
+        tiers.append(_tiers(answer))
+        usage.append(answer.llm_usage)
+        judged = "judging" in answer.llm_usage.get("steps", {})
+        settled.append(judged and not any("judgments were not used" in n for n in answer.notices))
+    fig = figures([_item(q) for q in questions], tiers)
+    fig["trusted"] = sum(settled) / len(settled) if (judge is not None or real) and settled else 0.0
+    if real:
+        n = max(1, len(usage))
+        for k in ("calls", "prompt_tokens", "completion_tokens", "seconds"):
+            fig[f"llm_{k}"] = sum(u.get(k, 0) for u in usage) / n
+    return fig
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", dest="set_path", default=str(DEFAULT_SET))
     parser.add_argument("--out", default="artifacts/llm_rule.json")
-    parser.add_argument("--variants", nargs="*", help="settings of the rule to run (default: all)")
-    parser.add_argument("--split", default="tune", choices=["tune", "test"],
-                        help="tune (default; choose settings here) or test (a held-out check "
-                        "of settings already fixed, never to choose them)")
+    parser.add_argument("--split", default="test", choices=["tune", "test"])
+    parser.add_argument("--decide", choices=["judge", "bounded"], help="override llm.decide")
+    parser.add_argument("--judges", nargs="*", default=list(TABLE_JUDGES))
+    parser.add_argument("--real", action="store_true",
+                        help="judge with the configured endpoint (OPENAI_BASE_URL) instead")
+    parser.add_argument("--sample", type=int, help="only N questions, evenly spread over the half")
     args = parser.parse_args(argv)
-    questions = [q for q in load_questions(args.set_path) if q.split == args.split]
-    base = get_settings()
-    variants: dict[str, dict[str, Any]] = {
-        "default": {},
-        "no-demotion": {"sure_prob": 0.0},
-        "no-promotion": {"max_promoted": 0},
-        "promote>=0.4": {"promote_prob": 0.4},
-        "sure=0.7": {"sure_prob": 0.7},
-        "sure=0.95": {"sure_prob": 0.95},
-        "control<0.3": {"control_prob": 0.3},
-        "control=untiered": {"control_prob": 1.0},
-    }
-    out: dict[str, Any] = {"offline": run(base, questions, None)}
-    print(_row("offline", out["offline"]))
-    chosen = {k: v for k, v in variants.items() if not args.variants or k in args.variants}
-    for vname, llm in chosen.items():
-        s = base.model_copy(update={"llm": base.llm.model_copy(update=llm)})
-        for jname, judge in judges().items():
-            key = f"{vname} / {jname}"
-            out[key] = run(s, questions, judge)
-            print(_row(key, out[key]), flush=True)
+    questions = [
+        q for q in load_questions(args.set_path) if q.split == args.split and q.kind in LIST_KINDS
+    ]
+    settings = get_settings()
+    if args.decide:
+        settings = settings.model_copy(
+            update={"llm": settings.llm.model_copy(update={"decide": args.decide})}
+        )
+    if args.sample and args.sample < len(questions):
+        step = len(questions) / args.sample
+        questions = [questions[int(i * step)] for i in range(args.sample)]
+    out: dict[str, Any] = {"offline": run(settings, questions, None)}
+    if args.real:
+        out[settings.llm.model] = run(settings, questions, None, real=True)
+        cost = {k: round(v, 2) for k, v in out[settings.llm.model].items() if k.startswith("llm_")}
+        print(f"{settings.llm.model}: per question {cost}")
+    for name in [] if args.real else args.judges:
+        out[name] = run(settings, questions, judges(0)[name])
+    print(f"{args.split} half, {len(questions)} list questions, llm.decide="
+          f"{settings.llm.decide}\n" + table(out))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2), encoding="utf-8")
     return 0
-
-
-def _row(name: str, g: dict[str, Any]) -> str:
-    figs = " ".join(f"{k}={g.get(k, float('nan')):.3f}" if isinstance(g.get(k), float)
-                    else f"{k}={g.get(k)}" for k in FIGURES)
-    return f"{name:32s} {figs} changed={g.get('llm_changed_rate', 0):.2f}"
 
 
 if __name__ == "__main__":

@@ -36,6 +36,9 @@ WHITE_BOX: dict[str, str] = {
     "benchmarks/scale_probe.py": "times the BM25 index build (assistant.lexical.LexicalIndex) "
     "at scale",
     "evals/compare_embedders.py": "reads every stored vector raw (assistant.chroma.get_all)",
+    "evals/tune_judge.py": "chooses how a trusted judge decides by applying the app's own "
+    "rules to stored signals (assistant.decision.rule_tiers, assistant.llm_decide."
+    "judged_tiers/probe_trust, assistant.settings.LLMSettings)",
 }
 # Modules allowed over MAX_LINES, each with the reason it is kept whole.
 LONG_MODULES: dict[str, str] = {}

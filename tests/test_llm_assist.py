@@ -530,7 +530,7 @@ JUDGE = Settings().llm.model_copy(
     ],
 )
 def test_the_checks_trust_only_a_judge_that_passes_them(title_ok, far, controls, trusted):
-    from assistant.llm_combine import probe_trust
+    from assistant.llm_decide import probe_trust
 
     trust = probe_trust(title_ok, far, controls, JUDGE)
     assert trust.yes is trusted and trust.no is trusted
@@ -551,7 +551,7 @@ def _arrays(prob: list[float], support: list[bool] | None = None) -> dict[str, n
 
 
 def test_a_trusted_judge_lists_papers_without_an_offline_main_list_and_no_cap():
-    from assistant.llm_combine import judged_tiers
+    from assistant.llm_decide import judged_tiers
 
     prob = [0.5, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.12, 0.05, 0.01]
     verdict = {i: i != 1 and i < 8 for i in range(10)}
@@ -562,7 +562,7 @@ def test_a_trusted_judge_lists_papers_without_an_offline_main_list_and_no_cap():
 
 
 def test_a_judged_irrelevant_paper_leaves_the_main_list_unless_the_offline_model_is_sure():
-    from assistant.llm_combine import judged_tiers
+    from assistant.llm_decide import judged_tiers
 
     prob = [0.95, 0.6, 0.5]
     verdict = {0: False, 1: False, 2: True}
@@ -571,11 +571,23 @@ def test_a_judged_irrelevant_paper_leaves_the_main_list_unless_the_offline_model
 
 
 def test_a_judged_paper_needs_a_sentence_to_quote():
-    from assistant.llm_combine import judged_tiers
+    from assistant.llm_decide import judged_tiers
 
     arrays = _arrays([0.5, 0.5], support=[False, True])
     main, _, _ = judged_tiers(range(2), [], [], {0: True, 1: True}, arrays, JUDGE, 5)
     assert main == [1]
+
+
+def test_the_judge_settings_are_the_ones_tuned_on_the_tuning_half():
+    from pathlib import Path
+
+    chosen = json.loads(
+        (Path(__file__).resolve().parent.parent / "evals" / "judge_model.json").read_text()
+    )["settings"]
+    cfg = Settings().llm
+    assert cfg.decide == "judge"
+    for key, value in chosen.items():
+        assert getattr(cfg, key) == value, key
 
 
 def checking_judge(*titles: str, check: bool = True) -> Callable[[dict[str, Any]], Reply]:
