@@ -214,9 +214,10 @@ class Assist:
         cfg = self.settings.llm
         if self.failed:
             return {}, {}
-        batches = [
-            list(hits[i : i + cfg.judge_batch]) for i in range(0, len(hits), cfg.judge_batch)
-        ]
+        # Even batches: 43 candidates in calls of at most 24 are 22 + 21, not 24 + 19.
+        n = -(-len(hits) // cfg.judge_batch)
+        cuts = [round(i * len(hits) / n) for i in range(n + 1)]
+        batches = [list(hits[a:b]) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
         prompt = load_prompt("judge")
 
         def one(batch: list[PaperHit]) -> Callable[[], tuple[dict[str, bool], dict[str, bool]]]:

@@ -171,7 +171,10 @@ class LLMSettings(BaseModel):
         "0.91 on the eval set's tuning half (0.83 at 20).",
     )
     judge_batch: int = Field(
-        20, ge=1, description="Candidates per judging call (several calls run concurrently)."
+        24, ge=1,
+        description="Most candidates per judging call (a larger pool is split evenly over "
+        "calls run concurrently): 24 fits a 20-paper pool and its three far-topic checks "
+        "in one call.",
     )
     judge_sentence_chars: int = Field(
         160, ge=40, description="Characters of each candidate's best sentence shown to the judge."
