@@ -5,9 +5,11 @@ columns of a paper apart), with each line's font size, weight and height on the 
 taken from the same pass (`ingest.pdf_lines`). From those:
 
 - running headers and footers (lines in the top/bottom margin repeated on most pages,
-  page numbers) are dropped;
-- the title is the largest type at the top of the first page; the abstract is the text
-  under an "Abstract" heading (or after an inline "Abstract—");
+  page numbers) and rotated margin text are dropped from the body, and a chart's labels
+  are kept out of the running text (`ingest.pdf_figures`);
+- title, authors, year, arXiv id, DOI and abstract come from the layout of the first
+  pages (`ingest.front_matter`, `ingest.pdf_ids`): the arXiv margin stamp, banners,
+  footnotes and keywords are none of them; the body starts after the abstract;
 - headings (numbered or well-known names, set larger or bold) start new sections; the
   reference list is dropped up to an appendix;
 - words hyphenated across lines are rejoined and line breaks become spaces, with every
@@ -26,7 +28,9 @@ from pathlib import Path
 from assistant.errors import IngestError
 from assistant.types import Paper, Section
 
-from .pdf_lines import MAX_PDF_BYTES, NO_TEXT, Line, extract_lines
+from .front_matter import read_front_matter
+from .pdf_figures import without_figures
+from .pdf_lines import MAX_PDF_BYTES, NO_TEXT, DocInfo, Line, extract_lines
 from .readers import file_reader
 from .records import (
     MAX_TITLE_CHARS,
@@ -56,10 +60,7 @@ _REFERENCES = re.compile(r"^(?:\d{1,2}\.?\s+)?(?:references|bibliography|works c
 _APPENDIX = re.compile(
     r"^(?:appendix|appendices|supplementary|[A-H](?:\.\d{1,2})*\.?\s+[A-Z])", re.I
 )
-_INLINE_ABSTRACT = re.compile(r"^abstract\s*(?:[.:\u2014\u2013-]|\s)\s*(\S.*)$", re.I)
 _PAGE_NUMBER = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$", re.I)
-_ARXIV_STAMP = re.compile(r"arXiv:(\d{4}\.\d{4,5})(?:v\d+)?", re.I)
-_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)")
 
 
 @file_reader(".pdf")
@@ -74,9 +75,9 @@ def read_pdf(
         ['1 Introduction', '2 Method', ...]
     """
     source = source or path.name
-    lines, meta_title = extract_lines(path, max_mb)
+    lines, info = extract_lines(path, max_mb)
     result = ParseResult()
-    paper = build_paper(lines, meta_title, source, file_sha256(path), path.stem)
+    paper = build_paper(lines, info, source, file_sha256(path), path.stem)
     result.papers.append(paper)
     return result
 
@@ -131,32 +132,6 @@ def is_heading(line: Line, body: float) -> bool:
     return body > 0 and line.size >= body * 1.15 and text[:1].isupper() and len(text.split()) <= 8
 
 
-def _title(lines: list[Line], body: float, meta_title: str | None) -> tuple[str, int]:
-    """The title and how many leading lines of the first page it takes up."""
-    first = [i for i, line in enumerate(lines) if line.page == lines[0].page][:25]
-    sizes = [lines[i].size for i in first]
-    top = max(sizes) if sizes else 0.0
-    if top > body * 1.15:
-        start = next(i for i in first if lines[i].size == top)
-        end = start
-        while (
-            end + 1 < len(lines)
-            and lines[end + 1].size == top
-            and lines[end + 1].page == lines[start].page
-        ):
-            end += 1
-        title = " ".join(lines[i].text for i in range(start, end + 1))
-        if normalize_title(title) and len(title) <= MAX_TITLE_CHARS:
-            return title, end + 1
-    if (
-        meta_title
-        and normalize_title(meta_title)
-        and not re.match(r"(?i)untitled|microsoft word", meta_title)
-    ):
-        return " ".join(meta_title.split()), 0
-    return lines[0].text[:MAX_TITLE_CHARS], 1
-
-
 def join_lines(lines: list[tuple[str, int]]) -> tuple[str, tuple[tuple[int, int], ...]]:
     """Lines (text, page) as running text: words hyphenated at a line end rejoined
     ("extrac-" + "tion"), other breaks as spaces; with the (offset, page) where each
@@ -190,93 +165,72 @@ class _Part:
 
 
 def build_paper(
-    lines: list[Line], meta_title: str | None, source: str, file_hash: str, stem: str
+    lines: list[Line], info: DocInfo, source: str, file_hash: str, stem: str
 ) -> Paper:
-    """A `Paper` (title, abstract, sections) from the extracted lines."""
-    lines = drop_running_lines(lines)
+    """A `Paper` (title, authors, year, identifiers, abstract, sections) from the lines."""
     if not lines:
         raise IngestError(source, NO_TEXT)
     body = _body_size(lines)
-    title, skip = _title(lines, body, meta_title)
-    front = " ".join(line.text for line in lines if line.page == lines[0].page)
-    arxiv = _ARXIV_STAMP.search(front)
-    doi = _DOI.search(front)
-
-    parts, abstract_part = _parts(lines, skip, body)
-    sections, abstract = _sections(parts, abstract_part)
+    front = read_front_matter(lines, info, body)
+    kept = {id(line) for line in drop_running_lines(lines)}
+    rest = [line for line in lines[front.end :] if id(line) in kept and line.upright]
+    rest = without_figures(rest, body)
+    sections = _sections(_parts(rest, body)) if rest else []
+    abstract = front.abstract
     if not abstract and sections:
-        # No abstract heading: the opening of the body stands in for it.
+        # No abstract found: the opening of the body stands in for it.
         abstract = _opening(sections[0].text)
     if len(abstract) > _MAX_ABSTRACT:
         abstract = _opening(abstract)
     if not abstract:
         raise IngestError(source, NO_TEXT)
-    title = clean_text(title)
+    title = clean_text(front.title)[:MAX_TITLE_CHARS]
+    if not normalize_title(title):
+        title = stem
     return Paper(
         id=paper_id(title),
         title=title,
         abstract=abstract,
         sources=(source,),
-        arxiv_id=arxiv.group(1) if arxiv else None,
-        doi=doi.group(1).rstrip(".,;)") if doi else None,
+        authors=front.authors,
+        year=front.year,
+        arxiv_id=front.arxiv_id,
+        doi=front.doi,
         sections=tuple(sections),
         file_hash=file_hash,
     )
 
 
-def _parts(lines: list[Line], skip: int, body: float) -> tuple[list[_Part], _Part | None]:
-    """The lines after the title cut at headings (the reference list dropped up to an
-    appendix), and the part that is the abstract, if one was found."""
-    parts: list[_Part] = [_Part("", lines[skip].page if skip < len(lines) else 1, [])]
-    abstract_part: _Part | None = None
+def _parts(lines: list[Line], body: float) -> list[_Part]:
+    """The body's lines cut at headings (the reference list dropped up to an appendix)."""
+    parts: list[_Part] = [_Part("", lines[0].page, [])]
     in_references = False
-    for line in lines[skip:]:
+    for line in lines:
         if in_references:
             if _styled(line, body) and _APPENDIX.match(line.text) and is_heading(line, body):
                 in_references = False
                 parts.append(_Part(line.text, line.page, []))
             continue
-        inline = None
-        if abstract_part is None and line.page == lines[0].page:
-            inline = _INLINE_ABSTRACT.match(line.text)
-        if inline and not _KNOWN_HEADING.match(line.text):
-            abstract_part = _Part(
-                "Abstract",
-                line.page,
-                [Line(inline.group(1), line.page, line.size, line.bold, line.y, line.height)],
-            )
-            parts.append(abstract_part)
-        elif is_heading(line, body):
+        if is_heading(line, body):
             if _REFERENCES.match(line.text):
                 in_references = True
                 continue
             parts.append(_Part(line.text.rstrip(":"), line.page, []))
-            if abstract_part is None and line.text.rstrip(":").lower() == "abstract":
-                abstract_part = parts[-1]
         else:
             parts[-1].lines.append(line)
-    return parts, abstract_part
+    return parts
 
 
-def _sections(parts: list[_Part], abstract_part: _Part | None) -> tuple[list[Section], str]:
-    """The body's sections and the abstract's text, from the parts."""
+def _sections(parts: list[_Part]) -> list[Section]:
+    """The body's sections from the parts (parts without text left out)."""
     sections: list[Section] = []
-    abstract = ""
     for part in parts:
         text, pages = join_lines([(line.text, line.page) for line in part.lines])
-        if not text:
-            continue
-        if part is abstract_part:
-            abstract = text
-            continue
-        if (
-            part.heading == ""
-            and abstract_part is not None
-            and parts.index(part) < parts.index(abstract_part)
-        ):
-            continue  # authors and affiliations between the title and the abstract
-        sections.append(Section(part.heading, text, pages[0][1] if pages else part.page, pages))
-    return sections, abstract
+        if text:
+            sections.append(
+                Section(part.heading, text, pages[0][1] if pages else part.page, pages)
+            )
+    return sections
 
 
 def _opening(text: str, limit: int = 1500) -> str:
