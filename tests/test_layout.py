@@ -36,6 +36,9 @@ WHITE_BOX: dict[str, str] = {
     "benchmarks/scale_probe.py": "times the BM25 index build (assistant.lexical.LexicalIndex) "
     "at scale",
     "evals/compare_embedders.py": "reads every stored vector raw (assistant.chroma.get_all)",
+    "evals/injection_scan.py": "counts what the injection detector flags, sentence by "
+    "sentence (assistant.injection.flag_paper/injected_sentences, "
+    "assistant.sentences.split_sentences, assistant.types)",
     "evals/tune_judge.py": "chooses how a trusted judge decides by applying the app's own "
     "rules to stored signals (assistant.decision.rule_tiers, assistant.llm_decide."
     "judged_tiers/probe_trust, assistant.settings.LLMSettings)",
