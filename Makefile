@@ -16,7 +16,7 @@ export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: app test lint eval bench ingest install dev llm-env browser clean llm-local
+.PHONY: app test lint eval bench ingest install dev llm-env browser clean llm-local pdfjs
 
 $(VENV)/.stamp-base: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -84,7 +84,36 @@ browser:
 	  SUDO=$$( [ $$(id -u) = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver; }
 
-app: $(VENV)/.stamp-base
+# pdf.js for the web UI's PDF viewer (a citation opens its page): pdfjs-dist from the npm
+# registry at a pinned version, checked against its published sha512, unpacked into a
+# git-ignored folder the app serves itself, so the browser never reaches a CDN. Only what
+# the viewer loads is kept: the library, its worker, the text-layer CSS, and the CMaps,
+# standard fonts, ICC profiles and wasm decoders some PDFs need.
+PDFJS_VERSION := 6.5.438
+PDFJS_SHA512 := vg8Pw1x+AFKy4AMDvhuWl5cOYV8d698UoEANoFFhc79hqXDnZQqnOXoxw3HG907WHOg1JYOvLhP756boddFxpA==
+PDFJS_DIR := paperlens/web/static/pdfjs
+PDFJS_FILES := LICENSE build/pdf.min.mjs build/pdf.worker.min.mjs web/pdf_viewer.css \
+  cmaps standard_fonts iccs wasm
+
+$(PDFJS_DIR)/.stamp-$(PDFJS_VERSION):
+	@command -v npm >/dev/null || { \
+	  SUDO=$$( [ $$(id -u) = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q npm; }
+	rm -rf $(PDFJS_DIR) $(PDFJS_DIR).tmp
+	mkdir -p $(PDFJS_DIR).tmp
+	cd $(PDFJS_DIR).tmp && npm pack --silent pdfjs-dist@$(PDFJS_VERSION) >/dev/null
+	test "$$($(PY) -c 'import base64, hashlib, sys; \
+	  print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' \
+	  $(PDFJS_DIR).tmp/pdfjs-dist-$(PDFJS_VERSION).tgz)" = "$(PDFJS_SHA512)"
+	tar -xzf $(PDFJS_DIR).tmp/pdfjs-dist-$(PDFJS_VERSION).tgz -C $(PDFJS_DIR).tmp \
+	  $(addprefix package/,$(PDFJS_FILES))
+	mv $(PDFJS_DIR).tmp/package $(PDFJS_DIR)
+	rm -rf $(PDFJS_DIR).tmp
+	touch $@
+
+pdfjs: $(PDFJS_DIR)/.stamp-$(PDFJS_VERSION)
+
+app: $(VENV)/.stamp-base pdfjs
 	$(BIN)/paperlens ingest data/papers
 	$(BIN)/python app.py
 
@@ -92,7 +121,7 @@ lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check assistant ingest paperlens evals benchmarks tests app.py
 	$(BIN)/mypy
 
-test: $(VENV)/.stamp-dev llm-env browser
+test: $(VENV)/.stamp-dev llm-env browser pdfjs
 	$(MAKE) lint
 	$(BIN)/python -m pytest tests
 
@@ -103,4 +132,4 @@ bench: $(VENV)/.stamp-dev
 	$(BIN)/python -m benchmarks.run_all --out artifacts/bench
 
 clean:
-	rm -rf $(VENV) $(LLM_VENV) $(LLM_LOCAL_DIR) artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LLM_VENV) $(LLM_LOCAL_DIR) $(PDFJS_DIR) artifacts .pytest_cache .mypy_cache .ruff_cache

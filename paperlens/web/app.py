@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,11 @@ from .cards import answer_html
 from .exports import export_links, write_export
 from .html import draft_html, esc, message_html, question_html
 from .layout import Page
+from .pdf_files import PdfFiles, sha256_of
 from .search import search_html, search_papers
 from .sessions import AnsweredPapers, Sessions, plain_history
+from .source_names import source_counts, source_names
+from .viewer import pdf_links
 
 log = logging.getLogger("paperlens.app")
 
@@ -50,6 +54,8 @@ SEARCH_LIMIT = 50
 HISTORY_KEPT = 40  # messages restored after a reload
 RELATED_SHOWN = 5  # related papers listed in a source card
 Chat = list[dict[str, str]]
+# The `WebApp` behind each page `build_app` made: `serve` adds its PDF viewer routes.
+_APPS: weakref.WeakKeyDictionary[gr.Blocks, WebApp] = weakref.WeakKeyDictionary()
 
 
 class WebApp:
@@ -70,6 +76,8 @@ class WebApp:
         self.sessions = Sessions(self.shared)
         self.answered = AnsweredPapers()
         self.max_bytes = int(self.settings.ui.max_upload_mb * 1024 * 1024)
+        self.pdfs = PdfFiles(self.settings)
+        self._pdf_hashes: tuple[int, dict[str, str]] | None = None
 
     # -- chat -----------------------------------------------------------------------------
     def respond(
@@ -121,7 +129,9 @@ class WebApp:
             log.warning("could not write the answer's exports: %s", exc)
             exports = []
         return answer_html(answer, papers, key, seconds,
-                           related=self._related_cards(bot, answer), exports=exports)
+                           related=self._related_cards(bot, answer), exports=exports,
+                           pdf_links=pdf_links(answer.citations, papers, self),
+                           names=source_names(papers.values()))
 
     def _related_cards(self, bot: Assistant, answer: Answer) -> dict[str, list[RelatedPaper]]:
         """Paper id -> its related papers, for each source shown as a card (cited or second
@@ -184,13 +194,14 @@ class WebApp:
         return f"**{self.paper_count()} papers** in the library · answers: {answerer}"
 
     def library_md(self) -> tuple[str, list[list[Any]]]:
-        """The Library tab's head line and its table of source files."""
+        """The Library tab's head line and its table of sources, named as a reader names
+        them (`source_names`)."""
         stats = self.shared.stats()
         head = (
             f'<span id="pl-paper-count">{stats.papers} papers</span> · {stats.chunks} chunks · '
             f"model {esc(stats.model)} · stored in {esc(stats.location)}"
         )
-        rows = [[name, count] for name, count in stats.sources.items()]
+        rows = [[name, count] for name, count in source_counts(self.shared.papers().values())]
         return head, rows
 
     def refresh_library(self) -> tuple[Any, ...]:
@@ -201,8 +212,10 @@ class WebApp:
     def search(self, query: str) -> str:
         """Papers whose title or abstract holds every word of ``query``."""
         query = (query or "")[:500]
-        hits = search_papers(self.shared.papers().values(), query)
-        return search_html(hits[:SEARCH_LIMIT], query, len(hits), SEARCH_LIMIT)
+        papers = self.shared.papers()
+        hits = search_papers(papers.values(), query)
+        return search_html(hits[:SEARCH_LIMIT], query, len(hits), SEARCH_LIMIT,
+                           source_names(papers.values()))
 
     def export_selection(self, query: str, fmt: str) -> Any:
         """The papers matching the search (all of them, not only those shown) as a file."""
@@ -241,12 +254,39 @@ class WebApp:
         lines = []
         if report is not None:  # the next question of any session sees what was written
             self.shared.retriever.refresh(check=True)
+            self._keep_pdfs(paths)
             skipped += [(Path(p).name, why) for p, why in report.skipped]
             lines.append(f"**Added to the library:** {esc(report.summary())}\n")
         if skipped:
             lines.append("**Skipped:**\n")
             lines += [f"- `{esc(name)}`: {esc(why)}" for name, why in skipped]
         return "\n".join(lines), *self.refresh_library()
+
+    def pdf_hashes(self) -> dict[str, str]:
+        """Paper id -> the sha256 of its PDF, for the library's PDF papers (read again only
+        when the library's version moved: every write bumps it)."""
+        version = self.shared.library.version()
+        cached = self._pdf_hashes
+        if cached is None or cached[0] != version:
+            states = self.shared.library.paper_states()
+            cached = self._pdf_hashes = (version, {
+                pid: st.file_hash for pid, st in states.items() if st.file_hash and st.complete
+            })
+        return cached[1]
+
+    def _keep_pdfs(self, paths: list[Path]) -> None:
+        """Keep a copy of each uploaded PDF that is now a paper of the library (Gradio's
+        upload folder is temporary): the viewer opens it at a cited page."""
+        held = set(self.pdf_hashes().values())
+        for path in paths:
+            if path.suffix.lower() != ".pdf":
+                continue
+            try:
+                file_hash = sha256_of(path)
+                if file_hash in held:
+                    self.pdfs.keep(path, file_hash)
+            except OSError as exc:  # a full disk costs the viewer for this paper, not the upload
+                log.warning("could not keep a copy of %s: %s", path.name, exc)
 
     # -- the library's map and digest -----------------------------------------------------
     def show_map(self, store: dict[str, Any]) -> tuple[str, str]:
@@ -305,4 +345,12 @@ def build_app(settings: Settings | None = None, assistant: Assistant | None = No
         assistant: an already loaded `Assistant` to share (its library and embedder
             serve every browser session); built from ``settings`` when None.
     """
-    return Page(WebApp(settings, assistant)).build()
+    web = WebApp(settings, assistant)
+    demo = Page(web).build()
+    _APPS[demo] = web
+    return demo
+
+
+def web_app_of(demo: gr.Blocks) -> WebApp | None:
+    """The `WebApp` behind a page made by `build_app` (None for any other page)."""
+    return _APPS.get(demo)

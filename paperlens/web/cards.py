@@ -1,7 +1,10 @@
 """The answer as the chat shows it: text with linked [n], then its source cards.
 
 Each cited paper is a card (the target of its [n] links) with the quoted span marked in
-its abstract, its related papers and a badge for text aimed at AI readers.
+its abstract, its related papers and a badge for text aimed at AI readers. A paper whose
+PDF the library keeps links to the PDF viewer instead: its [n] opens the PDF at the cited
+page (``pdf_links``, from `paperlens.web.viewer.pdf_links`), and so does each of its quoted
+passages. Source files are named as `source_names` names them.
 
 Example:
     >>> from paperlens.web.cards import answer_html
@@ -13,10 +16,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from assistant import Answer, Citation, Paper, RelatedPaper, Source
 
 from .html import anchor_id, esc, excerpt, highlight, mode_line, notices_html, text_html
+from .source_names import name_of
 
 
 def _spans(paper: Paper | None, cites: Sequence[Citation]) -> list[tuple[int, int]]:
@@ -33,7 +38,9 @@ def _spans(paper: Paper | None, cites: Sequence[Citation]) -> list[tuple[int, in
     return spans
 
 
-def _paper_meta(paper: Paper | None, source: Source) -> str:
+def _paper_meta(
+    paper: Paper | None, source: Source, names: Mapping[str, str], pdf: str | None
+) -> str:
     bits = []
     if paper is not None and paper.year:
         bits.append(esc(paper.year))
@@ -44,13 +51,32 @@ def _paper_meta(paper: Paper | None, source: Source) -> str:
         bits.append(f'<a href="{url}" target="_blank" rel="noopener noreferrer">link</a>')
     files = paper.sources if paper is not None else source.sources
     if files:
-        bits.append("from " + ", ".join(esc(f) for f in files))
+        bits.append("from " + ", ".join(esc(name_of(f, names)) for f in files))
+    if pdf is not None:
+        bits.append(_open_pdf(pdf, "open the PDF"))
     return " · ".join(bits)
+
+
+def _open_pdf(url: str, label: str) -> str:
+    return (f'<a class="pl-open-pdf" href="{esc(url)}" target="_blank" rel="noopener">'
+            f"{esc(label)}</a>")
+
+
+def source_pdf_links(
+    citations: Sequence[Citation], pdf_links: Mapping[Citation, str]
+) -> dict[int, list[tuple[str, str]]]:
+    """Source number -> (quote, viewer address) of each of its quotes in the PDF viewer,
+    full-text passages (a page of the body) before abstract quotes (found by the viewer)."""
+    out: dict[int, list[tuple[str, str]]] = {}
+    for c in sorted((c for c in citations if c in pdf_links), key=lambda c: c.page is None):
+        out.setdefault(c.n, []).append((c.quote, pdf_links[c]))
+    return out
 
 
 def sources_html(
     answer: Answer, papers: Mapping[str, Paper], key: str,
     related: Mapping[str, Sequence[RelatedPaper]] | None = None,
+    *, pdf_links: Mapping[Citation, str] | None = None, names: Mapping[str, str] | None = None,
 ) -> str:
     """The sources panel of one answer: cited papers with their quoted spans marked.
 
@@ -69,7 +95,9 @@ def sources_html(
     if not cited and not others and not second:
         return ""
     related = related or {}
-    items = [_source_item(s, by_n[s.n], papers, key, related.get(s.paper_id, ())) for s in cited]
+    view = _View(pdf_links or {}, names or {})
+    items = [_source_item(s, by_n[s.n], papers, key, related.get(s.paper_id, ()), view)
+             for s in cited]
     parts = [f'<details class="pl-sources" open><summary>Sources · {len(cited)} cited</summary>']
     if items:
         parts.append('<ol class="pl-source-list">' + "".join(items) + "</ol>")
@@ -80,7 +108,8 @@ def sources_html(
             '<span class="pl-warn" title="an uncertain match: not cited as supporting the answer">'
             "uncertain</span></div>"
             '<ol class="pl-source-list">'
-            + "".join(_source_item(s, by_n.get(s.n, []), papers, key, related.get(s.paper_id, ()))
+            + "".join(_source_item(s, by_n.get(s.n, []), papers, key,
+                                   related.get(s.paper_id, ()), view)
                       for s in second)
             + "</ol></div>"
         )
@@ -100,9 +129,17 @@ def sources_html(
     return "".join(parts)
 
 
+@dataclass(frozen=True)
+class _View:
+    """How a card names files and which quotes open in the PDF viewer."""
+
+    pdf_links: Mapping[Citation, str]
+    names: Mapping[str, str]
+
+
 def _source_item(
     s: Source, cites: list[Citation], papers: Mapping[str, Paper], key: str,
-    related: Sequence[RelatedPaper] = (),
+    related: Sequence[RelatedPaper] = (), view: _View = _View({}, {}),
 ) -> str:
     """One source's ``<li>``: title, score, check badge, abstract with the quoted spans marked."""
     paper = papers.get(s.paper_id)
@@ -119,9 +156,11 @@ def _source_item(
     for c in cites:
         if c.section is not None or c.page is not None:
             where = esc(c.location("page"))
+            url = view.pdf_links.get(c)
+            opener = f" {_open_pdf(url, f'open the PDF at page {c.page or 1}')}" if url else ""
             body += (
                 f'<div class="pl-passage"><span class="pl-where">Full text, {where}:</span> '
-                f"<mark>{esc(c.quote)}</mark></div>"
+                f"<mark>{esc(c.quote)}</mark>{opener}</div>"
             )
     checked = all(c.verified for c in cites)
     badge = (
@@ -132,7 +171,10 @@ def _source_item(
         if checked
         else '<span class="pl-warn" title="not checked against the sentence">unchecked</span>'
     )
-    meta = _paper_meta(paper, s)
+    abstract_pdf = next(
+        (view.pdf_links[c] for c in cites if c in view.pdf_links and c.page is None), None
+    )
+    meta = _paper_meta(paper, s, view.names, abstract_pdf)
     badge += _flag_html(s, paper)
     return (
         f'<li class="pl-source" id="{anchor_id(key, s.n)}">'
@@ -192,20 +234,24 @@ def answer_html(
     answer: Answer, papers: Mapping[str, Paper], key: str, seconds: float | None = None,
     *, related: Mapping[str, Sequence[RelatedPaper]] | None = None,
     exports: Sequence[tuple[str, str]] = (),
+    pdf_links: Mapping[Citation, str] | None = None, names: Mapping[str, str] | None = None,
 ) -> str:
     """The whole assistant message: text with linked citations, mode, notices, sources.
 
     One ``<div>`` with no blank line, so a Markdown renderer passes it through as HTML.
     ``exports`` are ``(label, url)`` download links shown under the answer; ``related``
-    maps a source's paper id to its related papers, listed in its card (`related_html`).
+    maps a source's paper id to its related papers, listed in its card (`related_html`);
+    ``pdf_links`` maps a citation to the PDF viewer's address, ``names`` a source file to
+    the name shown for it.
     """
     valid = {s.n for s in answer.sources}
+    pdf_links = pdf_links or {}
     return (
         f'<div class="pl-answer" data-answer="{esc(key)}">'
-        + text_html(answer.text, key, valid)
+        + text_html(answer.text, key, valid, source_pdf_links(answer.citations, pdf_links))
         + notices_html(answer.notices)
         + mode_line(answer, seconds)
         + export_html(exports)
-        + sources_html(answer, papers, key, related)
+        + sources_html(answer, papers, key, related, pdf_links=pdf_links, names=names)
         + "</div>"
     )

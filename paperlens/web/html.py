@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from assistant import CITATION_MARKER, Answer
 
@@ -18,6 +18,9 @@ _CITE = CITATION_MARKER
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _NUMBERED = re.compile(r"^(\d+)\.\s+(.*)$")
 _BULLET = re.compile(r"^[-*]\s+(.*)$")
+_TAG = re.compile(r"<[^>]+>")
+# Source number -> (quote, PDF viewer address) of each of its quotes, the preferred first.
+PdfLinks = Mapping[int, Sequence[tuple[str, str]]]
 
 
 def esc(text: object) -> str:
@@ -30,29 +33,62 @@ def anchor_id(key: str, n: int) -> str:
     return f"pl-{key}-{n}"
 
 
-def _inline(line: str, key: str | None, valid: set[int]) -> str:
+def cite_link(key: str, n: int, pdf_url: str | None = None) -> str:
+    """``[n]`` as a link: to the PDF viewer at ``pdf_url`` when source ``n``'s PDF is kept,
+    else to its entry under the answer."""
+    if pdf_url:
+        return (
+            f'<a class="pl-cite pl-cite-pdf" href="{esc(pdf_url)}" target="_blank" '
+            f'rel="noopener" title="source {n}: open the PDF at the cited page">[{n}]</a>'
+        )
+    return f'<a class="pl-cite" href="#{anchor_id(key, n)}" title="source {n}">[{n}]</a>'
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _pick(options: Sequence[tuple[str, str]], before: str) -> str | None:
+    """The viewer address of the quote that the text before a marker states (an extractive
+    answer quotes it whole), else the first (a paraphrase, as an LLM writes)."""
+    said = _squash(before)
+    for quote, url in options:
+        if _squash(quote) in said:
+            return url
+    return options[0][1] if options else None
+
+
+def _inline(
+    line: str, key: str | None, valid: set[int], pdf: PdfLinks | None = None
+) -> str:
     """One escaped line with **bold** and, when ``key`` is set, [n] turned into links."""
     out = _BOLD.sub(lambda m: f"<strong>{m.group(1)}</strong>", esc(line))
     if key is None:
         return out
+    last = 0
 
     def link(m: re.Match[str]) -> str:
+        nonlocal last
+        before = html.unescape(_TAG.sub("", out[last : m.start()]))
+        last = m.end()
         nums = [int(x) for x in re.split(r"\s*,\s*", m.group(1))]
         if not all(n in valid for n in nums):
             return m.group(0)
-        return "".join(
-            f'<a class="pl-cite" href="#{anchor_id(key, n)}" title="source {n}">[{n}]</a>'
-            for n in nums
-        )
+        return "".join(cite_link(key, n, _pick((pdf or {}).get(n, ()), before)) for n in nums)
 
     return _CITE.sub(link, out)
 
 
-def text_html(text: str, key: str | None = None, valid: Iterable[int] = ()) -> str:
+def text_html(
+    text: str, key: str | None = None, valid: Iterable[int] = (),
+    pdf: PdfLinks | None = None,
+) -> str:
     """The answer's text (the small Markdown the answerers write) as HTML.
 
     Numbered and bulleted lines become lists, other lines paragraphs. With ``key``,
-    each ``[n]`` whose ``n`` is in ``valid`` becomes a link to that source's entry.
+    each ``[n]`` whose ``n`` is in ``valid`` becomes a link to that source's entry or, when
+    ``pdf`` holds source ``n``'s quotes, to the PDF viewer at the quote the text before
+    the marker states (`cite_link`).
     """
     valid_set = set(valid)
     parts: list[str] = []
@@ -71,14 +107,14 @@ def text_html(text: str, key: str | None = None, valid: Iterable[int] = ()) -> s
             if open_list is None:
                 parts.append(f'<ol start="{int(numbered.group(1))}">')
                 open_list = "ol"
-            parts.append(f"<li>{_inline(numbered.group(2), key, valid_set)}</li>")
+            parts.append(f"<li>{_inline(numbered.group(2), key, valid_set, pdf)}</li>")
         elif bullet:
             if open_list is None:
                 parts.append("<ul>")
                 open_list = "ul"
-            parts.append(f"<li>{_inline(bullet.group(1), key, valid_set)}</li>")
+            parts.append(f"<li>{_inline(bullet.group(1), key, valid_set, pdf)}</li>")
         else:
-            parts.append(f"<p>{_inline(line, key, valid_set)}</p>")
+            parts.append(f"<p>{_inline(line, key, valid_set, pdf)}</p>")
     if open_list:
         parts.append(f"</{open_list}>")
     return "".join(parts)

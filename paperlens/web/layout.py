@@ -124,7 +124,8 @@ class Page:
         self.add = gr.Button("Add to library", variant="primary", elem_id="pl-add")
         self.ingest_report = gr.Markdown(elem_id="pl-ingest-report")
         self.sources_table = gr.Dataframe(
-            headers=["source file", "papers"],
+            headers=["source", "papers"],
+            elem_id="pl-sources",
             label="Sources",
             interactive=False,
             wrap=True,

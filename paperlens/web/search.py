@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from assistant import Paper
 
 from .html import esc, highlight
+from .source_names import name_of
 
 
-def search_html(papers: Sequence[Paper], query: str, total: int, limit: int) -> str:
-    """Library search results: titles with a snippet around the first match."""
+def search_html(
+    papers: Sequence[Paper], query: str, total: int, limit: int,
+    names: Mapping[str, str] | None = None,
+) -> str:
+    """Library search results: titles with a snippet around the first match, and their
+    sources (named by ``names``, `source_names`)."""
     if not query.strip():
         return ""
     if not papers:
@@ -33,7 +38,8 @@ def search_html(papers: Sequence[Paper], query: str, total: int, limit: int) -> 
         body = ("…" if start else "") + highlight(snippet, spans) + "…"
         rows.append(
             f'<li><strong>{esc(p.title)}</strong>'
-            f'<div class="pl-source-meta">{esc(", ".join(p.sources))}</div>'
+            f'<div class="pl-source-meta">'
+            f'{esc(", ".join(name_of(f, names or {}) for f in p.sources))}</div>'
             f'<div class="pl-abstract">{body}</div></li>'
         )
     return head + '<ol class="pl-search">' + "".join(rows) + "</ol>"

@@ -10,9 +10,10 @@ import gradio as gr
 from assistant import Assistant, Settings, get_settings
 
 from ..auth import ui_credentials
-from .app import build_app
+from .app import build_app, web_app_of
 from .exports import EXPORT_DIR
 from .layout import asset
+from .viewer import add_viewer_routes
 
 # System fonts only: a Google font would be fetched from fonts.googleapis.com.
 THEME = gr.themes.Default(
@@ -30,17 +31,19 @@ def serve(
     prevent_thread_lock: bool = False,
     quiet: bool = False,
 ) -> tuple[Any, str, str]:
-    """Launch ``demo`` with paperlens' server options (address, auth, upload limit, theme)."""
+    """Launch ``demo`` with paperlens' server options (address, auth, upload limit, theme),
+    and the PDF viewer's routes when ``demo`` is a paperlens app (`build_app`)."""
     settings = get_settings(settings)
     auth = ui_credentials(settings)
     demo.queue(default_concurrency_limit=1)
-    return demo.launch(
+    # Launched without blocking so the viewer's routes join the app before it is used.
+    launched = demo.launch(
         server_name=settings.host,
         server_port=port or settings.port,
         auth=auth,
         max_file_size=int(settings.ui.max_upload_mb * 1024 * 1024),
         allowed_paths=[str(EXPORT_DIR)],
-        prevent_thread_lock=prevent_thread_lock,
+        prevent_thread_lock=True,
         quiet=quiet,
         show_error=True,
         ssr_mode=False,
@@ -50,6 +53,12 @@ def serve(
         theme=THEME,
         css=asset("style.css"),
     )
+    web = web_app_of(demo)
+    if web is not None:
+        add_viewer_routes(launched[0], web)
+    if not prevent_thread_lock:
+        demo.block_thread()
+    return launched
 
 
 def main() -> None:
