@@ -32,6 +32,9 @@ PARTS: list[tuple[str, list[str], int]] = [
     ("pdf_extraction", ["--papers", "8", "--pages", "6"], 180),
     ("export_related", [], 300),
     ("map_build", ["--scale-papers", "1000"], 300),
+    # The first real PDFs by name up to 200 pages (11 of 41, ~4 min on 2 shared cores):
+    # all 751 pages take ~15 min there, as paperlens embeds every word of them.
+    ("real_pdf_ingest", ["--pages", "200"], 600),
     ("scale", [], 900),
 ]
 SCALE_RESERVE_S = 30  # kept back from scale's budget for its probes' overrun and the summary
@@ -227,6 +230,26 @@ def _map_build(r: dict[str, Any], add: Add) -> None:
         add(f"library map of {s['papers']} synthetic papers, build (s)", s["build_s"])
 
 
+def _real_pdf_ingest(r: dict[str, Any], add: Add) -> None:
+    if r.get("skipped"):
+        add("real PDFs ingest", f"skipped: {r['skipped']}")
+        return
+    c, ours = r["corpus"], r["paperlens"]
+    where = f"{c['pages']} real PDF pages"
+    add(f"{where}: paperlens read (parse_file) pages/s", ours["read"]["pages_per_s"])
+    add(f"{where}: paperlens ingest pages/s / chunks/s",
+        f"{ours['ingest']['pages_per_s']:.2f} / {ours['ingest']['chunks_per_s']:.1f}")
+    add(f"{where}: paperlens ingest peak RSS (MB)", ours["ingest"]["peak_rss_mb"])
+    li = r.get("llama_index", {})
+    if li.get("ingest"):
+        add(f"{where}: llama-index read pages/s", li["read"]["pages_per_s"])
+        add(f"{where}: llama-index ingest pages/s / nodes/s",
+            f"{li['ingest']['pages_per_s']:.2f} / {li['ingest']['chunks_per_s']:.1f}")
+        add("real PDFs ingest / llama-index (pages/s)", r["ratios"]["ingest_pages_per_s"])
+        add("real PDFs ingest / llama-index (word pieces/s)",
+            r["ratios"]["ingest_word_pieces_per_s"])
+
+
 def _scale(r: dict[str, Any], add: Add) -> None:
     for tier in r["tiers"]:
         add(
@@ -263,6 +286,7 @@ _PARTS: list[tuple[str, Callable[[dict[str, Any], Add], None]]] = [
     ("pdf_extraction", _pdf_extraction),
     ("export_related", _export_related),
     ("map_build", _map_build),
+    ("real_pdf_ingest", _real_pdf_ingest),
     ("scale", _scale),
 ]
 
