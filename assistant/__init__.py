@@ -17,7 +17,8 @@ benchmarks use nothing else (a test holds them to it). Its map:
   relevant" block.
 - The library: `Library` (the Chroma store; `Library.write` takes `PaperWrite` records),
   `Paper`, `Chunk`, `Sentence`, `IngestReport` (ingesting is `ingest.ingest`);
-  `resolve_paper` finds a paper by id, DOI or words of its title.
+  `resolve_paper` finds a paper by id, DOI or words of its title; `PdfFiles`, the copies
+  of the library's PDFs that ingest keeps (what the web UI's viewer serves).
 - Components to inject or share (``Assistant(library=, embedder=, llm=, retriever=)``):
   `Retriever`, `Embedder`/`get_embedder`/`resolve_model_path`, `LLMClient` (its
   ``complete_usage`` returns a `Completion`) with `load_prompt` (the prompt files), and
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
     from .library_map import LibraryMap, build_map
     from .llm import Completion, LLMClient
     from .map_drawing import render_png, render_svg
+    from .pdf_files import PdfFiles
     from .prompts import load_prompt
     from .related import resolve_paper
     from .retrieval import Filters, Retriever
@@ -124,6 +126,7 @@ __all__ = [
     "PaperLensError",
     "PaperNotFoundError",
     "PaperWrite",
+    "PdfFiles",
     "PromptError",
     "RankedPaper",
     "RelatedPaper",
@@ -177,6 +180,7 @@ _LAZY = {
     "render_svg": (".map_drawing", "render_svg"),
     "Completion": (".llm", "Completion"),
     "LLMClient": (".llm", "LLMClient"),
+    "PdfFiles": (".pdf_files", "PdfFiles"),
     "resolve_paper": (".related", "resolve_paper"),
     "Filters": (".retrieval", "Filters"),
     "Retriever": (".retrieval", "Retriever"),

@@ -79,7 +79,8 @@ def paper_from_metadata(paper_id: str, meta: dict[str, Any]) -> Paper:
 
 
 def chunk_metadata(chunk: Chunk, content_hash: str) -> dict[str, Any]:
-    """A chunk's record: its place in the paper and, for full text, section and page."""
+    """A chunk's record: its place in the paper and, for full text, section and page (and
+    the page breaks within it, as ``"offset:page offset:page"``)."""
     meta: dict[str, Any] = {
         "paper_id": chunk.paper_id,
         "position": chunk.position,
@@ -91,7 +92,18 @@ def chunk_metadata(chunk: Chunk, content_hash: str) -> dict[str, Any]:
         meta["section"] = chunk.section
     if chunk.page is not None:
         meta["page"] = chunk.page
+    if chunk.pages:
+        meta["pages"] = " ".join(f"{offset}:{page}" for offset, page in chunk.pages)
     return meta
+
+
+def _page_breaks(value: Any) -> tuple[tuple[int, int], ...]:
+    """A chunk record's ``pages``; none when missing (stored before it was) or unreadable."""
+    try:
+        pairs = [item.split(":") for item in str(value or "").split()]
+        return tuple((int(offset), int(page)) for offset, page in pairs)
+    except ValueError:
+        return ()
 
 
 def chunk_from_record(text: str, meta: dict[str, Any]) -> Chunk:
@@ -100,6 +112,7 @@ def chunk_from_record(text: str, meta: dict[str, Any]) -> Chunk:
     return Chunk(
         meta["paper_id"], int(meta["position"]), text, int(meta["start"]), int(meta["end"]),
         section=meta.get("section"), page=int(page) if page is not None else None,
+        pages=_page_breaks(meta.get("pages")),
     )
 
 

@@ -129,8 +129,12 @@ class Chunk(_Wire):
     """A retrievable piece of a paper: the title plus a span of its text.
 
     Abstract chunks have ``section`` None and ``start``/``end`` in the abstract; full-text
-    chunks name their ``section`` heading and ``page``, with ``start``/``end`` in that
-    section's text.
+    chunks name their ``section`` heading and the ``page`` they start on, with
+    ``start``/``end`` in that section's text. ``text`` is a header (title, heading) and
+    then the body, ``text[len(text) - (end - start):]``, which is ``section.text[start:end]``.
+    ``pages`` holds the page breaks inside the body as ``(offset in the body, page)`` pairs,
+    ascending: empty when the body lies on one page, and in chunks stored before chunks
+    kept their breaks (`page_at` then gives ``page`` for every offset).
     """
 
     paper_id: str
@@ -140,10 +144,26 @@ class Chunk(_Wire):
     end: int
     section: str | None = None
     page: int | None = None
+    pages: tuple[tuple[int, int], ...] = ()
 
     @property
     def id(self) -> str:
         return f"{self.paper_id}:c{self.position}"
+
+    def page_at(self, offset: int) -> int | None:
+        """The page on which character ``offset`` of the body lies (section offset
+        ``start + offset``); None for an abstract chunk.
+
+        Example:
+            >>> Chunk("p1", 3, "Title: ab cd", 40, 45, "H", 3, ((3, 4),)).page_at(3)
+            4
+        """
+        page = self.page
+        for start, number in self.pages:
+            if start > offset:
+                break
+            page = number
+        return page
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ Chunks come from llama-index's `SentenceSplitter` over the abstract, measured in
 embedding model's own word pieces; the title is prepended to every chunk so each chunk
 stands on its own, and each keeps the character span of the abstract it covers.
 A full-text paper (a PDF) then gets chunks of each body section: a heading always starts
-a new chunk, which is prefixed with the title and heading and carries the section and
-the page it starts on (references never reach here: the PDF reader drops them).
+a new chunk, which is prefixed with the title and heading and carries the section, the
+page it starts on and the page breaks within it (references never reach here: the PDF
+reader drops them).
 """
 
 from __future__ import annotations
@@ -46,8 +47,11 @@ class Chunker:
         for section in paper.sections:
             head = f"{prefix}{section.heading}\n" if section.heading else prefix
             for body, start, end in self._split(section.text, head):
+                # Page breaks within the body: a sentence after one is on the later page.
+                breaks = tuple((o - start, n) for o, n in section.pages if start < o < end)
                 out.append(Chunk(paper.id, len(out), head + body, start, end,
-                                 section=section.heading or None, page=section.page_at(start)))
+                                 section=section.heading or None, page=section.page_at(start),
+                                 pages=breaks))
         return out
 
     def _split(self, text: str, prefix: str) -> list[tuple[str, int, int]]:

@@ -3,8 +3,9 @@
 A re-ingest of unchanged files into an unchanged embedded library reads no file and opens
 no Chroma client (`import chromadb` alone is ~1.2 s of a ~1.8 s no-op `paperlens ingest`).
 A manifest per index records what the last settled run saw: each file's stat, the
-collection's id and version (every write bumps it), and the report a run would give
-again. Anything that differs, or cannot be read, takes the normal path.
+collection's id and version (every write bumps it), the PDFs whose copies the library
+keeps (`assistant.pdf_files`), and the report a run would give again. Anything that
+differs, or cannot be read, or a kept copy gone, takes the normal path.
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.pdf_files import PdfFiles, file_sha256
 from assistant.settings import Settings
 from assistant.types import IngestReport
 
-from .records import file_sha256
-
 log = logging.getLogger(__name__)
 
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2  # 2: the kept PDF copies
 # A file changed this close to its stat may change again without its mtime or ctime
 # moving (coarse filesystem clocks; FAT's 2 s): its content hash is recorded too.
 _RACY_NS = 2_000_000_000
@@ -136,6 +136,9 @@ class Manifest:
                     return None
             if list(store_stamp(self.settings) or ()) != saved["library"]:
                 return None
+            copies = PdfFiles(self.settings)
+            if any(copies.path_for(h) is None for h in saved["pdfs"]):
+                return None  # deleted by hand: the normal path copies it again
             data = saved["report"]
             return IngestReport(
                 **{**data, "skipped": [(str(p), str(r)) for p, r in data["skipped"]]}
@@ -144,12 +147,15 @@ class Manifest:
             log.debug("ingest manifest not used: %s", exc)
             return None
 
-    def save(self, report: IngestReport, stamp: tuple[str, int]) -> None:
+    def save(
+        self, report: IngestReport, stamp: tuple[str, int], pdfs: Sequence[str] = ()
+    ) -> None:
         data = {
             "format": MANIFEST_FORMAT,
             "key": self.key,
             "files": [[*entry, self.hashes.get(i)] for i, entry in enumerate(self.files)],
             "library": list(stamp),
+            "pdfs": list(pdfs),
             "report": {**report.to_dict(), "seconds": 0.0},
         }
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")

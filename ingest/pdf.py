@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.errors import IngestError
+from assistant.pdf_files import file_sha256
 from assistant.types import Paper, Section
 
 from .front_matter import read_front_matter
@@ -36,7 +37,6 @@ from .records import (
     MAX_TITLE_CHARS,
     ParseResult,
     clean_text,
-    file_sha256,
     normalize_title,
     paper_id,
 )

@@ -18,11 +18,12 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from assistant.embeddings import Embedder, get_embedder
 from assistant.injection import flag_paper, index_view
+from assistant.pdf_files import PdfFiles
 from assistant.settings import IngestSettings, Settings, get_settings
 from assistant.store import Library, PaperState, PaperWrite
 from assistant.types import META_FIELDS, Chunk, IngestReport, Paper, Sentence
@@ -30,6 +31,7 @@ from assistant.types import META_FIELDS, Chunk, IngestReport, Paper, Sentence
 from .chunking import Chunker, paper_sentences, sentence_spans_in_chunks
 from .manifest import Manifest, store_stamp
 from .metadata import attach_metadata, attach_to_stored, changed_metadata, with_metadata
+from .pdf_copies import drop_copies, keep_copies
 from .reading import ReadResult, collect_files, read_files
 
 log = logging.getLogger(__name__)
@@ -148,6 +150,8 @@ class _Changes:
     todo: list[Paper]
     sources: dict[str, tuple[str, ...]]
     metadata: list[Paper]
+    pdfs: dict[str, Path] = field(default_factory=dict)  # the PDFs read: sha256 -> file
+    replaced: frozenset[str] = frozenset()  # stored file hashes ``todo`` rewrites away
 
     def __bool__(self) -> bool:
         return bool(self.todo or self.sources or self.metadata)
@@ -174,7 +178,9 @@ def _plan(
     changed = changed_metadata(meta_updates, stored)
     report.metadata_updated.extend(p.id for p in changed)
     report.unchanged.extend(sorted(listed - set(report.metadata_updated) - set(report.unchanged)))
-    return _Changes(todo, source_updates, changed)
+    old = {h for p in todo if p.id in states and (h := states[p.id].file_hash)}
+    replaced = frozenset(old - {p.file_hash for p in todo})  # their copies may go
+    return _Changes(todo, source_updates, changed, got.pdfs, replaced)
 
 
 def _compare(
@@ -289,10 +295,13 @@ def _run(
         t = time.perf_counter()
         embedder.export_query_encoder()  # the model is loaded now; a question would load it
         clock.query_encoder += time.perf_counter() - t
+    t = time.perf_counter()
+    kept = keep_copies(changes.pdfs, changes.replaced, library, PdfFiles(settings))
+    clock.write += time.perf_counter() - t
     if manifest is not None:
         log.info("recording the ingest manifest")
         t = time.perf_counter()
-        _settle(manifest, files, report, changes, library, stamp)
+        _settle(manifest, files, report, changes, library, stamp, kept)
         clock.manifest += time.perf_counter() - t
 
 
@@ -335,7 +344,7 @@ def _embed_and_write(
 
 def _settle(
     manifest: Manifest, files: Sequence[Path], report: IngestReport, changes: _Changes,
-    library: Library, stamp: tuple[str, int] | None,
+    library: Library, stamp: tuple[str, int] | None, kept: Sequence[str],
 ) -> None:
     """Record the report the next run of the same files would give, when it is certain.
 
@@ -353,7 +362,7 @@ def _settle(
     after = store_stamp(manifest.settings)
     if stamp is None or after != stamp or after[1] != library.version():
         return
-    manifest.save(settled, after)
+    manifest.save(settled, after, kept)
 
 
 def remove(
@@ -366,14 +375,16 @@ def remove(
     """Delete papers by id, or every paper whose only sources are among ``sources``.
 
     Returns the ids removed. A paper also listed in another source only loses that source.
+    The library's copies of the removed papers' PDFs are deleted with them.
     """
     settings = get_settings(settings)
     library = library or Library(settings)
     targets = list(paper_ids)
+    states = library.paper_states()
     if sources:
         names = {Path(s).name for s in sources}
         updates = {}
-        for pid, state in library.paper_states().items():
+        for pid, state in states.items():
             kept = tuple(s for s in state.sources if s not in names)
             if kept == state.sources:
                 continue
@@ -385,4 +396,5 @@ def remove(
     present = set(library.papers(targets)) if targets else set()
     if targets:
         library.remove(targets)
+        drop_copies(states, set(targets), PdfFiles(settings))
     return [pid for pid in dict.fromkeys(targets) if pid in present]

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from assistant.errors import IngestError
+from assistant.pdf_files import file_sha256
 from assistant.settings import IngestSettings
 from assistant.types import IngestReport, Paper
 
 from .metadata import add_unmatched, attach_metadata, merge_listings
 from .parsers import parse_file
-from .records import MetadataRecord, ParseResult, file_sha256
+from .records import MetadataRecord, ParseResult
 from .zotero import DATABASE as ZOTERO_DB
 
 # Attachments read as a paper's text (a reference manager's web snapshots are not papers).
@@ -75,6 +76,8 @@ class ReadResult:
     papers: dict[str, Paper] = field(default_factory=dict)
     metadata: list[tuple[Path, MetadataRecord]] = field(default_factory=list)
     known: dict[str, str] = field(default_factory=dict)  # paper id -> file name
+    # Every PDF read or recognised, by its sha256: the files ingest keeps copies of.
+    pdfs: dict[str, Path] = field(default_factory=dict)
 
 
 def read_files(
@@ -94,10 +97,11 @@ def read_files(
     for f in files:
         if known_files and f.suffix.lower() == ".pdf":
             try:
-                pid = known_files.get(file_sha256(f))
+                file_hash = file_sha256(f)
             except OSError:
-                pid = None  # parse_file reports why
-            if pid:
+                file_hash = ""  # parse_file reports why
+            if pid := known_files.get(file_hash):
+                out.pdfs.setdefault(file_hash, f)
                 deferred.append((f, pid))
                 continue
         _read_one(f, report, out, limits, known_files)
@@ -118,7 +122,7 @@ def _read_one(
     if result is None:
         return
     for paper in result.papers:
-        _keep(out, paper)
+        _keep(out, paper, f)
     out.metadata.extend(
         (
             f,
@@ -150,17 +154,18 @@ def _read_attachment(
                                             "the entry's own metadata is used"))
             continue
         try:
-            pid = (known_files or {}).get(file_sha256(path))
+            file_hash = file_sha256(path)
         except OSError:
-            pid = None  # parse_file reports why
-        if pid:
+            file_hash = ""  # parse_file reports why
+        if pid := (known_files or {}).get(file_hash):
+            out.pdfs.setdefault(file_hash, path)
             if pid not in out.papers:
                 out.known.setdefault(pid, path.name)
             report.files_read += 1
             return replace(record, paper_id=pid)
         result = _parse(path, report, limits)
         if result is not None and result.papers:
-            _keep(out, result.papers[0])
+            _keep(out, result.papers[0], path)
             return replace(record, paper_id=result.papers[0].id)
     return record
 
@@ -179,8 +184,11 @@ def _parse(path: Path, report: IngestReport, limits: IngestSettings | None) -> P
     return result
 
 
-def _keep(out: ReadResult, paper: Paper) -> None:
-    """Add ``paper`` to what was read, merged with an earlier listing of the same paper."""
+def _keep(out: ReadResult, paper: Paper, path: Path) -> None:
+    """Add ``paper`` (read from ``path``) to what was read, merged with an earlier listing
+    of the same paper."""
+    if paper.file_hash:  # a PDF
+        out.pdfs.setdefault(paper.file_hash, path)
     seen = out.papers.get(paper.id)
     out.papers[paper.id] = paper if seen is None else merge_listings(seen, paper)
 

@@ -12,7 +12,6 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from assistant.types import META_FIELDS, Paper
@@ -55,16 +54,6 @@ def parse_year(value: Any) -> int | None:
         return None
     m = _YEAR.search(str(value))
     return int(m.group(1)) if m else None
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in blocks (cheap next to extracting it): how a stored PDF is
-    recognised without reading it again."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def limit_bytes(max_mb: float) -> int:

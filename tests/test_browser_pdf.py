@@ -415,6 +415,117 @@ def test_pdf_route_is_behind_the_login_when_one_is_set(pdf_app):
         demo.close()
 
 
+# --- PDFs kept by ingest ---------------------------------------------------------------------
+# A "2 Method" section that runs from page 2 onto page 3 (no heading there).
+METHOD_ON_2 = [
+    "A lantern cache sits between the acoustic encoder and the decoder of a streaming "
+    "recogniser.",
+    "Its ring buffer is filled by the encoder and read by the decoder at every step.",
+]
+METHOD_ON_3 = "Frames older than the buffer are summarised by a single running mean."
+
+
+def _python_library(tmp_path: Path, embedder) -> tuple[Settings, dict[str, Path], Any]:
+    """Two PDFs (and a Markdown paper) ingested with the Python `ingest()`, not uploaded."""
+    from ingest import ingest
+
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    files = {f.name: f for f in make_library_files(folder)}
+    lantern = files["lantern_caches.pdf"]
+    make_pdf(
+        lantern, "Lantern Caches for Streaming Speech Recognition",
+        "We present lantern caches, a small memory for streaming speech recognition on phones.",
+        [[("1 Introduction", [FILLER])], [("2 Method", METHOD_ON_2)], [("", [METHOD_ON_3])]],
+    )
+    settings = Settings(data_dir=tmp_path / "data")
+    report = ingest([folder], settings, embedder=embedder)
+    assert len(report.added) == 3 and report.skipped == [], report
+    return settings, files, report
+
+
+def _kept(settings: Settings) -> dict[str, tuple[int, int]]:
+    """Every file in the data directory's pdfs/ folder: (inode, mtime)."""
+    folder = settings.data_dir / "pdfs"
+    return {f.name: (f.stat().st_ino, f.stat().st_mtime_ns) for f in folder.iterdir()}
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_pdf_ingested_from_python_is_kept_served_and_removed_with_its_paper(
+    tmp_path, embedder
+):
+    from assistant import Library
+    from ingest import ingest, remove
+    from paperlens.web import build_app, serve
+
+    settings, files, _ = _python_library(tmp_path, embedder)
+    lantern, tidal = files["lantern_caches.pdf"], files["tidal_microgrids.pdf"]
+    # One copy per PDF paper, named by its hash: no Markdown, no temporary file left.
+    kept = _kept(settings)
+    assert sorted(kept) == sorted(f"{_sha256(f)}.pdf" for f in (lantern, tidal))
+    copy = settings.data_dir / "pdfs" / f"{_sha256(lantern)}.pdf"
+    assert copy.read_bytes() == lantern.read_bytes()
+
+    # Re-runs copy nothing: the normal path (a library given) and the manifest's fast path.
+    folder = lantern.parent
+    again = ingest([folder], settings, embedder=embedder, library=Library(settings))
+    assert again.added == [] and again.chunks_embedded == 0
+    assert ingest([folder], settings, embedder=embedder).added == []
+    assert _kept(settings) == kept
+    # A copy deleted by hand is not trusted to the manifest: the next run restores it.
+    copy.unlink()
+    assert ingest([folder], settings, embedder=embedder).added == []
+    assert copy.read_bytes() == lantern.read_bytes()
+
+    bot = Assistant(settings, embedder=embedder)
+    by_source = {p.sources[0]: pid for pid, p in bot.papers().items()}
+    lantern_id = by_source["lantern_caches.pdf"]
+    # A changed file of the same paper replaces its copy.
+    make_pdf(lantern, "Lantern Caches for Streaming Speech Recognition",
+             "Lantern caches, revised: a smaller memory for streaming speech recognition.",
+             [[("1 Introduction", [FILLER])], [("2 Method", METHOD_ON_2)]])
+    assert ingest([folder], settings, embedder=embedder).updated == [lantern_id]
+    assert not copy.exists()
+    copy = settings.data_dir / "pdfs" / f"{_sha256(lantern)}.pdf"
+    assert copy.read_bytes() == lantern.read_bytes() and len(_kept(settings)) == 2
+    demo = build_app(settings, bot)
+    _, url, _ = serve(demo, settings, port=free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        got = httpx.get(f"{url}paperlens/pdf/{lantern_id}")
+        assert got.status_code == 200 and got.headers["content-type"] == "application/pdf"
+        assert got.content == lantern.read_bytes()
+        # Removed with its paper (by id, or by its only source file); the route is a 404.
+        assert remove([lantern_id], settings=settings) == [lantern_id]
+        assert not copy.exists()
+        assert httpx.get(f"{url}paperlens/pdf/{lantern_id}").status_code == 404
+    finally:
+        demo.close()
+    assert remove(sources=["tidal_microgrids.pdf"], settings=settings) == [
+        by_source["tidal_microgrids.pdf"]
+    ]
+    assert _kept(settings) == {}
+
+
+def test_a_sentence_after_a_page_break_in_its_chunk_gets_the_later_page(tmp_path, embedder):
+    from assistant import Library
+
+    settings, _, _ = _python_library(tmp_path, embedder)
+    library = Library(settings)
+    pid = next(pid for pid, p in library.papers().items() if p.sources == ("lantern_caches.pdf",))
+    chunks = [c for c, _ in library.fulltext_chunks([pid])[pid] if c.section == "2 Method"]
+    assert len(chunks) == 1  # one chunk holds the whole section, over the page break
+    chunk = chunks[0]
+    body = chunk.text[len(chunk.text) - (chunk.end - chunk.start) :]
+    assert chunk.page == 2 and chunk.pages
+    assert chunk.page_at(body.index(METHOD_ON_2[1])) == 2
+    assert chunk.page_at(body.index(METHOD_ON_3)) == 3
+
+
 def test_title_and_abstract_citation_keeps_its_in_page_link(pdf_app):
     from paperlens.web.app import web_app_of
     from paperlens.web.cards import answer_html

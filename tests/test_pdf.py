@@ -270,6 +270,51 @@ def test_pdf_chunks_follow_headings_and_carry_section_and_page(
     assert lib.papers()[paper_id(TITLE)].abstract == ABSTRACT
 
 
+def _fake_word_pieces(text: str) -> list[int]:
+    """A fake tokenizer, for the chunker's pure logic: one piece per word."""
+    return [len(word) for word in text.split()]
+
+
+def test_a_sentence_after_a_page_break_in_its_chunk_is_on_the_later_page() -> None:
+    from assistant.types import Paper, Section
+    from ingest.chunking import Chunker
+
+    on_3 = " ".join(f"Lantern caches keep frame {i} of page three." for i in range(3))
+    on_4 = " ".join(f"Tidal schedules move battery {i} on page four." for i in range(9))
+    text = f"{on_3} {on_4}"
+    turn = len(on_3) + 1  # where page 4 starts in the section
+    section = Section("2 Method", text, 3, ((0, 3), (turn, 4)))
+    paper = Paper("p1", "Lanterns", "Lantern caches are small.", sections=(section,))
+    chunker = Chunker(lambda t: len(_fake_word_pieces(t)), _fake_word_pieces, 50, 0, 512)
+    chunks = [c for c in chunker.chunks(paper) if c.section]
+    assert len(chunks) >= 2
+    first = chunks[0]
+    assert first.start == 0 < turn < first.end  # the first chunk crosses the page break
+    body = first.text[len(first.text) - (first.end - first.start) :]
+    assert body == text[first.start : first.end]
+    assert first.page == 3 and first.pages == ((turn, 4),)
+    after = body.index("Tidal schedules move battery 0")
+    assert first.page_at(after) == 4
+    assert first.page_at(after - 2) == 3 and first.page_at(0) == 3
+    for c in chunks:  # every offset of every body: the page of its section offset
+        assert all(c.page_at(o) == section.page_at(c.start + o) for o in range(c.end - c.start))
+    assert [c for c in chunker.chunks(paper) if not c.section][0].page_at(0) is None
+
+
+def test_chunk_page_breaks_are_stored_and_older_records_load_without_them() -> None:
+    from assistant.store_records import chunk_from_record, chunk_metadata
+    from assistant.types import Chunk
+
+    chunk = Chunk("p1", 4, "Title\n2 Method\nbody", 100, 400, "2 Method", 3, ((20, 4), (260, 5)))
+    meta = chunk_metadata(chunk, "h")
+    assert meta["pages"] == "20:4 260:5"
+    assert chunk_from_record(chunk.text, meta) == chunk
+    older = {k: v for k, v in meta.items() if k != "pages"}  # a library stored before pages
+    legacy = chunk_from_record(chunk.text, older)
+    assert legacy.pages == () and legacy.page_at(300) == 3
+    assert chunk_from_record(chunk.text, {**meta, "pages": "20:4 oops"}).page_at(300) == 3
+
+
 def test_unchanged_pdf_is_not_extracted_or_embedded_again(
     tmp_path: Path, paper_pdf: Path, embedder, monkeypatch
 ) -> None:

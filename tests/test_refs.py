@@ -89,6 +89,18 @@ def _bib(with_extra: bool = False) -> str:
     return "\n".join(entries)
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _kept(settings: Settings) -> set[str]:
+    """The hashes of the PDFs the library keeps copies of (every file in its pdfs/)."""
+    folder = settings.data_dir / "pdfs"
+    names = [f.name for f in folder.iterdir()] if folder.is_dir() else []
+    assert all(n.endswith(".pdf") for n in names), names  # no temporary file left
+    return {n.removesuffix(".pdf") for n in names}
+
+
 @pytest.fixture
 def export(tmp_path: Path) -> Path:
     """A reference manager's export: refs.bib with its PDFs in the folders it names."""
@@ -153,6 +165,9 @@ def test_bib_export_ingests_attached_pdfs_with_the_entries_metadata(
     assert library.fulltext_ids == {heads, readers, supp}  # the PDFs' sections are in
     assert papers[gone].abstract == GONE_ABSTRACT and papers[gone].year == 2021
     assert papers[survey].abstract == ONLY_ABSTRACT
+    # The attached PDFs are kept for the viewer, as a PDF ingested directly is.
+    attached = ("files/12/heads.pdf", "pdfs/readers.pdf", "files/3/supp.pdf")
+    assert _kept(settings) == {_sha256(export / rel) for rel in attached}
 
     again = ingest([bib], settings, embedder=embedder)
     assert (again.added, again.updated, again.metadata_updated, again.chunks_embedded) == (
@@ -167,6 +182,7 @@ def test_bib_export_ingests_attached_pdfs_with_the_entries_metadata(
     grown = ingest([bib], settings, embedder=embedder)
     assert grown.added == [paper_id(EXTRA)] and grown.updated == [] and grown.metadata_updated == []
     assert len(Library(settings).papers()) == 6
+    assert _kept(settings) == {_sha256(export / rel) for rel in (*attached, "pdfs/extra.pdf")}
 
 
 # --- Zotero ------------------------------------------------------------------------
@@ -379,6 +395,8 @@ def test_zotero_folder_is_read_from_a_copy_with_tags_and_collections(
         ("Reading",),
     )
     assert papers[survey].collections == ("Surveys",) and papers[survey].abstract == ONLY_ABSTRACT
+    stored = sorted((zotero_folder / "storage").glob("*/paper.pdf"))
+    assert len(stored) == 2 and _kept(settings) == {_sha256(f) for f in stored}
 
     again = ingest([zotero_folder], settings, embedder=embedder)
     assert (again.added, again.updated, again.metadata_updated, again.chunks_embedded) == (

@@ -23,6 +23,7 @@ from assistant import (
     Assistant,
     LibraryEmptyError,
     PaperLensError,
+    PdfFiles,
     RelatedPaper,
     Settings,
     digest_paper_md,
@@ -36,7 +37,6 @@ from .cards import answer_html
 from .exports import export_links, write_export
 from .html import draft_html, esc, message_html, question_html
 from .layout import Page
-from .pdf_files import PdfFiles, sha256_of
 from .search import search_html, search_papers
 from .sessions import AnsweredPapers, Sessions, plain_history
 from .source_names import source_counts, source_names
@@ -246,7 +246,7 @@ class WebApp:
         def step(p: Any) -> None:
             progress((p.papers_done, p.papers_total), desc="Embedding papers", unit="papers")
 
-        try:
+        try:  # ingest keeps a copy of each PDF it adds (Gradio's upload folder is temporary)
             report = ingest(paths, self.settings, library=self.shared.library,
                             embedder=self.shared.embedder, progress=step) if paths else None
         except PaperLensError as exc:
@@ -254,7 +254,6 @@ class WebApp:
         lines = []
         if report is not None:  # the next question of any session sees what was written
             self.shared.retriever.refresh(check=True)
-            self._keep_pdfs(paths)
             skipped += [(Path(p).name, why) for p, why in report.skipped]
             lines.append(f"**Added to the library:** {esc(report.summary())}\n")
         if skipped:
@@ -273,20 +272,6 @@ class WebApp:
                 pid: st.file_hash for pid, st in states.items() if st.file_hash and st.complete
             })
         return cached[1]
-
-    def _keep_pdfs(self, paths: list[Path]) -> None:
-        """Keep a copy of each uploaded PDF that is now a paper of the library (Gradio's
-        upload folder is temporary): the viewer opens it at a cited page."""
-        held = set(self.pdf_hashes().values())
-        for path in paths:
-            if path.suffix.lower() != ".pdf":
-                continue
-            try:
-                file_hash = sha256_of(path)
-                if file_hash in held:
-                    self.pdfs.keep(path, file_hash)
-            except OSError as exc:  # a full disk costs the viewer for this paper, not the upload
-                log.warning("could not keep a copy of %s: %s", path.name, exc)
 
     # -- the library's map and digest -----------------------------------------------------
     def show_map(self, store: dict[str, Any]) -> tuple[str, str]:
