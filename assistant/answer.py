@@ -122,9 +122,11 @@ def _cite(n: int, hit: PaperHit, idx: int) -> Citation:
     )
 
 
-def _cite_passage(n: int, hit: PaperHit) -> Citation | None:
+def _cite_passage(n: int, hit: PaperHit, *, any_body: bool = False) -> Citation | None:
+    """The hit's body sentence as a citation: when it beats the abstract's, or with
+    ``any_body`` whenever there is one (a question about the paper's details)."""
     p = hit.passage
-    if p is None or is_injected(p.text, hit.paper):
+    if p is None or is_injected(p.text, hit.paper) or not (p.beats_abstract or any_body):
         return None
     return Citation(
         n,
@@ -240,7 +242,8 @@ def _not_stated(hit: PaperHit, question: str, name: str, lex: LexicalIndex) -> b
         have |= set(terms(hit.passage.text))
     best = sum(lex.idf(t) for t in qterms if t in have) / total
     wants_number = bool(_WANTS_NUMBER.search(question))
-    has_number = any(re.search(r"\d", s.text) for s in hit.sentences)
+    said = [s.text for s in hit.sentences] + ([hit.passage.text] if hit.passage else [])
+    has_number = any(re.search(r"\d", t) for t in said)
     return best < NOT_STATED_COVERAGE or (wants_number and not has_number)
 
 
@@ -249,7 +252,17 @@ def answer_single(
 ) -> Draft:
     """A question about one paper: its most relevant sentences, quoted and cited."""
     sources = _numbered([hit], retrieval.hits)
-    if _not_stated(hit, question, name, lex):
+    passage = _cite_passage(1, hit, any_body=True)
+    if passage is not None and _not_stated(hit, question, name, lex):
+        # The full text was searched: its closest sentence, with where it is, said plainly
+        # to be the closest rather than the answer.
+        cites = [passage, *(_cite(1, hit, i) for i in _pick(hit, 1))]
+        text = (
+            f"The full text of **{hit.paper.title}** [1] does not clearly state this. The "
+            f"closest it says: {passage.quote}{_where(passage)} [1]"
+        )
+        return Draft(text, cites, sources, "single", False)
+    if passage is None and _not_stated(hit, question, name, lex):
         idx = _pick(hit, 1)
         cites = [_cite(1, hit, i) for i in idx]
         text = f"The abstract of **{hit.paper.title}** [1] does not state this"
@@ -263,9 +276,10 @@ def answer_single(
         return Draft(text, cites, sources, "single", False)
     idx = _pick(hit, 3)
     cites = [_cite(1, hit, i) for i in idx]
-    passage = _cite_passage(1, hit)
     if passage is not None:
-        cites = [*cites[:2], passage]
+        # The body sentence that answers best comes first when it beats the abstract's.
+        assert hit.passage is not None
+        cites = [passage, *cites[:1]] if hit.passage.beats_abstract else [*cites[:2], passage]
     body = " ".join(f"{c.quote}{_where(c)} [1]" for c in cites)
     return Draft(f"**{hit.paper.title}** [1]: {body}", cites, sources, "single", True)
 

@@ -19,6 +19,9 @@ class Passage:
     start: int  # offsets in the section's text
     end: int
     score: float
+    # Whether it answers better than the abstract's best sentences (a list quotes it
+    # then; a question about the paper's details always may).
+    beats_abstract: bool = True
 
 
 @dataclass

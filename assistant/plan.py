@@ -102,6 +102,11 @@ class Plan:
         return sorted(out, key=lambda s: s.n)[:max_sources]
 
 
+# A detail question is answered from its first paper alone when every other listed paper
+# scores under this share of it (chosen on the real-PDF set's tuning half).
+FACT_LEAD = 0.9
+
+
 class QuestionPlan:
     """One question's plan: the steps share the question's snapshot, budget and settings.
 
@@ -218,7 +223,21 @@ class QuestionPlan:
         if info.kind == "metadata":
             cap = self.settings.retrieval.max_papers * 3
             return metadata_matches(reading.question, info, self.snap, self.filters, cap)
+        if self.answers_fact(reading, retrieval):
+            return retrieval.relevant[:1]
         return retrieval.relevant
+
+    def answers_fact(self, reading: Reading, retrieval: Retrieval) -> bool:
+        """Whether a question for a detail is answered from one paper's full text: the
+        first of its list, when that paper is a PDF (whose body may state the detail) and
+        no other listed paper comes close to it (``FACT_LEAD``: two papers that say the
+        same both answer); a library of abstracts lists papers as for any other question."""
+        rel = retrieval.relevant
+        return (
+            reading.info.fact and reading.within is None and bool(rel)
+            and rel[0].paper.id in self.snap.fulltext_ids
+            and all(h.score < FACT_LEAD * rel[0].score for h in rel[1:])
+        )
 
     def draft(self, reading: Reading, hits: list[PaperHit], retrieval: Retrieval) -> Draft:
         """The extractive answer (also the LLM's fallback), by kind of question."""
@@ -232,6 +251,9 @@ class QuestionPlan:
             return answer_metadata(question, info, hits, retrieval)
         if not hits:
             return no_paper(question, retrieval)
+        if self.answers_fact(reading, retrieval):
+            top = hits[0]
+            return answer_single(question, top, retrieval, top.paper.title, self.snap.lexical)
         draft = answer_list(question, retrieval)
         if reading.within is not None:
             draft.kind = "follow_up"

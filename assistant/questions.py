@@ -61,6 +61,14 @@ _FOLLOW_UP = re.compile(
 _NARROW = re.compile(
     r"\b(of\s+(those|these|them)|among\s+(those|these|them)|which\s+one)\b", re.IGNORECASE
 )
+# A question for a detail: an interrogative, after at most a leading phrase ("In the
+# Qwen2 report, for how many epochs ...?", "According to X, why ...?").
+_FACT = re.compile(
+    r"^\s*(?:(?:in|for|according\s+to|when|after|during|on|with|using|under)\b[^?]{0,160}?,\s*)?"
+    r"(?:what|how|which|who|whom|whose|when|where|why|at\s+what|to\s+what|by\s+how|"
+    r"on\s+which|in\s+which|in\s+what|for\s+how|for\s+what|from\s+which|with\s+what)\b",
+    re.IGNORECASE,
+)
 _MIN_NAME = 4
 # "the layer-adaptive weight pruning paper": a phrase of one paper's title, then "paper".
 _TITLE_PHRASE = re.compile(r"\bthe\s+([\w'+-]+(?:\s+[\w'+-]+){1,7})\s+paper\b", re.IGNORECASE)
@@ -182,6 +190,9 @@ class QuestionInfo:
     follow_up: bool
     narrow: bool
     years: tuple[int, ...]
+    # Asks for a detail ("what batch size ...?", "how many ...?"), not for papers: in a
+    # library of full texts it is answered from the paper that states it (plan.py).
+    fact: bool = False
 
     @property
     def named_ids(self) -> list[str]:
@@ -218,7 +229,8 @@ def classify(question: str, names: PaperNames, *, has_history: bool = False) -> 
         kind = "single"
     else:
         kind = "list"
-    return QuestionInfo(kind, named, follow_up, narrow, years)
+    fact = kind == "list" and not _LIST.search(question) and bool(_FACT.match(question))
+    return QuestionInfo(kind, named, follow_up, narrow, years, fact)
 
 
 # -- language: the bundled embedding model reads English only, so a question in another

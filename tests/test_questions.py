@@ -102,3 +102,23 @@ TITLED = PaperNames([
 ])
 def test_the_title_words_paper_names_the_one_paper_whose_title_holds_them(question, named):
     assert classify(question, TITLED).named_ids == named
+
+
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        ("What mini-batch size was used when training the driver-posture classifiers?", True),
+        ("How many participants were recorded for the driver-distraction dataset?", True),
+        ("In the combined Higgs mass measurement, what p-value did the channels give?", True),
+        ("According to the essay, why are simulations blind to merging singularities?", True),
+        ("Which papers study speculative decoding?", False),
+        ("Which approaches make LLM generation faster?", False),
+        ("I'm looking for work on shrinking the key-value cache.", False),
+        ("papers on protein folding", False),
+    ],
+)
+def test_a_question_for_a_detail_is_told_from_one_for_papers(question, fact):
+    # A detail is answered from the full text that states it (plan.py `answers_fact`);
+    # a question for papers stays a list.
+    info = classify(question, PaperNames([]))
+    assert info.kind == "list" and info.fact is fact

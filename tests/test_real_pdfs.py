@@ -9,7 +9,6 @@ the module is skipped only when those registries cannot be reached.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,6 @@ import pytest
 from assistant.types import Paper
 from evals.pdf_metadata import Outcome, accuracy, evaluate, fold, report
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CORPUS = REPO_ROOT / ".cache" / "real_pdfs"
 # Floors per field and half. The tune half is what the reader was developed on (the
 # issue's targets: 0.95); the test half is held out, its floors are what it measured.
 FLOORS = {
@@ -27,23 +24,11 @@ FLOORS = {
     "test": {"title": 0.95, "abstract": 0.8, "arxiv_id": 0.95, "doi": 0.9, "year": 0.9,
              "authors": 0.6},
 }
-_UNREACHABLE = ("URLError", "timed out", "apt-get download failed", "Temporary failure",
-                "Name or service", "Connection", "not listed on", "apt-get not found")
 
 
 @pytest.fixture(scope="module")
-def corpus() -> Path:
-    if str(REPO_ROOT) not in sys.path:  # benchmarks/ is a checkout folder, not installed
-        sys.path.insert(0, str(REPO_ROOT))
-    from benchmarks.real_pdfs import CorpusError, ensure_corpus
-
-    try:
-        ensure_corpus(CORPUS)
-    except CorpusError as exc:
-        if all(any(word in line for word in _UNREACHABLE) for line in exc.failures):
-            pytest.skip(f"real PDF corpus not fetched: registries unreachable ({exc})")
-        raise
-    return CORPUS
+def corpus(real_corpus: Path) -> Path:
+    return real_corpus
 
 
 @pytest.fixture(scope="module")
