@@ -103,7 +103,8 @@ class Plan:
 
 
 # A detail question is answered from its first paper alone when every other listed paper
-# scores under this share of it (chosen on the real-PDF set's tuning half).
+# scores under this share of it: two papers saying the same both answer (on the real-PDF
+# set's tuning half no question has a second paper this close).
 FACT_LEAD = 0.9
 
 
