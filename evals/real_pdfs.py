@@ -109,7 +109,9 @@ def score(q: RealQuestion, answer: Answer, files: dict[str, str]) -> dict[str, A
         rec["precision"] = len(got & want) / len(got) if got else None
         rec["recall"] = len(got & want) / len(want) if want else None
     else:
-        rec["refused"] = not cited
+        # Refused: no paper cited as answering, or the answer says the paper does not
+        # (clearly) state it and quotes only the closest sentence.
+        rec["refused"] = not cited or not answer.answerable
     return rec
 
 
@@ -147,11 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", choices=["tune", "test", "all"], default="tune")
     parser.add_argument("--out", default="artifacts/real_pdfs_eval.json")
     parser.add_argument("--misses", action="store_true", help="print every missed body question")
+    parser.add_argument("--style", help="only the questions of this style")
     args = parser.parse_args(argv)
     settings = Settings(data_dir=LIBRARY)
     bot = library(settings)
     files = paper_files(bot)
-    questions = [q for q in load() if args.split in ("all", q.split)]
+    questions = [
+        q for q in load()
+        if args.split in ("all", q.split) and args.style in (None, q.style)
+    ]
     records = []
     for q in questions:
         bot.reset()
