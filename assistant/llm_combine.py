@@ -40,7 +40,7 @@ grows. What changed is recorded on the `Answer` (``llm_changes``) and in its not
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from .answer import SECOND_TIER_HEAD
@@ -79,6 +79,15 @@ def judge_pool(base: Retrieval, extra: Sequence[PaperHit], n: int) -> list[Paper
     return list(pool.values())[:n]
 
 
+def ruled_out(base: Retrieval, judged: Collection[str], bar: float) -> list[PaperHit]:
+    """The judged candidates the offline evidence rules out: in neither tier, offline
+    probability under ``bar`` (the controls a judge worth trusting mostly rejects)."""
+    tiers = {h.paper.id for h in [*base.relevant, *base.second]}
+    return [
+        h for h in base.hits if h.paper.id in judged and h.paper.id not in tiers and h.prob < bar
+    ]
+
+
 # -- the combination rule --------------------------------------------------------------
 @dataclass(frozen=True)
 class Trust:
@@ -106,13 +115,8 @@ def check_judge(base: Retrieval, verdicts: dict[str, bool], settings: Settings) 
     too, so an inverted or random judge moves nothing.
     """
     cfg = settings.llm
-    tiers = {h.paper.id for h in [*base.relevant, *base.second]}
     pos = [h for h in base.relevant if h.prob >= cfg.sure_prob and h.paper.id in verdicts]
-    neg = [
-        h
-        for h in base.hits
-        if h.paper.id in verdicts and h.paper.id not in tiers and h.prob < cfg.control_prob
-    ]
+    neg = ruled_out(base, verdicts, cfg.control_prob)
     neg_yes = sum(verdicts[h.paper.id] for h in neg)
     rejects = len(neg) >= cfg.control_min and neg_yes <= cfg.control_yes_max * len(neg)
     recognises = all(verdicts[h.paper.id] for h in pos)

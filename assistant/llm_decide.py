@@ -23,7 +23,7 @@ import numpy as np
 
 from .decision import second_evidence
 from .hits import PaperHit, Retrieval
-from .llm_combine import Combined, Trust, has_support
+from .llm_combine import Combined, Trust, has_support, ruled_out
 from .settings import LLMSettings, Settings
 
 
@@ -46,15 +46,9 @@ class Probes:
         far = [h for h in reversed(base.hits) if h.paper.id not in inside][: cfg.far_probes]
         check = None
         if cfg.title_probe and pool:
-            tiers = {h.paper.id for h in [*base.relevant, *base.second]}
-            probe = next(
-                (
-                    h
-                    for h in reversed(pool)
-                    if h.paper.id not in tiers and h.prob < cfg.judge_control_prob
-                ),
-                pool[-1],
-            )
+            low = {h.paper.id for h in ruled_out(base, inside, cfg.judge_control_prob)}
+            in_pool = [h for h in pool if h.paper.id in low]  # in the pool's order
+            probe = in_pool[-1] if in_pool else pool[-1]
             check = (f"Which paper is titled '{probe.paper.title}'?", probe.paper.id)
         return cls(far, check)
 
@@ -177,12 +171,7 @@ class Checks:
 def controls(base: Retrieval, verdicts: dict[str, bool], cfg: LLMSettings) -> list[bool]:
     """The verdicts on judged candidates the offline evidence rules out (in neither tier,
     under ``judge_control_prob``): a judge worth trusting calls few of them relevant."""
-    tiers = {h.paper.id for h in [*base.relevant, *base.second]}
-    return [
-        verdicts[h.paper.id]
-        for h in base.hits
-        if h.paper.id in verdicts and h.paper.id not in tiers and h.prob < cfg.judge_control_prob
-    ]
+    return [verdicts[h.paper.id] for h in ruled_out(base, verdicts, cfg.judge_control_prob)]
 
 
 def decide_by_judge(

@@ -29,6 +29,17 @@ class _Wire:
         return dataclasses.asdict(self)  # type: ignore[call-overload,no-any-return]
 
 
+def page_at(first: int, breaks: tuple[tuple[int, int], ...], offset: int) -> int:
+    """The page of character ``offset`` of a text that starts on page ``first`` and has
+    page ``breaks`` as (offset, page) pairs in order (a `Section`'s or a `Chunk`'s)."""
+    page = first
+    for start, number in breaks:
+        if start > offset:
+            break
+        page = number
+    return page
+
+
 @dataclass(frozen=True)
 class Section(_Wire):
     """A section of a paper's full text (from a PDF), references excluded.
@@ -44,12 +55,7 @@ class Section(_Wire):
 
     def page_at(self, offset: int) -> int:
         """The (1-based) page on which character ``offset`` of ``text`` lies."""
-        page = self.page
-        for start, number in self.pages:
-            if start > offset:
-                break
-            page = number
-        return page
+        return page_at(self.page, self.pages, offset)
 
 
 @dataclass(frozen=True)
@@ -158,12 +164,7 @@ class Chunk(_Wire):
             >>> Chunk("p1", 3, "Title: ab cd", 40, 45, "H", 3, ((3, 4),)).page_at(3)
             4
         """
-        page = self.page
-        for start, number in self.pages:
-            if start > offset:
-                break
-            page = number
-        return page
+        return page_at(self.page, self.pages, offset) if self.page is not None else None
 
 
 @dataclass(frozen=True)

@@ -90,15 +90,20 @@ def describe(m: dict[str, Any]) -> str:
 
 
 # --- memory --------------------------------------------------------------------------------
-def rss_mb() -> float:
-    """Resident memory of this process now (VmRSS), in MB."""
+def status_mb(field: str) -> float:
+    """A memory field of /proc/self/status (``VmRSS``, ``VmHWM``) in MB; NaN elsewhere."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
     return float("nan")
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now (VmRSS), in MB."""
+    return status_mb("VmRSS")
 
 
 def peak_rss_mb(children: bool = False) -> float:

@@ -45,7 +45,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import MODEL, REPO, Run, load_avg, offline_env, peak_rss_mb, ratio
+from benchmarks.common import MODEL, REPO, Run, load_avg, offline_env, peak_rss_mb, ratio, status_mb
 from benchmarks.ingest_throughput import Clock, word_pieces
 
 NAME = "real_pdf_ingest"
@@ -360,13 +360,8 @@ def _reset_peak_rss() -> None:
 
 def _peak_rss() -> float:
     """VmHWM in MB: the peak since the last reset (else since the process started)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return peak_rss_mb()
+    hwm = status_mb("VmHWM")
+    return hwm if hwm == hwm else peak_rss_mb()  # NaN off Linux
 
 
 if __name__ == "__main__":

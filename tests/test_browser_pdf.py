@@ -32,6 +32,7 @@ from test_browser import (  # noqa: F401 - fixtures
     browser,
     page,
 )
+from test_pdf import _wrap  # the PDF maker's line wrapping
 
 from assistant import Answer, Assistant, Citation, Settings, Source
 
@@ -88,17 +89,6 @@ def fold(text: str) -> str:
 
 
 # --- the library ----------------------------------------------------------------------------
-def _wrap(text: str, width: int) -> list[str]:
-    lines, line = [], ""
-    for word in text.split():
-        if len(line) + len(word) + 1 > width and line:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return [*lines, line] if line else lines
-
-
 def make_pdf(
     path: Path, title: str, abstract: str, pages: list[list[tuple[str, list[str]]]]
 ) -> None:
