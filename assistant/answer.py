@@ -88,6 +88,8 @@ def _source(n: int, hit: PaperHit, relevant: bool = True, tier: str | None = Non
         relevant=relevant,
         injected=len(hit.paper.injected),
         tier=("main" if relevant else "") if tier is None else tier,
+        authors=hit.paper.authors,
+        year=hit.paper.year,
     )
 
 

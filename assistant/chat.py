@@ -15,9 +15,8 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .answer import (
-    Draft,
-)
+from .answer import Draft
+from .bylines import credited
 from .embeddings import Embedder, get_embedder
 from .errors import LibraryEmptyError, LLMUnavailableError
 from .evidence import search_papers
@@ -331,7 +330,7 @@ class Assistant:
         return Answer(
             question=question,
             text=draft.text,
-            citations=tuple(draft.citations),
+            citations=tuple(credited(draft.citations, sources)),
             sources=tuple(sources),
             mode=mode,
             kind=draft.kind,

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .bylines import family_name
 from .errors import ExportFormatError
 from .types import Answer, Paper
 
@@ -99,14 +100,6 @@ def _title_words(title: str) -> list[str]:
 def _strip_math(text: str) -> str:
     # "$\textbf{Only-IF}$: ..." -> "Only-IF: ...": TeX commands are not words of the title.
     return re.sub(r"\\[a-zA-Z]+", " ", text).replace("$", " ").replace("{", " ").replace("}", " ")
-
-
-def family_name(author: str) -> str:
-    """The family name of an author as stored ("Jane Doe", or "Doe, Jane")."""
-    if "," in author:
-        return author.split(",", 1)[0].strip()
-    parts = author.split()
-    return parts[-1] if parts else ""
 
 
 def base_key(paper: Paper) -> str:

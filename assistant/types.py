@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from .bylines import Credited
+from .wire import Wire
 
 Mode = Literal["extractive", "llm", "none"]
 QuestionKind = Literal["list", "single", "comparison", "metadata", "follow_up"]
@@ -23,12 +25,6 @@ META_FIELDS: tuple[str, ...] = (
 )
 
 
-class _Wire:
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict of this value."""
-        return dataclasses.asdict(self)  # type: ignore[call-overload,no-any-return]
-
-
 def page_at(first: int, breaks: tuple[tuple[int, int], ...], offset: int) -> int:
     """The page of character ``offset`` of a text that starts on page ``first`` and has
     page ``breaks`` as (offset, page) pairs in order (a `Section`'s or a `Chunk`'s)."""
@@ -41,7 +37,7 @@ def page_at(first: int, breaks: tuple[tuple[int, int], ...], offset: int) -> int
 
 
 @dataclass(frozen=True)
-class Section(_Wire):
+class Section(Wire):
     """A section of a paper's full text (from a PDF), references excluded.
 
     ``pages`` maps character offsets of ``text`` to page numbers: ``(offset, page)``
@@ -59,7 +55,7 @@ class Section(_Wire):
 
 
 @dataclass(frozen=True)
-class Paper(_Wire):
+class Paper(Wire):
     """One paper of the library: its text and what is known about it.
 
     ``sections`` holds the body of a full-text paper (a PDF) and ``file_hash`` the
@@ -120,7 +116,7 @@ class Paper(_Wire):
 
 
 @dataclass(frozen=True)
-class Sentence(_Wire):
+class Sentence(Wire):
     """A sentence of an abstract with its character span in the abstract."""
 
     paper_id: str
@@ -131,7 +127,7 @@ class Sentence(_Wire):
 
 
 @dataclass(frozen=True)
-class Chunk(_Wire):
+class Chunk(Wire):
     """A retrievable piece of a paper: the title plus a span of its text.
 
     Abstract chunks have ``section`` None and ``start``/``end`` in the abstract; full-text
@@ -168,7 +164,7 @@ class Chunk(_Wire):
 
 
 @dataclass(frozen=True)
-class Source(_Wire):
+class Source(Credited):
     """A paper considered for an answer, with the scores that ranked it."""
 
     n: int
@@ -185,10 +181,12 @@ class Source(_Wire):
     # shown apart and never cited as supporting the answer; "": considered only.
     tier: str = "main"
     injected: int = 0  # sentences of the paper addressed to a model, never used as evidence
+    authors: tuple[str, ...] = ()
+    year: int | None = None
 
 
 @dataclass(frozen=True)
-class Citation(_Wire):
+class Citation(Credited):
     """A numbered citation: the paper and the exact span that supports the sentence.
 
     ``start``/``end`` are character offsets of ``quote`` in the paper's abstract or, for
@@ -209,6 +207,8 @@ class Citation(_Wire):
     # "second": the quote that made a "may also be relevant" paper a candidate; it
     # supports no sentence of the answer (see `Source.tier`).
     tier: str = "main"
+    authors: tuple[str, ...] = ()
+    year: int | None = None
 
     def location(self, page: str = "p.") -> str:
         """Where a full-text quote is, e.g. "section 2 Method, p. 3" ("" for an abstract
@@ -221,7 +221,7 @@ class Citation(_Wire):
 
 
 @dataclass(frozen=True)
-class RankedPaper(_Wire):
+class RankedPaper(Wire):
     """A paper of the ranking an answer was drawn from (`Answer.ranking`).
 
     ``rank`` is 1-based; ``score`` the fused retrieval score that ordered it; ``tier`` what
@@ -236,7 +236,7 @@ class RankedPaper(_Wire):
 
 
 @dataclass(frozen=True)
-class SearchHit(_Wire):
+class SearchHit(Wire):
     """A paper ranked for a query by `Assistant.search`, with its best-matching sentence.
 
     ``tier`` is what an answer to the query would make of it: "main" (listed), "second"
@@ -255,7 +255,7 @@ class SearchHit(_Wire):
 
 
 @dataclass(frozen=True)
-class Answer(_Wire):
+class Answer(Wire):
     """What `ask` returns: the text, its citations and how it was produced.
 
     ``ranking`` is the retrieval's ranking of candidate papers behind the answer (its first
@@ -311,7 +311,7 @@ class StreamEvent:
 
 
 @dataclass(frozen=True)
-class RelatedPaper(_Wire):
+class RelatedPaper(Wire):
     """A paper of the library close to another one, and the sentences that link them.
 
     ``sentence`` (the related paper's) and ``anchor`` (the first paper's) are the pair of
@@ -334,7 +334,7 @@ class RelatedPaper(_Wire):
 
 
 @dataclass
-class IngestReport(_Wire):
+class IngestReport(Wire):
     """What an ingest run did, paper by paper."""
 
     added: list[str] = field(default_factory=list)
@@ -360,7 +360,7 @@ class IngestReport(_Wire):
 
 
 @dataclass(frozen=True)
-class LibraryStats(_Wire):
+class LibraryStats(Wire):
     """What `paperlens library` shows."""
 
     papers: int

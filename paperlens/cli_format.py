@@ -18,7 +18,8 @@ def format_sources(answer: Answer) -> str:
             mark = "  (may also be relevant: uncertain match, not cited as an answer)"
         else:
             mark = "" if s.relevant else "  (considered, not cited)"
-        lines.append(f"[{s.n}] {s.title}  (score {s.score:.2f}){mark}")
+        credit = f" ({s.byline})" if s.byline else ""
+        lines.append(f"[{s.n}] {s.title}{credit}  (score {s.score:.2f}){mark}")
         for q in quotes.get(s.n, [])[:3]:
             lines.append(f'     "{q[:200]}"')
     return "\n".join(lines)

@@ -150,6 +150,12 @@ def test_imported_years_and_authors_answer_metadata_questions(
     bot.reset()
     authors = bot.ask("Who wrote Speculative Decoding with Draft Trees?")
     assert authors.answerable and "authors Ada Lovelace, Charles Babbage" in authors.text
+    # Every answer credits an imported paper by its authors and year, in its wire form too.
+    cited = authors.to_dict()
+    assert {s["byline"] for s in cited["sources"] if s["paper_id"] == TREES} == {
+        "Lovelace & Babbage, 2024"
+    }
+    assert {c["byline"] for c in cited["citations"]} == {"Lovelace & Babbage, 2024"}
     bot.reset()
     none = bot.ask("Which papers are from 2019?")
     assert not none.answerable and "not recorded" in none.text
