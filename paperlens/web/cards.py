@@ -42,8 +42,9 @@ def _paper_meta(
     paper: Paper | None, source: Source, names: Mapping[str, str], pdf: str | None
 ) -> str:
     bits = []
-    if paper is not None and paper.year:
-        bits.append(esc(paper.year))
+    credit = source.byline  # "Smith & Doe, 2024", or the year alone
+    if credit:
+        bits.append(f'<span class="pl-byline">{esc(credit)}</span>')
     if paper is not None and paper.venue:
         bits.append(esc(paper.venue))
     if paper is not None and paper.url and paper.url.startswith(("https://", "http://")):
@@ -146,6 +147,8 @@ def _source_item(
     if paper is not None and cites:
         spans = _spans(paper, cites)
         body, whole = excerpt(paper.abstract, spans)
+        if spans:  # said like a passage's place, so each quote says where it is from
+            body = f'<span class="pl-where">Abstract:</span> {body}'
         if not whole:
             body += (
                 '<details class="pl-full"><summary>full abstract</summary>'

@@ -164,6 +164,27 @@ def excerpt(
     return ("…" if lo > 0 else "") + body + ("…" if hi < len(abstract) else ""), whole
 
 
+PLACES_NAMED = 3  # full-text places the footer names; more are counted
+
+
+def quote_places(answer: Answer) -> str:
+    """Where the answer's quotes come from, for its footer: "the papers' abstracts", "the
+    full text (section 7, p. 12)", or both ("2 abstracts and the full text (...)")."""
+    cites = [c for c in answer.citations if c.tier != "second"]
+    places = list(dict.fromkeys(c.location() or "the text" for c in cites
+                                if c.section is not None or c.page is not None))
+    abstracts = len({c.paper_id for c in cites if c.section is None and c.page is None})
+    if not places:
+        return "the papers' abstracts"
+    named = "; ".join(places[:PLACES_NAMED])
+    if len(places) > PLACES_NAMED:
+        named += f"; {len(places) - PLACES_NAMED} more"
+    body = f"the full text ({esc(named)})"
+    if not abstracts:
+        return body
+    return f"{abstracts} abstract{'s' if abstracts != 1 else ''} and {body}"
+
+
 def mode_line(answer: Answer, seconds: float | None = None) -> str:
     """Which answerer answered, said plainly (and that the LLM fell back, when it did)."""
     fell_back = any(n.startswith("The LLM") for n in answer.notices)
@@ -175,7 +196,7 @@ def mode_line(answer: Answer, seconds: float | None = None) -> str:
     elif answer.mode == "extractive" and fell_back:
         label = "Extractive answer (fallback: the LLM's answer could not be used)"
     elif answer.mode == "extractive":
-        label = "Extractive answer: sentences quoted from the papers' abstracts"
+        label = f"Extractive answer: sentences quoted from {quote_places(answer)}"
     else:
         label = "No answer"
     if seconds is not None:
