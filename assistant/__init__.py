@@ -27,7 +27,8 @@ benchmarks use nothing else (a test holds them to it). Its map:
   `CITATION_MARKER`/`cited_numbers` (``[n]`` markers), `split_sentences`, `text_terms`
   (the tokeniser: `assistant.terms.terms`), `numbers` (the figures a claim states).
 - Output helpers: `export_papers` with `EXPORT_FORMATS`/`EXPORT_SUFFIXES`; `build_map` (a
-  `LibraryMap` of given papers and vectors), `render_png`/`render_svg`; `digest_paper_md`,
+  `LibraryMap` of given papers and vectors), `render_png`/`render_svg`;
+  `example_questions` (questions a library suggests, from its map); `digest_paper_md`,
   `parse_date`.
 - Settings: `Settings`, `get_settings`, `OFFLINE_ENV`. Errors: `PaperLensError` and its
   subclasses, each message naming the fix.
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
     from .chat import Assistant, ask
     from .digest import Digest, digest_paper_md, parse_date
     from .embeddings import Embedder, get_embedder, resolve_model_path
+    from .examples import example_questions
     from .export import FORMATS as EXPORT_FORMATS
     from .export import SUFFIXES as EXPORT_SUFFIXES
     from .export import export_papers
@@ -144,6 +146,7 @@ __all__ = [
     "build_map",
     "cited_numbers",
     "digest_paper_md",
+    "example_questions",
     "export_papers",
     "get_embedder",
     "get_settings",
@@ -171,6 +174,7 @@ _LAZY = {
     "Embedder": (".embeddings", "Embedder"),
     "get_embedder": (".embeddings", "get_embedder"),
     "resolve_model_path": (".embeddings", "resolve_model_path"),
+    "example_questions": (".examples", "example_questions"),
     "EXPORT_FORMATS": (".export", "FORMATS"),
     "EXPORT_SUFFIXES": (".export", "SUFFIXES"),
     "export_papers": (".export", "export_papers"),

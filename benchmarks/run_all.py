@@ -182,6 +182,12 @@ def _cold_start(r: dict[str, Any], add: Add) -> None:
         t["cold_ask_s"]["target"] + " (s)",
         t["cold_ask_s"]["met"],
     )
+    first = r["app_first_answer"]
+    if "first_over_later" in first["model_only"]:
+        add("app's first answer / later ones, model loaded only (baseline)",
+            first["model_only"]["first_over_later"])
+    w = t["app_first_answer_over_later_warmed"]
+    add("app's first answer / later ones, after the warm-up", w["value"], w["target"], w["met"])
     h = t["no_torch_chromadb_gradio_on_import_or_help"]
     add(
         "torch/chromadb/gradio on import or --help",

@@ -36,11 +36,12 @@ from ingest import supported_suffixes
 from .cards import answer_html
 from .exports import export_links, write_export
 from .html import draft_html, esc, message_html, question_html
-from .layout import Page
+from .layout import EXAMPLES_SHOWN, Page
 from .search import search_html, search_papers
 from .sessions import AnsweredPapers, Sessions, plain_history
 from .source_names import source_counts, source_names
 from .viewer import pdf_links
+from .warmup import Warmup
 
 log = logging.getLogger("paperlens.app")
 
@@ -52,6 +53,7 @@ EMPTY_LIBRARY = (
 FAILED = "Something went wrong while answering; the server log has the details."
 SEARCH_LIMIT = 50
 HISTORY_KEPT = 40  # messages restored after a reload
+LOAD_WAIT_S = 120.0  # how long a page load waits for the warm-up before it stops updating
 RELATED_SHOWN = 5  # related papers listed in a source card
 Chat = list[dict[str, str]]
 # The `WebApp` behind each page `build_app` made: `serve` adds its PDF viewer routes.
@@ -78,6 +80,7 @@ class WebApp:
         self.max_bytes = int(self.settings.ui.max_upload_mb * 1024 * 1024)
         self.pdfs = PdfFiles(self.settings)
         self._pdf_hashes: tuple[int, dict[str, str]] | None = None
+        self.warmup = Warmup(self.shared)  # started by `serve`
 
     # -- chat -----------------------------------------------------------------------------
     def respond(
@@ -161,21 +164,33 @@ class WebApp:
         store["history"] = []
         return [], store
 
-    def on_load(self, store: dict[str, Any]) -> tuple[Any, ...]:
-        """A page (re)load: the saved chat, the library's status and its sources."""
+    def on_load(self, store: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+        """A page (re)load: the saved chat, the library's status and its sources; then,
+        once the warm-up has loaded what answers need, the status and the examples."""
         store = dict(store or {})
         store["sid"] = store.get("sid") or uuid.uuid4().hex  # the initial state holds None
         head, rows = self.library_md()
         # An empty saved chat leaves the chat as it is: a question asked while the page was
         # still loading must not be wiped when this (slower) load event returns.
-        return (
+        yield (
             store.get("history") or gr.update(),
             store,
             self.status_md(),
             gr.update(visible=self.paper_count() == 0),
             head,
             rows,
+            *self._examples_update(),
         )
+        keep = gr.update()
+        for part in self.warmup.pending():
+            part.wait(LOAD_WAIT_S)
+            yield keep, keep, self.status_md(), keep, keep, keep, *self._examples_update()
+
+    def _examples_update(self) -> list[Any]:
+        """One update per example button: its question, or hidden."""
+        shown = self.warmup.examples()[:EXAMPLES_SHOWN]
+        return [gr.update(value=shown[i], visible=True) if i < len(shown)
+                else gr.update(visible=False) for i in range(EXAMPLES_SHOWN)]
 
     # -- the library ----------------------------------------------------------------------
     def paper_count(self) -> int:
@@ -184,14 +199,18 @@ class WebApp:
         return self.shared.stats().papers
 
     def status_md(self) -> str:
-        """The line above the tabs: how many papers, and which answerer."""
+        """The line above the tabs: how many papers, and which answerer (or that the
+        library is still loading)."""
+        papers = f"**{self.paper_count()} papers** in the library"
+        if self.warmup.loading:
+            return f"{papers} · loading the library…"
         if self.shared.llm is not None:
             answerer = (f"LLM `{self.settings.llm.model}`, falling back to extractive answers "
                         "when it fails")
         else:
-            answerer = ("extractive (quotes from the abstracts; set `OPENAI_BASE_URL` for an "
+            answerer = ("extractive (quotes from the papers; set `OPENAI_BASE_URL` for an "
                         "LLM)")
-        return f"**{self.paper_count()} papers** in the library · answers: {answerer}"
+        return f"{papers} · answers: {answerer}"
 
     def library_md(self) -> tuple[str, list[list[Any]]]:
         """The Library tab's head line and its table of sources, named as a reader names
@@ -254,6 +273,7 @@ class WebApp:
         lines = []
         if report is not None:  # the next question of any session sees what was written
             self.shared.retriever.refresh(check=True)
+            self.warmup.redraw()
             skipped += [(Path(p).name, why) for p, why in report.skipped]
             lines.append(f"**Added to the library:** {esc(report.summary())}\n")
         if skipped:

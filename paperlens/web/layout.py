@@ -17,16 +17,11 @@ from .exports import LABELS
 if TYPE_CHECKING:
     from .app import WebApp
 
-EXAMPLES = [
-    "Which papers study speculative decoding?",
-    "Which papers propose benchmarks for LLM agents?",
-    "How do diffusion language models compare to autoregressive ones?",
-    "Which papers reduce the KV cache memory of long-context inference?",
-]
 # The map: a hover label follows the pointer; a click on a point opens that paper below the
 # map (one delegated listener on the component root, which survives re-renders of the SVG).
 MAP_TEMPLATE = "<div class='pl-map-hover' aria-live='polite'></div>${value}"
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+EXAMPLES_SHOWN = 4  # buttons for the library's examples (`Warmup.examples`)
 
 
 def asset(name: str) -> str:
@@ -62,9 +57,12 @@ class Page:
                     self._digest_section()
             self._wire_chat()
             self._wire_library()
+            # A generator: the page first, then the status and examples once loaded. Not
+            # queued behind another page's load (each waits on the same warm-up).
             demo.load(self.app.on_load, [self.store],
                       [self.chatbot, self.store, self.status, self.empty, self.library_head,
-                       self.sources_table], **PRIVATE)
+                       self.sources_table, *self.examples],
+                      concurrency_limit=None, show_progress="hidden", **PRIVATE)
             gr.api(self.app.ask, api_name="ask")
         return demo
 
@@ -83,14 +81,23 @@ class Page:
         with gr.Row():
             self.question = gr.Textbox(
                 show_label=False,
-                placeholder="Ask a question, e.g. Which papers study speculative decoding?",
+                placeholder="Ask a question about the papers in your library",
                 scale=8,
                 elem_id="pl-question",
                 autofocus=True,
                 submit_btn=True,
             )
             self.clear = gr.Button("New chat", scale=1, variant="secondary")
-        gr.Examples(EXAMPLES, inputs=[self.question], label="Try")
+        # Drawn from the library (`Warmup`), filled in by the page's load event. Buttons,
+        # not gr.Examples: a long question (a paper's title) is shown whole, not cut at 60.
+        shown = self.app.warmup.examples()
+        with gr.Row(elem_id="pl-examples", equal_height=True):
+            gr.Markdown("**Try**", elem_classes="pl-try")
+            self.examples = [
+                gr.Button(shown[i] if i < len(shown) else "", visible=i < len(shown),
+                          size="sm", variant="secondary", elem_classes="pl-example")
+                for i in range(EXAMPLES_SHOWN)
+            ]
 
     def _search_column(self) -> None:
         self.query = gr.Textbox(
@@ -159,6 +166,9 @@ class Page:
             concurrency_limit=2, **PRIVATE,
         ).then(app.remember, [self.chatbot, self.store], [self.store], **PRIVATE)
         self.clear.click(app.new_chat, [self.store], [self.chatbot, self.store], **PRIVATE)
+        for button in self.examples:  # a click puts its question in the box
+            button.click(lambda q: q, [button], [self.question], show_progress="hidden",
+                         **PRIVATE)
 
     def _wire_library(self) -> None:
         app = self.app

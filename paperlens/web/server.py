@@ -56,6 +56,7 @@ def serve(
     web = web_app_of(demo)
     if web is not None:
         add_viewer_routes(launched[0], web)
+        web.warmup.start()  # while the first page loads
     if not prevent_thread_lock:
         demo.block_thread()
     return launched
@@ -65,9 +66,7 @@ def main() -> None:
     """Load the library (ingesting nothing) and serve the UI until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    shared = Assistant(settings)
-    # Load the model and the lexical index now, not on the first question.
-    shared.embedder.encode_query("warm up")
+    shared = Assistant(settings)  # the model and the rest load once served (`Warmup`)
     n = shared.library.stats().papers
     print(f"paperlens: {n} papers in {settings.store_location}")
     if n == 0:
