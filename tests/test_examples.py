@@ -131,3 +131,19 @@ def test_footer_and_cli_say_where_each_quote_is_from_and_who_wrote_it() -> None:
     assert "quoted from the full text" in mode_line(_answer([body]))
     text = format_sources(_answer([abstract]))
     assert "[1] Lantern (Smith, 2024)" in text
+
+
+def test_an_empty_library_shows_examples_once_papers_are_added(
+    tmp_path, small_corpus, embedder
+) -> None:
+    from assistant import Settings
+    from paperlens.web.app import WebApp
+    from paperlens.web.layout import EXAMPLES_SHOWN
+
+    settings = Settings(data_dir=tmp_path / "data")
+    web = WebApp(settings, Assistant(settings, embedder=embedder))
+    assert web.warmup.examples() == []
+    assert not any(u.get("visible") for u in web._examples_update())
+    shown = web.add_papers([str(p) for p in sorted(small_corpus.iterdir())])[-EXAMPLES_SHOWN:]
+    questions = [u["value"] for u in shown if u.get("visible")]
+    assert questions and questions == web.warmup.examples()[:EXAMPLES_SHOWN]

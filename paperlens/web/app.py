@@ -54,6 +54,7 @@ FAILED = "Something went wrong while answering; the server log has the details."
 SEARCH_LIMIT = 50
 HISTORY_KEPT = 40  # messages restored after a reload
 LOAD_WAIT_S = 120.0  # how long a page load waits for the warm-up before it stops updating
+REDRAW_WAIT_S = 10.0  # how long an upload waits for the examples of the grown library
 RELATED_SHOWN = 5  # related papers listed in a source card
 Chat = list[dict[str, str]]
 # The `WebApp` behind each page `build_app` made: `serve` adds its PDF viewer routes.
@@ -224,9 +225,10 @@ class WebApp:
         return head, rows
 
     def refresh_library(self) -> tuple[Any, ...]:
-        """Everything that shows the library's size, after it changed."""
+        """Everything that shows the library's size, and its examples, after it changed."""
         head, rows = self.library_md()
-        return head, rows, self.status_md(), gr.update(visible=self.paper_count() == 0)
+        return (head, rows, self.status_md(), gr.update(visible=self.paper_count() == 0),
+                *self._examples_update())
 
     def search(self, query: str) -> str:
         """Papers whose title or abstract holds every word of ``query``."""
@@ -273,7 +275,8 @@ class WebApp:
         lines = []
         if report is not None:  # the next question of any session sees what was written
             self.shared.retriever.refresh(check=True)
-            self.warmup.redraw()
+            self.warmup.redraw()  # shown now if drawn in time (a small library's map is)
+            self.warmup.drawn.wait(REDRAW_WAIT_S)
             skipped += [(Path(p).name, why) for p, why in report.skipped]
             lines.append(f"**Added to the library:** {esc(report.summary())}\n")
         if skipped:

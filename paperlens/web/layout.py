@@ -179,7 +179,7 @@ class Page:
                     show_progress="hidden", **PRIVATE)
         self.add.click(app.add_papers, [self.files],
                        [self.ingest_report, self.library_head, self.sources_table, self.status,
-                        self.empty], **PRIVATE)
+                        self.empty, *self.examples], **PRIVATE)
         self.library_tab.select(app.show_map, [self.store], [self.library_map, self.map_note],
                                 **PRIVATE)
         self.library_map.click(app.open_paper, None, [self.map_paper], **PRIVATE)
