@@ -124,7 +124,7 @@ class ListSettings(BaseModel):
         "this (paraphrased questions); others need `uncertain_threshold`.",
     )
     second_max: int = Field(5, ge=0, description="Most papers in the 'may also be relevant' tier.")
-    # Absolute evidence a second-tier paper needs besides its probability (issue 12),
+    # Absolute evidence a second-tier paper needs besides its probability,
     # chosen by grouped k-fold CV on the tuning half (`python -m evals.tune_cut`).
     second_lexical: float = Field(
         1.0,

@@ -1,4 +1,4 @@
-"""LLM-assisted retrieval: the LLM helps choose the papers, within bounds (issue 14).
+"""LLM-assisted retrieval: the LLM helps choose the papers, within bounds.
 
 In LLM mode, for a "which papers ...?" question:
 

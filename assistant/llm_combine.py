@@ -3,7 +3,7 @@
 Two rules, chosen by ``llm.decide``: "judge" (the default: a judge that passes its
 checks settles the lists, assistant/llm_decide.py) and "bounded", this module's:
 
-**"bounded" (issue 14): the judgments may only move papers between the offline tiers.**
+**"bounded": the judgments may only move papers between the offline tiers.**
 The offline decision (assistant/decision.py) stays the base; `combine` lets the
 judgments of assistant/llm_assist.py move papers only as follows.
 

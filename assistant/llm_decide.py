@@ -1,4 +1,4 @@
-"""A judge that passes its checks settles the lists (``llm.decide`` "judge", issue 25).
+"""A judge that passes its checks settles the lists (``llm.decide`` "judge").
 
 Beside the question, each judging call carries checks whose answers are known without
 any offline main list (`probe_trust`): far-topic papers slipped into the pool (all must
@@ -29,7 +29,7 @@ from .settings import LLMSettings, Settings
 
 @dataclass
 class Probes:
-    """The checks asked beside a question (issue 25), chosen from its own candidates.
+    """The checks asked beside a question, chosen from its own candidates.
 
     ``far``: the retriever's last candidates (far from the question), slipped into the
     judged pool: none should be judged relevant. ``check``: a known-answer question, "which

@@ -148,7 +148,7 @@ class LLMSettings(BaseModel):
     max_source_chars: int = Field(
         1200, ge=200, description="Characters of each paper given to the LLM (fits small contexts)."
     )
-    # LLM-assisted retrieval (issue 14, assistant/llm_assist.py): the LLM rewrites the
+    # LLM-assisted retrieval (assistant/llm_assist.py): the LLM rewrites the
     # question into the library's terms and judges the top candidates; its judgments
     # combine with the offline decision under rules that bound what a weak model can do
     # (assistant/llm_combine.py).

@@ -275,7 +275,7 @@ class Answer(Wire):
     config_hash: str = ""
     model: str | None = None
     ranking: tuple[RankedPaper, ...] = ()
-    # LLM mode (issue 14): the papers the LLM moved relative to the offline lists
+    # LLM mode: the papers the LLM moved relative to the offline lists
     # ("added" to the main list, "removed" from it to the second tier, "second_added" found
     # by its search), and its calls, tokens and seconds per step (rewrite, judging, answer).
     llm_changes: dict[str, list[str]] = field(default_factory=dict)
