@@ -2,10 +2,8 @@
 labelled with the library's own distinctive terms.
 
 - Paper vectors: the normalised mean of each paper's chunk vectors (what ingest stored).
-- Topics: k-means on those vectors, one topic per 20 papers, 2 to 24 (`default_topics`);
-  labels by class-based TF-IDF (c-TF-IDF) over each topic's titles and abstracts with the
-  project's tokenizer (`assistant.terms.terms`), unigrams and bigrams, shown in the
-  library's most frequent spelling of each stem.
+- Topics: k-means on those vectors, one topic per 20 papers, 2 to 24 (`default_topics`),
+  each labelled with its most distinctive terms (c-TF-IDF, `assistant.topic_labels`).
 - Layout: t-SNE (PCA-initialised, so it is deterministic) of the same vectors.
 The choice was measured (evals/map_choice.py, evals/MAP.md): on the tuning half of the
 eval set's topic groups k-means on the full vectors agreed with the groups better than
@@ -27,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
 from collections import Counter
@@ -37,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .terms import STOPWORDS, terms, words
+from .topic_labels import topic_terms
 from .types import Paper
 
 if TYPE_CHECKING:
@@ -48,9 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Part of the cache key: a change of method or parameters builds a new map.
-MAP_FORMAT = "map-v1"
+MAP_FORMAT = "map-v2"
 MAX_TOPICS = 24
-LABEL_TERMS = 3
 SEED = 0
 
 
@@ -229,86 +225,6 @@ def project(vectors: np.ndarray, method: str = "tsne") -> np.ndarray:
     return (xy / max(float(np.abs(xy).max()), 1e-9)).astype(np.float32)
 
 
-def topic_terms(
-    texts_by_topic: Sequence[Sequence[str]], n_terms: int = LABEL_TERMS
-) -> list[list[str]]:
-    """Each topic's most distinctive terms (c-TF-IDF), in the library's own spelling.
-
-    A term's weight in a topic is its share of the topic's terms times
-    ``log(1 + mean terms per topic / its count in the whole library)``: frequent in this
-    topic, rare elsewhere. Unigrams and bigrams of adjacent content words; a unigram
-    already inside a chosen bigram is skipped.
-    """
-    counts: list[Counter[str]] = []
-    spelling: dict[str, Counter[str]] = {}
-    for texts in texts_by_topic:
-        c: Counter[str] = Counter()
-        for text in texts:
-            # Hyphenated words count by their parts (`words` yields both); a bigram is two
-            # content words side by side in the text, never across a dropped word.
-            toks = [w for w in words(text) if "-" not in w]
-            keep = [w not in STOPWORDS and len(w) > 1 and not w.isdigit() for w in toks]
-            for i, w in enumerate(toks):
-                if not keep[i]:
-                    continue
-                s = _stem1(w)
-                c[s] += 1
-                spelling.setdefault(s, Counter())[w] += 1
-                if i + 1 < len(toks) and keep[i + 1] and _stem1(toks[i + 1]) != s:
-                    nxt = _stem1(toks[i + 1])
-                    bi = f"{s} {nxt}"
-                    c[bi] += 1
-                    spelling.setdefault(bi, Counter())[f"{w} {toks[i + 1]}"] += 1
-        counts.append(c)
-    total: Counter[str] = Counter()
-    for c in counts:
-        total.update(c)
-    mean_size = sum(sum(c.values()) for c in counts) / max(len(counts), 1)
-    out = []
-    for c in counts:
-        size = max(sum(c.values()), 1)
-        # A term seen once says nothing about a topic; bigrams need two papers' worth.
-        scored = sorted(
-            ((n / size) * math.log(1 + mean_size / total[t]), t) for t, n in c.items() if n >= 2
-        )
-        chosen: list[str] = []
-        for _, t in reversed(scored):
-            if any(t in ch.split(" ") or set(t.split(" ")) <= set(ch.split(" ")) for ch in chosen):
-                continue
-            if " " in t:  # a bigram replaces the unigrams it contains
-                chosen = [ch for ch in chosen if ch not in t.split(" ")]
-            else:  # two chosen words that mostly stand together become their bigram
-                pair = _standing_pair(c, chosen, t)
-                if pair is not None:
-                    chosen = [pair if ch in pair.split(" ") else ch for ch in chosen]
-                    continue
-            chosen.append(t)
-            if len(chosen) == n_terms:
-                break
-        out.append([spelling[t].most_common(1)[0][0] for t in chosen])
-    return out
-
-
-def _standing_pair(c: Counter[str], chosen: list[str], t: str) -> str | None:
-    """The bigram of ``t`` and a chosen word when the two mostly stand together in ``c``."""
-    for w in (ch for ch in chosen if " " not in ch):
-        for bi in (f"{w} {t}", f"{t} {w}"):
-            if c[bi] >= 2 and c[bi] * 2 >= min(c[w], c[t]):
-                return bi
-    return None
-
-
-_STEMS: dict[str, str] = {}
-
-
-def _stem1(word: str) -> str:
-    got = _STEMS.get(word)
-    if got is None:
-        stemmed = terms(word)
-        got = _STEMS[word] = stemmed[0] if stemmed else word
-    return got
-
-
 # --- building and caching ----------------------------------------------------------------
 def build_map(
     papers: Mapping[str, Paper],
@@ -393,6 +309,3 @@ def _cached_or_built(retriever: Retriever, snap: Snapshot) -> LibraryMap:
     except OSError as exc:  # a read-only data dir only costs a rebuild next time
         log.warning("could not cache the library map: %s", exc)
     return built
-
-
-# --- drawing ---------------------------------------------------------------------------------

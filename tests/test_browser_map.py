@@ -1,6 +1,6 @@
 """The Library tab's map and digest in a real headless Chromium (issue 15 §3, §4): the map
-renders every paper, rings the papers of the last answer, hover shows a title, a click
-opens the paper; the digest panel lists a page's papers."""
+renders every paper, rings the papers of the last answer, labels topics without overlap,
+hover shows a title, a click opens the paper; the digest panel lists a page's papers."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def test_map_renders_rings_the_answer_and_opens_a_clicked_paper(page, served_app
     n_papers = len(served_app.assistant.retriever.papers)
     page.wait_for_function(
         "n => document.querySelectorAll('#pl-map circle[data-paper]').length === n",
-        arg=n_papers, timeout=120_000,
+        arg=n_papers,
+        timeout=120_000,
     )
     ringed = page.locator("#pl-map circle.pl-hl").evaluate_all(
         "els => els.map(e => e.dataset.paper)"
@@ -34,14 +35,27 @@ def test_map_renders_rings_the_answer_and_opens_a_clicked_paper(page, served_app
     # Exactly the answer's cited papers (titles with TeX are typeset in the chat: skipped).
     assert len(ringed) == len(set(ringed)) == n_cited
     assert all(papers[pid].title in answer_text for pid in ringed if "$" not in papers[pid].title)
-    assert page.locator("#pl-map text.pl-topic").count() >= 2
+    # Topic labels as the browser lays them out, in SVG units: none covers another.
+    boxes = page.locator("#pl-map text.pl-topic").evaluate_all(
+        "els => els.map(e => { const b = e.getBBox(); "
+        "return [e.textContent, b.x, b.y, b.x + b.width, b.y + b.height]; })"
+    )
+    assert len(boxes) >= 2
+    overlaps = [
+        (a[0], b[0])
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if min(a[3], b[3]) - max(a[1], b[1]) > 1 and min(a[4], b[4]) - max(a[2], b[2]) > 1
+    ]
+    assert not overlaps, overlaps
     assert "Ringed: the" in page.locator("#pl-map-note").inner_text()
 
     point = page.locator(f"#pl-map circle[data-paper='{SPEC_TR}']")
     point.hover()
     page.wait_for_function(
         "t => (document.querySelector('#pl-map .pl-map-hover')?.textContent || '').startsWith(t)",
-        arg=papers[SPEC_TR].title, timeout=10_000,
+        arg=papers[SPEC_TR].title,
+        timeout=10_000,
     )
     point.click()
     opened = page.locator("#pl-map-paper")
