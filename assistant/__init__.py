@@ -11,7 +11,7 @@ benchmarks use nothing else (a test holds them to it). Its map:
 - Asking: `ask` (one question) and `Assistant` (a conversation over a loaded library:
   ``ask``, ``stream`` -> `StreamEvent`, ``search`` -> `SearchHit`, ``papers``, ``stats`` ->
   `LibraryStats`, ``related`` -> `RelatedPaper`, ``library_map`` -> `LibraryMap`,
-  ``digest`` -> `Digest`, ``export``), restricted by `Filters`.
+  ``digest`` -> `Digest`), restricted by `Filters`.
 - Results: `Answer` (text, `Citation`, `Source`, and the `RankedPaper` ranking it was drawn
   from), each value with ``to_dict()``; `SECOND_TIER_HEAD` opens an answer's "may also be
   relevant" block.
@@ -25,8 +25,9 @@ benchmarks use nothing else (a test holds them to it). Its map:
   `Verifier`/`SourceText` (the citation check).
 - Text helpers shared with the evals, so they read answers as the library writes them:
   `CITATION_MARKER`/`cited_numbers` (``[n]`` markers), `split_sentences`, `text_terms`
-  (the tokeniser: `assistant.terms.terms`), `numbers` (the figures a claim states).
-- Output helpers: `export_papers` with `EXPORT_FORMATS`/`EXPORT_SUFFIXES`; `build_map` (a
+  (the tokeniser: `assistant.text.terms.terms`), `numbers` (the figures a claim states).
+- Output helpers: `export_answer` (an answer's cited papers with their quotes) and
+  `export_papers`, with `EXPORT_FORMATS`/`EXPORT_SUFFIXES`; `build_map` (a
   `LibraryMap` of given papers and vectors), `render_png`/`render_svg`;
   `example_questions` (questions a library suggests, from its map); `digest_paper_md`,
   `parse_date`.
@@ -41,7 +42,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
+from .core.errors import (
     ConfigError,
     DateError,
     ExportFormatError,
@@ -57,8 +58,8 @@ from .errors import (
     StoreUnavailableError,
     UnsupportedFormatError,
 )
-from .settings import OFFLINE_ENV, Settings, get_settings
-from .types import (
+from .core.settings import OFFLINE_ENV, Settings, get_settings
+from .core.types import (
     Answer,
     Chunk,
     Citation,
@@ -74,25 +75,25 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from .answer import SECOND_TIER_HEAD
+    from .answering.answer import SECOND_TIER_HEAD
+    from .answering.verify import CITATION_MARKER, SourceText, Verifier, cited_numbers, numbers
     from .chat import Assistant, ask
-    from .digest import Digest, digest_paper_md, parse_date
-    from .embeddings import Embedder, get_embedder, resolve_model_path
-    from .examples import example_questions
-    from .export import FORMATS as EXPORT_FORMATS
-    from .export import SUFFIXES as EXPORT_SUFFIXES
-    from .export import export_papers
-    from .library_map import LibraryMap, build_map
-    from .llm import Completion, LLMClient
-    from .map_drawing import render_png, render_svg
-    from .pdf_files import PdfFiles
-    from .prompts import load_prompt
-    from .related import resolve_paper
-    from .retrieval import Filters, Retriever
-    from .sentences import split_sentences
-    from .store import Library, PaperWrite
-    from .terms import terms as text_terms
-    from .verify import CITATION_MARKER, SourceText, Verifier, cited_numbers, numbers
+    from .explore.digest import Digest, digest_paper_md, parse_date
+    from .explore.examples import example_questions
+    from .explore.export import FORMATS as EXPORT_FORMATS
+    from .explore.export import SUFFIXES as EXPORT_SUFFIXES
+    from .explore.export import export_answer, export_papers
+    from .explore.library_map import LibraryMap, build_map
+    from .explore.map_drawing import render_png, render_svg
+    from .explore.related import resolve_paper
+    from .index.embeddings import Embedder, get_embedder, resolve_model_path
+    from .llm.client import Completion, LLMClient
+    from .llm.prompts import load_prompt
+    from .retrieval.retriever import Filters, Retriever
+    from .store.library import Library, PaperWrite
+    from .store.pdf_files import PdfFiles
+    from .text.sentences import split_sentences
+    from .text.terms import terms as text_terms
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -147,6 +148,7 @@ __all__ = [
     "cited_numbers",
     "digest_paper_md",
     "example_questions",
+    "export_answer",
     "export_papers",
     "get_embedder",
     "get_settings",
@@ -161,43 +163,44 @@ __all__ = [
     "text_terms",
 ]
 
-# Loaded on first use: name -> (module, its name there). No name here may be a submodule's
-# name: once imported, the submodule shadows it. So `assistant.terms.terms` is `text_terms`,
-# and `assistant.digest.digest`/`assistant.library_map.library_map` are `Assistant` methods.
+# Loaded on first use: name -> (module, its name there). No name here may be a subpackage's
+# name: once imported, the subpackage shadows it. So `assistant.text.terms.terms` is
+# `text_terms`, and the map and the digest are `Assistant` methods.
 _LAZY = {
-    "SECOND_TIER_HEAD": (".answer", "SECOND_TIER_HEAD"),
+    "SECOND_TIER_HEAD": (".answering.answer", "SECOND_TIER_HEAD"),
     "Assistant": (".chat", "Assistant"),
     "ask": (".chat", "ask"),
-    "Digest": (".digest", "Digest"),
-    "digest_paper_md": (".digest", "digest_paper_md"),
-    "parse_date": (".digest", "parse_date"),
-    "Embedder": (".embeddings", "Embedder"),
-    "get_embedder": (".embeddings", "get_embedder"),
-    "resolve_model_path": (".embeddings", "resolve_model_path"),
-    "example_questions": (".examples", "example_questions"),
-    "EXPORT_FORMATS": (".export", "FORMATS"),
-    "EXPORT_SUFFIXES": (".export", "SUFFIXES"),
-    "export_papers": (".export", "export_papers"),
-    "LibraryMap": (".library_map", "LibraryMap"),
-    "build_map": (".library_map", "build_map"),
-    "render_png": (".map_drawing", "render_png"),
-    "render_svg": (".map_drawing", "render_svg"),
-    "Completion": (".llm", "Completion"),
-    "LLMClient": (".llm", "LLMClient"),
-    "PdfFiles": (".pdf_files", "PdfFiles"),
-    "resolve_paper": (".related", "resolve_paper"),
-    "Filters": (".retrieval", "Filters"),
-    "Retriever": (".retrieval", "Retriever"),
-    "load_prompt": (".prompts", "load_prompt"),
-    "Library": (".store", "Library"),
-    "PaperWrite": (".store", "PaperWrite"),
-    "split_sentences": (".sentences", "split_sentences"),
-    "text_terms": (".terms", "terms"),
-    "CITATION_MARKER": (".verify", "CITATION_MARKER"),
-    "cited_numbers": (".verify", "cited_numbers"),
-    "numbers": (".verify", "numbers"),
-    "SourceText": (".verify", "SourceText"),
-    "Verifier": (".verify", "Verifier"),
+    "Digest": (".explore.digest", "Digest"),
+    "digest_paper_md": (".explore.digest", "digest_paper_md"),
+    "parse_date": (".explore.digest", "parse_date"),
+    "Embedder": (".index.embeddings", "Embedder"),
+    "get_embedder": (".index.embeddings", "get_embedder"),
+    "resolve_model_path": (".index.embeddings", "resolve_model_path"),
+    "example_questions": (".explore.examples", "example_questions"),
+    "EXPORT_FORMATS": (".explore.export", "FORMATS"),
+    "EXPORT_SUFFIXES": (".explore.export", "SUFFIXES"),
+    "export_answer": (".explore.export", "export_answer"),
+    "export_papers": (".explore.export", "export_papers"),
+    "LibraryMap": (".explore.library_map", "LibraryMap"),
+    "build_map": (".explore.library_map", "build_map"),
+    "render_png": (".explore.map_drawing", "render_png"),
+    "render_svg": (".explore.map_drawing", "render_svg"),
+    "Completion": (".llm.client", "Completion"),
+    "LLMClient": (".llm.client", "LLMClient"),
+    "PdfFiles": (".store.pdf_files", "PdfFiles"),
+    "resolve_paper": (".explore.related", "resolve_paper"),
+    "Filters": (".retrieval.retriever", "Filters"),
+    "Retriever": (".retrieval.retriever", "Retriever"),
+    "load_prompt": (".llm.prompts", "load_prompt"),
+    "Library": (".store.library", "Library"),
+    "PaperWrite": (".store.library", "PaperWrite"),
+    "split_sentences": (".text.sentences", "split_sentences"),
+    "text_terms": (".text.terms", "terms"),
+    "CITATION_MARKER": (".answering.verify", "CITATION_MARKER"),
+    "cited_numbers": (".answering.verify", "cited_numbers"),
+    "numbers": (".answering.verify", "numbers"),
+    "SourceText": (".answering.verify", "SourceText"),
+    "Verifier": (".answering.verify", "Verifier"),
 }
 
 

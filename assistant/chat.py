@@ -15,35 +15,30 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .answer import Draft
-from .bylines import credited
-from .embeddings import Embedder, get_embedder
-from .errors import LibraryEmptyError, LLMUnavailableError
-from .evidence import search_papers
-from .injection import escape_for_prompt, prompt_sources
-from .llm import LLMClient
-from .llm_combine import complete_list
-from .plan import Plan, QuestionPlan, Turn
-from .prompts import load_prompt
-from .questions import clean_question
-from .retrieval import Filters, Retriever
-from .settings import Settings, get_settings
-from .store import Library
-from .types import (
+from .answering.evidence import search_papers
+from .answering.plan import Plan, QuestionPlan, Turn
+from .answering.questions import clean_question
+from .answering.respond import Responder
+from .answering.verify import Verifier
+from .core.errors import LibraryEmptyError
+from .core.settings import Settings, get_settings
+from .core.types import (
     Answer,
     LibraryStats,
     Mode,
     Paper,
     RelatedPaper,
     SearchHit,
-    Source,
     StreamEvent,
 )
-from .verify import Checked, Verifier
+from .index.embeddings import Embedder, get_embedder
+from .llm.client import LLMClient
+from .retrieval.retriever import Filters, Retriever
+from .store.library import Library
 
 if TYPE_CHECKING:
-    from .digest import Digest
-    from .library_map import LibraryMap
+    from .explore.digest import Digest
+    from .explore.library_map import LibraryMap
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +70,21 @@ class Assistant:
         self.verifier = Verifier(self.embedder)
         if llm is None and self.settings.llm_enabled:
             llm = LLMClient(self.settings)
-        self.llm = llm
+        self.responder = Responder(self.settings, llm, self.verifier)
         self.history: list[Turn] = []
         # Guards this conversation's history while a question is planned; never held across
         # a `yield` (see `stream`). What is shared between conversations (the retriever's
         # snapshot, the library, the models) needs no lock of this object.
         self._turn = threading.Lock()
+
+    @property
+    def llm(self) -> LLMClient | None:
+        """The LLM that answers and judges (None: extractive answers only)."""
+        return self.responder.llm
+
+    @llm.setter
+    def llm(self, llm: LLMClient | None) -> None:
+        self.responder.llm = llm
 
     def __enter__(self) -> Assistant:
         return self
@@ -141,35 +145,13 @@ class Assistant:
         t0 = time.perf_counter()
         question, notices = clean_question(question, self.settings.embedding.model)
         if not question:
-            yield StreamEvent("", self._finish("", Draft(
-                "Please type a question about the papers in the library.", [], [], "list", False
-            ), "none", notices, {}, t0))
+            yield StreamEvent("", self.responder.unanswered(notices, t0))
             return
         with self._turn:  # no yield in here (see above)
             plan = self._plan(question, mode, filters)
         plan.notices[:0] = notices
-        use_llm = (
-            self.llm is not None
-            and mode != "extractive"
-            and plan.draft.answerable
-            and plan.info.kind != "metadata"
-            and bool(plan.hits)
-        )
-        if mode == "llm" and self.llm is None:
-            plan.notices.append(
-                "No LLM is configured (set OPENAI_BASE_URL or OPENAI_API_KEY); "
-                "answered extractively."
-            )
-        if not use_llm:
-            for line in plan.draft.text.split("\n"):
-                yield StreamEvent(line + "\n")
-            # The question as asked, not a follow-up's rewrite (the LLM path answers that).
-            answer = self._finish(
-                question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan
-            )
-            yield StreamEvent("", answer)
-            return
-        yield from self._stream_llm(plan, t0)
+        # The question as asked, cleaned, not a follow-up's rewrite (the LLM answers that).
+        yield from self.responder.stream(plan, question, mode, t0, self.history)
 
     def stats(self) -> LibraryStats:
         """What the library holds: counts of papers, chunks and sentences, per source."""
@@ -206,7 +188,7 @@ class Assistant:
         Example:
             >>> [r.title for r in bot.related("p90007efee116")]           # doctest: +SKIP
         """
-        from .related import related, resolve_paper
+        from .explore.related import related, resolve_paper
 
         snap = self.retriever.refresh()
         return related(snap, resolve_paper(snap.papers, paper).id, k, retriever=self.retriever)
@@ -218,7 +200,7 @@ class Assistant:
         Example:
             >>> [t.label for t in bot.library_map().topics]                # doctest: +SKIP
         """
-        from .library_map import library_map
+        from .explore.library_map import library_map
 
         return library_map(self.retriever)
 
@@ -226,7 +208,7 @@ class Assistant:
         self, *, date: str | None = None, since: str | None = None, until: str | None = None
     ) -> Digest:
         """The library's papers of one day (``date``) or from ``since`` on (to ``until``),
-        grouped by topic (see `assistant.digest.digest`).
+        grouped by topic (see `assistant.explore.digest.digest`).
 
         Raises:
             DateError: a date cannot be read, or both ``date`` and ``since`` are given.
@@ -234,136 +216,16 @@ class Assistant:
         Example:
             >>> print(bot.digest(since="2024-05-01").to_markdown())        # doctest: +SKIP
         """
-        from .digest import digest
+        from .explore.digest import digest
 
         return digest(self.retriever, date=date, since=since, until=until)
 
-    def export(self, answer: Answer, fmt: str) -> str:
-        """The papers ``answer`` cites in ``fmt`` ("bibtex", "ris", "csl-json", "markdown"),
-        with the library's metadata (see `Answer.export`)."""
-        return answer.export(fmt, self.retriever.papers)
-
     # -- internals
     def _plan(self, question: str, mode: Mode | None, filters: Filters | None = None) -> Plan:
-        """The plan of the answer (assistant/plan.py), under the conversation's lock."""
+        """The plan of the answer (assistant/answering/plan.py), under the conversation's lock."""
         t = time.perf_counter()
         steps = QuestionPlan(self.settings, self.retriever, self.llm, self.history, mode, filters)
         return steps.run(question, t)
-
-    def _stream_llm(self, plan: Plan, t0: float) -> Iterator[StreamEvent]:
-        assert self.llm is not None
-        sources = plan.llm_sources(self.settings.llm.max_sources)
-        messages = load_prompt("answer").render(
-            question=escape_for_prompt(plan.question),
-            sources=prompt_sources(
-                ((s.n, s.paper) for s in sources), self.settings.llm.max_source_chars
-            ),
-        )
-        parts: list[str] = []
-        t = time.perf_counter()
-
-        def count() -> None:  # a stream reports no usage: its pieces, ~4 characters a token
-            chars = sum(len(m["content"]) for m in messages)
-            plan.usage.add("answer", seconds=time.perf_counter() - t,
-                           prompt_tokens=round(chars / 4), completion_tokens=len(parts))
-
-        try:
-            for delta in self.llm.stream(messages, deadline=plan.deadline):
-                parts.append(delta)
-                yield StreamEvent(delta, draft=True)
-        except LLMUnavailableError as exc:
-            count()
-            plan.notices.append(f"The LLM failed ({exc}); showing the extractive answer instead.")
-            plan.timings["llm"] = time.perf_counter() - t
-            yield StreamEvent("", self._extractive(plan, t0))
-            return
-        count()
-        plan.timings["llm"] = time.perf_counter() - t
-        if not "".join(parts).strip():  # say so, rather than that no sentence was supported
-            plan.notices.append(
-                "The LLM returned an empty answer; showing the extractive answer instead."
-            )
-            yield StreamEvent("", self._extractive(plan, t0))
-            return
-        t = time.perf_counter()
-        asked = [plan.question, *(t.question for t in self.history[-3:-1] if plan.info.follow_up)]
-        checked = self.verifier.check("".join(parts), sources, question=asked)
-        plan.timings["verify"] = time.perf_counter() - t
-        if not checked.citations:
-            plan.notices.append(
-                "The LLM's answer had no sentence that the retrieved papers support; "
-                "showing the extractive answer instead."
-            )
-            yield StreamEvent("", self._extractive(plan, t0, raw=checked))
-            return
-        answer = self._finish(
-            plan.question, _llm_draft(plan, checked), "llm", plan.notices, plan.timings, t0,
-            plan, raw=checked,
-        )
-        yield StreamEvent("", answer)
-
-    def _extractive(self, plan: Plan, t0: float, raw: Any = None) -> Answer:
-        """The plan's extractive draft as the answer (also the LLM path's fallback)."""
-        return self._finish(
-            plan.question, plan.draft, "extractive", plan.notices, plan.timings, t0, plan, raw=raw
-        )
-
-    def _finish(
-        self,
-        question: str,
-        draft: Draft,
-        mode: Mode,
-        notices: list[str],
-        timings: dict[str, float],
-        t0: float,
-        plan: Plan | None = None,
-        raw: Any = None,
-    ) -> Answer:
-        timings = {k: round(v * 1000, 2) for k, v in timings.items()}
-        timings["total_ms"] = round((time.perf_counter() - t0) * 1000, 2)
-        unsupported = tuple(raw.unsupported) if raw is not None else ()
-        cited = {c.n for c in draft.citations}
-        sources: list[Source] = list(draft.sources)
-        # Every [n] in the text must have its source: drop markers that have none.
-        valid = {s.n for s in sources}
-        assert cited <= valid, f"citations {cited - valid} have no source"
-        return Answer(
-            question=question,
-            text=draft.text,
-            citations=tuple(credited(draft.citations, sources)),
-            sources=tuple(sources),
-            mode=mode,
-            kind=draft.kind,
-            answerable=draft.answerable,
-            notices=tuple(notices + draft.notices),
-            unsupported=unsupported,
-            timings=timings,
-            config_hash=self.settings.config_hash(),
-            model=self.llm.model if (mode == "llm" and self.llm is not None) else None,
-            ranking=plan.ranking() if plan is not None else (),
-            llm_changes=plan.combined.changes() if plan and plan.combined else {},
-            llm_usage=plan.usage.to_dict() if plan and plan.usage.steps else {},
-        )
-
-
-def _llm_draft(plan: Plan, checked: Checked) -> Draft:
-    """The LLM's verified answer as a draft, with notices of what the check removed."""
-    if checked.unsupported:
-        plan.notices.append(
-            f"Removed {len(checked.unsupported)} sentence(s) of the LLM's answer that no "
-            "retrieved paper supports."
-        )
-    if checked.removed_markers:
-        plan.notices.append(
-            f"Removed {len(checked.removed_markers)} citation(s) that did not check out."
-        )
-    text, citations = checked.text, list(checked.citations)
-    if plan.combined is not None:  # the judged list stays whole whatever the LLM wrote
-        main = [s.n for s in plan.draft.sources if s.tier == "main" and s.relevant]
-        text, citations = complete_list(
-            text, citations, plan.draft.text, plan.draft.citations, main
-        )
-    return Draft(text, citations, plan.draft.sources, plan.draft.kind, True)
 
 
 _DEFAULT: dict[str, Assistant] = {}  # settings -> the loaded library and models, per process

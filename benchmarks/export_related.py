@@ -1,8 +1,8 @@
 """What export and related papers cost, on the bundled library, warm, in one process.
 
 - ``export``: 50 papers of the library written as BibTeX, RIS, CSL-JSON and Markdown
-  (`assistant.export.export_papers`), each format timed separately;
-- ``related``: `assistant.related.related(k=5)` for one paper at a time, over 50 papers,
+  (`assistant.explore.export.export_papers`), each format timed separately;
+- ``related``: `assistant.explore.related.related(k=5)` for one paper at a time, over 50 papers,
   after a first call that builds the per-snapshot paper matrix and term postings (timed
   apart as ``related_first_ms``: what the first "related" of a new library version costs);
 - ``related (store path)``: the same for a library read from the store instead of memory

@@ -7,7 +7,7 @@ under ~/.cache/paperlens-bench). A synthetic paper is shaped like an ingested PD
 an abstract of 4-6 corpus sentences (abstract chunks of 2-4 sentences, and one sentence
 record each) plus body chunks of 2-4 random corpus sentences; a chunk's vector is the
 normalised mean of its sentences' vectors. Papers are written with
-`assistant.store.Library.write(PaperWrite(...))`, so the real store code is exercised.
+`assistant.store.library.Library.write(PaperWrite(...))`, so the real store code is exercised.
 
 The library grows in place (1k, then 9k more, ...); at each size a fresh child process
 measures it (benchmarks/scale_probe.py: RSS, the BM25 build, retrieve p50/p95, an update of

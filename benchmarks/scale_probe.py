@@ -75,7 +75,7 @@ def probe(
 def _probe_load(library: Any, retriever: Any) -> dict[str, Any]:
     """BM25 built by hand (timed) and saved where refresh() looks, then the refresh that
     loads it and the vectors."""
-    from assistant.lexical import LexicalIndex
+    from assistant.index.lexical import LexicalIndex
 
     res: dict[str, Any] = {}
     collection, version = library.identity()

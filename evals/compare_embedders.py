@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from assistant import Library, Settings, get_settings
-from assistant.chroma import get_all
+from assistant.store.chroma import get_all
 
 from . import metrics as M
 from .runner import DEFAULT_SET, Question, load_questions

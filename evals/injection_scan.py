@@ -28,9 +28,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.injection import flag_paper, injected_sentences
-from assistant.sentences import split_sentences
-from assistant.types import IngestReport, Paper
+from assistant.core.types import IngestReport, Paper
+from assistant.text.injection import flag_paper, injected_sentences
+from assistant.text.sentences import split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "data" / "papers"

@@ -1,7 +1,7 @@
 """Judges of whether a cited paper supports a sentence: offline (the product's Verifier)
 and, optionally, an LLM asked "supported: yes/no" per (sentence, cited abstract).
 
-The offline judge is `assistant.verify.Verifier`, so the eval and the product share one
+The offline judge is `assistant.answering.verify.Verifier`, so the eval and the product share one
 definition of support. It measures citation relevance, not faithfulness.
 """
 

@@ -55,9 +55,9 @@ def agreement(ids: list[str], labels: np.ndarray, groups: dict[str, str]) -> flo
 def measure(ids: list[str], vectors: np.ndarray, ks: list[int], with_eval: bool) -> dict[str, Any]:
     from threadpoolctl import threadpool_limits
 
-    from assistant.library_map import cluster, default_topics
+    from assistant.explore.library_map import cluster, default_topics
 
-    threadpool_limits(1)  # as build_map runs them (see assistant/library_map.py)
+    threadpool_limits(1)  # as build_map runs them (see assistant/explore/library_map.py)
 
     out: dict[str, Any] = {
         "papers": len(ids),
@@ -95,7 +95,7 @@ def _time_projections(
     """Each projection's 2-D layout; its time and trustworthiness go into ``report``."""
     from sklearn.manifold import trustworthiness
 
-    from assistant.library_map import project
+    from assistant.explore.library_map import project
 
     layouts = {}
     for proj in ("pca", "tsne"):
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     offline_env()
     from assistant import Library, Retriever, get_embedder
-    from assistant.library_map import paper_vectors
+    from assistant.explore.library_map import paper_vectors
 
     settings = ensure_library(args.data_dir)
     library = Library(settings)

@@ -5,8 +5,8 @@ paper) pairs from the eval set's list questions, 160 from each half, each with t
 sentence a reader would quote (``best``) and every sentence that would also do
 (``good``), labelled blind by reading the question and the abstract (never the system's
 choice). For each pair it scores the paper's sentences as retrieval does
-(`assistant.scoring.attach_sentences`) and takes the app's quote
-(`assistant.answer.quote_scores`) and, for comparison, the plain sentence score's best.
+(`assistant.retrieval.scoring.attach_sentences`) and takes the app's quote
+(`assistant.answering.answer.quote_scores`) and, for comparison, the plain sentence score's best.
 It prints, per half, the share of quotes that are acceptable evidence and that are the
 labelled best. The quote's weights were chosen on the tuning half (evals/QUOTES.md).
 """
@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from assistant import Library, get_embedder, get_settings
-from assistant.answer import quote_scores
-from assistant.hits import PaperHit
-from assistant.scoring import attach_sentences
-from assistant.terms import terms
+from assistant.answering.answer import quote_scores
+from assistant.retrieval.hits import PaperHit
+from assistant.retrieval.scoring import attach_sentences
+from assistant.text.terms import terms
 
 HERE = Path(__file__).resolve().parent
 

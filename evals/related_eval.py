@@ -1,11 +1,11 @@
 """How often a paper's related papers share its topic, on the eval set's topic questions.
 
 For each topic question (``kind == "topic"``) and each of its relevant papers, the top-k
-related papers (`assistant.related.related`) are compared with the topic's papers
+related papers (`assistant.explore.related.related`) are compared with the topic's papers
 (``relevant`` and ``partial``, the paper itself left out). Reported per ``split``: the
 share of the top k on the same topic (micro: over all papers; macro: mean of each
 topic's mean) and the ceiling (a topic of 3 papers can fill only 2 of 5 places).
-Nothing here is tuned on the test half: the thresholds of `assistant.related` were set
+Nothing here is tuned on the test half: the thresholds of `assistant.explore.related` were set
 on the tuning half alone.
 
 Run: ``python -m evals.related_eval [--k 5] [--out evals/RELATED.md]`` over the library

@@ -18,7 +18,6 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,56 +25,16 @@ from assistant import SECOND_TIER_HEAD, Answer, ConfigError, Paper, Settings, ge
 
 from . import metrics as M
 from .judge import LLMJudge, OfflineJudge
-from .summary import ANSWERABLE, baseline_summary, summarise
+from .questions import DEFAULT_SET, Question, load_questions
+from .summary import baseline_summary, summarise
 
 if TYPE_CHECKING:
     from assistant import Assistant
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SET = Path(__file__).resolve().parent / "data" / "questions.jsonl"
 BUNDLED_PAPERS = Path(__file__).resolve().parent.parent / "data" / "papers"
 FLOORS = Path(__file__).resolve().parent / "floors.json"
-
-
-@dataclass(frozen=True)
-class Question:
-    id: str
-    kind: str
-    question: str
-    relevant: tuple[str, ...]
-    partial: tuple[str, ...]
-    answer_points: tuple[str, ...]
-    split: str = ""  # "tune" (settings are chosen on it) or "test" (reported, never tuned on)
-    topic_group: str = ""
-    style: str = ""  # how it is asked: keyword, descriptive, paraphrase, near_miss... (README)
-
-    @property
-    def answerable(self) -> bool:
-        return self.kind in ANSWERABLE
-
-
-def load_questions(path: Path | str = DEFAULT_SET, limit: int | None = None) -> list[Question]:
-    """The questions of a JSONL eval set (schema in evals/README.md)."""
-    out = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        q = json.loads(line)
-        out.append(
-            Question(
-                q["id"],
-                q["kind"],
-                q["question"],
-                tuple(q.get("relevant", ())),
-                tuple(q.get("partial", ())),
-                tuple(q.get("answer_points", ())),
-                q.get("split", ""),
-                q.get("topic_group", ""),
-                q.get("style", ""),
-            )
-        )
-    return out[:limit] if limit else out
 
 
 def ensure_library(bot: Assistant) -> None:

@@ -4,14 +4,11 @@ and per half (tune/test), the baseline's alike, and the CI floors they are held 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import metrics as M
+from .questions import ANSWERABLE, Question
 
-if TYPE_CHECKING:
-    from .runner import Question
-
-ANSWERABLE = ("topic", "topic_paraphrase", "single", "comparison")
 REFUSE = ("unanswerable", "metadata")
 RETRIEVAL_KEYS = ("recall@5", "recall@10", "recall@20", "ndcg@10", "mrr")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.decision import TIER_FEATURES, rank_order, tier_features
+from assistant.retrieval.decision import TIER_FEATURES, rank_order, tier_features
 from evals.tune_items import Item
 
 
@@ -98,7 +98,7 @@ def objective(fig: dict[str, Any]) -> float:
 
 
 def evidence_sets(items: Sequence[Item], lexical: float, dense: float) -> list[set[str]]:
-    """Each question's papers that pass `assistant.decision.second_evidence`."""
+    """Each question's papers that pass `assistant.retrieval.decision.second_evidence`."""
     return [
         {
             pid

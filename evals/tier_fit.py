@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.decision import rank_order, tier_features
+from assistant.retrieval.decision import rank_order, tier_features
 from evals.tune_items import Item
 
 

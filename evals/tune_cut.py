@@ -1,7 +1,7 @@
 """Choose the candidate ranking and fit the two-tier list decision, on the tuning half only.
 
 ``python -m evals.tune_cut`` retrieves every non-metadata question of the eval set once,
-keeps each candidate's raw signals (`assistant.decision.hit_signals`), then:
+keeps each candidate's raw signals (`assistant.retrieval.decision.hit_signals`), then:
 
 1. compares candidate rankings (weighted score, RRF of BM25 and dense, RRF of three)
    by recall@10/20/30 on the tuning half;

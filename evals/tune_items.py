@@ -71,8 +71,8 @@ def load_items(path: Path) -> list[Item]:
 def collect(settings: Settings, questions: list[dict[str, Any]], out: Path) -> list[Item]:
     """Retrieve each question once (model mode, so feedback always runs) and keep the signals."""
     from assistant import Library, Retriever, get_embedder
-    from assistant.decision import hit_signals
-    from assistant.questions import PaperNames, classify
+    from assistant.answering.questions import PaperNames, classify
+    from assistant.retrieval.decision import hit_signals
 
     embedder = get_embedder(settings)
     library = Library(settings)

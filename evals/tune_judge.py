@@ -2,9 +2,9 @@
 
 ``python -m evals.tune_judge`` replays every list question of the eval set from its stored
 signals (`evals.tune_items`, as `evals.tune_rule` does): the offline list rule's tiers
-(`assistant.decision.rule_tiers`), then the judged pool, the checks and the lists a trusted
-judge decides (`assistant.llm_decide.probe_trust`, `judged_tiers`), the functions the app
-runs. No model is called: the judges are SIMULATED from the eval set's labels:
+(`assistant.retrieval.decision.rule_tiers`), then the judged pool, the checks and the lists
+a trusted judge decides (`assistant.retrieval.llm_decide.probe_trust`, `judged_tiers`), the
+functions the app runs. No model is called: the judges are SIMULATED from the eval set's labels:
 
 - ``oracle`` knows the labels; ``agree-90``/``-80``/``-70`` agree with them on 90/80/70%
   of verdicts (each verdict flipped with probability 0.1/0.2/0.3, drawn once per question
@@ -40,9 +40,9 @@ from typing import Any
 import numpy as np
 
 from assistant import Settings, get_settings
-from assistant.decision import has_evidence, rule_tiers, tier_features, tier_probability
-from assistant.llm_decide import judged_tiers, probe_trust
-from assistant.settings import LLMSettings
+from assistant.core.settings import LLMSettings
+from assistant.retrieval.decision import has_evidence, rule_tiers, tier_features, tier_probability
+from assistant.retrieval.llm_decide import judged_tiers, probe_trust
 from evals.tier_fit import topic_folds
 from evals.tune_items import Item, collect, load_items, load_questions
 from evals.tune_rule import Tiers, figures, objective

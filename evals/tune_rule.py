@@ -2,7 +2,7 @@
 
 ``python -m evals.tune_rule`` retrieves every list question of the eval set once (the
 candidates and their signals, `evals.tune_items.collect`), then, with the app's own
-`assistant.decision.rule_tiers` applied to those signals:
+`assistant.retrieval.decision.rule_tiers` applied to those signals:
 
 1. chooses the main list's settings (ranking, ``floor``, ``dense_floor``, ``gap``, the
    member bars) and then the second tier's evidence (``second_lexical``, ``second_dense``)
@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 
 from assistant import Settings, get_settings
-from assistant.decision import rule_tiers
-from assistant.settings import RetrievalSettings
+from assistant.core.settings import RetrievalSettings
+from assistant.retrieval.decision import rule_tiers
 from evals.tier_fit import topic_folds
 from evals.tune_items import Item, collect, load_items, load_questions
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from assistant import Settings
-from assistant.decision import TIER_FEATURES, rank_order
+from assistant.retrieval.decision import TIER_FEATURES, rank_order
 from evals.tier_choice import choose_evidence, choose_thresholds, choose_uncertain_dense
 from evals.tier_figures import (
     evidence_sets,

@@ -11,7 +11,7 @@ The CLI, the web UI, the evals and the benchmarks import only the names in `__al
 
 from __future__ import annotations
 
-from assistant.types import IngestReport
+from assistant.core.types import IngestReport
 
 from .chunking import paper_sentences
 from .parsers import parse_file, supported_suffixes
@@ -20,7 +20,7 @@ from .reading import collect_files, read_papers
 from .records import ParseResult, normalize_title, paper_id
 
 __all__: list[str] = [
-    "IngestReport",  # what a run did, paper by paper (defined in assistant.types)
+    "IngestReport",  # what a run did, paper by paper (defined in assistant.core.types)
     "IngestTimings",  # where an ingest run's time went, phase by phase
     "ParseResult",  # papers, metadata entries and problems read from one file
     "Progress",  # a progress event of `ingest`

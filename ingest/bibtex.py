@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 
-from assistant.errors import IngestError
+from assistant.core.errors import IngestError
 
 from .readers import text_reader
 from .records import MetadataRecord, ParseResult, clean_text, normalize_title, parse_year

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from assistant.sentences import split_sentences
-from assistant.types import Chunk, Paper, Sentence
+from assistant.core.types import Chunk, Paper, Sentence
+from assistant.text.sentences import split_sentences
 
 
 def paper_sentences(paper: Paper) -> list[Sentence]:

@@ -4,7 +4,7 @@ A re-ingest of unchanged files into an unchanged embedded library reads no file 
 no Chroma client (`import chromadb` alone is ~1.2 s of a ~1.8 s no-op `paperlens ingest`).
 A manifest per index records what the last settled run saw: each file's stat, the
 collection's id and version (every write bumps it), the PDFs whose copies the library
-keeps (`assistant.pdf_files`), and the report a run would give again. Anything that
+keeps (`assistant.store.pdf_files`), and the report a run would give again. Anything that
 differs, or cannot be read, or a kept copy gone, takes the normal path.
 """
 
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.pdf_files import PdfFiles, file_sha256
-from assistant.settings import Settings
-from assistant.types import IngestReport
+from assistant.core.settings import Settings
+from assistant.core.types import IngestReport
+from assistant.store.pdf_files import PdfFiles, file_sha256
 
 log = logging.getLogger(__name__)
 

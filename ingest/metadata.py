@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from assistant.types import META_FIELDS, IngestReport, Paper
+from assistant.core.types import META_FIELDS, IngestReport, Paper
 
 from .records import MetadataRecord, normalize_title, paper_id
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.errors import IngestError, UnsupportedFormatError
-from assistant.settings import IngestSettings
+from assistant.core.errors import IngestError, UnsupportedFormatError
+from assistant.core.settings import IngestSettings
 
 # Each reader module registers its suffixes on import (bibtexparser and pypdf themselves
 # load only when a .bib or a PDF is read).

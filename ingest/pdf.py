@@ -25,9 +25,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.errors import IngestError
-from assistant.pdf_files import file_sha256
-from assistant.types import Paper, Section
+from assistant.core.errors import IngestError
+from assistant.core.types import Paper, Section
+from assistant.store.pdf_files import file_sha256
 
 from .front_matter import read_front_matter
 from .pdf_figures import without_figures
@@ -235,7 +235,7 @@ def _sections(parts: list[_Part]) -> list[Section]:
 
 def _opening(text: str, limit: int = 1500) -> str:
     """The first sentences of ``text``, up to about ``limit`` characters."""
-    from assistant.sentences import split_sentences
+    from assistant.text.sentences import split_sentences
 
     end = 0
     for s, e in split_sentences(text):

@@ -1,4 +1,4 @@
-"""The library's copies of its PDFs (`assistant.pdf_files`), kept in step with its papers.
+"""The library's copies of its PDFs (`assistant.store.pdf_files`), kept in step with its papers.
 
 Ingest copies each PDF it read once its paper is in the library, deletes the copy of a file
 a rewritten paper no longer carries, and `remove` deletes the copies of removed papers: a
@@ -12,8 +12,8 @@ import logging
 from collections.abc import Mapping, Set
 from pathlib import Path
 
-from assistant.pdf_files import PdfFiles
-from assistant.store import Library, PaperState
+from assistant.store.library import Library, PaperState
+from assistant.store.pdf_files import PdfFiles
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import IngestError
+from assistant.core.errors import IngestError
 
 from .pdf_fonts import repair_fonts
 from .records import clean_text, limit_bytes, too_large

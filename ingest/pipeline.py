@@ -8,7 +8,7 @@ and an unchanged embedded library is answered from a manifest without reading a 
 importing chromadb (`ingest.manifest`).
 
 The steps live beside this module: `reading` (files -> papers), `metadata` (entries
-matched to papers), `chunking`, and the embedder (`assistant.embeddings`).
+matched to papers), `chunking`, and the embedder (`assistant.index.embeddings`).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from assistant.embeddings import Embedder, get_embedder
-from assistant.injection import flag_paper, index_view
-from assistant.pdf_files import PdfFiles
-from assistant.settings import IngestSettings, Settings, get_settings
-from assistant.store import Library, PaperState, PaperWrite
-from assistant.types import META_FIELDS, Chunk, IngestReport, Paper, Sentence
+from assistant.core.settings import IngestSettings, Settings, get_settings
+from assistant.core.types import META_FIELDS, Chunk, IngestReport, Paper, Sentence
+from assistant.index.embeddings import Embedder, get_embedder
+from assistant.store.library import Library, PaperState, PaperWrite
+from assistant.store.pdf_files import PdfFiles
+from assistant.text.injection import flag_paper, index_view
 
 from .chunking import Chunker, paper_sentences, sentence_spans_in_chunks
 from .manifest import Manifest, store_stamp

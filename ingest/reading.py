@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from assistant.errors import IngestError
-from assistant.pdf_files import file_sha256
-from assistant.settings import IngestSettings
-from assistant.types import IngestReport, Paper
+from assistant.core.errors import IngestError
+from assistant.core.settings import IngestSettings
+from assistant.core.types import IngestReport, Paper
+from assistant.store.pdf_files import file_sha256
 
 from .metadata import add_unmatched, attach_metadata, merge_listings
 from .parsers import parse_file

@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.types import META_FIELDS, Paper
+from assistant.core.types import META_FIELDS, Paper
 
 MAX_TITLE_CHARS = 300
 # Zero-width and bidi control characters that break matching but carry no text.

@@ -8,8 +8,8 @@ import json
 import re
 from typing import Any
 
-from assistant.errors import IngestError
-from assistant.types import Paper
+from assistant.core.errors import IngestError
+from assistant.core.types import Paper
 
 from .readers import text_reader
 from .records import (

@@ -25,7 +25,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from assistant.errors import IngestError
+from assistant.core.errors import IngestError
 
 from .bibtex import arxiv_id
 from .readers import file_reader

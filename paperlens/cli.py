@@ -97,7 +97,7 @@ def _cmd_remove(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from assistant import Assistant
+    from assistant import Assistant, export_answer
     from paperlens.cli_format import format_sources
 
     if args.out and not args.export:
@@ -111,7 +111,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         answer = bot.ask(question, **options)
         papers = bot.papers() if args.export else None
     if args.export:
-        text = answer.export(args.export, papers)
+        text = export_answer(answer, args.export, papers)
         if args.out:
             from pathlib import Path
 

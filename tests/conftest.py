@@ -6,7 +6,10 @@ Sections:
 - models: the bundled all-MiniLM-L6-v2 embedder, loaded once per session;
 - libraries: the bundled papers ingested once per session (read-only for tests), and
   `small_library` for tests that change a library;
-- servers: a real `chroma run` server, one per session, stopped by its PID.
+- servers: a real `chroma run` server and a real llama.cpp server, one of each per session,
+  stopped by their PIDs;
+- the `unit` marker: every test that needs none of the bundled library, the real PDFs, a
+  server or a browser (`pytest -m unit`: the fast subset).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import pytest
 
 # --- environment ---------------------------------------------------------------------
 # Set before anything imports huggingface_hub, chromadb or gradio, which read them once.
-from assistant.settings import OFFLINE_ENV  # noqa: E402 - light (pydantic only), shared definition
+from assistant.core.settings import OFFLINE_ENV  # noqa: E402 - light (pydantic only), shared definition
 
 for _key, _value in OFFLINE_ENV.items():
     os.environ.setdefault(_key, _value)
@@ -84,8 +87,8 @@ def real_corpus() -> Path:
 @pytest.fixture(scope="session")
 def embedder():
     """The bundled all-MiniLM-L6-v2, loaded once (the same object `ingest` uses)."""
-    from assistant.embeddings import get_embedder
-    from assistant.settings import Settings
+    from assistant.core.settings import Settings
+    from assistant.index.embeddings import get_embedder
 
     emb = get_embedder(Settings())
     emb.model  # noqa: B018 - load now, not inside the first timed test
@@ -96,7 +99,7 @@ def embedder():
 @pytest.fixture(scope="session")
 def bundled_settings(tmp_path_factory: pytest.TempPathFactory):
     """Settings of the session's bundled library (its own data directory)."""
-    from assistant.settings import Settings
+    from assistant.core.settings import Settings
 
     return Settings(data_dir=tmp_path_factory.mktemp("bundled-library"))
 
@@ -111,6 +114,16 @@ def bundled_library(bundled_settings, embedder):
 
     report = ingest([BUNDLED_PAPERS], bundled_settings, embedder=embedder)
     return bundled_settings, report
+
+
+@pytest.fixture(scope="module")
+def bot(bundled_library):
+    """A conversation over the bundled library, one per test module (reset it between
+    questions that must not read as follow-ups)."""
+    from assistant import Assistant
+
+    settings, _ = bundled_library
+    return Assistant(settings)
 
 
 @pytest.fixture
@@ -129,7 +142,7 @@ def small_library(small_corpus: Path, isolated_state: Path, embedder):
 
     Returns ``(settings, corpus_folder, report)``.
     """
-    from assistant.settings import Settings
+    from assistant.core.settings import Settings
     from ingest import ingest
 
     settings = Settings(data_dir=isolated_state)
@@ -139,6 +152,20 @@ def small_library(small_corpus: Path, isolated_state: Path, embedder):
 
 
 # --- servers -------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real llama.cpp server (SmolLM2-135M, OpenAI API at ``.url + '/v1'``), one per
+    session, stopped by its PID."""
+    from servers import start_llama_server
+
+    server = start_llama_server(tmp_path_factory.mktemp("llama"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A real `chroma run` server on 127.0.0.1 and a free port, for the whole session.
@@ -153,3 +180,19 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         yield server
     finally:
         server.stop()
+
+
+# --- the fast subset -------------------------------------------------------------------
+# A test that uses none of these is a unit test (fakes, the small fixture corpus).
+SLOW_FIXTURES = frozenset(
+    ["bundled_library", "bundled_settings", "real_corpus", "chroma_server", "llama",
+     "served_app", "browser"]
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    slow_markers = {"llm", "browser", "server"}
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if not used & SLOW_FIXTURES and not slow_markers & {m.name for m in item.iter_markers()}:
+            item.add_marker(pytest.mark.unit)

@@ -221,7 +221,7 @@ def test_search_html_escapes_the_query():
 
 
 def test_full_text_citation_shows_section_and_page_not_an_abstract_highlight():
-    from assistant.types import Answer, Citation, Paper, Source
+    from assistant.core.types import Answer, Citation, Paper, Source
     from paperlens.web.cards import sources_html
 
     paper = Paper(id="p1", title="T", abstract="An abstract sentence.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from known_papers import SAMPLING_NAMED
 from known_papers import SPECULATIVE_DECODING as SPECULATIVE
 
@@ -14,12 +13,6 @@ from ingest import ingest, paper_id
 MENTIONS_SPECULATIVE = {
     paper_id("Duo-LLM: A Framework for Studying Adaptive Computation in Large Language Models")
 }
-
-
-@pytest.fixture(scope="module")
-def bot(bundled_library) -> Assistant:
-    settings, _ = bundled_library
-    return Assistant(settings)
 
 
 def ask_fresh(bot: Assistant, question: str, **kw) -> Answer:
@@ -239,7 +232,7 @@ def test_answer_wire_form_round_trips_to_json(bot):
 
 
 def test_filters_restrict_the_papers_that_answer(bot):
-    from assistant.retrieval import Filters
+    from assistant.retrieval.retriever import Filters
 
     page = "000_b9901c8c1c455724.txt"  # lists SpecDec++ and SpecTr, not the other four
     answer = ask_fresh(
@@ -265,7 +258,7 @@ def test_filters_restrict_the_papers_that_answer(bot):
 
 
 def test_injected_instructions_in_an_abstract_do_not_change_the_answer(tmp_path, embedder):
-    from assistant.settings import Settings
+    from assistant.core.settings import Settings
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

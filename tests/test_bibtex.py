@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.retrieval import Filters, Retriever
-from assistant.settings import Settings
-from assistant.store import Library
+from assistant.core.settings import Settings
+from assistant.retrieval.retriever import Filters, Retriever
+from assistant.store.library import Library
 from ingest import ingest, paper_id
 from ingest.bibtex import parse_bibtex
 

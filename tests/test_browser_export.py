@@ -16,7 +16,7 @@ import rispy
 from app_server import served_app_fixture  # noqa: F401 - fixture
 from test_browser import ARTIFACTS, SPEC_Q, _answers, _ask, _assert_all_local, browser, page  # noqa: F401
 
-from assistant.export import tex_unescape
+from assistant.explore.export import tex_unescape
 
 pytestmark = pytest.mark.browser
 

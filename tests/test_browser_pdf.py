@@ -531,7 +531,7 @@ def test_title_and_abstract_citation_keeps_its_in_page_link(pdf_app):
         cites.append(Citation(n, paper.id, paper.title, quote, 0, len(quote), True))
         sources.append(Source(n, paper.id, paper.title, 0.8, 0.7, 0.5, quote))
     answer = Answer("q", "Quiet. [1] Tidal. [2]", tuple(cites), tuple(sources), "extractive")
-    links = pdf_links(answer.citations, papers, web)
+    links = pdf_links(answer.citations, papers, web.pdfs)
     assert list(links) == [cites[1]]
     html = answer_html(answer, papers, "k", pdf_links=links)
     assert re.search(r'<a class="pl-cite" href="#pl-k-1"', html)
@@ -558,7 +558,7 @@ def test_each_marker_opens_the_quote_it_follows(pdf_app):
                     "extractive")
     web = web_app_of(pdf_app.demo)
     assert web is not None
-    html = answer_html(answer, papers, "k", pdf_links=pdf_links(answer.citations, papers, web))
+    html = answer_html(answer, papers, "k", pdf_links=pdf_links(answer.citations, papers, web.pdfs))
     opened = [
         {k: v[0] for k, v in parse_qs(urlparse(href.replace("&amp;", "&")).fragment).items()}
         for href in re.findall(r'class="pl-cite pl-cite-pdf" href="([^"]+)"', html)

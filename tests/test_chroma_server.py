@@ -8,9 +8,9 @@ import pytest
 from conftest import SMALL_PAPERS
 from servers import free_port
 
-from assistant.errors import StoreUnavailableError
-from assistant.settings import Settings
-from assistant.store import Library
+from assistant.core.errors import StoreUnavailableError
+from assistant.core.settings import Settings
+from assistant.store.library import Library
 from ingest import ingest, paper_id, remove
 
 pytestmark = pytest.mark.server

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conftest import REPO_ROOT
 
-from assistant.settings import Settings
+from assistant.core.settings import Settings
 
 PAPERLENS = Path(sys.executable).parent / "paperlens"
 HEAVY = (
@@ -121,7 +121,7 @@ def test_reingest_of_an_unchanged_folder_loads_no_model_and_no_chroma(small_libr
     lines = result.stdout.splitlines()
     assert json.loads(lines[-1]) == [0, [], False]
     # The same line as the normal path's (a library passed in never takes the fast path).
-    from assistant.store import Library
+    from assistant.store.library import Library
     from ingest import ingest
 
     normal = ingest([corpus], settings, library=Library(settings))

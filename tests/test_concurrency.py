@@ -327,7 +327,7 @@ def test_library_deleted_and_reingested_to_the_same_version_is_not_read_from_the
 ):
     from chromadb.api.shared_system_client import SharedSystemClient
 
-    from assistant.store import Library
+    from assistant.store.library import Library
     from ingest import ingest
 
     settings, _, _ = small_library
@@ -356,7 +356,7 @@ def test_chroma_server_restarted_without_its_data_is_not_read_from_old_caches(
 
     from servers import start_chroma_server
 
-    from assistant.store import Library
+    from assistant.store.library import Library
     from ingest import ingest
 
     chroma_exe = Path(sys.executable).parent / "chroma"

@@ -7,12 +7,12 @@ import datetime as dt
 
 import pytest
 
-from assistant.digest import _LEANING, digest, parse_date
-from assistant.embeddings import get_embedder
-from assistant.errors import DateError
-from assistant.library_map import library_map
-from assistant.retrieval import Retriever
-from assistant.store import Library
+from assistant.core.errors import DateError
+from assistant.explore.digest import _LEANING, digest, parse_date
+from assistant.explore.library_map import library_map
+from assistant.index.embeddings import get_embedder
+from assistant.retrieval.retriever import Retriever
+from assistant.store.library import Library
 
 # Papers of the bundled page dated Mar 13 (tests/test_parsers.py; a paper listed on two
 # pages keeps one date, so the other pages' counts are read from the library).

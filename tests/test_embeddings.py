@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from assistant import onnx_query
-from assistant.embeddings import Embedder, resolve_model_path
-from assistant.onnx_query import OnnxQueryEncoder
-from assistant.settings import Settings
+from assistant.core.settings import Settings
+from assistant.index.embeddings import Embedder, resolve_model_path
+from assistant.index.onnx_query import OnnxQueryEncoder
 
 TEXTS = [
     "Which papers study speculative decoding?",
@@ -91,7 +91,7 @@ def test_two_processes_exporting_at_once_leave_one_whole_encoder(tmp_path):
     """Each exporter writes its own temporary file and renames it into place: two
     processes exporting into one cache at once both succeed and leave a loadable file."""
     probe = (
-        "import sys; from pathlib import Path; from assistant.embeddings import Embedder; "
+        "import sys; from pathlib import Path; from assistant.index.embeddings import Embedder; "
         "e = Embedder(cache_dir=Path(sys.argv[1])); e.model; "
         "Path(sys.argv[2]).touch(); "  # loaded: wait for the other, then export together
         "import time\nwhile not Path(sys.argv[3]).exists(): time.sleep(0.05)\n"

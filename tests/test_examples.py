@@ -9,9 +9,9 @@ import pytest
 from conftest import BUNDLED_PAPERS
 
 from assistant import Answer, Assistant, Citation, LibraryMap, Paper, Source, example_questions
-from assistant.bylines import byline
-from assistant.examples import newest_papers, short_name, topic_name
-from assistant.library_map import Topic
+from assistant.core.bylines import byline
+from assistant.explore.examples import newest_papers, short_name, topic_name
+from assistant.explore.library_map import Topic
 from paperlens.cli_format import format_sources
 from paperlens.web.html import mode_line, quote_places
 from paperlens.web.warmup import SAMPLE_EXAMPLES, SAMPLE_PAGES, Warmup
@@ -138,7 +138,7 @@ def test_an_empty_library_shows_examples_once_papers_are_added(
 ) -> None:
     from assistant import Settings
     from paperlens.web.app import WebApp
-    from paperlens.web.layout import EXAMPLES_SHOWN
+    from paperlens.web.warmup import EXAMPLES_SHOWN
 
     settings = Settings(data_dir=tmp_path / "data")
     web = WebApp(settings, Assistant(settings, embedder=embedder))

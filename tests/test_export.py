@@ -15,7 +15,7 @@ import pytest
 import rispy
 
 from assistant import Answer, Citation, Paper
-from assistant.export import (
+from assistant.explore.export import (
     ExportFormatError,
     base_key,
     citation_keys,
@@ -149,7 +149,7 @@ def test_markdown_lists_title_link_and_quoted_sentence() -> None:
         sources=(),
         mode="extractive",
     )
-    md = answer.export("md", {p.id: p for p in PAPERS})
+    md = export_answer(answer, "md", {p.id: p for p in PAPERS})
     assert md.splitlines() == [
         "# Sources for: Which papers study speculative decoding?",
         "",
@@ -189,13 +189,14 @@ def test_answer_from_the_bundled_library_exports_its_cited_papers(
         papers = bot.retriever.papers
     cited = list(dict.fromkeys(c.paper_id for c in answer.citations if c.tier != "second"))
     assert len(cited) >= 3
-    titles = _bib_titles(answer.export("bibtex", papers))
+    titles = _bib_titles(export_answer(answer, "bibtex", papers))
     assert sorted(titles.values()) == sorted(" ".join(papers[p].title.split()) for p in cited)
-    records = rispy.loads(answer.export("ris", papers))
+    records = rispy.loads(export_answer(answer, "ris", papers))
     assert [r["title"] for r in records] == [" ".join(papers[p].title.split()) for p in cited]
     # The pages carry no authors, years or links: none appear.
     assert not any({"authors", "year", "urls"} & set(r) for r in records)
-    md = re.sub(r"\\(.)", r"\1", answer.export("markdown", papers))  # Markdown escapes undone
+    # Markdown escapes undone.
+    md = re.sub(r"\\(.)", r"\1", export_answer(answer, "markdown", papers))
     for c in answer.citations:
         if c.tier != "second":
             assert f"   > {' '.join(c.quote.split())}\n" in md

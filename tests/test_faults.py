@@ -24,10 +24,10 @@ import pytest
 from conftest import REPO_ROOT, SMALL_PAPERS
 from servers import ServerProcess, start_chroma_server
 
-from assistant.errors import IngestError, InvalidQuestionError, StoreUnavailableError
-from assistant.questions import looks_english
-from assistant.settings import Settings
-from assistant.store import Library
+from assistant.answering.questions import looks_english
+from assistant.core.errors import IngestError, InvalidQuestionError, StoreUnavailableError
+from assistant.core.settings import Settings
+from assistant.store.library import Library
 from ingest import ingest, parse_file
 
 PAPERLENS = Path(sys.executable).parent / "paperlens"

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from conftest import BUNDLED_PAPERS, BUNDLED_TOTAL, REPO_ROOT, SMALL_PAPERS
 
-from assistant.settings import Settings
-from assistant.store import Library
-from assistant.types import IngestReport
+from assistant.core.settings import Settings
+from assistant.core.types import IngestReport
+from assistant.store.library import Library
 from ingest import (
     collect_files,
     ingest,
@@ -484,9 +484,9 @@ def test_interrupted_ingest_is_completed_by_the_next_run(tmp_path: Path, embedde
 
 def test_bulk_reads_are_paged_so_large_libraries_load(small_library, monkeypatch) -> None:
     """Chroma fails a get() past ~32k SQL variables; reads must page. Shrink the page to see it."""
-    import assistant.chroma as chroma
-    import assistant.store as store
-    from assistant.retrieval import Retriever
+    import assistant.store.chroma as chroma
+    import assistant.store.library as store
+    from assistant.retrieval.retriever import Retriever
 
     settings, _, _ = small_library
     library = store.Library(settings)
@@ -502,7 +502,9 @@ def test_bulk_reads_are_paged_so_large_libraries_load(small_library, monkeypatch
     )
     assert sorted(got["ids"]) == sorted(whole[0])
     retriever = Retriever(
-        settings, library, __import__("assistant.embeddings", fromlist=["x"]).get_embedder(settings)
+        settings,
+        library,
+        __import__("assistant.index.embeddings", fromlist=["x"]).get_embedder(settings),
     )
     assert retriever.retrieve("dense passage retrieval").hits
 

@@ -5,7 +5,7 @@ The real CLI in a subprocess, real embedded Chroma in one persistent data folder
 bundled model. Each run is killed at a point of its own: at start-up, while it reads the
 files, loads the model, embeds, between every two steps of a write, and while it records
 its manifest. The kill points key on the lines `paperlens -v ingest` logs for each phase
-(INFO) and `assistant.store` for each step of a write (DEBUG), plus a delay, so they land
+(INFO) and `assistant.store.library` for each step of a write (DEBUG), plus a delay, so they land
 in the same phases on a fast or a slow machine alike.
 """
 
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 from conftest import BUNDLED_PAPERS, FIXTURE_DATA, REPO_ROOT, SMALL_FILES
 
-from assistant.chroma import get_all
-from assistant.settings import Settings
-from assistant.store import Library
+from assistant.core.settings import Settings
+from assistant.store.chroma import get_all
+from assistant.store.library import Library
 
 PAPERLENS = Path(sys.executable).parent / "paperlens"
 # The first 16 papers of a bundled page, as the page (its parser), and the fixture corpus
@@ -102,14 +102,16 @@ def _corpus(folder: Path) -> Path:
 
 def _phase_line(line: str, marker: str) -> bool:
     # "INFO ingest.pipeline: embedding ..." (not "... loading the embedding model")
-    return line.startswith((f"INFO ingest.pipeline: {marker}", f"DEBUG assistant.store: {marker}"))
+    return line.startswith(
+        (f"INFO ingest.pipeline: {marker}", f"DEBUG assistant.store.library: {marker}")
+    )
 
 
 # The console script's own code (`paperlens = "paperlens.cli:main"`), with the store's
 # write steps logged too: `-v` shows INFO, the steps are DEBUG.
 CLI = (
     "import logging, sys\n"
-    "logging.getLogger('assistant.store').setLevel(logging.DEBUG)\n"
+    "logging.getLogger('assistant.store.library').setLevel(logging.DEBUG)\n"
     "from paperlens.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )

@@ -1,5 +1,5 @@
-"""The layout holds: thin edges over one public API, a library that imports no edge, no
-import cycles inside the library, and modules small enough to read in one sitting.
+"""The layout holds: thin edges over one public API, a library that imports no edge and
+whose stages import only downward, and no import cycles (type hints' imports included).
 
 Read from the sources' syntax trees (nothing is imported), so the checks are fast and see
 imports inside functions too.
@@ -20,36 +20,35 @@ MAX_LINES = 400
 # submodules are allowed (names from the packages themselves must still be public).
 WHITE_BOX: dict[str, str] = {
     "evals/tune_items.py": "fits the list decision's weights on its own features "
-    "(assistant.decision.hit_signals, assistant.questions.classify)",
+    "(assistant.retrieval.decision.hit_signals, assistant.answering.questions.classify)",
     "evals/tier_fit.py": "fits the list decision's weights on its own features "
-    "(assistant.decision.rank_order/tier_features)",
+    "(assistant.retrieval.decision.rank_order/tier_features)",
     "evals/tier_figures.py": "fits the list decision's weights on its own features "
-    "(assistant.decision.rank_order/tier_features/TIER_FEATURES)",
+    "(assistant.retrieval.decision.rank_order/tier_features/TIER_FEATURES)",
     "evals/tune_steps.py": "fits the list decision's weights on its own features "
-    "(assistant.decision.rank_order/TIER_FEATURES)",
+    "(assistant.retrieval.decision.rank_order/TIER_FEATURES)",
     "evals/tune_rule.py": "chooses the list rule's settings by applying the app's own rule to "
-    "stored signals (assistant.decision.rule_tiers, assistant.settings.RetrievalSettings)",
+    "stored signals (assistant.retrieval.decision.rule_tiers, "
+    "assistant.core.settings.RetrievalSettings)",
     "evals/quote_choice.py": "scores each sentence as retrieval does and takes the app's quote "
-    "(assistant.scoring.attach_sentences, assistant.answer.quote_scores)",
+    "(assistant.retrieval.scoring.attach_sentences, assistant.answering.answer.quote_scores)",
     "evals/map_choice.py": "compares the map's clustering and projection methods "
-    "(assistant.library_map.cluster/project/paper_vectors)",
-    "benchmarks/scale_probe.py": "times the BM25 index build (assistant.lexical.LexicalIndex) "
-    "at scale",
-    "evals/compare_embedders.py": "reads every stored vector raw (assistant.chroma.get_all)",
+    "(assistant.explore.library_map.cluster/project/paper_vectors)",
+    "benchmarks/scale_probe.py": "times the BM25 index build "
+    "(assistant.index.lexical.LexicalIndex) at scale",
+    "evals/compare_embedders.py": "reads every stored vector raw (assistant.store.chroma.get_all)",
     "evals/injection_scan.py": "counts what the injection detector flags, sentence by "
-    "sentence (assistant.injection.flag_paper/injected_sentences, "
-    "assistant.sentences.split_sentences, assistant.types)",
+    "sentence (assistant.text.injection.flag_paper/injected_sentences, "
+    "assistant.text.sentences.split_sentences, assistant.core.types)",
     "evals/tune_judge.py": "chooses how a trusted judge decides by applying the app's own "
-    "rules to stored signals (assistant.decision.rule_tiers, assistant.llm_decide."
-    "judged_tiers/probe_trust, assistant.settings.LLMSettings)",
+    "rules to stored signals (assistant.retrieval.decision.rule_tiers, "
+    "assistant.retrieval.llm_decide.judged_tiers/probe_trust, "
+    "assistant.core.settings.LLMSettings)",
 }
 # Modules allowed over MAX_LINES, each with the reason it is kept whole.
 LONG_MODULES: dict[str, str] = {}
 # Cycles that exist only through an import inside a function, each with its reason.
-DEFERRED_CYCLES: dict[tuple[str, str], str] = {
-    ("assistant.export", "assistant.types"): "Answer.export(fmt) is the documented shortcut "
-    "to the export module, which formats Answer and Paper values",
-}
+DEFERRED_CYCLES: dict[tuple[str, str], str] = {}
 
 
 def _files(*roots: str) -> Iterator[Path]:
@@ -153,13 +152,13 @@ def test_the_library_imports_no_edge_and_no_web_framework():
     assert not offences, "\n".join(offences)
 
 
-def _library_graph(deferred: bool) -> dict[str, set[str]]:
-    """Module -> the library modules it imports when it is imported (and, with
-    ``deferred``, when its functions run)."""
-    paths = {_module_name(p): p for p in _files(*LIBRARY)}
+def _library_graph(deferred: bool, roots: tuple[str, ...] = LIBRARY) -> dict[str, set[str]]:
+    """Module -> the modules under ``roots`` it imports when it is imported, type hints'
+    imports included (and, with ``deferred``, when its functions run)."""
+    paths = {_module_name(p): p for p in _files(*roots)}
     graph: dict[str, set[str]] = {name: set() for name in paths}
     for name, path in paths.items():
-        for _, module, names in _imports(path, runtime=True, deferred=deferred):
+        for _, module, names in _imports(path, deferred=deferred):
             # `from pkg import sub` imports the module pkg.sub; other names come from pkg.
             subs = [f"{module}.{n}" for n in names if f"{module}.{n}" in paths]
             targets = subs if names and len(subs) == len(names) else [module, *subs]
@@ -210,8 +209,13 @@ def test_cycle_finder_finds_a_cycle():
 
 def test_no_import_cycles_inside_the_library():
     graph = _library_graph(deferred=False)
-    assert "assistant.types" in graph["assistant.chat"], "the graph misses chat.py's imports"
+    assert "assistant.core.types" in graph["assistant.chat"], "the graph misses chat.py's imports"
     cycles = _cycles(graph)
+    assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def test_no_import_cycles_in_the_edges():
+    cycles = _cycles(_library_graph(deferred=True, roots=EDGES))
     assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
 
 
@@ -232,3 +236,29 @@ def test_no_module_of_the_library_or_the_edges_is_over_400_lines():
     }
     unexplained = {path: n for path, n in long.items() if path not in LONG_MODULES}
     assert not unexplained, f"modules over {MAX_LINES} lines: {unexplained}"
+
+
+# The stages of a question, lowest first: a package imports only its own and lower ones
+# (imports inside functions and under TYPE_CHECKING count). The modules at the top of
+# `assistant` (the package's API and `chat`, the conversation) may import any stage.
+STAGES = ("core", "text", "llm", "store", "index", "retrieval", "answering", "explore")
+
+
+def test_each_stage_imports_only_its_own_and_lower_stages():
+    root = REPO_ROOT / "assistant"
+    packages = {p.name for p in root.iterdir() if (p / "__init__.py").is_file()}
+    assert packages == set(STAGES), f"stages and packages differ: {packages ^ set(STAGES)}"
+    offences = []
+    for path in _files("assistant"):
+        module = _module_name(path).split(".")
+        if len(module) < 3:
+            continue  # the top: assistant/__init__.py, chat.py, a stage's own __init__.py
+        rank = STAGES.index(module[1])
+        for line, target, _ in _imports(path):
+            parts = target.split(".")
+            if parts[0] == "assistant" and len(parts) > 1 and parts[1] in STAGES:
+                if STAGES.index(parts[1]) > rank:
+                    offences.append(f"{_rel(path)}:{line} ({module[1]}) imports {target}")
+            elif parts[0] == "assistant" and len(parts) > 1:
+                offences.append(f"{_rel(path)}:{line} imports the top module {target}")
+    assert not offences, "\n".join(offences)

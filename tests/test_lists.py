@@ -1,4 +1,4 @@
-"""The list rule (`assistant.decision.rule_tiers`) and the answers it gives to questions
+"""The list rule (`assistant.retrieval.decision.rule_tiers`) and the answers it gives to questions
 asked in a researcher's own words: an accepted question's list is headed by the paper the
 ranking trusts most, the wording says how sure the list is, and nothing is padded."""
 
@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 from known_papers import SPECULATIVE
 
-from assistant import Assistant
-from assistant.decision import SIGNALS, rule_tiers
-from assistant.settings import RetrievalSettings
+from assistant.core.settings import RetrievalSettings
+from assistant.retrieval.decision import SIGNALS, rule_tiers
 from ingest import paper_id
 
 RULE_FILE = Path(__file__).resolve().parent.parent / "evals" / "rule_model.json"
@@ -62,9 +61,9 @@ def test_weaker_evidence_is_stated_as_likely_not_denied():
 
 
 def _likely_answer(n: int) -> str:
-    from assistant.answer import answer_list
-    from assistant.hits import PaperHit, Retrieval
-    from assistant.types import Paper, Sentence
+    from assistant.answering.answer import answer_list
+    from assistant.core.types import Paper, Sentence
+    from assistant.retrieval.hits import PaperHit, Retrieval
 
     hits = []
     for i in range(n):
@@ -137,12 +136,6 @@ COMPUTER_AGENTS = {
         "STEVE: AStep Verification Pipeline for Computer-use Agent Training",
     )
 }
-
-
-@pytest.fixture(scope="module")
-def bot(bundled_library) -> Assistant:
-    settings, _ = bundled_library
-    return Assistant(settings)
 
 
 def _main(answer) -> list[str]:

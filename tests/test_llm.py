@@ -11,29 +11,19 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fake_llm import FakeLLM
-from servers import ServerProcess, free_port, start_llama_server
+from servers import free_port, start_llama_server
 
 from assistant import Assistant, LLMAuthError, LLMUnavailableError, Settings, SourceText
-from assistant.llm import LLMClient
-from assistant.verify import claims
+from assistant.answering.verify import claims
+from assistant.llm.client import LLMClient
 
 pytestmark = pytest.mark.llm
 
 QUESTION = "Which papers study dense retrieval of passages?"
-
-
-@pytest.fixture(scope="module")
-def llama(tmp_path_factory) -> Iterator[ServerProcess]:
-    server = start_llama_server(tmp_path_factory.mktemp("llama"))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def llm_settings(base: Settings, url: str, **llm) -> Settings:
@@ -222,8 +212,8 @@ def test_auth_failure_still_answers_extractively(small_library, embedder):
 
 
 def test_prompt_files_declare_exactly_their_placeholders(tmp_path: Path):
-    from assistant.errors import PromptError
-    from assistant.prompts import load_prompt
+    from assistant.core.errors import PromptError
+    from assistant.llm.prompts import load_prompt
 
     (tmp_path / "bad.yaml").write_text(
         "placeholders: [question]\nsystem: hi\nuser: '{{ question }} {{ extra }}'\n"

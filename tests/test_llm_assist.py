@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 from fake_llm import FOREVER, FakeLLM, Reply
-from servers import ServerProcess, start_llama_server
 
 from assistant import Assistant, Settings
-from assistant.hits import PaperHit, Retrieval
-from assistant.llm_assist import JudgeReply, LLMUsage, RewriteReply, parse_reply
-from assistant.llm_combine import combine, complete_list, extra_candidates, judge_pool
-from assistant.types import Citation, Paper, Sentence
+from assistant.answering.respond import complete_list
+from assistant.core.types import Citation, Paper, Sentence
+from assistant.retrieval.hits import PaperHit, Retrieval
+from assistant.retrieval.llm_assist import JudgeReply, LLMUsage, RewriteReply, parse_reply
+from assistant.retrieval.llm_combine import combine, extra_candidates, judge_pool
 
 REWRITE_KEY = "help search a library"
 JUDGE_KEY = "judge which research papers"
@@ -214,7 +214,7 @@ def test_rewrite_reply_keeps_short_nonblank_queries():
 
 
 def test_complete_list_adds_uncited_main_papers_and_keeps_the_second_tier():
-    from assistant.answer import SECOND_TIER_HEAD
+    from assistant.answering.answer import SECOND_TIER_HEAD
 
     def cite(n: int, tier: str = "main") -> Citation:
         return Citation(n, f"p{n}", f"T{n}", f"quote {n}", 0, 7, True, tier=tier)
@@ -240,7 +240,7 @@ def test_complete_list_adds_uncited_main_papers_and_keeps_the_second_tier():
 
 
 def test_usage_sums_steps():
-    from assistant.llm import Completion
+    from assistant.llm.client import Completion
 
     usage = LLMUsage()
     usage.add("judging", Completion("{}", 100, 10, 1.5))
@@ -530,7 +530,7 @@ JUDGE = Settings().llm.model_copy(
     ],
 )
 def test_the_checks_trust_only_a_judge_that_passes_them(title_ok, far, controls, trusted):
-    from assistant.llm_decide import probe_trust
+    from assistant.retrieval.llm_decide import probe_trust
 
     trust = probe_trust(title_ok, far, controls, JUDGE)
     assert trust.yes is trusted and trust.no is trusted
@@ -551,7 +551,7 @@ def _arrays(prob: list[float], support: list[bool] | None = None) -> dict[str, n
 
 
 def test_a_trusted_judge_lists_papers_without_an_offline_main_list_and_no_cap():
-    from assistant.llm_decide import judged_tiers
+    from assistant.retrieval.llm_decide import judged_tiers
 
     prob = [0.5, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.12, 0.05, 0.01]
     verdict = {i: i != 1 and i < 8 for i in range(10)}
@@ -562,7 +562,7 @@ def test_a_trusted_judge_lists_papers_without_an_offline_main_list_and_no_cap():
 
 
 def test_a_judged_irrelevant_paper_leaves_the_main_list_unless_the_offline_model_is_sure():
-    from assistant.llm_decide import judged_tiers
+    from assistant.retrieval.llm_decide import judged_tiers
 
     prob = [0.95, 0.6, 0.5]
     verdict = {0: False, 1: False, 2: True}
@@ -571,7 +571,7 @@ def test_a_judged_irrelevant_paper_leaves_the_main_list_unless_the_offline_model
 
 
 def test_a_judged_paper_needs_a_sentence_to_quote():
-    from assistant.llm_decide import judged_tiers
+    from assistant.retrieval.llm_decide import judged_tiers
 
     arrays = _arrays([0.5, 0.5], support=[False, True])
     main, _, _ = judged_tiers(range(2), [], [], {0: True, 1: True}, arrays, JUDGE, 5)
@@ -667,15 +667,6 @@ def test_a_judge_that_fails_its_checks_leaves_the_offline_lists(scenario, embedd
 
 
 # -- wiring with a real model (llama.cpp serving SmolLM2-135M) ------------------------
-@pytest.fixture(scope="module")
-def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_llama_server(tmp_path_factory.mktemp("llama-assist"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.mark.llm
 def test_rewrite_judge_and_answer_run_end_to_end_on_a_real_server(scenario, embedder, llama):
     settings = scenario

@@ -16,7 +16,7 @@ import pytest
 from fake_llm import FOREVER, FakeLLM, Reply, http_date
 
 from assistant import Assistant, LLMUnavailableError, Settings
-from assistant.llm import LLMClient
+from assistant.llm.client import LLMClient
 
 QUESTION = "Which papers study dense retrieval of passages?"
 FOLLOW_UP = "and which of those use a bi-encoder?"

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.embeddings import get_embedder
-from assistant.library_map import LibraryMap, default_topics, library_map, map_key
-from assistant.map_drawing import boxes_overlap, label_box, place_labels, render_svg
-from assistant.retrieval import Retriever
-from assistant.store import Library
-from assistant.topic_labels import topic_terms
+from assistant.explore.library_map import LibraryMap, default_topics, library_map, map_key
+from assistant.explore.map_drawing import boxes_overlap, label_box, place_labels, render_svg
+from assistant.explore.topic_labels import topic_terms
+from assistant.index.embeddings import get_embedder
+from assistant.retrieval.retriever import Retriever
+from assistant.store.library import Library
 
 SPEC_DECODING = [
     "p7d7d0320b811",

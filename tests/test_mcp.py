@@ -26,7 +26,7 @@ import pytest
 from test_pdf import SECTIONS, make_paper_pdf
 from test_related import SPEC_TOPIC, SPECTR
 
-from assistant.settings import OFFLINE_ENV, Settings
+from assistant.core.settings import OFFLINE_ENV, Settings
 from ingest import ingest, paper_id
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -284,7 +284,7 @@ def test_http_server_needs_the_ui_password_and_serves_8_concurrent_calls(http_se
 
 
 def test_http_beyond_this_machine_needs_the_ui_password() -> None:
-    from assistant.errors import ConfigError
+    from assistant.core.errors import ConfigError
     from paperlens.mcp_server import serve
 
     with pytest.raises(ConfigError) as refused:

@@ -70,7 +70,7 @@ def test_wheel_imports_from_the_new_environment_with_its_data_files(installed, t
     bin_dir, env = installed
     code = (
         "import importlib.util, json, assistant\n"
-        "from assistant.prompts import load_prompt\n"
+        "from assistant.llm.prompts import load_prompt\n"
         "web = importlib.util.find_spec('paperlens.web').submodule_search_locations[0]\n"
         "print(json.dumps({'assistant': assistant.__file__, 'web': web,\n"
         "                  'prompts': sorted(load_prompt(n).name for n in ('answer', 'rewrite'))}))"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import BUNDLED_PAPERS, BUNDLED_TOTAL, FIXTURE_DATA
 
-from assistant.errors import IngestError, UnsupportedFormatError
-from assistant.types import IngestReport, Paper
+from assistant.core.errors import IngestError, UnsupportedFormatError
+from assistant.core.types import IngestReport, Paper
 from ingest import (
     collect_files,
     normalize_title,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.settings import Settings
-from assistant.store import Library
+from assistant.core.settings import Settings
+from assistant.store.library import Library
 from ingest import ingest, paper_id, parse_file
 from ingest.pdf import join_lines
 from ingest.pdf_lines import CORRUPT, ENCRYPTED, NO_TEXT, TRUNCATED
@@ -276,7 +276,7 @@ def _fake_word_pieces(text: str) -> list[int]:
 
 
 def test_a_sentence_after_a_page_break_in_its_chunk_is_on_the_later_page() -> None:
-    from assistant.types import Paper, Section
+    from assistant.core.types import Paper, Section
     from ingest.chunking import Chunker
 
     on_3 = " ".join(f"Lantern caches keep frame {i} of page three." for i in range(3))
@@ -302,8 +302,8 @@ def test_a_sentence_after_a_page_break_in_its_chunk_is_on_the_later_page() -> No
 
 
 def test_chunk_page_breaks_are_stored_and_older_records_load_without_them() -> None:
-    from assistant.store_records import chunk_from_record, chunk_metadata
-    from assistant.types import Chunk
+    from assistant.core.types import Chunk
+    from assistant.store.records import chunk_from_record, chunk_metadata
 
     chunk = Chunk("p1", 4, "Title\n2 Method\nbody", 100, 400, "2 Method", 3, ((20, 4), (260, 5)))
     meta = chunk_metadata(chunk, "h")

@@ -1,6 +1,6 @@
 """The public API (`assistant.__all__`) names values, never a submodule.
 
-A name in `__all__` that is also a submodule's name (``assistant.terms``) resolves to the
+A name in `__all__` that is also a submodule's name (``assistant.text.terms``) resolves to the
 module as soon as anything imports that submodule, so ``from assistant import terms`` gives
 a module where a function was meant: the eval crashed on it once.
 """

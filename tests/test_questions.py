@@ -1,10 +1,10 @@
-"""Question kinds (assistant.questions.classify): rules a user can read."""
+"""Question kinds (assistant.answering.questions.classify): rules a user can read."""
 
 from __future__ import annotations
 
 import pytest
 
-from assistant.questions import PaperNames, classify
+from assistant.answering.questions import PaperNames, classify
 
 NO_NAMES = PaperNames([])
 
@@ -57,7 +57,7 @@ def test_the_named_paper_about_a_topic_is_one_paper_and_a_paper_on_a_topic_is_a_
 
 
 def _paper(pid: str, title: str, abstract: str):
-    from assistant.types import Paper
+    from assistant.core.types import Paper
 
     return Paper(id=pid, title=title, abstract=abstract)
 

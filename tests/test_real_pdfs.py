@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.types import Paper
+from assistant.core.types import Paper
 from evals.pdf_metadata import Outcome, accuracy, evaluate, fold, report
 
 # Floors per field and half. The tune half is what the reader was developed on (the

@@ -17,9 +17,9 @@ import pytest
 from test_pdf import make_paper_pdf
 
 from assistant.chat import Assistant
-from assistant.retrieval import Filters
-from assistant.settings import Settings
-from assistant.store import Library
+from assistant.core.settings import Settings
+from assistant.retrieval.retriever import Filters
+from assistant.store.library import Library
 from ingest import ingest, paper_id
 from ingest.bibtex import file_paths, parse_bibtex
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO_ROOT
 
 from assistant import Assistant, PaperNotFoundError, Settings
-from assistant.related import related
+from assistant.explore.related import related
 
 PAPERLENS = Path(sys.executable).parent / "paperlens"
 SPECTR = "p90007efee116"  # SpecTr: Fast Speculative Decoding via Optimal Transport
@@ -148,7 +148,7 @@ def test_cli_related_prints_titles_and_linking_sentences(small_library) -> None:
 
 
 def test_related_list_and_download_links_are_escaped_html() -> None:
-    from assistant.types import RelatedPaper
+    from assistant.core.types import RelatedPaper
     from paperlens.web.cards import export_html, related_html
 
     hostile = '<img src=x onerror=alert(1)> & "quoted"'

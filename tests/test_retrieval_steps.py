@@ -4,10 +4,10 @@ and extra query texts that nominate candidates without changing how they are sco
 
 from __future__ import annotations
 
-from assistant.lexical import LexicalIndex
-from assistant.retrieval import Retriever
-from assistant.settings import Settings
-from assistant.store import Library
+from assistant.core.settings import Settings
+from assistant.index.lexical import LexicalIndex
+from assistant.retrieval.retriever import Retriever
+from assistant.store.library import Library
 from ingest import paper_id
 
 PLANNING = paper_id("Planning with Tool-Using Language Agents")

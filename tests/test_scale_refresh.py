@@ -11,9 +11,9 @@ import logging
 
 import pytest
 
-from assistant.retrieval import Retriever
-from assistant.settings import Settings
-from assistant.store import Library
+from assistant.core.settings import Settings
+from assistant.retrieval.retriever import Retriever
+from assistant.store.library import Library
 from ingest import ingest, paper_id, remove
 
 SPARSE = paper_id("Sparse Denoisers for Fast Diffusion Sampling")
@@ -55,7 +55,7 @@ def test_refresh_rereads_only_changed_papers(small_library, embedder, caplog) ->
     )
     retriever = Retriever(settings, Library(settings), embedder)
     assert GENOME not in [h.paper.id for h in retriever.retrieve(QUESTIONS[0]).hits]
-    caplog.set_level(logging.INFO, logger="assistant.snapshot")
+    caplog.set_level(logging.INFO, logger="assistant.index.snapshot")
 
     # A new paper: found at once, from one re-read paper.
     (folder / "genome.md").write_text(
@@ -100,7 +100,7 @@ def test_a_new_process_updates_the_newest_cached_index(small_library, embedder, 
         encoding="utf-8",
     )
     ingest([folder], settings, embedder=embedder)
-    caplog.set_level(logging.INFO, logger="assistant.snapshot")
+    caplog.set_level(logging.INFO, logger="assistant.index.snapshot")
     retriever = Retriever(settings, Library(settings), embedder)
     assert retriever.retrieve(QUESTIONS[0]).relevant[0].paper.id == GENOME
     assert "re-read 1 changed papers" in caplog.text and "built BM25" not in caplog.text

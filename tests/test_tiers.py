@@ -11,8 +11,10 @@ import pytest
 from known_papers import SPECULATIVE
 
 from assistant import Answer, Assistant
-from assistant.answer import SECOND_TIER_HEAD
-from assistant.decision import (
+from assistant.answering.answer import SECOND_TIER_HEAD
+from assistant.core.settings import RetrievalSettings, Settings
+from assistant.core.types import Citation, Paper, Source
+from assistant.retrieval.decision import (
     TIER_FEATURES,
     decide,
     rank_order,
@@ -20,9 +22,7 @@ from assistant.decision import (
     tier_features,
     tier_probability,
 )
-from assistant.hits import PaperHit
-from assistant.settings import RetrievalSettings, Settings
-from assistant.types import Citation, Paper, Source
+from assistant.retrieval.hits import PaperHit
 from evals.runner import Question, score_answer
 from evals.summary import check_floors, summarise
 from evals.tune_cut import MODEL_FILE

@@ -21,7 +21,8 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(tempfile.gettempdir()) / "paperlens-gradio"))
 
-from .app import WebApp, build_app  # noqa: E402
+from .app import WebApp  # noqa: E402
+from .layout import build_app  # noqa: E402
 from .server import main, serve  # noqa: E402
 
 __all__ = ["WebApp", "build_app", "main", "serve"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from assistant import (
     Assistant,
     LibraryEmptyError,
     PaperLensError,
-    PdfFiles,
     RelatedPaper,
     Settings,
     digest_paper_md,
@@ -36,12 +34,11 @@ from ingest import supported_suffixes
 from .cards import answer_html
 from .exports import export_links, write_export
 from .html import draft_html, esc, message_html, question_html
-from .layout import EXAMPLES_SHOWN, Page
 from .search import search_html, search_papers
 from .sessions import AnsweredPapers, Sessions, plain_history
 from .source_names import source_counts, source_names
-from .viewer import pdf_links
-from .warmup import Warmup
+from .viewer import KeptPdfs, pdf_links
+from .warmup import EXAMPLES_SHOWN, Warmup
 
 log = logging.getLogger("paperlens.app")
 
@@ -57,8 +54,6 @@ LOAD_WAIT_S = 120.0  # how long a page load waits for the warm-up before it stop
 REDRAW_WAIT_S = 10.0  # how long an upload waits for the examples of the grown library
 RELATED_SHOWN = 5  # related papers listed in a source card
 Chat = list[dict[str, str]]
-# The `WebApp` behind each page `build_app` made: `serve` adds its PDF viewer routes.
-_APPS: weakref.WeakKeyDictionary[gr.Blocks, WebApp] = weakref.WeakKeyDictionary()
 
 
 class WebApp:
@@ -79,8 +74,7 @@ class WebApp:
         self.sessions = Sessions(self.shared)
         self.answered = AnsweredPapers()
         self.max_bytes = int(self.settings.ui.max_upload_mb * 1024 * 1024)
-        self.pdfs = PdfFiles(self.settings)
-        self._pdf_hashes: tuple[int, dict[str, str]] | None = None
+        self.pdfs = KeptPdfs(self.shared)
         self.warmup = Warmup(self.shared)  # started by `serve`
 
     # -- chat -----------------------------------------------------------------------------
@@ -134,7 +128,7 @@ class WebApp:
             exports = []
         return answer_html(answer, papers, key, seconds,
                            related=self._related_cards(bot, answer), exports=exports,
-                           pdf_links=pdf_links(answer.citations, papers, self),
+                           pdf_links=pdf_links(answer.citations, papers, self.pdfs),
                            names=source_names(papers.values()))
 
     def _related_cards(self, bot: Assistant, answer: Answer) -> dict[str, list[RelatedPaper]]:
@@ -284,18 +278,6 @@ class WebApp:
             lines += [f"- `{esc(name)}`: {esc(why)}" for name, why in skipped]
         return "\n".join(lines), *self.refresh_library()
 
-    def pdf_hashes(self) -> dict[str, str]:
-        """Paper id -> the sha256 of its PDF, for the library's PDF papers (read again only
-        when the library's version moved: every write bumps it)."""
-        version = self.shared.library.version()
-        cached = self._pdf_hashes
-        if cached is None or cached[0] != version:
-            states = self.shared.library.paper_states()
-            cached = self._pdf_hashes = (version, {
-                pid: st.file_hash for pid, st in states.items() if st.file_hash and st.complete
-            })
-        return cached[1]
-
     # -- the library's map and digest -----------------------------------------------------
     def show_map(self, store: dict[str, Any]) -> tuple[str, str]:
         """The library map as SVG, the session's last answer's papers ringed; a note."""
@@ -343,22 +325,3 @@ class WebApp:
         except PaperLensError as exc:
             raise gr.Error(str(exc)) from exc
         return answer.to_dict()
-
-
-def build_app(settings: Settings | None = None, assistant: Assistant | None = None) -> gr.Blocks:
-    """The paperlens UI as a `gr.Blocks` (launch it with `serve`).
-
-    Args:
-        settings: the settings to use (default: the environment's).
-        assistant: an already loaded `Assistant` to share (its library and embedder
-            serve every browser session); built from ``settings`` when None.
-    """
-    web = WebApp(settings, assistant)
-    demo = Page(web).build()
-    _APPS[demo] = web
-    return demo
-
-
-def web_app_of(demo: gr.Blocks) -> WebApp | None:
-    """The `WebApp` behind a page made by `build_app` (None for any other page)."""
-    return _APPS.get(demo)

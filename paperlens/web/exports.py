@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from assistant import EXPORT_FORMATS, EXPORT_SUFFIXES, Answer, Paper
+from assistant import EXPORT_FORMATS, EXPORT_SUFFIXES, Answer, Paper, export_answer
 
 EXPORT_DIR = (
     Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "paperlens-gradio")
@@ -54,7 +54,7 @@ def export_links(answer: Answer, papers: Mapping[str, Paper]) -> list[tuple[str,
     links = []
     for fmt in EXPORT_FORMATS:
         path = folder / f"sources{EXPORT_SUFFIXES[fmt]}"
-        path.write_text(answer.export(fmt, papers), encoding="utf-8")
+        path.write_text(export_answer(answer, fmt, papers), encoding="utf-8")
         # Relative to the page, so the app works under a path prefix too.
         links.append((LABELS[fmt], f"gradio_api/file={path}"))
     return links

@@ -1,27 +1,27 @@
-"""The page: its tabs and components, and which `WebApp` method each event calls.
+"""The page: its tabs and components, which `WebApp` method each event calls, and
+`build_app`, a `WebApp` with its page.
 
 Element ids (``pl-...``) are what the CSS and the browser tests address; keep them.
 """
 
 from __future__ import annotations
 
+import weakref
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gradio as gr
 
-from assistant import EXPORT_FORMATS
+from assistant import EXPORT_FORMATS, Assistant, Settings
 
+from .app import WebApp
 from .exports import LABELS
-
-if TYPE_CHECKING:
-    from .app import WebApp
+from .warmup import EXAMPLES_SHOWN
 
 # The map: a hover label follows the pointer; a click on a point opens that paper below the
 # map (one delegated listener on the component root, which survives re-renders of the SVG).
 MAP_TEMPLATE = "<div class='pl-map-hover' aria-live='polite'></div>${value}"
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
-EXAMPLES_SHOWN = 4  # buttons for the library's examples (`Warmup.examples`)
 
 
 def asset(name: str) -> str:
@@ -186,3 +186,26 @@ class Page:
         digest_in = [self.digest_when, self.digest_since]
         self.digest_go.click(app.show_digest, digest_in, [self.digest_md], **PRIVATE)
         self.digest_when.submit(app.show_digest, digest_in, [self.digest_md], **PRIVATE)
+
+
+# The `WebApp` behind each page `build_app` made: `serve` adds its PDF viewer routes.
+_APPS: weakref.WeakKeyDictionary[gr.Blocks, WebApp] = weakref.WeakKeyDictionary()
+
+
+def build_app(settings: Settings | None = None, assistant: Assistant | None = None) -> gr.Blocks:
+    """The paperlens UI as a `gr.Blocks` (launch it with `serve`).
+
+    Args:
+        settings: the settings to use (default: the environment's).
+        assistant: an already loaded `Assistant` to share (its library and embedder
+            serve every browser session); built from ``settings`` when None.
+    """
+    web = WebApp(settings, assistant)
+    demo = Page(web).build()
+    _APPS[demo] = web
+    return demo
+
+
+def web_app_of(demo: gr.Blocks) -> WebApp | None:
+    """The `WebApp` behind a page made by `build_app` (None for any other page)."""
+    return _APPS.get(demo)

@@ -10,9 +10,8 @@ import gradio as gr
 from assistant import Assistant, Settings, get_settings
 
 from ..auth import ui_credentials
-from .app import build_app, web_app_of
 from .exports import EXPORT_DIR
-from .layout import asset
+from .layout import asset, build_app, web_app_of
 from .viewer import add_viewer_routes
 
 # System fonts only: a Google font would be fetched from fonts.googleapis.com.
@@ -55,7 +54,7 @@ def serve(
     )
     web = web_app_of(demo)
     if web is not None:
-        add_viewer_routes(launched[0], web)
+        add_viewer_routes(launched[0], web.pdfs)
         web.warmup.start()  # while the first page loads
     if not prevent_thread_lock:
         demo.block_thread()

@@ -21,19 +21,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from assistant import Citation, Paper
+from assistant import Assistant, Citation, Paper, PdfFiles
 
 from .source_names import name_of, source_names
-
-if TYPE_CHECKING:
-    from .app import WebApp
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +63,45 @@ def pdf_file(paper: Paper) -> str | None:
     return next((s for s in paper.sources if s.lower().endswith(".pdf")), None)
 
 
+class KeptPdfs:
+    """The copies of the library's PDFs that ingest keeps, by paper: what the viewer
+    serves and what a citation may open."""
+
+    def __init__(self, assistant: Assistant):
+        self.assistant = assistant
+        self.files = PdfFiles(assistant.settings)
+        self._hashes: tuple[int, dict[str, str]] | None = None
+
+    def hashes(self) -> dict[str, str]:
+        """Paper id -> the sha256 of its PDF, for the library's PDF papers (read again only
+        when the library's version moved: every write bumps it)."""
+        library = self.assistant.library
+        version = library.version()
+        cached = self._hashes
+        if cached is None or cached[0] != version:
+            states = library.paper_states()
+            cached = self._hashes = (version, {
+                pid: st.file_hash for pid, st in states.items() if st.file_hash and st.complete
+            })
+        return cached[1]
+
+    def path(self, paper_id: str) -> Path | None:
+        """The kept copy of the paper's PDF, if the library keeps one."""
+        return self.files.path_for(self.hashes().get(paper_id))
+
+
 def pdf_links(
-    citations: Iterable[Citation], papers: Mapping[str, Paper], web: WebApp
+    citations: Iterable[Citation], papers: Mapping[str, Paper], kept: KeptPdfs
 ) -> dict[Citation, str]:
     """The viewer's address for each citation of a paper whose PDF the library keeps
     (none when pdf.js is missing): its page, its quote, the PDF's name."""
     cites = [c for c in citations if c.paper_id in papers and pdf_file(papers[c.paper_id])]
     if not cites or not viewer_ready():
         return {}
-    hashes = web.pdf_hashes()
     names = source_names(papers.values())
     out = {}
     for c in cites:
-        if web.pdfs.path_for(hashes.get(c.paper_id)) is not None:
+        if kept.path(c.paper_id) is not None:
             name = name_of(pdf_file(papers[c.paper_id]) or "", names)
             out[c] = viewer_url(c.paper_id, c.page, c.quote, name)
     return out
@@ -104,13 +127,13 @@ def _login_dependency(app: Any) -> Callable[..., Any] | None:
     return refuse
 
 
-def add_viewer_routes(app: FastAPI, web: WebApp) -> None:
+def add_viewer_routes(app: FastAPI, kept: KeptPdfs) -> None:
     """Serve the viewer page, pdf.js and the library's PDFs from the running Gradio app."""
 
     def pdf(paper_id: str) -> FileResponse:
         # Both looked up in the library: a paper it holds, and the hash of that paper's file.
-        paper = web.shared.papers().get(paper_id)
-        path = web.pdfs.path_for(web.pdf_hashes().get(paper_id)) if paper is not None else None
+        paper = kept.assistant.papers().get(paper_id)
+        path = kept.path(paper_id) if paper is not None else None
         if paper is None or path is None:
             raise HTTPException(status_code=404, detail="No PDF of this paper in the library.")
         name = pdf_file(paper) or path.name

@@ -24,6 +24,7 @@ from assistant import Assistant, PaperLensError, example_questions
 
 log = logging.getLogger("paperlens.warmup")
 
+EXAMPLES_SHOWN = 4  # the page's buttons for them
 # One question of each path a first question may take: a topic list, and a detail of a
 # paper's body (which scores the passages of its PDF).
 WARM_UP_QUESTIONS = (

@@ -1,0 +1,2 @@
+"""An OpenAI-compatible LLM: the client (retries, deadlines, streaming) and the prompt
+files."""
