@@ -119,6 +119,7 @@ app: $(VENV)/.stamp-base pdfjs
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check assistant ingest paperlens evals benchmarks tests app.py
+	$(BIN)/ruff format --check assistant ingest paperlens evals benchmarks tests app.py
 	$(BIN)/mypy
 
 test: $(VENV)/.stamp-dev llm-env browser pdfjs

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 class Assistant:
     """Answers questions about one library, keeping models loaded and the conversation.
 

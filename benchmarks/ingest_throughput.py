@@ -76,8 +76,10 @@ def word_pieces(texts: list[str], emb: Any, batch_size: int = 0) -> tuple[int, i
     if not batch_size:
         return sum(lengths), sum(lengths)
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    padded = sum(max(lengths[i] for i in order[s : s + batch_size]) * len(order[s : s + batch_size])
-                 for s in range(0, len(order), batch_size))
+    padded = sum(
+        max(lengths[i] for i in order[s : s + batch_size]) * len(order[s : s + batch_size])
+        for s in range(0, len(order), batch_size)
+    )
     return sum(lengths), padded
 
 
@@ -92,8 +94,12 @@ def llama_index_ingest(
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     docs = [
-        Document(text=f"{p.title}\n\n{p.abstract}", metadata={"paper_id": p.id},
-                 excluded_embed_metadata_keys=["paper_id"], excluded_llm_metadata_keys=["paper_id"])
+        Document(
+            text=f"{p.title}\n\n{p.abstract}",
+            metadata={"paper_id": p.id},
+            excluded_embed_metadata_keys=["paper_id"],
+            excluded_llm_metadata_keys=["paper_id"],
+        )
         for p in papers
     ]
     with Clock() as clock:
@@ -116,9 +122,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=None, help="write ingest_throughput.json here")
     ap.add_argument("--skip-llama-index", action="store_true")
-    ap.add_argument("--reference-papers", type=int, default=0,
-                    help="run the raw-encode reference on the chunks of an even sample of this "
-                         "many papers (chunks/s are compared; default: all papers)")
+    ap.add_argument(
+        "--reference-papers",
+        type=int,
+        default=0,
+        help="run the raw-encode reference on the chunks of an even sample of this "
+        "many papers (chunks/s are compared; default: all papers)",
+    )
     args = ap.parse_args(argv)
     offline_env()
     run = Run("ingest_throughput", args.out)
@@ -167,8 +177,11 @@ def _prepare(
         chunk_texts = [c.text for p in papers for c in chunker.chunks(p)]
     n_ref = reference_papers if 0 < reference_papers < len(papers) else len(papers)
     step = len(papers) / n_ref
-    ref_texts = chunk_texts if n_ref == len(papers) else [
-        c.text for i in range(n_ref) for c in chunker.chunks(papers[int(i * step)])]
+    ref_texts = (
+        chunk_texts
+        if n_ref == len(papers)
+        else [c.text for i in range(n_ref) for c in chunker.chunks(papers[int(i * step)])]
+    )
     run["model_load_s"] = round(load.wall, 2)
     run["query_encoder_export_s"] = round(export.wall, 2)
     run["papers"] = len(papers)
@@ -176,25 +189,41 @@ def _prepare(
     run["chunking_s"] = round(chunking.wall, 2)
     run["reference_papers"] = n_ref
     run["reference_chunks"] = len(ref_texts)
-    print(f"  model loaded in {load.wall:.1f}s, question encoder exported in {export.wall:.1f}s "
-          f"(neither counted below); {len(papers)} papers -> {len(chunk_texts)} chunks "
-          f"(chunking alone {chunking.wall:.2f}s); references on {n_ref} papers "
-          f"({len(ref_texts)} chunks)", flush=True)
+    print(
+        f"  model loaded in {load.wall:.1f}s, question encoder exported in {export.wall:.1f}s "
+        f"(neither counted below); {len(papers)} papers -> {len(chunk_texts)} chunks "
+        f"(chunking alone {chunking.wall:.2f}s); references on {n_ref} papers "
+        f"({len(ref_texts)} chunks)",
+        flush=True,
+    )
     return emb, papers, chunk_texts, ref_texts
 
 
 def _raw_encode(run: Run, emb: Any, ref_texts: list[str]) -> Clock:
     """The ceiling: the model alone on our chunk texts, our batch size."""
     with Clock() as raw:
-        emb.model.encode(ref_texts, batch_size=emb.batch_size, normalize_embeddings=True,
-                         convert_to_numpy=True, show_progress_bar=False)
+        emb.model.encode(
+            ref_texts,
+            batch_size=emb.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
     raw_cps = len(ref_texts) / raw.wall
-    print(f"  raw SentenceTransformer.encode: {raw_cps:.1f} chunks/s ({raw.wall:.1f}s, "
-          f"batch {emb.batch_size})", flush=True)
+    print(
+        f"  raw SentenceTransformer.encode: {raw_cps:.1f} chunks/s ({raw.wall:.1f}s, "
+        f"batch {emb.batch_size})",
+        flush=True,
+    )
     ref_real, ref_padded = word_pieces(ref_texts, emb, emb.batch_size)
-    run["raw_encode"] = {"seconds": round(raw.wall, 2), "cpu_s": round(raw.cpu, 2),
-                         "chunks_per_s": round(raw_cps, 2), "batch_size": emb.batch_size,
-                         "word_pieces": ref_real, "padded_word_pieces": ref_padded}
+    run["raw_encode"] = {
+        "seconds": round(raw.wall, 2),
+        "cpu_s": round(raw.cpu, 2),
+        "chunks_per_s": round(raw_cps, 2),
+        "batch_size": emb.batch_size,
+        "word_pieces": ref_real,
+        "padded_word_pieces": ref_padded,
+    }
     return raw
 
 
@@ -210,17 +239,28 @@ def _ours(
         report = ingest([PAPERS], settings, embedder=emb, timings=phases)
     pps = len(report.added) / ours.wall
     cps = report.chunks_embedded / ours.wall
-    print(f"  paperlens ingest from empty: {pps:.1f} papers/s, {cps:.1f} chunks/s "
-          f"({ours.wall:.1f}s; {report.summary()})", flush=True)
+    print(
+        f"  paperlens ingest from empty: {pps:.1f} papers/s, {cps:.1f} chunks/s "
+        f"({ours.wall:.1f}s; {report.summary()})",
+        flush=True,
+    )
     breakdown = phases.to_dict()
     breakdown["other"] = round(ours.wall - sum(breakdown.values()), 3)
-    print("  where it went (s): " + ", ".join(f"{k} {v:.2f}" for k, v in breakdown.items()),
-          flush=True)
-    run["paperlens"] = {"seconds": round(ours.wall, 2), "cpu_s": round(ours.cpu, 2),
-                        "papers_per_s": round(pps, 2), "chunks_per_s": round(cps, 2),
-                        "chunks": report.chunks_embedded, "added": len(report.added),
-                        "word_pieces": word_pieces(chunk_texts, emb)[0],
-                        "padded_word_pieces": emb.padded_tokens, "phases_s": breakdown}
+    print(
+        "  where it went (s): " + ", ".join(f"{k} {v:.2f}" for k, v in breakdown.items()),
+        flush=True,
+    )
+    run["paperlens"] = {
+        "seconds": round(ours.wall, 2),
+        "cpu_s": round(ours.cpu, 2),
+        "papers_per_s": round(pps, 2),
+        "chunks_per_s": round(cps, 2),
+        "chunks": report.chunks_embedded,
+        "added": len(report.added),
+        "word_pieces": word_pieces(chunk_texts, emb)[0],
+        "padded_word_pieces": emb.padded_tokens,
+        "phases_s": breakdown,
+    }
     return ours, report, breakdown
 
 
@@ -240,19 +280,25 @@ def _llama_index(papers: list[Any], emb: Any, out: Path | None) -> dict[str, Any
     clock, nodes, node_texts = llama_index_ingest(papers, li_dir / "chroma", embed)
     truncated = sum(1 for t in node_texts if emb.count_tokens(t) + 2 > emb.max_tokens)
     li: dict[str, Any] = {
-        "seconds": round(clock.wall, 2), "cpu_s": round(clock.cpu, 2), "nodes": nodes,
-        "word_pieces": word_pieces(node_texts, emb)[0], "truncated_nodes": truncated,
-        "papers": len(papers), "papers_per_s": round(len(papers) / clock.wall, 2),
+        "seconds": round(clock.wall, 2),
+        "cpu_s": round(clock.cpu, 2),
+        "nodes": nodes,
+        "word_pieces": word_pieces(node_texts, emb)[0],
+        "truncated_nodes": truncated,
+        "papers": len(papers),
+        "papers_per_s": round(len(papers) / clock.wall, 2),
         "cpu_s_per_paper": round(clock.cpu / len(papers), 4),
         "nodes_per_s": round(nodes / clock.wall, 2),
         "embed_batch_size": embed.embed_batch_size,
         "description": "VectorStoreIndex.from_documents, default SentenceSplitter, "
-                       "HuggingFaceEmbedding defaults, ChromaVectorStore on PersistentClient",
+        "HuggingFaceEmbedding defaults, ChromaVectorStore on PersistentClient",
     }
-    print(f"  llama-index from_documents -> Chroma: {li['papers_per_s']} papers/s, "
-          f"{li['nodes_per_s']} nodes/s ({clock.wall:.1f}s, batch {embed.embed_batch_size}; "
-          f"{truncated} of {nodes} nodes cut at the model's {emb.max_tokens} word pieces)",
-          flush=True)
+    print(
+        f"  llama-index from_documents -> Chroma: {li['papers_per_s']} papers/s, "
+        f"{li['nodes_per_s']} nodes/s ({clock.wall:.1f}s, batch {embed.embed_batch_size}; "
+        f"{truncated} of {nodes} nodes cut at the model's {emb.max_tokens} word pieces)",
+        flush=True,
+    )
     # Like for like: the same plain pipeline with its splitter sized so the model sees
     # every word (160 of its tokens stay under 256 word pieces), as ours does.
     # (a new folder: Chroma keeps the first one open in this process)
@@ -261,14 +307,20 @@ def _llama_index(papers: list[Any], emb: Any, out: Path | None) -> dict[str, Any
     )
     truncated = sum(1 for t in node_texts if emb.count_tokens(t) + 2 > emb.max_tokens)
     li["whole_text"] = {
-        "seconds": round(clock.wall, 2), "cpu_s": round(clock.cpu, 2), "nodes": nodes,
-        "word_pieces": word_pieces(node_texts, emb)[0], "truncated_nodes": truncated,
+        "seconds": round(clock.wall, 2),
+        "cpu_s": round(clock.cpu, 2),
+        "nodes": nodes,
+        "word_pieces": word_pieces(node_texts, emb)[0],
+        "truncated_nodes": truncated,
         "papers_per_s": round(len(papers) / clock.wall, 2),
         "cpu_s_per_paper": round(clock.cpu / len(papers), 4),
         "description": "the same, with SentenceSplitter(chunk_size=160, chunk_overlap=20)",
     }
-    print(f"  llama-index, splitter sized to the model: {li['whole_text']['papers_per_s']} "
-          f"papers/s ({clock.wall:.1f}s, {nodes} nodes, {truncated} cut)", flush=True)
+    print(
+        f"  llama-index, splitter sized to the model: {li['whole_text']['papers_per_s']} "
+        f"papers/s ({clock.wall:.1f}s, {nodes} nodes, {truncated} cut)",
+        flush=True,
+    )
     return li
 
 
@@ -279,19 +331,36 @@ def _reingest(run: Run, settings: Any, emb: Any, lib_dir: Path) -> tuple[float, 
     with Clock() as again:
         report = ingest([PAPERS], settings, embedder=emb)
     t = time.perf_counter()
-    cli = subprocess.run([*paperlens_cli(), "ingest", str(PAPERS), "-q"], env=clean_env(lib_dir),
-                         capture_output=True, text=True, timeout=300)
+    cli = subprocess.run(
+        [*paperlens_cli(), "ingest", str(PAPERS), "-q"],
+        env=clean_env(lib_dir),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     cli_s = time.perf_counter() - t
-    print(f"  re-ingest unchanged: in-process {again.wall:.2f}s ({report.summary()}); "
-          f"CLI subprocess {cli_s:.2f}s (rc {cli.returncode})", flush=True)
-    run["reingest"] = {"in_process_s": round(again.wall, 3), "cli_s": round(cli_s, 2),
-                       "cli_rc": cli.returncode, "embedded": report.chunks_embedded,
-                       "cli_stderr_tail": cli.stderr[-400:] if cli.returncode else ""}
+    print(
+        f"  re-ingest unchanged: in-process {again.wall:.2f}s ({report.summary()}); "
+        f"CLI subprocess {cli_s:.2f}s (rc {cli.returncode})",
+        flush=True,
+    )
+    run["reingest"] = {
+        "in_process_s": round(again.wall, 3),
+        "cli_s": round(cli_s, 2),
+        "cli_rc": cli.returncode,
+        "embedded": report.chunks_embedded,
+        "cli_stderr_tail": cli.stderr[-400:] if cli.returncode else "",
+    }
     return again.wall, cli_s
 
 
 def _ratios(
-    run: Run, raw: Clock, n_ref: int, ours: Clock, report: Any, phases: dict[str, float],
+    run: Run,
+    raw: Clock,
+    n_ref: int,
+    ours: Clock,
+    report: Any,
+    phases: dict[str, float],
     li: dict[str, Any],
 ) -> None:
     """Ours against each reference, wall and CPU time; and without the phases the plain
@@ -315,15 +384,18 @@ def _ratios(
         ),
     }
     r = run["ratios"]
-    print(f"  ratios: ours/raw-encode {r['ours_over_raw_encode']} "
-          f"(CPU-time {r['ours_over_raw_encode_cpu']}), "
-          f"ours/llama-index {r['ours_over_llama_index_papers']} "
-          f"(CPU-time {r['ours_over_llama_index_cpu']}), "
-          "ours/llama-index embedding the whole text "
-          f"{r['ours_over_llama_index_whole_text_papers']} "
-          f"(CPU-time {r['ours_over_llama_index_whole_text_cpu']}; without reading files and "
-          f"the manifest, which it does not do: "
-          f"{r['ours_chunk_embed_write_over_llama_index_whole_text']})", flush=True)
+    print(
+        f"  ratios: ours/raw-encode {r['ours_over_raw_encode']} "
+        f"(CPU-time {r['ours_over_raw_encode_cpu']}), "
+        f"ours/llama-index {r['ours_over_llama_index_papers']} "
+        f"(CPU-time {r['ours_over_llama_index_cpu']}), "
+        "ours/llama-index embedding the whole text "
+        f"{r['ours_over_llama_index_whole_text_papers']} "
+        f"(CPU-time {r['ours_over_llama_index_whole_text_cpu']}; without reading files and "
+        f"the manifest, which it does not do: "
+        f"{r['ours_chunk_embed_write_over_llama_index_whole_text']})",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

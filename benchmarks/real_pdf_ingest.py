@@ -54,11 +54,19 @@ CORPUS = REPO / ".cache" / "real_pdfs"  # where tests and evals cache it too
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=None,
-                    help=f"a folder (writes {NAME}.json in it) or a .json file")
-    ap.add_argument("--pages", type=int, default=0,
-                    help="only the first PDFs by file name that hold this many pages "
-                         "(default: the whole corpus)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"a folder (writes {NAME}.json in it) or a .json file",
+    )
+    ap.add_argument(
+        "--pages",
+        type=int,
+        default=0,
+        help="only the first PDFs by file name that hold this many pages "
+        "(default: the whole corpus)",
+    )
     ap.add_argument("--corpus", type=Path, default=CORPUS, help="where the PDFs are cached")
     ap.add_argument("--skip-llama-index", action="store_true")
     args = ap.parse_args(argv)
@@ -75,7 +83,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return _finish(run, args.out if to_file else None)
     pages = sum(pdfs.values())
     run["corpus"] = {
-        "pdfs": len(pdfs), "pages": pages, "subset": why,
+        "pdfs": len(pdfs),
+        "pages": pages,
+        "subset": why,
         "files": [{"file": p.name, "pages": n} for p, n in pdfs.items()],
     }
     print(f"  {len(pdfs)} real PDFs, {pages} pages ({why})", flush=True)
@@ -105,8 +115,10 @@ def _corpus(dest: Path, max_pages: int) -> tuple[dict[Path, int] | None, str]:
         paths = ensure_corpus(dest)
     except CorpusError as exc:
         first = exc.failures[0] if exc.failures else "no reason given"
-        return None, (f"real-PDF corpus unavailable: {len(exc.missing)} of {len(PDFS)} PDFs "
-                      f"missing ({first}); fetch it with `python -m benchmarks.real_pdfs`")
+        return None, (
+            f"real-PDF corpus unavailable: {len(exc.missing)} of {len(PDFS)} PDFs "
+            f"missing ({first}); fetch it with `python -m benchmarks.real_pdfs`"
+        )
     except OSError as exc:
         return None, f"real-PDF corpus unavailable: {exc}"
     pages = {spec.file: spec.pages for spec in PDFS}
@@ -117,8 +129,9 @@ def _corpus(dest: Path, max_pages: int) -> tuple[dict[Path, int] | None, str]:
         chosen[path] = pages[path.name]
     if len(chosen) == len(paths):
         return chosen, f"the whole corpus of {len(paths)}"
-    return chosen, (f"the first {len(chosen)} of {len(paths)} by file name, "
-                    f"at least {max_pages} pages")
+    return chosen, (
+        f"the first {len(chosen)} of {len(paths)} by file name, at least {max_pages} pages"
+    )
 
 
 def _load_model(run: Run, data_dir: Path) -> Any:
@@ -138,15 +151,20 @@ def _load_model(run: Run, data_dir: Path) -> Any:
         emb.export_query_encoder()  # into this data dir's cache, once: not throughput
     run["model_load_s"] = round(load.wall, 2)
     run["query_encoder_export_s"] = round(export.wall, 2)
-    print(f"  model loaded in {load.wall:.1f}s, question encoder exported in "
-          f"{export.wall:.1f}s (neither counted below)", flush=True)
+    print(
+        f"  model loaded in {load.wall:.1f}s, question encoder exported in "
+        f"{export.wall:.1f}s (neither counted below)",
+        flush=True,
+    )
     return emb
 
 
 def _figures(clock: Clock, pages: int, chunks: int | None, peak: float) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "seconds": round(clock.wall, 2), "cpu_s": round(clock.cpu, 2),
-        "pages_per_s": round(pages / clock.wall, 2), "peak_rss_mb": peak,
+        "seconds": round(clock.wall, 2),
+        "cpu_s": round(clock.cpu, 2),
+        "pages_per_s": round(pages / clock.wall, 2),
+        "peak_rss_mb": peak,
         "load_avg": load_avg(),
     }
     if chunks is not None:
@@ -164,8 +182,10 @@ def _read(files: list[Path], pages: int) -> tuple[dict[str, Any], list[Any]]:
     with Clock() as clock:
         results = [parse_file(path) for path in files]
     read = _figures(clock, pages, None, _peak_rss())
-    print(f"  paperlens read (parse_file): {read['pages_per_s']} pages/s "
-          f"({clock.wall:.1f}s)", flush=True)
+    print(
+        f"  paperlens read (parse_file): {read['pages_per_s']} pages/s ({clock.wall:.1f}s)",
+        flush=True,
+    )
     return read, [paper for r in results for paper in r.papers]
 
 
@@ -188,17 +208,25 @@ def _ours(
     real = word_pieces(chunk_texts, emb)[0]
     breakdown = phases.to_dict()
     breakdown["other"] = round(clock.wall - sum(breakdown.values()), 3)
-    ours.update({
-        "added": len(report.added), "skipped": [list(s) for s in report.skipped],
-        "word_pieces": real,
-        "word_pieces_per_s": round(real / clock.wall, 1),
-        "padded_word_pieces": emb.padded_tokens,
-        "phases_s": breakdown,
-    })
-    print(f"  paperlens ingest: {ours['pages_per_s']} pages/s, {ours['chunks_per_s']} chunks/s "
-          f"({clock.wall:.1f}s; {report.summary()})", flush=True)
-    print("  where it went (s): " + ", ".join(f"{k} {v:.2f}" for k, v in breakdown.items()),
-          flush=True)
+    ours.update(
+        {
+            "added": len(report.added),
+            "skipped": [list(s) for s in report.skipped],
+            "word_pieces": real,
+            "word_pieces_per_s": round(real / clock.wall, 1),
+            "padded_word_pieces": emb.padded_tokens,
+            "phases_s": breakdown,
+        }
+    )
+    print(
+        f"  paperlens ingest: {ours['pages_per_s']} pages/s, {ours['chunks_per_s']} chunks/s "
+        f"({clock.wall:.1f}s; {report.summary()})",
+        flush=True,
+    )
+    print(
+        "  where it went (s): " + ", ".join(f"{k} {v:.2f}" for k, v in breakdown.items()),
+        flush=True,
+    )
     return ours
 
 
@@ -221,8 +249,9 @@ def _llama_index(files: list[Path], pages: int, work: Path, emb: Any) -> dict[st
     embed.get_text_embedding("warm up")
 
     def load(paths: list[Path]) -> list[Any]:
-        reader = SimpleDirectoryReader(input_files=[str(f) for f in paths],
-                                       file_extractor=extractor)
+        reader = SimpleDirectoryReader(
+            input_files=[str(f) for f in paths], file_extractor=extractor
+        )
         return list(reader.load_data())
 
     load(files[:1])  # imports its readers' stack before timing
@@ -231,9 +260,11 @@ def _llama_index(files: list[Path], pages: int, work: Path, emb: Any) -> dict[st
         docs = load(files)
     read = _figures(read_clock, pages, None, _peak_rss())
     read["documents"] = len(docs)
-    print(f"  llama-index read (SimpleDirectoryReader, {reader_name}): "
-          f"{read['pages_per_s']} pages/s ({read_clock.wall:.1f}s, {len(docs)} documents)",
-          flush=True)
+    print(
+        f"  llama-index read (SimpleDirectoryReader, {reader_name}): "
+        f"{read['pages_per_s']} pages/s ({read_clock.wall:.1f}s, {len(docs)} documents)",
+        flush=True,
+    )
 
     _reset_peak_rss()
     with Clock() as index_clock:
@@ -252,24 +283,33 @@ def _llama_index(files: list[Path], pages: int, work: Path, emb: Any) -> dict[st
     full = _figures(whole, pages, nodes, max(read["peak_rss_mb"], index_peak))
     real = word_pieces(node_texts, emb)[0]
     in_text = sum(emb.count_tokens(t) + 2 for t in node_texts)
-    full.update({
-        "index_s": round(index_clock.wall, 2),
-        "word_pieces": real, "word_pieces_per_s": round(real / whole.wall, 1),
-        "word_pieces_in_nodes": in_text, "share_of_text_embedded": round(real / in_text, 3),
-        "truncated_nodes": sum(1 for t in node_texts
-                               if emb.count_tokens(t) + 2 > emb.max_tokens),
-        "embed_batch_size": embed.embed_batch_size,
-    })
-    print(f"  llama-index ingest (read + from_documents -> Chroma): {full['pages_per_s']} "
-          f"pages/s, {full['chunks_per_s']} nodes/s ({whole.wall:.1f}s; {nodes} nodes, "
-          f"{full['truncated_nodes']} cut at the model's {emb.max_tokens} word pieces: "
-          f"{full['share_of_text_embedded']:.0%} of their text embedded)",
-          flush=True)
+    full.update(
+        {
+            "index_s": round(index_clock.wall, 2),
+            "word_pieces": real,
+            "word_pieces_per_s": round(real / whole.wall, 1),
+            "word_pieces_in_nodes": in_text,
+            "share_of_text_embedded": round(real / in_text, 3),
+            "truncated_nodes": sum(
+                1 for t in node_texts if emb.count_tokens(t) + 2 > emb.max_tokens
+            ),
+            "embed_batch_size": embed.embed_batch_size,
+        }
+    )
+    print(
+        f"  llama-index ingest (read + from_documents -> Chroma): {full['pages_per_s']} "
+        f"pages/s, {full['chunks_per_s']} nodes/s ({whole.wall:.1f}s; {nodes} nodes, "
+        f"{full['truncated_nodes']} cut at the model's {emb.max_tokens} word pieces: "
+        f"{full['share_of_text_embedded']:.0%} of their text embedded)",
+        flush=True,
+    )
     return {
-        "pdf_reader": reader_name, "read": read, "ingest": full,
+        "pdf_reader": reader_name,
+        "read": read,
+        "ingest": full,
         "description": "SimpleDirectoryReader(input_files).load_data() + "
-                       "VectorStoreIndex.from_documents (default SentenceSplitter), "
-                       "HuggingFaceEmbedding defaults, ChromaVectorStore on PersistentClient",
+        "VectorStoreIndex.from_documents (default SentenceSplitter), "
+        "HuggingFaceEmbedding defaults, ChromaVectorStore on PersistentClient",
     }
 
 
@@ -316,30 +356,37 @@ def _ratios(read: dict[str, Any], ours: dict[str, Any], li: dict[str, Any]) -> d
         "ingest_pages_per_s": ratio(ours["pages_per_s"], full.get("pages_per_s")),
         "ingest_chunks_per_s": ratio(ours["chunks_per_s"], full.get("chunks_per_s")),
         "ingest_cpu_s": ratio(full.get("cpu_s"), ours["cpu_s"]),
-        "ingest_word_pieces_per_s": ratio(ours["word_pieces_per_s"],
-                                          full.get("word_pieces_per_s")),
+        "ingest_word_pieces_per_s": ratio(ours["word_pieces_per_s"], full.get("word_pieces_per_s")),
         "read_pages_per_s": ratio(read["pages_per_s"], li_read.get("pages_per_s")),
     }
 
 
 def _print_table(run: Run) -> None:
     ours, li = run["paperlens"], run["llama_index"]
-    rows = [("paperlens read (parse_file)", ours["read"]),
-            ("paperlens ingest", ours["ingest"])]
+    rows = [("paperlens read (parse_file)", ours["read"]), ("paperlens ingest", ours["ingest"])]
     if li.get("ingest"):
-        rows += [("llama-index read (SimpleDirectoryReader)", li["read"]),
-                 ("llama-index read + VectorStoreIndex", li["ingest"])]
-    print(f"\n  {'':42s} {'seconds':>8s} {'pages/s':>8s} {'chunks/s':>9s} {'peak RSS MB':>12s} "
-          f"{'load 1m':>8s}")
+        rows += [
+            ("llama-index read (SimpleDirectoryReader)", li["read"]),
+            ("llama-index read + VectorStoreIndex", li["ingest"]),
+        ]
+    print(
+        f"\n  {'':42s} {'seconds':>8s} {'pages/s':>8s} {'chunks/s':>9s} {'peak RSS MB':>12s} "
+        f"{'load 1m':>8s}"
+    )
     for label, r in rows:
         cps = f"{r['chunks_per_s']:.1f}" if "chunks_per_s" in r else "-"
         load = f"{r['load_avg'][0]:.2f}" if r["load_avg"] else "-"
-        print(f"  {label:42s} {r['seconds']:8.1f} {r['pages_per_s']:8.1f} {cps:>9s} "
-              f"{r['peak_rss_mb']:12.0f} {load:>8s}")
+        print(
+            f"  {label:42s} {r['seconds']:8.1f} {r['pages_per_s']:8.1f} {cps:>9s} "
+            f"{r['peak_rss_mb']:12.0f} {load:>8s}"
+        )
     r = run["ratios"]
-    print(f"  paperlens / llama-index: ingest pages/s {r['ingest_pages_per_s']}, chunks/s "
-          f"{r['ingest_chunks_per_s']}, word pieces/s {r['ingest_word_pieces_per_s']}, "
-          f"CPU time {r['ingest_cpu_s']}; read pages/s {r['read_pages_per_s']}\n", flush=True)
+    print(
+        f"  paperlens / llama-index: ingest pages/s {r['ingest_pages_per_s']}, chunks/s "
+        f"{r['ingest_chunks_per_s']}, word pieces/s {r['ingest_word_pieces_per_s']}, "
+        f"CPU time {r['ingest_cpu_s']}; read pages/s {r['read_pages_per_s']}\n",
+        flush=True,
+    )
 
 
 def _finish(run: Run, json_path: Path | None) -> dict[str, Any]:

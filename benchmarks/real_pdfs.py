@@ -91,71 +91,105 @@ def _deb(name: str, version: str, filename: str, sha256: str) -> Source:
 
 
 REFEXTRACT = _pypi(
-    "refextract", "1.1.4", "refextract-1.1.4.tar.gz",
+    "refextract",
+    "1.1.4",
+    "refextract-1.1.4.tar.gz",
     "b04b2223c8b80bec4d130e1f95eef5102c8483914f30c35372c19dbcef43480c",
 )
 PYMUPDF = _pypi(
-    "pymupdf", "2.1", "pymupdf-2.1.tar.gz",
+    "pymupdf",
+    "2.1",
+    "pymupdf-2.1.tar.gz",
     "9ac95f98016e83eafb8f1d786396f9c60e400d559590596e5b2df9eb6384948b",
 )
 MMDA = _pypi(
-    "mmda", "0.4.2", "mmda-0.4.2.tar.gz",
+    "mmda",
+    "0.4.2",
+    "mmda-0.4.2.tar.gz",
     "2af751301231c2c09daa869583cb262cfcfb504ab0e0e6f2163dca2a1829885f",
 )
 GROBID_CLIENT = _pypi(
-    "grobid-client-python", "0.2.1", "grobid_client_python-0.2.1.tar.gz",
+    "grobid-client-python",
+    "0.2.1",
+    "grobid_client_python-0.2.1.tar.gz",
     "2178f4b559837cc2cdaa98e5a5aa94f66db5f3ca39b3409d165c0255a5976537",
 )
 PDFMINER = _pypi(
-    "pdfminer", "20191125", "pdfminer-20191125.tar.gz",
+    "pdfminer",
+    "20191125",
+    "pdfminer-20191125.tar.gz",
     "9e700bc731300ed5c8936343c1dd4529638184198e54e91dd2b59b64a755dc01",
 )
 PAPER_QA = _pypi(
-    "paper-qa", "5.9.2", "paper_qa-5.9.2.tar.gz",
+    "paper-qa",
+    "5.9.2",
+    "paper_qa-5.9.2.tar.gz",
     "fcfbe8d833d259cb750235f8c88957a300b1e681ca3ef1cabdca15898c4701fe",
 )
 MARKER = _pypi(
-    "marker-pdf", "2.0.0", "marker_pdf-2.0.0.tar.gz",
+    "marker-pdf",
+    "2.0.0",
+    "marker_pdf-2.0.0.tar.gz",
     "7f6f0ebd29908f7c7c66f61cc06a9c07a9e3cd612c00732016f6e6b6fc150f7c",
 )
 PDFX = _pypi(
-    "pdfx", "1.4.1", "pdfx-1.4.1.tar.gz",
+    "pdfx",
+    "1.4.1",
+    "pdfx-1.4.1.tar.gz",
     "9f2e71e58c42a76f1900d79e9357e4fcee8dd4358086c94e6b95e1fb1f5aa434",
 )
 PDFANNOTS = _pypi(
-    "pdfannots", "0.5", "pdfannots-0.5.tar.gz",
+    "pdfannots",
+    "0.5",
+    "pdfannots-0.5.tar.gz",
     "75da28053efa64980763b7b4891f14887d3d316f8273fcf4d02b593bbf57089c",
 )
 R_COIN = _deb(
-    "r-cran-coin", "1.4-2-1+b1", "r-cran-coin_1.4-2-1+b1_amd64.deb",
+    "r-cran-coin",
+    "1.4-2-1+b1",
+    "r-cran-coin_1.4-2-1+b1_amd64.deb",
     "391bda13701acba6329f821cfde3571827bd7a4cff91b66511945f1c9e7fa9aa",
 )
 R_LME4 = _deb(
-    "r-cran-lme4", "1.1-31-1", "r-cran-lme4_1.1-31-1_amd64.deb",
+    "r-cran-lme4",
+    "1.1-31-1",
+    "r-cran-lme4_1.1-31-1_amd64.deb",
     "232c90c0504309ee64749af8ca8359e999a00e6dc0c1abf697640f1c16ecb4aa",
 )
 R_PARTY = _deb(
-    "r-cran-party", "1.3-11-1", "r-cran-party_1.3-11-1_amd64.deb",
+    "r-cran-party",
+    "1.3-11-1",
+    "r-cran-party_1.3-11-1_amd64.deb",
     "ecca5564178b27b54228a5edace4d2b42493bc8635b251826cee4bd5bd1b7457",
 )
 R_PSCL = _deb(
-    "r-cran-pscl", "1.5.5-1+b1", "r-cran-pscl_1.5.5-1+b1_amd64.deb",
+    "r-cran-pscl",
+    "1.5.5-1+b1",
+    "r-cran-pscl_1.5.5-1+b1_amd64.deb",
     "646b2c6c04fc385f50efe9709f0ef64302fe7e07bb1953e424fb65e8bb43ac47",
 )
 R_SANDWICH = _deb(
-    "r-cran-sandwich", "3.0-2-1", "r-cran-sandwich_3.0-2-1_all.deb",
+    "r-cran-sandwich",
+    "3.0-2-1",
+    "r-cran-sandwich_3.0-2-1_all.deb",
     "a90e7d3c69c70a6d73e4bc63d1f20eae3b4a73866d5266246dd5b3d980c60d79",
 )
 R_STRUCCHANGE = _deb(
-    "r-cran-strucchange", "1.5-3-1", "r-cran-strucchange_1.5-3-1_amd64.deb",
+    "r-cran-strucchange",
+    "1.5-3-1",
+    "r-cran-strucchange_1.5-3-1_amd64.deb",
     "0be3f44609be4e90be3f295880dbcaebf57e5a918b68eb11f18c0900b2a4874d",
 )
 R_VCD = _deb(
-    "r-cran-vcd", "1:1.4-11-1", "r-cran-vcd_1%3a1.4-11-1_all.deb",
+    "r-cran-vcd",
+    "1:1.4-11-1",
+    "r-cran-vcd_1%3a1.4-11-1_all.deb",
     "959639853b06a9056b4494e145bf84394a329805645e80c4384091323b6c6ae4",
 )
 R_ZOO = _deb(
-    "r-cran-zoo", "1.8-11-1", "r-cran-zoo_1.8-11-1_amd64.deb",
+    "r-cran-zoo",
+    "1.8-11-1",
+    "r-cran-zoo_1.8-11-1_amd64.deb",
     "81f27bbee835d9d44d2a410211c813d2da6c2d71f1e37d71b019ab259e182b9b",
 )
 
@@ -166,100 +200,296 @@ _R = "./usr/lib/R/site-library/"
 
 # (file stem, source, member, sha256 of the PDF, pages)
 _TABLE: list[tuple[str, Source, str, str, int]] = [
-    ("cms-atlas-higgs-mass-1503.07589", REFEXTRACT, _RX + "1503.07589v1.pdf",
-     "92ae0b12541b991fdd1bb99f7e57bbc4bfcfd584b7380fd1ef9b7692361427a8", 47),
-    ("atlas-diboson-susy-1508.05632", REFEXTRACT, _RX + "1508.05632v2.pdf",
-     "83dc21abb7b783215c7f0f68477d2d2ac6af84da8de024a6a4b4b2eca85c3167", 6),
-    ("distracted-driver-1706.09498", REFEXTRACT, _RX + "1706.09498v1.pdf",
-     "fa47e3479e02a8ed60d05e4ed98291d32b4767f5d77832a6a86666d191031d4a", 10),
-    ("neo-size-distribution-1707.04066", REFEXTRACT, _RX + "1707.04066v1.pdf",
-     "fa0c045a5a0f1a5d42afcc6417ee9e5a6a4db6e0da6e1565da43c2a5133485b2", 21),
-    ("black-hole-singularities-1805.05865", REFEXTRACT, _RX + "1805.05865.pdf",
-     "bb92405d13afda87b29f88e4db6b38bf15d4bd28e3275ec60ddf120831047fbf", 4),
-    ("neutron-capture-recoils-2110.02751", REFEXTRACT, _RX + "2110.02751.pdf",
-     "7f6c24feaa795028369af3694bb26a17715fc02331fa89ab882d6d6934bcef66", 8),
-    ("ipac18-tuner-testing-wepml008", REFEXTRACT, _RX + "wepml008.pdf",
-     "9b79b0763ca28b0e1190c894d2d8231b11c7c990a67a83ec272ae8cfce2ed1f8", 3),
-    ("qwen2-technical-report", PYMUPDF, _MU + "test_4751.pdf",
-     "32d7276673eec39636207cfedd54f8275220b219e6b2ea74d6e33169a19df64d", 26),
-    ("scirep-ion-crystal-quantum-computation", PYMUPDF, _MU + "test_3780.pdf",
-     "a1e8114a8f39bef612dcd79eacab127262d3ca4f6c41693e20b0f0eb449eb922", 5),
-    ("curr-oncol-ki67-guideline", PYMUPDF, _MU + "test_4026.pdf",
-     "70d44256c61f8e8e7ab80e3e8b612edf6e79208312762fc0012875b8d6d6c376", 12),
-    ("logical-clarinet-excerpt", PYMUPDF, _MU + "test_4435.pdf",
-     "d782042c617f321acd33c5174cb0948be5ea90e8950de4fbfe3b3ce81cdd9899", 3),
-    ("nist-sp-800-223-hpc-security", PYMUPDF, _MU + "test_3842.pdf",
-     "ccc9f0d80145c1e380fdf3f3394257545e0876b1b72379c826af091d2facf43a", 34),
-    ("filigrane-dessin-psychotherapie", PYMUPDF, _MU + "test_2871.pdf",
-     "5ab010f83bb507080ebe023dd261ab1eb74b2c900eaedc2504aac3b33c4bb47c", 27),
-    ("mejsr-silkworm-phytojuvenoid", MMDA,
-     _MM + "bibentry_detection_predictor/data/000026bab3c52aa8ff37dc3e155ffbcb506aa1f6.pdf",
-     "b25770a5558d713bed5e51f8a245b27bd1844683a750fa7aa3968db2fdd5b99a", 6),
-    ("educational-timetabling-2201.07525", MMDA,
-     _MM + "bibentry_detection_predictor/data/"
-     "spanless_bibs_3cf45514384bbb7d083ae53e19bdc22300e648ab.pdf",
-     "4b2f2043fe889c259f569db5584af174c1df79df2a51ff3325b532c45c1a7e4c", 26),
-    ("ulsa-synthesis-actions-2201.09329", MMDA,
-     _MM + "figure_table_predictors/test_fixtures/"
-     "test_doc_sha_08f02e7888f140a76a00ed23fce2f2fc303a.pdf",
-     "a989974ec3f170fbf6b2bd75cefce633997d3703f27503eb33a551344005b7f7", 28),
-    ("future-internet-smart-cities", MMDA,
-     _MM + "figure_table_predictors/test_fixtures/"
-     "test_doc_sha_d0450478c38dda61f9943f417ab9fcdb2ebeae0a.pdf",
-     "aeeae46124811b779c9171d53e1352be7038e2baabd4c9ecbb208f7ad069f800", 15),
-    ("sgd-teacher-student-1906.08632-excerpt", MMDA,
-     _MM + "citation_mentions/data/arxiv-1906.08632-pages1-2.pdf",
-     "25ecb80c6afb302a136573c191b113c92705523a368d1619451f987afdcb7bce", 2),
-    ("jner-multi-contact-fes", GROBID_CLIENT,
-     "grobid_client_python-0.2.1/resources/test_pdf/0046d83a-edd6-4631-b57c-755cdcce8b7f.pdf",
-     "89f89b74dea7d506324b7a77121261ccc1e25c0be32267d3a14ba17c48007fd5", 9),
-    ("naacl06-preemptive-ie", PDFMINER,
-     "pdfminer-20191125/samples/nonfree/naacl06-shinyama.pdf",
-     "dba819e283771c323a116b940c0c511d50efcdafb20d7740b88b84568377bf32", 8),
-    ("molecular-explanations-perspective", PAPER_QA,
-     "paper_qa-5.9.2/tests/stub_data/paper.pdf",
-     "145c91b72086b5cde6b048e4b50c7b325c7e1b8c6260e4e91fbc12fcf177eaf3", 41),
-    ("incremental-coordination-page1", MARKER,
-     "marker_pdf-2.0.0/tests/data/olmocr_bench/pdfs/multi_column_page1.pdf",
-     "3ab9f78fb3cd0b0f869a919b1157d44ce1073c51852bff4d11068ce1769cd491", 1),
-    ("imperfect-forward-secrecy-ccs15", PDFX, "pdfx-1.4.1/tests/pdfs/valid.pdf",
-     "34229b5a84df1c71f6a8f6c2fbd22fb444d37a13ea7fdfe2f50f3fe60983e984", 13),
-    ("hotos17-hardware-new-software", PDFANNOTS, "pdfannots-0.5/tests/hotos17.pdf",
-     "7d11a4db4199f919544e21e7654ed9111be59d977c98d00d2fea1b9baddfcc5b", 8),
-    ("coin-implementation", R_COIN, _R + "coin/doc/Implementation.pdf",
-     "abfc4f61cb2b75bfa3b963f89a7eea1bc345d033f201d82c5f5d8ae79c1d82b5", 23),
-    ("coin-lego-conditional-inference", R_COIN, _R + "coin/doc/LegoCondInf.pdf",
-     "6aa3d5fb8b5b99f373e80d48c75629e7c9e10060d895334a2889f6f76c1d2048", 16),
-    ("coin-maxtest", R_COIN, _R + "coin/doc/MAXtest.pdf",
-     "72fa46702db8e213526f050aef50fb36c57ee2d84c065976a22fb80352e17cde", 15),
-    ("lme4-plsvgls", R_LME4, _R + "lme4/doc/PLSvGLS.pdf",
-     "7a46b71711875f51fb5068485cb58fba3f0b29f6c7384005527d68398d7da96b", 7),
-    ("lme4-theory", R_LME4, _R + "lme4/doc/Theory.pdf",
-     "4a516509401c2f9d5e088d5b0f76d4d058d9843e586baa6f7b36488509487200", 21),
-    ("lme4-lmer", R_LME4, _R + "lme4/doc/lmer.pdf",
-     "d13d6caf549b44c3543d01a7445c327ac472d266a8aee24f68a8d31d45d02ec9", 51),
-    ("party-mob", R_PARTY, _R + "party/doc/MOB.pdf",
-     "e513d3a843555becac92adb7ee39d49cc24f0fdc8cc1a0a1b5ebef5f6dc7c6de", 14),
-    ("party-laboratory", R_PARTY, _R + "party/doc/party.pdf",
-     "2e5b916bde2f1dc7f4ff25c75cd345db046b190051631ef054af78774f778436", 18),
-    ("pscl-countreg", R_PSCL, _R + "pscl/doc/countreg.pdf",
-     "8ff9cb8331837ff2d21c4a840efbe4e5bdc10a1008edc0c39b8ba47d145cea04", 25),
-    ("sandwich-clustered", R_SANDWICH, _R + "sandwich/doc/sandwich-CL.pdf",
-     "f3a765482a629c8c9369020d13632ec5c37520df17e22266eb9e2928270e94bb", 36),
-    ("sandwich-oop", R_SANDWICH, _R + "sandwich/doc/sandwich-OOP.pdf",
-     "04599c650db0c916bfe21c3c7c66e3547ef0f1d5be908c3b4759a313a026a1e4", 16),
-    ("sandwich-hac", R_SANDWICH, _R + "sandwich/doc/sandwich.pdf",
-     "ab762c22ff2d6b0c26e6e642171f116a11ec4dcfe58821148bdf41856f293a1b", 21),
-    ("strucchange-intro", R_STRUCCHANGE, _R + "strucchange/doc/strucchange-intro.pdf",
-     "56587481ea07ff51645290c24e328d4461656bcbf19d6e9426056e7559a4a198", 17),
-    ("vcd-residual-shadings", R_VCD, _R + "vcd/doc/residual-shadings.pdf",
-     "936f618b11c4bb4948246079649df8a6786a9146721f70784e9b5c154fbd9051", 12),
-    ("vcd-strucplot", R_VCD, _R + "vcd/doc/strucplot.pdf",
-     "45dd7f7b8d6f3f5ca1816a585bb0e8410c4fe02c50876cd5174069b70a724b8c", 48),
-    ("zoo-intro", R_ZOO, _R + "zoo/doc/zoo.pdf",
-     "fd63de7b0dc3122272339ff49e6ceeb47ea71a89a9cb5b7c411c78a7d6c8c332", 30),
-    ("zoo-read", R_ZOO, _R + "zoo/doc/zoo-read.pdf",
-     "452f1377d0cec71c55a2b0e34265c211991b216f76116397ece3ee4156b3c972", 18),
+    (
+        "cms-atlas-higgs-mass-1503.07589",
+        REFEXTRACT,
+        _RX + "1503.07589v1.pdf",
+        "92ae0b12541b991fdd1bb99f7e57bbc4bfcfd584b7380fd1ef9b7692361427a8",
+        47,
+    ),
+    (
+        "atlas-diboson-susy-1508.05632",
+        REFEXTRACT,
+        _RX + "1508.05632v2.pdf",
+        "83dc21abb7b783215c7f0f68477d2d2ac6af84da8de024a6a4b4b2eca85c3167",
+        6,
+    ),
+    (
+        "distracted-driver-1706.09498",
+        REFEXTRACT,
+        _RX + "1706.09498v1.pdf",
+        "fa47e3479e02a8ed60d05e4ed98291d32b4767f5d77832a6a86666d191031d4a",
+        10,
+    ),
+    (
+        "neo-size-distribution-1707.04066",
+        REFEXTRACT,
+        _RX + "1707.04066v1.pdf",
+        "fa0c045a5a0f1a5d42afcc6417ee9e5a6a4db6e0da6e1565da43c2a5133485b2",
+        21,
+    ),
+    (
+        "black-hole-singularities-1805.05865",
+        REFEXTRACT,
+        _RX + "1805.05865.pdf",
+        "bb92405d13afda87b29f88e4db6b38bf15d4bd28e3275ec60ddf120831047fbf",
+        4,
+    ),
+    (
+        "neutron-capture-recoils-2110.02751",
+        REFEXTRACT,
+        _RX + "2110.02751.pdf",
+        "7f6c24feaa795028369af3694bb26a17715fc02331fa89ab882d6d6934bcef66",
+        8,
+    ),
+    (
+        "ipac18-tuner-testing-wepml008",
+        REFEXTRACT,
+        _RX + "wepml008.pdf",
+        "9b79b0763ca28b0e1190c894d2d8231b11c7c990a67a83ec272ae8cfce2ed1f8",
+        3,
+    ),
+    (
+        "qwen2-technical-report",
+        PYMUPDF,
+        _MU + "test_4751.pdf",
+        "32d7276673eec39636207cfedd54f8275220b219e6b2ea74d6e33169a19df64d",
+        26,
+    ),
+    (
+        "scirep-ion-crystal-quantum-computation",
+        PYMUPDF,
+        _MU + "test_3780.pdf",
+        "a1e8114a8f39bef612dcd79eacab127262d3ca4f6c41693e20b0f0eb449eb922",
+        5,
+    ),
+    (
+        "curr-oncol-ki67-guideline",
+        PYMUPDF,
+        _MU + "test_4026.pdf",
+        "70d44256c61f8e8e7ab80e3e8b612edf6e79208312762fc0012875b8d6d6c376",
+        12,
+    ),
+    (
+        "logical-clarinet-excerpt",
+        PYMUPDF,
+        _MU + "test_4435.pdf",
+        "d782042c617f321acd33c5174cb0948be5ea90e8950de4fbfe3b3ce81cdd9899",
+        3,
+    ),
+    (
+        "nist-sp-800-223-hpc-security",
+        PYMUPDF,
+        _MU + "test_3842.pdf",
+        "ccc9f0d80145c1e380fdf3f3394257545e0876b1b72379c826af091d2facf43a",
+        34,
+    ),
+    (
+        "filigrane-dessin-psychotherapie",
+        PYMUPDF,
+        _MU + "test_2871.pdf",
+        "5ab010f83bb507080ebe023dd261ab1eb74b2c900eaedc2504aac3b33c4bb47c",
+        27,
+    ),
+    (
+        "mejsr-silkworm-phytojuvenoid",
+        MMDA,
+        _MM + "bibentry_detection_predictor/data/000026bab3c52aa8ff37dc3e155ffbcb506aa1f6.pdf",
+        "b25770a5558d713bed5e51f8a245b27bd1844683a750fa7aa3968db2fdd5b99a",
+        6,
+    ),
+    (
+        "educational-timetabling-2201.07525",
+        MMDA,
+        _MM + "bibentry_detection_predictor/data/"
+        "spanless_bibs_3cf45514384bbb7d083ae53e19bdc22300e648ab.pdf",
+        "4b2f2043fe889c259f569db5584af174c1df79df2a51ff3325b532c45c1a7e4c",
+        26,
+    ),
+    (
+        "ulsa-synthesis-actions-2201.09329",
+        MMDA,
+        _MM + "figure_table_predictors/test_fixtures/"
+        "test_doc_sha_08f02e7888f140a76a00ed23fce2f2fc303a.pdf",
+        "a989974ec3f170fbf6b2bd75cefce633997d3703f27503eb33a551344005b7f7",
+        28,
+    ),
+    (
+        "future-internet-smart-cities",
+        MMDA,
+        _MM + "figure_table_predictors/test_fixtures/"
+        "test_doc_sha_d0450478c38dda61f9943f417ab9fcdb2ebeae0a.pdf",
+        "aeeae46124811b779c9171d53e1352be7038e2baabd4c9ecbb208f7ad069f800",
+        15,
+    ),
+    (
+        "sgd-teacher-student-1906.08632-excerpt",
+        MMDA,
+        _MM + "citation_mentions/data/arxiv-1906.08632-pages1-2.pdf",
+        "25ecb80c6afb302a136573c191b113c92705523a368d1619451f987afdcb7bce",
+        2,
+    ),
+    (
+        "jner-multi-contact-fes",
+        GROBID_CLIENT,
+        "grobid_client_python-0.2.1/resources/test_pdf/0046d83a-edd6-4631-b57c-755cdcce8b7f.pdf",
+        "89f89b74dea7d506324b7a77121261ccc1e25c0be32267d3a14ba17c48007fd5",
+        9,
+    ),
+    (
+        "naacl06-preemptive-ie",
+        PDFMINER,
+        "pdfminer-20191125/samples/nonfree/naacl06-shinyama.pdf",
+        "dba819e283771c323a116b940c0c511d50efcdafb20d7740b88b84568377bf32",
+        8,
+    ),
+    (
+        "molecular-explanations-perspective",
+        PAPER_QA,
+        "paper_qa-5.9.2/tests/stub_data/paper.pdf",
+        "145c91b72086b5cde6b048e4b50c7b325c7e1b8c6260e4e91fbc12fcf177eaf3",
+        41,
+    ),
+    (
+        "incremental-coordination-page1",
+        MARKER,
+        "marker_pdf-2.0.0/tests/data/olmocr_bench/pdfs/multi_column_page1.pdf",
+        "3ab9f78fb3cd0b0f869a919b1157d44ce1073c51852bff4d11068ce1769cd491",
+        1,
+    ),
+    (
+        "imperfect-forward-secrecy-ccs15",
+        PDFX,
+        "pdfx-1.4.1/tests/pdfs/valid.pdf",
+        "34229b5a84df1c71f6a8f6c2fbd22fb444d37a13ea7fdfe2f50f3fe60983e984",
+        13,
+    ),
+    (
+        "hotos17-hardware-new-software",
+        PDFANNOTS,
+        "pdfannots-0.5/tests/hotos17.pdf",
+        "7d11a4db4199f919544e21e7654ed9111be59d977c98d00d2fea1b9baddfcc5b",
+        8,
+    ),
+    (
+        "coin-implementation",
+        R_COIN,
+        _R + "coin/doc/Implementation.pdf",
+        "abfc4f61cb2b75bfa3b963f89a7eea1bc345d033f201d82c5f5d8ae79c1d82b5",
+        23,
+    ),
+    (
+        "coin-lego-conditional-inference",
+        R_COIN,
+        _R + "coin/doc/LegoCondInf.pdf",
+        "6aa3d5fb8b5b99f373e80d48c75629e7c9e10060d895334a2889f6f76c1d2048",
+        16,
+    ),
+    (
+        "coin-maxtest",
+        R_COIN,
+        _R + "coin/doc/MAXtest.pdf",
+        "72fa46702db8e213526f050aef50fb36c57ee2d84c065976a22fb80352e17cde",
+        15,
+    ),
+    (
+        "lme4-plsvgls",
+        R_LME4,
+        _R + "lme4/doc/PLSvGLS.pdf",
+        "7a46b71711875f51fb5068485cb58fba3f0b29f6c7384005527d68398d7da96b",
+        7,
+    ),
+    (
+        "lme4-theory",
+        R_LME4,
+        _R + "lme4/doc/Theory.pdf",
+        "4a516509401c2f9d5e088d5b0f76d4d058d9843e586baa6f7b36488509487200",
+        21,
+    ),
+    (
+        "lme4-lmer",
+        R_LME4,
+        _R + "lme4/doc/lmer.pdf",
+        "d13d6caf549b44c3543d01a7445c327ac472d266a8aee24f68a8d31d45d02ec9",
+        51,
+    ),
+    (
+        "party-mob",
+        R_PARTY,
+        _R + "party/doc/MOB.pdf",
+        "e513d3a843555becac92adb7ee39d49cc24f0fdc8cc1a0a1b5ebef5f6dc7c6de",
+        14,
+    ),
+    (
+        "party-laboratory",
+        R_PARTY,
+        _R + "party/doc/party.pdf",
+        "2e5b916bde2f1dc7f4ff25c75cd345db046b190051631ef054af78774f778436",
+        18,
+    ),
+    (
+        "pscl-countreg",
+        R_PSCL,
+        _R + "pscl/doc/countreg.pdf",
+        "8ff9cb8331837ff2d21c4a840efbe4e5bdc10a1008edc0c39b8ba47d145cea04",
+        25,
+    ),
+    (
+        "sandwich-clustered",
+        R_SANDWICH,
+        _R + "sandwich/doc/sandwich-CL.pdf",
+        "f3a765482a629c8c9369020d13632ec5c37520df17e22266eb9e2928270e94bb",
+        36,
+    ),
+    (
+        "sandwich-oop",
+        R_SANDWICH,
+        _R + "sandwich/doc/sandwich-OOP.pdf",
+        "04599c650db0c916bfe21c3c7c66e3547ef0f1d5be908c3b4759a313a026a1e4",
+        16,
+    ),
+    (
+        "sandwich-hac",
+        R_SANDWICH,
+        _R + "sandwich/doc/sandwich.pdf",
+        "ab762c22ff2d6b0c26e6e642171f116a11ec4dcfe58821148bdf41856f293a1b",
+        21,
+    ),
+    (
+        "strucchange-intro",
+        R_STRUCCHANGE,
+        _R + "strucchange/doc/strucchange-intro.pdf",
+        "56587481ea07ff51645290c24e328d4461656bcbf19d6e9426056e7559a4a198",
+        17,
+    ),
+    (
+        "vcd-residual-shadings",
+        R_VCD,
+        _R + "vcd/doc/residual-shadings.pdf",
+        "936f618b11c4bb4948246079649df8a6786a9146721f70784e9b5c154fbd9051",
+        12,
+    ),
+    (
+        "vcd-strucplot",
+        R_VCD,
+        _R + "vcd/doc/strucplot.pdf",
+        "45dd7f7b8d6f3f5ca1816a585bb0e8410c4fe02c50876cd5174069b70a724b8c",
+        48,
+    ),
+    (
+        "zoo-intro",
+        R_ZOO,
+        _R + "zoo/doc/zoo.pdf",
+        "fd63de7b0dc3122272339ff49e6ceeb47ea71a89a9cb5b7c411c78a7d6c8c332",
+        30,
+    ),
+    (
+        "zoo-read",
+        R_ZOO,
+        _R + "zoo/doc/zoo-read.pdf",
+        "452f1377d0cec71c55a2b0e34265c211991b216f76116397ece3ee4156b3c972",
+        18,
+    ),
 ]
 
 PDFS: list[PdfSpec] = [
@@ -333,7 +563,10 @@ def _index_url() -> str:
     try:
         out = subprocess.run(
             [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return DEFAULT_INDEX
@@ -396,7 +629,11 @@ def _read_sdist_members(archive: Path, members: Iterable[str]) -> dict[str, byte
 def _apt_download(source: Source, workdir: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["apt-get", "download", f"{source.name}={source.version}"],
-        cwd=workdir, capture_output=True, text=True, timeout=600, check=False,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
@@ -430,7 +667,9 @@ def _read_deb_members(archive: Path, members: Iterable[str]) -> dict[str, bytes]
         raise SourceError("dpkg-deb not found")
     result = subprocess.run(
         ["dpkg-deb", "--fsys-tarfile", str(archive)],
-        capture_output=True, timeout=600, check=False,
+        capture_output=True,
+        timeout=600,
+        check=False,
     )
     if result.returncode != 0:
         stderr = result.stderr.decode("utf-8", "replace")
@@ -454,8 +693,12 @@ def _fetch_source(source: Source, specs: list[PdfSpec], dest: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="real_pdfs_") as tmp:
         try:
             blobs = _extract(source, specs, Path(tmp))
-        except (OSError, urllib.error.URLError, tarfile.TarError,
-                subprocess.SubprocessError) as exc:
+        except (
+            OSError,
+            urllib.error.URLError,
+            tarfile.TarError,
+            subprocess.SubprocessError,
+        ) as exc:
             raise SourceError(f"{type(exc).__name__}: {exc}") from exc
     problems: list[str] = []
     for spec in specs:

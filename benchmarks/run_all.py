@@ -184,8 +184,10 @@ def _cold_start(r: dict[str, Any], add: Add) -> None:
     )
     first = r["app_first_answer"]
     if "first_over_later" in first["model_only"]:
-        add("app's first answer / later ones, model loaded only (baseline)",
-            first["model_only"]["first_over_later"])
+        add(
+            "app's first answer / later ones, model loaded only (baseline)",
+            first["model_only"]["first_over_later"],
+        )
     w = t["app_first_answer_over_later_warmed"]
     add("app's first answer / later ones, after the warm-up", w["value"], w["target"], w["met"])
     h = t["no_torch_chromadb_gradio_on_import_or_help"]
@@ -243,25 +245,30 @@ def _real_pdf_ingest(r: dict[str, Any], add: Add) -> None:
     c, ours = r["corpus"], r["paperlens"]
     where = f"{c['pages']} real PDF pages"
     add(f"{where}: paperlens read (parse_file) pages/s", ours["read"]["pages_per_s"])
-    add(f"{where}: paperlens ingest pages/s / chunks/s",
-        f"{ours['ingest']['pages_per_s']:.2f} / {ours['ingest']['chunks_per_s']:.1f}")
+    add(
+        f"{where}: paperlens ingest pages/s / chunks/s",
+        f"{ours['ingest']['pages_per_s']:.2f} / {ours['ingest']['chunks_per_s']:.1f}",
+    )
     add(f"{where}: paperlens ingest peak RSS (MB)", ours["ingest"]["peak_rss_mb"])
     li = r.get("llama_index", {})
     if li.get("ingest"):
         add(f"{where}: llama-index read pages/s", li["read"]["pages_per_s"])
-        add(f"{where}: llama-index ingest pages/s / nodes/s",
-            f"{li['ingest']['pages_per_s']:.2f} / {li['ingest']['chunks_per_s']:.1f}")
+        add(
+            f"{where}: llama-index ingest pages/s / nodes/s",
+            f"{li['ingest']['pages_per_s']:.2f} / {li['ingest']['chunks_per_s']:.1f}",
+        )
         add("real PDFs ingest / llama-index (pages/s)", r["ratios"]["ingest_pages_per_s"])
-        add("real PDFs ingest / llama-index (word pieces/s)",
-            r["ratios"]["ingest_word_pieces_per_s"])
+        add(
+            "real PDFs ingest / llama-index (word pieces/s)",
+            r["ratios"]["ingest_word_pieces_per_s"],
+        )
 
 
 def _scale(r: dict[str, Any], add: Add) -> None:
     for tier in r["tiers"]:
         add(
             f"{tier['chunks']} chunks: retrieve p50 / p95 (ms)",
-            f"{tier['retrieve_encoded_ms']['p50']:.1f} / "
-            f"{tier['retrieve_encoded_ms']['p95']:.1f}",
+            f"{tier['retrieve_encoded_ms']['p50']:.1f} / {tier['retrieve_encoded_ms']['p95']:.1f}",
         )
         add(
             f"{tier['chunks']} chunks: BM25 build / update (s)",
@@ -269,8 +276,7 @@ def _scale(r: dict[str, Any], add: Add) -> None:
         )
         add(
             f"{tier['chunks']} chunks: library RSS / peak (MB), disk (MB)",
-            f"{tier['library_rss_mb']:.0f} / {tier['peak_rss_mb']:.0f}, "
-            f"{tier['chroma_mb']:.0f}",
+            f"{tier['library_rss_mb']:.0f} / {tier['peak_rss_mb']:.0f}, {tier['chroma_mb']:.0f}",
         )
     if r.get("failure"):
         f = r["failure"]

@@ -100,8 +100,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--chunks-per-paper", type=int, default=10)
     ap.add_argument("--questions", type=int, default=40, help="questions timed per size")
     ap.add_argument("--update-papers", type=int, default=100)
-    ap.add_argument("--budget-s", type=float, default=480,
-                    help="if writing the largest size would overrun this, write half of it")
+    ap.add_argument(
+        "--budget-s",
+        type=float,
+        default=480,
+        help="if writing the largest size would overrun this, write half of it",
+    )
     return ap.parse_args(argv)
 
 
@@ -122,8 +126,10 @@ def _fit_budget(g: _Growth, size: int) -> int | None:
             write = per_chunk * max(n - current, 0) * max(grown, 1.0) ** 0.5
         # The probe is mostly fixed cost (process, model, 80 questions); the reads,
         # BM25 build and refreshes grow with the library.
-        grows = sum(last[k] for k in ("fetch_chunk_texts_s", "bm25_build_s", "refresh_load_s",
-                                      "update_refresh_s"))
+        grows = sum(
+            last[k]
+            for k in ("fetch_chunk_texts_s", "bm25_build_s", "refresh_load_s", "update_refresh_s")
+        )
         probe = last["tier_s"] - last["tier_write_s"] - grows + grows * n / last["chunks"]
         return 1.2 * (write + probe)
 
@@ -131,12 +137,16 @@ def _fit_budget(g: _Growth, size: int) -> int | None:
     while size > 2 * last["chunks"] and eta(size) > left:
         size //= 2
     if eta(size) > left:
-        g.note(f"{asked} chunks skipped: ~{eta(size):.0f}s needed even for {size}, "
-               f"{left:.0f}s left of the budget")
+        g.note(
+            f"{asked} chunks skipped: ~{eta(size):.0f}s needed even for {size}, "
+            f"{left:.0f}s left of the budget"
+        )
         return None
     if size != asked:
-        g.note(f"{asked} chunks would take ~{eta(asked):.0f}s (budget left {left:.0f}s): "
-               f"measured {size} instead")
+        g.note(
+            f"{asked} chunks would take ~{eta(asked):.0f}s (budget left {left:.0f}s): "
+            f"measured {size} instead"
+        )
     return size
 
 
@@ -158,22 +168,28 @@ def _build_library(g: _Growth, size: int, want: int) -> tuple[dict[str, Any] | N
             old.unlink()
         tier_write_s = time.perf_counter() - t
         write_s = float(manifest["write_s"])
-        print(f"  {size} chunks: library copied from {LIBRARY_CACHE / key} in "
-              f"{tier_write_s:.1f}s (written in {write_s:.1f}s when cached)", flush=True)
+        print(
+            f"  {size} chunks: library copied from {LIBRARY_CACHE / key} in "
+            f"{tier_write_s:.1f}s (written in {write_s:.1f}s when cached)",
+            flush=True,
+        )
         return manifest, write_s, tier_write_s
     # Embedded Chroma is one process's at a time: the parent closes it before each probe.
     library = Library(Settings(data_dir=g.data_dir / "lib"))
     for s in range(g.written, want, 1000):
         n = min(1000, want - s)
-        write_papers(library, synthetic_papers(g.texts, g.vectors, g.titles, s, n,
-                                               g.args.chunks_per_paper, seed=1))
+        write_papers(
+            library,
+            synthetic_papers(g.texts, g.vectors, g.titles, s, n, g.args.chunks_per_paper, seed=1),
+        )
     write_s = time.perf_counter() - t
     del library
     SharedSystemClient.clear_system_cache()
     gc.collect()
     if size >= CACHE_MIN_CHUNKS:
-        save_library(chroma_dir, key, {"write_s": round(write_s, 1), "papers": want,
-                                       "history": g.history})
+        save_library(
+            chroma_dir, key, {"write_s": round(write_s, 1), "papers": want, "history": g.history}
+        )
     return None, write_s, write_s
 
 
@@ -190,16 +206,26 @@ def _measure_tier(g: _Growth, size: int, run: Run) -> bool:
     probe_res = run_probe(g.data_dir / "lib", g.data_dir, size, args)
     chroma_mb = dir_size_mb(g.data_dir / "lib" / "chroma")
     if "error" in probe_res:
-        run["failure"] = {"target_chunks": size, "write_s": round(write_s, 1),
-                          "chroma_mb": chroma_mb, **probe_res}
+        run["failure"] = {
+            "target_chunks": size,
+            "write_s": round(write_s, 1),
+            "chroma_mb": chroma_mb,
+            **probe_res,
+        }
         g.notes.append(f"at ~{size} chunks the library could not be loaded: {probe_res['error']}")
         print("  FAILED " + g.notes[-1] + f" ({'; '.join(probe_res['error_at'])})", flush=True)
         return False
-    tier = {"target_chunks": size, "write_s": round(write_s, 1),
-            "tier_write_s": round(tier_write_s, 1), "library_from_cache": manifest is not None,
-            "new_chunks": max(size - g.current, 0),
-            "tier_s": round(time.perf_counter() - t_tier, 1),
-            "write_total_s": round(prev_total + write_s, 1), "chroma_mb": chroma_mb, **probe_res}
+    tier = {
+        "target_chunks": size,
+        "write_s": round(write_s, 1),
+        "tier_write_s": round(tier_write_s, 1),
+        "library_from_cache": manifest is not None,
+        "new_chunks": max(size - g.current, 0),
+        "tier_s": round(time.perf_counter() - t_tier, 1),
+        "write_total_s": round(prev_total + write_s, 1),
+        "chroma_mb": chroma_mb,
+        **probe_res,
+    }
     before = (g.tiers[-1]["chunks"] + g.tiers[-1]["sentences"]) if g.tiers else 0
     records = probe_res["chunks"] + probe_res["sentences"] - before
     tier["write_records_per_s"] = round(records / write_s, 1)
@@ -211,13 +237,16 @@ def _measure_tier(g: _Growth, size: int, run: Run) -> bool:
 
 def _print_tier(tier: dict[str, Any]) -> None:
     vec, enc = tier["retrieve_vector_given_ms"], tier["retrieve_encoded_ms"]
-    print(f"  {tier['chunks']:>7} chunks ({tier['papers']} papers, {tier['sentences']} "
-          f"sentences): written in {tier['write_s']:.1f}s; retrieve p50/p95 "
-          f"{vec['p50']}/{vec['p95']} ms (vector given), {enc['p50']}/{enc['p95']} ms "
-          f"(encoded); BM25 build {tier['bm25_build_s']}s; refresh {tier['refresh_load_s']}s; "
-          f"update {tier['update_write_s']}+{tier['update_refresh_s']}s; library RSS "
-          f"{tier['library_rss_mb']} MB, peak {tier['peak_rss_mb']} MB; "
-          f"chroma {tier['chroma_mb']} MB", flush=True)
+    print(
+        f"  {tier['chunks']:>7} chunks ({tier['papers']} papers, {tier['sentences']} "
+        f"sentences): written in {tier['write_s']:.1f}s; retrieve p50/p95 "
+        f"{vec['p50']}/{vec['p95']} ms (vector given), {enc['p50']}/{enc['p95']} ms "
+        f"(encoded); BM25 build {tier['bm25_build_s']}s; refresh {tier['refresh_load_s']}s; "
+        f"update {tier['update_write_s']}+{tier['update_refresh_s']}s; library RSS "
+        f"{tier['library_rss_mb']} MB, peak {tier['peak_rss_mb']} MB; "
+        f"chroma {tier['chroma_mb']} MB",
+        flush=True,
+    )
 
 
 def _growth(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -225,21 +254,25 @@ def _growth(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     growth: list[dict[str, Any]] = []
     for a, b in zip(tiers, tiers[1:], strict=False):
         va, vb = a["retrieve_vector_given_ms"], b["retrieve_vector_given_ms"]
-        growth.append({
-            "from_to": f"{a['chunks']}->{b['chunks']}",
-            "data": ratio(b["chunks"] + b["sentences"], a["chunks"] + a["sentences"], 1),
-            "retrieve_p50": ratio(vb["p50"], va["p50"], 1),
-            "retrieve_p95": ratio(vb["p95"], va["p95"], 1),
-            "bm25_build": ratio(b["bm25_build_s"], a["bm25_build_s"], 1),
-            "update_refresh": ratio(b["update_refresh_s"], a["update_refresh_s"], 1),
-            "library_rss": ratio(b["library_rss_mb"], a["library_rss_mb"], 1),
-            "chroma_disk": ratio(b["chroma_mb"], a["chroma_mb"], 1),
-        })
+        growth.append(
+            {
+                "from_to": f"{a['chunks']}->{b['chunks']}",
+                "data": ratio(b["chunks"] + b["sentences"], a["chunks"] + a["sentences"], 1),
+                "retrieve_p50": ratio(vb["p50"], va["p50"], 1),
+                "retrieve_p95": ratio(vb["p95"], va["p95"], 1),
+                "bm25_build": ratio(b["bm25_build_s"], a["bm25_build_s"], 1),
+                "update_refresh": ratio(b["update_refresh_s"], a["update_refresh_s"], 1),
+                "library_rss": ratio(b["library_rss_mb"], a["library_rss_mb"], 1),
+                "chroma_disk": ratio(b["chroma_mb"], a["chroma_mb"], 1),
+            }
+        )
     for gr in growth:
-        print(f"  growth {gr['from_to']}: data x{gr['data']}, retrieve p50 x{gr['retrieve_p50']}, "
-              f"p95 x{gr['retrieve_p95']}, BM25 build x{gr['bm25_build']}, update "
-              f"x{gr['update_refresh']}, library RSS x{gr['library_rss']}, "
-              f"disk x{gr['chroma_disk']}")
+        print(
+            f"  growth {gr['from_to']}: data x{gr['data']}, retrieve p50 x{gr['retrieve_p50']}, "
+            f"p95 x{gr['retrieve_p95']}, BM25 build x{gr['bm25_build']}, update "
+            f"x{gr['update_refresh']}, library RSS x{gr['library_rss']}, "
+            f"disk x{gr['chroma_disk']}"
+        )
     return growth
 
 
@@ -248,20 +281,29 @@ def _targets(run: Run, tiers: list[dict[str, Any]], growth: list[dict[str, Any]]
     big: dict[str, Any] = tiers[-1] if tiers else nothing
     failed = "failure" in run.data
     if failed:  # the target is about the largest size asked for
-        big = {**big, "chunks": run["failure"]["target_chunks"],
-               "retrieve_encoded_ms": {"p95": None}}
+        big = {
+            **big,
+            "chunks": run["failure"]["target_chunks"],
+            "retrieve_encoded_ms": {"p95": None},
+        }
     mem_ok = all(
-        g["library_rss"] is not None and g["data"] is not None
+        g["library_rss"] is not None
+        and g["data"] is not None
         and g["library_rss"] <= g["data"] * 1.1
         for g in growth
     )
     return {
         f"retrieve_p95_ms_at_{big['chunks']}_chunks": {
             **target(big["retrieve_encoded_ms"]["p95"], "<", 100),
-            **({"met": False, "value": "failed: " + run["failure"]["error"][:80]}
-               if failed else {})},
-        "memory_grows_no_faster_than_data": {"value": [g["library_rss"] for g in growth],
-                                             "target": "<= data growth", "met": mem_ok},
+            **(
+                {"met": False, "value": "failed: " + run["failure"]["error"][:80]} if failed else {}
+            ),
+        },
+        "memory_grows_no_faster_than_data": {
+            "value": [g["library_rss"] for g in growth],
+            "target": "<= data growth",
+            "met": mem_ok,
+        },
     }
 
 

@@ -53,8 +53,16 @@ def corpus(out: Path | None) -> tuple[list[str], np.ndarray, list[str]]:
     return texts, vectors, titles
 
 
-def synthetic_papers(texts: list[str], vectors: np.ndarray, titles: list[str], start: int, n: int,
-                     chunks_per_paper: int, seed: int, prefix: str = "syn") -> list[Any]:
+def synthetic_papers(
+    texts: list[str],
+    vectors: np.ndarray,
+    titles: list[str],
+    start: int,
+    n: int,
+    chunks_per_paper: int,
+    seed: int,
+    prefix: str = "syn",
+) -> list[Any]:
     """``n`` synthetic `PaperWrite` records (ids ``{prefix}{start}..``)."""
     from assistant import Chunk, Paper, PaperWrite, Sentence
 
@@ -89,11 +97,21 @@ def synthetic_papers(texts: list[str], vectors: np.ndarray, titles: list[str], s
         while len(chunks) < chunks_per_paper:  # body chunks: 2-4 random corpus sentences
             idx = [int(x) for x in rng.integers(0, len(texts), int(rng.integers(2, 5)))]
             body = " ".join(texts[k] for k in idx)
-            chunks.append(Chunk(pid, len(chunks), f"{title}\nBody\n{body}", 0, len(body),
-                                section="Body", page=1 + len(chunks) // 3))
+            chunks.append(
+                Chunk(
+                    pid,
+                    len(chunks),
+                    f"{title}\nBody\n{body}",
+                    0,
+                    len(body),
+                    section="Body",
+                    page=1 + len(chunks) // 3,
+                )
+            )
             cvecs.append(mean_vec(idx))
-        out.append(PaperWrite(paper, chunks, np.asarray(cvecs, dtype=np.float32), sents,
-                              vectors[abs_idx]))
+        out.append(
+            PaperWrite(paper, chunks, np.asarray(cvecs, dtype=np.float32), sents, vectors[abs_idx])
+        )
     return out
 
 
@@ -113,9 +131,14 @@ def library_key(corpus_texts: list[str], history: list[int], args: argparse.Name
     store_dir = Path(inspect.getfile(Library)).parent
     store_code = [(store_dir / f"{m}.py").read_text() for m in ("store", "chroma", "store_records")]
     parts = [
-        "\n".join(corpus_texts), json.dumps(history), str(args.chunks_per_paper),
-        str(args.update_papers), *(inspect.getsource(f) for f in (synthetic_papers, write_papers)),
-        *store_code, chromadb.__version__, Settings().index_name(),
+        "\n".join(corpus_texts),
+        json.dumps(history),
+        str(args.chunks_per_paper),
+        str(args.update_papers),
+        *(inspect.getsource(f) for f in (synthetic_papers, write_papers)),
+        *store_code,
+        chromadb.__version__,
+        Settings().index_name(),
     ]
     return hashlib.sha1("\0".join(parts).encode()).hexdigest()[:16]
 

@@ -30,16 +30,29 @@ def run_probe(data_dir: Path, tmp: Path, size: int, args: argparse.Namespace) ->
     """The probe of the library in ``data_dir``, run in a child process: its figures, or
     ``error`` (with where it happened) when the child failed."""
     result = tmp / f"probe-{size}.json"
-    cmd = [sys.executable, "-m", "benchmarks.scale_probe", str(data_dir), str(result),
-           "--questions", str(args.questions), "--update-papers", str(args.update_papers),
-           "--chunks-per-paper", str(args.chunks_per_paper)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.scale_probe",
+        str(data_dir),
+        str(result),
+        "--questions",
+        str(args.questions),
+        "--update-papers",
+        str(args.update_papers),
+        "--chunks-per-paper",
+        str(args.chunks_per_paper),
+    ]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:  # a finding, not a crash of the benchmark: report it
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
         where = [ln.strip() for ln in lines if ln.strip().startswith("File ")]
-        return {"error": lines[-1] if lines else f"exit {proc.returncode}",
-                "error_at": where[-3:] if where else [], "stderr_tail": proc.stderr[-1500:]}
+        return {
+            "error": lines[-1] if lines else f"exit {proc.returncode}",
+            "error_at": where[-3:] if where else [],
+            "stderr_tail": proc.stderr[-1500:],
+        }
     out: dict[str, Any] = json.loads(result.read_text())
     return out
 
@@ -66,8 +79,9 @@ def probe(
     res.update(_probe_load(library, retriever))
     res["library_rss_mb"] = round(res["rss_after_refresh_mb"] - res["rss_after_model_mb"], 1)
     res.update(_probe_retrieve(retriever, embedder, n_questions))
-    res.update(_probe_update(library, retriever, settings, res["papers"], update_papers,
-                             chunks_per_paper))
+    res.update(
+        _probe_update(library, retriever, settings, res["papers"], update_papers, chunks_per_paper)
+    )
     res["peak_rss_mb"] = peak_rss_mb()
     result.write_text(json.dumps(res, indent=2), encoding="utf-8")
 
@@ -118,14 +132,19 @@ def _probe_retrieve(retriever: Any, embedder: Any, n_questions: int) -> dict[str
 
 
 def _probe_update(
-    library: Any, retriever: Any, settings: Any, papers: int, update_papers: int,
+    library: Any,
+    retriever: Any,
+    settings: Any,
+    papers: int,
+    update_papers: int,
     chunks_per_paper: int,
 ) -> dict[str, Any]:
     """An update: a few new papers, then the next question pays for the refresh."""
     res: dict[str, Any] = {}
     texts_c, vectors_c, titles_c = corpus(None)  # from the cache the parent wrote
-    writes = synthetic_papers(texts_c, vectors_c, titles_c, papers, update_papers,
-                              chunks_per_paper, seed=7, prefix="upd")
+    writes = synthetic_papers(
+        texts_c, vectors_c, titles_c, papers, update_papers, chunks_per_paper, seed=7, prefix="upd"
+    )
     t = time.perf_counter()
     write_papers(library, writes)
     res["update_write_s"] = round(time.perf_counter() - t, 2)

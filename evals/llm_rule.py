@@ -71,7 +71,8 @@ class SimulatedLLM:
         if q is not None:
             good = set(q.relevant) | set(q.partial) if q.answerable else set(q.relevant)
             reply["relevant"] = [
-                int(n) for (n, _), pid in zip(shown, ids, strict=True)
+                int(n)
+                for (n, _), pid in zip(shown, ids, strict=True)
                 if self.judge(q.id, pid, pid in good)
             ]
         check = _CHECK.search(user)
@@ -79,7 +80,8 @@ class SimulatedLLM:
             title = check.group(1).replace("‹", "<").replace('"', "'")
             wanted = self.titles.get(title, "")
             reply["check"] = [
-                int(n) for (n, _), pid in zip(shown, ids, strict=True)
+                int(n)
+                for (n, _), pid in zip(shown, ids, strict=True)
                 if self.judge(f"{q.id}/title", pid, pid == wanted)
             ]
         return Completion(json.dumps(reply), 0, 0, 0.0)
@@ -93,8 +95,13 @@ def _tiers(answer: Answer) -> Tiers:
     second = [s.paper_id for s in answer.sources if s.tier == "second"]
     opening = answer.text.split("\n", 1)[0]
     conf = (
-        "" if not main else "judged" if "as judged by the LLM" in opening
-        else "likely" if "appear" in opening else "sure"
+        ""
+        if not main
+        else "judged"
+        if "as judged by the LLM" in opening
+        else "likely"
+        if "appear" in opening
+        else "sure"
     )
     first = answer.ranking[0].paper_id if answer.ranking else None
     return main, second, conf, first
@@ -139,8 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="test", choices=["tune", "test"])
     parser.add_argument("--decide", choices=["judge", "bounded"], help="override llm.decide")
     parser.add_argument("--judges", nargs="*", default=list(TABLE_JUDGES))
-    parser.add_argument("--real", action="store_true",
-                        help="judge with the configured endpoint (OPENAI_BASE_URL) instead")
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="judge with the configured endpoint (OPENAI_BASE_URL) instead",
+    )
     parser.add_argument("--sample", type=int, help="only N questions, evenly spread over the half")
     args = parser.parse_args(argv)
     questions = [
@@ -161,8 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{settings.llm.model}: per question {cost}")
     for name in [] if args.real else args.judges:
         out[name] = run(settings, questions, judges(0)[name])
-    print(f"{args.split} half, {len(questions)} list questions, llm.decide="
-          f"{settings.llm.decide}\n" + table(out))
+    print(
+        f"{args.split} half, {len(questions)} list questions, llm.decide="
+        f"{settings.llm.decide}\n" + table(out)
+    )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2), encoding="utf-8")
     return 0

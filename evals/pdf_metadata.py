@@ -33,8 +33,16 @@ from typing import Any
 
 TRUTH = Path(__file__).parent / "data" / "real_pdfs" / "metadata.jsonl"
 DEFAULT_CORPUS = Path(".cache/real_pdfs")
-FIELDS = ("title", "abstract", "abstract_start", "abstract_end", "authors", "year",
-          "arxiv_id", "doi")
+FIELDS = (
+    "title",
+    "abstract",
+    "abstract_start",
+    "abstract_end",
+    "authors",
+    "year",
+    "arxiv_id",
+    "doi",
+)
 SPLITS = ("tune", "test")
 _LIGATURES = re.compile(r"ffi|ffl|ff|fi|fl")
 
@@ -48,8 +56,9 @@ def fold(text: str | None) -> str:
 
 
 def truth_rows(path: Path = TRUTH) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 @dataclass
@@ -95,10 +104,23 @@ def read_fields(path: Path) -> dict[str, Any]:
     try:
         paper = parse_file(path).papers[0]
     except IngestError as exc:
-        return {"title": "", "abstract": "", "authors": [], "year": None, "arxiv_id": None,
-                "doi": None, "error": str(exc)}
-    return {"title": paper.title, "abstract": paper.abstract, "authors": list(paper.authors),
-            "year": paper.year, "arxiv_id": paper.arxiv_id, "doi": paper.doi}
+        return {
+            "title": "",
+            "abstract": "",
+            "authors": [],
+            "year": None,
+            "arxiv_id": None,
+            "doi": None,
+            "error": str(exc),
+        }
+    return {
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": list(paper.authors),
+        "year": paper.year,
+        "arxiv_id": paper.arxiv_id,
+        "doi": paper.doi,
+    }
 
 
 def evaluate(corpus: Path = DEFAULT_CORPUS, truth: Path = TRUTH) -> list[Outcome]:
@@ -115,8 +137,11 @@ def evaluate(corpus: Path = DEFAULT_CORPUS, truth: Path = TRUTH) -> list[Outcome
 
 def accuracy(outcomes: Iterable[Outcome], name: str, split: str | None = None) -> tuple[int, int]:
     """(right, scored) for field ``name`` over ``split`` (both halves when None)."""
-    marks = [o.right[name] for o in outcomes
-             if (split is None or o.split == split) and o.right.get(name) is not None]
+    marks = [
+        o.right[name]
+        for o in outcomes
+        if (split is None or o.split == split) and o.right.get(name) is not None
+    ]
     return sum(bool(m) for m in marks), len(marks)
 
 
@@ -136,8 +161,9 @@ def _miss_detail(o: Outcome, name: str) -> str:
     if name == "abstract_start":
         return f"got {_short(got['abstract'][:90])!r} want {_short(want['abstract_start'])!r}"
     if name == "abstract_end":
-        return (f"got {_short('...' + got['abstract'][-87:])!r} "
-                f"want {_short(want['abstract_end'])!r}")
+        return (
+            f"got {_short('...' + got['abstract'][-87:])!r} want {_short(want['abstract_end'])!r}"
+        )
     return f"got {_short(got.get(name))!r} want {_short(want.get(name))!r}"
 
 
@@ -161,8 +187,15 @@ def report(outcomes: list[Outcome]) -> str:
     lines.append("")
     lines.append("misses:")
     for o in outcomes:
-        for name in ("title", "abstract_start", "abstract_end", "authors", "year",
-                     "arxiv_id", "doi"):
+        for name in (
+            "title",
+            "abstract_start",
+            "abstract_end",
+            "authors",
+            "year",
+            "arxiv_id",
+            "doi",
+        ):
             if o.right.get(name) is False:
                 lines.append(f"  [{o.split}] {o.file} {name}: {_miss_detail(o, name)}")
         if o.got.get("error"):
@@ -181,8 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = evaluate(args.corpus)
     print(report(outcomes))
     if args.json:
-        args.json.write_text(json.dumps([o.__dict__ for o in outcomes], ensure_ascii=False,
-                                        indent=1), encoding="utf-8")
+        args.json.write_text(
+            json.dumps([o.__dict__ for o in outcomes], ensure_ascii=False, indent=1),
+            encoding="utf-8",
+        )
     return 0
 
 

@@ -96,8 +96,10 @@ def score(q: RealQuestion, answer: Answer, files: dict[str, str]) -> dict[str, A
         rec["quoted"] = any(quote_matches(c.quote, q.answer_sentence) for c in mine)
         rec["page_right"] = any(
             c.page == q.page and quote_matches(c.quote, q.answer_sentence) for c in mine
-        ) or (not any(quote_matches(c.quote, q.answer_sentence) for c in mine)
-              and any(c.page == q.page for c in mine))
+        ) or (
+            not any(quote_matches(c.quote, q.answer_sentence) for c in mine)
+            and any(c.page == q.page for c in mine)
+        )
         rec["alone"] = bool(listed) and all(files.get(p) == q.file for p in listed)
         rec["quotes"] = [(c.page, c.quote[:160]) for c in mine[:3]]
     elif q.style == "metadata":
@@ -125,8 +127,10 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
             elif v is None:
                 continue
     return {
-        style: {"n": float(len([r for r in records if r["style"] == style])),
-                **{k: round(sum(v) / len(v), 3) for k, v in figs.items()}}
+        style: {
+            "n": float(len([r for r in records if r["style"] == style])),
+            **{k: round(sum(v) / len(v), 3) for k, v in figs.items()},
+        }
         for style, figs in sorted(by.items())
     }
 
@@ -155,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     bot = library(settings)
     files = paper_files(bot)
     questions = [
-        q for q in load()
-        if args.split in ("all", q.split) and args.style in (None, q.style)
+        q for q in load() if args.split in ("all", q.split) and args.style in (None, q.style)
     ]
     records = []
     for q in questions:
@@ -164,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         rec = score(q, bot.ask(q.question, mode="extractive"), files)
         records.append(rec)
         if args.misses and q.style == "body" and not (rec["quoted"] and rec["page_right"]):
-            print(f"{q.id} [{q.file} p.{q.page}] {q.question}\n  want: {q.answer_sentence[:150]}"
-                  f"\n  got ({rec['kind']}, first right {rec['right_first']}): {rec['quotes']}")
+            print(
+                f"{q.id} [{q.file} p.{q.page}] {q.question}\n  want: {q.answer_sentence[:150]}"
+                f"\n  got ({rec['kind']}, first right {rec['right_first']}): {rec['quotes']}"
+            )
     summary = summarise(records)
     for style, figs in summary.items():
         print(f"{args.split} {style}: " + ", ".join(f"{k} {v:g}" for k, v in figs.items()))

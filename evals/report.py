@@ -141,9 +141,7 @@ def _answers(s: dict[str, Any], kinds: list[str]) -> list[str]:
     return [*lines, "", f"Cited sentences with numbers: {s['overall'].get('number_claims', 0)}."]
 
 
-def _latency(
-    results: dict[str, Any], kinds: list[str], base: dict[str, Any] | None
-) -> list[str]:
+def _latency(results: dict[str, Any], kinds: list[str], base: dict[str, Any] | None) -> list[str]:
     s = results["summary"]
     lines = [
         "",
@@ -227,6 +225,7 @@ def halves_table(s: dict[str, Any]) -> list[str]:
         "| kind | figure | " + " | ".join(names) + " |",
         "|---|---|" + "---|" * len(names),
     ]
+
     def group(h: str, where: str, name: str) -> dict[str, Any]:
         part = splits[h].get(where, {})
         return part if where == "overall" else part.get(name, {})

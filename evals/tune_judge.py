@@ -51,7 +51,11 @@ HERE = Path(__file__).resolve().parent
 MODEL_FILE = HERE / "judge_model.json"
 MAX_HARM = 0.02  # an adversarial judge may cost a list figure at most this much
 HARM_FIGURES = (
-    "main_precision", "main_coverage", "shown_precision", "shown_recall", "unanswerable_refused"
+    "main_precision",
+    "main_coverage",
+    "shown_precision",
+    "shown_recall",
+    "unanswerable_refused",
 )
 SEEDS = (0, 1, 2)
 GRID: dict[str, list[Any]] = {
@@ -144,9 +148,7 @@ def decide(o: Offline, judge: Judge, cfg: LLMSettings, second_max: int) -> tuple
     far = [judge(it.id, it.ids[i], it.ids[i] in good) for i in far_idx]
     title_ok = None
     if cfg.title_probe and pool:
-        low = [
-            i for i in pool if i not in tiers and o.arrays["prob"][i] < cfg.judge_control_prob
-        ]
+        low = [i for i in pool if i not in tiers and o.arrays["prob"][i] < cfg.judge_control_prob]
         probe = low[-1] if low else pool[-1]
         named = judge(f"{it.id}/title", it.ids[probe], True)
         others = [judge(f"{it.id}/title", it.ids[i], False) for i in pool if i != probe]
@@ -167,8 +169,12 @@ def run_judge(
     """`tune_rule.figures` of ``offs`` under ``judge`` (None: offline), plus the trust rate."""
     if judge is None:
         tiers = [
-            ([o.item.ids[i] for i in o.main], [o.item.ids[i] for i in o.second], o.confidence,
-             o.item.ids[o.order[0]] if o.order else None)
+            (
+                [o.item.ids[i] for i in o.main],
+                [o.item.ids[i] for i in o.second],
+                o.confidence,
+                o.item.ids[o.order[0]] if o.order else None,
+            )
             for o in offs
         ]
         return {**figures([o.item for o in offs], tiers), "trusted": 0.0}
@@ -231,12 +237,16 @@ def choose(
         cfg = base.model_copy(update=point)
         if not harmless(evaluate(offs, cfg, second_max, adversarial)):
             continue
-        score = float(np.mean([
-            objective(figs[name])
-            for idx in groups
-            for figs in [evaluate([offs[i] for i in idx], cfg, second_max, aim)]
-            for name in aim
-        ]))
+        score = float(
+            np.mean(
+                [
+                    objective(figs[name])
+                    for idx in groups
+                    for figs in [evaluate([offs[i] for i in idx], cfg, second_max, aim)]
+                    for name in aim
+                ]
+            )
+        )
         if best is None or score > best[0]:
             best = (score, point)
     if best is None:
@@ -245,11 +255,24 @@ def choose(
 
 
 TABLE_JUDGES = (
-    "oracle", "agree-90", "agree-80", "agree-70", "always-yes", "always-no", "inverted", "coin"
+    "oracle",
+    "agree-90",
+    "agree-80",
+    "agree-70",
+    "always-yes",
+    "always-no",
+    "inverted",
+    "coin",
 )
 TABLE_FIGURES = (
-    "trusted", "main_precision", "main_coverage", "wrong_no_paper", "no_main_list",
-    "shown_precision", "shown_recall", "unanswerable_refused",
+    "trusted",
+    "main_precision",
+    "main_coverage",
+    "wrong_no_paper",
+    "no_main_list",
+    "shown_precision",
+    "shown_recall",
+    "unanswerable_refused",
 )
 
 

@@ -131,11 +131,15 @@ def parse_bibtex(text: str, source: str) -> ParseResult:
         where = f"line {line + 1}" if isinstance(line, int) else "an entry"
         result.problems.append(f"{source}: {where}: invalid BibTeX entry - skipped")
     for entry in library.entries:
-        record = _record({k.lower(): str(v.value) for k, v in entry.fields_dict.items()},
-                         f"entry {entry.key!r}", source)
+        record = _record(
+            {k.lower(): str(v.value) for k, v in entry.fields_dict.items()},
+            f"entry {entry.key!r}",
+            source,
+        )
         if record is None:
-            result.problems.append(f"{source}: entry {entry.key!r}: no title, DOI or arXiv id "
-                                   "- skipped")
+            result.problems.append(
+                f"{source}: entry {entry.key!r}: no title, DOI or arXiv id - skipped"
+            )
         else:
             result.metadata.append(record)
     if not library.entries and not library.failed_blocks:
@@ -154,8 +158,9 @@ def _record(fields: dict[str, str], label: str, source: str) -> MetadataRecord |
     files = file_paths(fields.get("file", ""))
     if not (title and normalize_title(title)) and not doi and not arxiv and not files:
         return None
-    venue_field = next((k for k in ("journal", "booktitle", "venue", "publisher") if fields.get(k)),
-                       None)
+    venue_field = next(
+        (k for k in ("journal", "booktitle", "venue", "publisher") if fields.get(k)), None
+    )
     venue = _plain(fields[venue_field]) if venue_field else None
     if venue and arxiv and venue.lower().startswith("arxiv"):
         venue = "arXiv"

@@ -27,8 +27,14 @@ def paper_sentences(paper: Paper) -> list[Sentence]:
 class Chunker:
     """Splits a paper into title-prefixed chunks that fit the embedding model."""
 
-    def __init__(self, count_tokens: Callable[[str], int], tokenize: Callable[[str], list[int]],
-                 chunk_size: int, chunk_overlap: int, max_tokens: int):
+    def __init__(
+        self,
+        count_tokens: Callable[[str], int],
+        tokenize: Callable[[str], list[int]],
+        chunk_size: int,
+        chunk_overlap: int,
+        max_tokens: int,
+    ):
         self.count_tokens = count_tokens
         self.tokenize = tokenize
         self.chunk_size = min(chunk_size, max_tokens - 2)  # [CLS] and [SEP]
@@ -49,9 +55,18 @@ class Chunker:
             for body, start, end in self._split(section.text, head):
                 # Page breaks within the body: a sentence after one is on the later page.
                 breaks = tuple((o - start, n) for o, n in section.pages if start < o < end)
-                out.append(Chunk(paper.id, len(out), head + body, start, end,
-                                 section=section.heading or None, page=section.page_at(start),
-                                 pages=breaks))
+                out.append(
+                    Chunk(
+                        paper.id,
+                        len(out),
+                        head + body,
+                        start,
+                        end,
+                        section=section.heading or None,
+                        page=section.page_at(start),
+                        pages=breaks,
+                    )
+                )
         return out
 
     def _split(self, text: str, prefix: str) -> list[tuple[str, int, int]]:

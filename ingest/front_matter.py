@@ -155,7 +155,8 @@ def _title_block(
 ) -> tuple[int, int] | None:
     idx = [i for i in page1 if _candidate(lines[i])]
     blocks = [
-        (s, e) for s, e in _blocks(lines, idx)
+        (s, e)
+        for s, e in _blocks(lines, idx)
         if sum(ch.isalpha() for k in range(s, e) for ch in lines[k].text) >= _MIN_TITLE_LETTERS
     ]
     if not blocks:
@@ -216,8 +217,10 @@ def _labelled_abstract(
     first_page = lines[after].page if after < len(lines) else 0
     for i in range(after, len(lines)):
         line = lines[i]
-        if line.page > first_page + 4 or _STOP.match(line.text) and "introduction" in (
-            line.text.lower()
+        if (
+            line.page > first_page + 4
+            or _STOP.match(line.text)
+            and "introduction" in (line.text.lower())
         ):
             return None
         run = None
@@ -269,8 +272,9 @@ def _prose_abstract(lines: Sequence[Line], after: int) -> tuple[int, int, str] |
     if after >= len(lines):
         return None
     first_page = lines[after].page
-    idx = [i for i in range(after, len(lines)) if lines[i].page <= first_page + 1
-           and lines[i].upright]
+    idx = [
+        i for i in range(after, len(lines)) if lines[i].page <= first_page + 1 and lines[i].upright
+    ]
     for s, e in _blocks(lines, idx):
         while s < e and not _prose(lines[s].text):
             s += 1  # affiliations, dates and names set in the abstract's size

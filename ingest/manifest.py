@@ -147,9 +147,7 @@ class Manifest:
             log.debug("ingest manifest not used: %s", exc)
             return None
 
-    def save(
-        self, report: IngestReport, stamp: tuple[str, int], pdfs: Sequence[str] = ()
-    ) -> None:
+    def save(self, report: IngestReport, stamp: tuple[str, int], pdfs: Sequence[str] = ()) -> None:
         data = {
             "format": MANIFEST_FORMAT,
             "key": self.key,

@@ -118,8 +118,13 @@ def add_unmatched(
     if record.title and record.abstract:
         pid = paper_id(record.title)
         if pid not in papers:
-            papers[pid] = Paper(id=pid, title=record.title, abstract=record.abstract,
-                                sources=(f.name,), **record.fields())
+            papers[pid] = Paper(
+                id=pid,
+                title=record.title,
+                abstract=record.abstract,
+                sources=(f.name,),
+                **record.fields(),
+            )
             return
     report.skipped.append((str(f), record.problem.split(": ", 1)[-1]))
 
@@ -155,6 +160,7 @@ def attach_to_stored(
 
 def changed_metadata(updates: Mapping[str, Paper], stored: Mapping[str, Paper]) -> list[Paper]:
     """The updated stored papers whose metadata differs from what is stored."""
+
     def meta(p: Paper) -> list[Any]:
         return [getattr(p, k) for k in META_FIELDS]
 

@@ -164,9 +164,7 @@ class _Part:
     lines: list[Line]
 
 
-def build_paper(
-    lines: list[Line], info: DocInfo, source: str, file_hash: str, stem: str
-) -> Paper:
+def build_paper(lines: list[Line], info: DocInfo, source: str, file_hash: str, stem: str) -> Paper:
     """A `Paper` (title, authors, year, identifiers, abstract, sections) from the lines."""
     if not lines:
         raise IngestError(source, NO_TEXT)
@@ -227,9 +225,7 @@ def _sections(parts: list[_Part]) -> list[Section]:
     for part in parts:
         text, pages = join_lines([(line.text, line.page) for line in part.lines])
         if text:
-            sections.append(
-                Section(part.heading, text, pages[0][1] if pages else part.page, pages)
-            )
+            sections.append(Section(part.heading, text, pages[0][1] if pages else part.page, pages))
     return sections
 
 

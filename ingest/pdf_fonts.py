@@ -14,17 +14,29 @@ import re
 from typing import Any
 
 # T1 (Cork) encoding slots below 0x20 that text uses; the rest of 0x20-0x7e is ASCII.
-_T1_LOW = {0x15: "\u2013", 0x16: "\u2014", 0x1B: "ff", 0x1C: "fi", 0x1D: "fl",
-           0x1E: "ffi", 0x1F: "ffl"}
+_T1_LOW = {
+    0x15: "\u2013",
+    0x16: "\u2014",
+    0x1B: "ff",
+    0x1C: "fi",
+    0x1D: "fl",
+    0x1E: "ffi",
+    0x1F: "ffl",
+}
 _GLYPH = re.compile(r"^/a(\d{1,3})$")
 
 
 def _dingbat_share(cmap: bytes) -> float:
     """The share of a ToUnicode map's targets in the dingbat/symbol blocks."""
-    targets = [int(t, 16) for t in re.findall(rb"<[0-9a-fA-F]{2}>\s*<[0-9a-fA-F]{2}>\s*"
-                                              rb"<([0-9a-fA-F]{4})>", cmap)]
-    targets += [int(t, 16) for t in re.findall(rb"<[0-9a-fA-F]{2}>\s*<([0-9a-fA-F]{4})>",
-                                               cmap)]
+    targets = [
+        int(t, 16)
+        for t in re.findall(
+            rb"<[0-9a-fA-F]{2}>\s*<[0-9a-fA-F]{2}>\s*"
+            rb"<([0-9a-fA-F]{4})>",
+            cmap,
+        )
+    ]
+    targets += [int(t, 16) for t in re.findall(rb"<[0-9a-fA-F]{2}>\s*<([0-9a-fA-F]{4})>", cmap)]
     if not targets:
         return 0.0
     return sum(0x2460 <= t <= 0x27BF for t in targets) / len(targets)
@@ -36,8 +48,10 @@ def _cmap(codes: list[int]) -> bytes:
         text = _T1_LOW.get(code) or (chr(code) if 0x20 <= code <= 0x7E else "")
         if text:
             entries.append(f"<{code:02x}> <{text.encode('utf-16-be').hex()}>")
-    body = "\n".join(f"{len(chunk)} beginbfchar\n" + "\n".join(chunk) + "\nendbfchar"
-                     for chunk in (entries[i : i + 100] for i in range(0, len(entries), 100)))
+    body = "\n".join(
+        f"{len(chunk)} beginbfchar\n" + "\n".join(chunk) + "\nendbfchar"
+        for chunk in (entries[i : i + 100] for i in range(0, len(entries), 100))
+    )
     return (
         "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n/CMapType 2 def\n"
         "1 begincodespacerange\n<00><ff>\nendcodespacerange\n"

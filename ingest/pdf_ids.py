@@ -14,16 +14,14 @@ from collections.abc import Sequence
 
 from .pdf_lines import Line
 
-_MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-           r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?")
+_MONTHS = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
 _YEAR = r"((?:19|20)\d\d)"
-ARXIV_ID = re.compile(
-    r"arXiv:\s?(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?", re.I
-)
+ARXIV_ID = re.compile(r"arXiv:\s?(\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?", re.I)
 # The margin stamp: identifier, [category], date.
-STAMP = re.compile(
-    rf"arXiv:\s?\S+\s*\[[\w.\- ]+\]\s*\d{{1,2}}\s*(?:{_MONTHS})\.?\s*{_YEAR}", re.I
-)
+STAMP = re.compile(rf"arXiv:\s?\S+\s*\[[\w.\- ]+\]\s*\d{{1,2}}\s*(?:{_MONTHS})\.?\s*{_YEAR}", re.I)
 DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)")
 _DATE = re.compile(
     rf"\b(?:(?:{_MONTHS})\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?{_YEAR}"
@@ -75,9 +73,7 @@ def doi(lines: Sequence[Line]) -> str | None:
     return None
 
 
-def year(
-    page: Sequence[Line], front: Sequence[Line], stamp_year: int | None
-) -> int | None:
+def year(page: Sequence[Line], front: Sequence[Line], stamp_year: int | None) -> int | None:
     """The paper's year: the stamp's; else, on the first ``page``, a publication date
     (published, then accepted) or a copyright line; else, among the ``front`` lines
     (title to abstract, headers, footers), a printed date or a journal line; else a

@@ -82,9 +82,7 @@ def _check_bytes(path: Path, max_mb: float) -> None:
         raise IngestError(str(path), TRUNCATED)
 
 
-def extract_lines(
-    path: Path, max_mb: float = MAX_PDF_BYTES / 2**20
-) -> tuple[list[Line], DocInfo]:
+def extract_lines(path: Path, max_mb: float = MAX_PDF_BYTES / 2**20) -> tuple[list[Line], DocInfo]:
     """The lines of every page with their font size/weight and position, and the
     document information; `IngestError` when the PDF cannot give text."""
     _check_bytes(path, max_mb)
@@ -155,9 +153,7 @@ def _page_lines(page: Any, number: int) -> list[Line]:
             size, bold = weight.most_common(1)[0][0]
             first = next(p for p in parts if p[0].strip())
             upright = sum(len(p[0]) for p in parts if p[5]) * 2 >= len(text)
-            lines.append(
-                Line(text, number, size, bold, first[4], height, first[3], width, upright)
-            )
+            lines.append(Line(text, number, size, bold, first[4], height, first[3], width, upright))
         parts.clear()
 
     def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:

@@ -158,7 +158,9 @@ class _Changes:
 
 
 def _plan(
-    files: Sequence[Path], report: IngestReport, library: Library,
+    files: Sequence[Path],
+    report: IngestReport,
+    library: Library,
     limits: IngestSettings | None = None,
 ) -> _Changes:
     """Read the files and compare them with the library; records outcomes in ``report``
@@ -170,8 +172,11 @@ def _plan(
 
     # Metadata for papers already stored (not re-read in this run), and papers whose
     # text changed: the stored record supplies what the new listing leaves out.
-    revisit = [pid for pid, p in got.papers.items()
-               if pid in states and states[pid].content_hash != p.content_hash]
+    revisit = [
+        pid
+        for pid, p in got.papers.items()
+        if pid in states and states[pid].content_hash != p.content_hash
+    ]
     stored = library.papers() if leftover else library.papers(revisit) if revisit else {}
     meta_updates, listed = attach_to_stored(leftover, stored, got.papers, report)
     todo, source_updates = _compare(got, states, stored, meta_updates, report)
@@ -184,8 +189,11 @@ def _plan(
 
 
 def _compare(
-    got: ReadResult, states: dict[str, PaperState], stored: dict[str, Paper],
-    meta_updates: dict[str, Paper], report: IngestReport,
+    got: ReadResult,
+    states: dict[str, PaperState],
+    stored: dict[str, Paper],
+    meta_updates: dict[str, Paper],
+    report: IngestReport,
 ) -> tuple[list[Paper], dict[str, tuple[str, ...]]]:
     """The papers to embed (added or changed) and the stored papers with new sources;
     fills ``meta_updates`` for abstract-only listings of stored full-text papers."""
@@ -268,9 +276,15 @@ def ingest(
 
 
 def _run(
-    files: Sequence[Path], settings: Settings, report: IngestReport, manifest: Manifest | None,
-    library: Library | None, embedder: Embedder | None, progress: ProgressFn | None,
-    clock: IngestTimings, t0: float,
+    files: Sequence[Path],
+    settings: Settings,
+    report: IngestReport,
+    manifest: Manifest | None,
+    library: Library | None,
+    embedder: Embedder | None,
+    progress: ProgressFn | None,
+    clock: IngestTimings,
+    t0: float,
 ) -> None:
     """The normal path: plan against the library, write metadata, embed and write papers,
     prepare the question encoder, and record the manifest."""
@@ -306,8 +320,14 @@ def _run(
 
 
 def _embed_and_write(
-    todo: Sequence[Paper], settings: Settings, library: Library, embedder: Embedder,
-    report: IngestReport, progress: ProgressFn | None, t0: float, clock: IngestTimings,
+    todo: Sequence[Paper],
+    settings: Settings,
+    library: Library,
+    embedder: Embedder,
+    report: IngestReport,
+    progress: ProgressFn | None,
+    t0: float,
+    clock: IngestTimings,
 ) -> None:
     """Chunk, embed and write ``todo`` in windows of write batches (see the constants)."""
     chunker = make_chunker(settings, embedder)
@@ -343,8 +363,13 @@ def _embed_and_write(
 
 
 def _settle(
-    manifest: Manifest, files: Sequence[Path], report: IngestReport, changes: _Changes,
-    library: Library, stamp: tuple[str, int] | None, kept: Sequence[str],
+    manifest: Manifest,
+    files: Sequence[Path],
+    report: IngestReport,
+    changes: _Changes,
+    library: Library,
+    stamp: tuple[str, int] | None,
+    kept: Sequence[str],
 ) -> None:
     """Record the report the next run of the same files would give, when it is certain.
 

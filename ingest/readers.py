@@ -42,4 +42,3 @@ def text_reader(*suffixes: str) -> Callable[[TextReader], TextReader]:
 def file_reader(*suffixes: str) -> Callable[[FileReader], FileReader]:
     """Register a reader that opens files with these suffixes itself."""
     return _register(FILE_READERS, suffixes)
-

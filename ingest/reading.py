@@ -115,7 +115,10 @@ def read_files(
 
 
 def _read_one(
-    f: Path, report: IngestReport, out: ReadResult, limits: IngestSettings | None,
+    f: Path,
+    report: IngestReport,
+    out: ReadResult,
+    limits: IngestSettings | None,
     known_files: Mapping[str, str] | None = None,
 ) -> None:
     result = _parse(f, report, limits)
@@ -135,8 +138,12 @@ def _read_one(
 
 
 def _read_attachment(
-    f: Path, record: MetadataRecord, report: IngestReport, out: ReadResult,
-    limits: IngestSettings | None, known_files: Mapping[str, str] | None,
+    f: Path,
+    record: MetadataRecord,
+    report: IngestReport,
+    out: ReadResult,
+    limits: IngestSettings | None,
+    known_files: Mapping[str, str] | None,
 ) -> MetadataRecord:
     """Read the first readable attached PDF of an entry (BibTeX ``file``, Zotero storage) as
     its paper; the entry comes back bound to that paper (``paper_id``), or unbound when no
@@ -150,8 +157,13 @@ def _read_attachment(
         if path.suffix.lower() not in ATTACHMENT_SUFFIXES:
             continue
         if not path.is_file():
-            report.skipped.append((str(f), f"{record.label}: attached file {raw} not found - "
-                                            "the entry's own metadata is used"))
+            report.skipped.append(
+                (
+                    str(f),
+                    f"{record.label}: attached file {raw} not found - "
+                    "the entry's own metadata is used",
+                )
+            )
             continue
         try:
             file_hash = file_sha256(path)

@@ -35,6 +35,7 @@ _BOILERPLATE = {
 }
 _DATE = re.compile(r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{1,2}(, \d{4})?$")
 
+
 def _entry_paper(
     title: str,
     abstract: str,
@@ -159,9 +160,11 @@ def _json_paper(
     if not isinstance(obj, dict):
         problems.append(f"{source}: {where}: not a JSON object - skipped")
         return None
+
     def text(key: str) -> str | None:
         value = obj.get(key)
         return clean_text(str(value)).strip() or None if value not in (None, "") else None
+
     title = " ".join(clean_text(str(obj.get("title") or "")).split())
     meta: dict[str, Any] = {
         "authors": _authors(obj.get("authors")),

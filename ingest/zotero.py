@@ -38,8 +38,14 @@ DATABASE = "zotero.sqlite"
 _NOT_WORKS = ("attachment", "note", "annotation")
 # Where an item type keeps its venue, first found wins.
 _VENUE_FIELDS = (
-    "publicationTitle", "proceedingsTitle", "conferenceName", "bookTitle", "university",
-    "institution", "repository", "publisher",
+    "publicationTitle",
+    "proceedingsTitle",
+    "conferenceName",
+    "bookTitle",
+    "university",
+    "institution",
+    "repository",
+    "publisher",
 )
 # itemAttachments.linkMode: 0 imported file, 1 imported URL (both under storage/<key>/),
 # 2 linked file (a path of the user's), 3 linked URL (no file).

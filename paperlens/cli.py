@@ -75,8 +75,10 @@ def _cmd_library(args: argparse.Namespace) -> int:
     for name, count in stats.sources.items():
         print(f"  {name}: {count} papers")
     if stats.flagged:
-        print(f"flagged:    {len(stats.flagged)} papers carry text aimed at AI readers "
-              "(kept; those sentences are never used as evidence)")
+        print(
+            f"flagged:    {len(stats.flagged)} papers carry text aimed at AI readers "
+            "(kept; those sentences are never used as evidence)"
+        )
         for pid, title in stats.flagged.items():
             print(f"  {pid}: {title}")
     return 0
@@ -179,8 +181,13 @@ def _cmd_related(args: argparse.Namespace) -> int:
     paper = resolve_paper(bot.papers(), " ".join(args.paper))
     got = bot.related(paper.id, args.k)
     if args.json:
-        print(json.dumps({"paper_id": paper.id, "title": paper.title,
-                          "related": [r.to_dict() for r in got]}, indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                {"paper_id": paper.id, "title": paper.title, "related": [r.to_dict() for r in got]},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return 0
     print(f"{paper.title} ({paper.id})")
     for i, r in enumerate(got, 1):
@@ -222,8 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _library_commands(sub: Any) -> None:
     """ingest, library, remove: what the library holds."""
     p = sub.add_parser("ingest", help="add papers from files or folders")
-    p.add_argument("paths", nargs="+", help="files or folders (.txt .md .json .jsonl .pdf, "
-                   ".bib with its attached PDFs, a Zotero data folder)")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        help="files or folders (.txt .md .json .jsonl .pdf, "
+        ".bib with its attached PDFs, a Zotero data folder)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_ingest)
@@ -234,8 +245,9 @@ def _library_commands(sub: Any) -> None:
 
     p = sub.add_parser("remove", help="delete papers by id or by source file")
     p.add_argument("ids", nargs="*", help="paper ids (as shown by 'paperlens ask --json')")
-    p.add_argument("--source", action="append",
-                   help="remove the papers that came only from this file")
+    p.add_argument(
+        "--source", action="append", help="remove the papers that came only from this file"
+    )
     p.set_defaults(func=_cmd_remove)
 
 
@@ -245,15 +257,19 @@ def _reading_commands(sub: Any) -> None:
     p.add_argument("question", nargs="+")
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
     p.add_argument("--mode", choices=["extractive", "llm"], help="force an answerer")
-    p.add_argument("--export",
-                   choices=["bib", "bibtex", "ris", "csl", "csl-json", "md", "markdown"],
-                   help="print the cited papers for a reference manager instead of the answer")
-    p.add_argument("--out", metavar="FILE",
-                   help="with --export: write it to FILE and print the answer")
+    p.add_argument(
+        "--export",
+        choices=["bib", "bibtex", "ris", "csl", "csl-json", "md", "markdown"],
+        help="print the cited papers for a reference manager instead of the answer",
+    )
+    p.add_argument(
+        "--out", metavar="FILE", help="with --export: write it to FILE and print the answer"
+    )
     p.set_defaults(func=_cmd_ask)
 
-    p = sub.add_parser("related",
-                       help="the library's papers closest to one paper, and what links them")
+    p = sub.add_parser(
+        "related", help="the library's papers closest to one paper, and what links them"
+    )
     p.add_argument("paper", nargs="+", help="a paper id, arXiv id, DOI or words of its title")
     p.add_argument("-k", type=int, default=5, help="how many (default 5)")
     p.add_argument("--json", action="store_true", help="print them as JSON")
@@ -261,10 +277,12 @@ def _reading_commands(sub: Any) -> None:
 
     p = sub.add_parser("map", help="draw the library as a map of topics (PNG)")
     p.add_argument("--out", default="map.png", help="PNG file to write (default map.png)")
-    p.add_argument("--highlight", action="append", metavar="ID",
-                   help="paper id to mark (repeatable)")
-    p.add_argument("--json", action="store_true",
-                   help="also print the map (points, topics) as JSON")
+    p.add_argument(
+        "--highlight", action="append", metavar="ID", help="paper id to mark (repeatable)"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="also print the map (points, topics) as JSON"
+    )
     p.set_defaults(func=_cmd_map)
 
     p = sub.add_parser("digest", help="what's new: the papers of a day or period, by topic")
@@ -323,6 +341,7 @@ def _after_interrupt(args: argparse.Namespace) -> str:
     """What an interrupted command left: ingest resumes on a re-run, an eval starts over."""
     if getattr(args, "command", None) == "eval":
         out = getattr(args, "out", None) or "the output folder"
-        return (f"the questions scored so far are in {out}/records.jsonl; "
-                "a re-run starts the eval over")
+        return (
+            f"the questions scored so far are in {out}/records.jsonl; a re-run starts the eval over"
+        )
     return "re-run the same command to finish; nothing is duplicated"

@@ -105,10 +105,12 @@ def _add_question_tools(server: Any, tools: LibraryTools, read_only: Any) -> Non
         question: Annotated[str, Field(description="A question about the papers in the library.")],
         mode: Annotated[
             Literal["extractive", "llm"] | None,
-            Field(description="'extractive' quotes the papers verbatim (always available); "
-                              "'llm' writes prose with the configured LLM, every sentence "
-                              "checked against the sources. Default: llm when configured, "
-                              "else extractive."),
+            Field(
+                description="'extractive' quotes the papers verbatim (always available); "
+                "'llm' writes prose with the configured LLM, every sentence "
+                "checked against the sources. Default: llm when configured, "
+                "else extractive."
+            ),
         ] = None,
         filters: Annotated[PaperFilters | None, Field(description="Optional restrictions.")] = None,
     ) -> dict[str, Any]:
@@ -132,9 +134,9 @@ def _add_paper_tools(server: Any, tools: LibraryTools, read_only: Any) -> None:
 
     @server.tool(annotations=read_only)
     def get_paper(
-        paper_id: Annotated[str, Field(
-            description="A paper id from search_papers or ask, e.g. 'p1a2b3c4d5e6'."
-        )],
+        paper_id: Annotated[
+            str, Field(description="A paper id from search_papers or ask, e.g. 'p1a2b3c4d5e6'.")
+        ],
     ) -> dict[str, Any]:
         """One paper of the library: title, abstract, authors, year, venue, DOI, URL, tags,
         collections, the files it came from and, for a PDF, its sections (heading, page,
@@ -145,9 +147,14 @@ def _add_paper_tools(server: Any, tools: LibraryTools, read_only: Any) -> None:
 
     @server.tool(annotations=read_only)
     def related_papers(
-        paper_id: Annotated[str, Field(description="The paper: an id from search_papers or ask "
-                                                   "(e.g. 'p1a2b3c4d5e6'), an arXiv id, a DOI or "
-                                                   "words of its title.")],
+        paper_id: Annotated[
+            str,
+            Field(
+                description="The paper: an id from search_papers or ask "
+                "(e.g. 'p1a2b3c4d5e6'), an arXiv id, a DOI or "
+                "words of its title."
+            ),
+        ],
         k: Annotated[
             int, Field(ge=1, le=MAX_K, description="How many related papers to return.")
         ] = 5,
@@ -174,9 +181,11 @@ def _add_paper_tools(server: Any, tools: LibraryTools, read_only: Any) -> None:
         """
         return _guard(tools.library_stats)()
 
-    @server.resource("paper://{paper_id}", mime_type="application/json",
-                     description="One paper as JSON: metadata, abstract and, for a PDF, "
-                                 "its sections.")
+    @server.resource(
+        "paper://{paper_id}",
+        mime_type="application/json",
+        description="One paper as JSON: metadata, abstract and, for a PDF, its sections.",
+    )
     def paper(paper_id: str) -> str:
         try:
             return json.dumps(tools.get_paper(paper_id), ensure_ascii=False)
@@ -204,23 +213,38 @@ def basic_auth(app: ASGIApp, user: str, password: str) -> ASGIApp:
                 return hmac.compare_digest(given, expected)
         return False
 
-    async def guarded(scope: MutableMapping[str, Any], receive: Callable[[], Awaitable[Any]],
-                      send: Callable[[Any], Awaitable[None]]) -> None:
+    async def guarded(
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
         if scope["type"] == "http" and not allowed(scope):
-            await send({"type": "http.response.start", "status": 401, "headers": [
-                (b"www-authenticate", b'Basic realm="paperlens"'),
-                (b"content-type", b"text/plain"),
-            ]})
-            await send({"type": "http.response.body",
-                        "body": b"paperlens: authentication required\n"})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 401,
+                    "headers": [
+                        (b"www-authenticate", b'Basic realm="paperlens"'),
+                        (b"content-type", b"text/plain"),
+                    ],
+                }
+            )
+            await send(
+                {"type": "http.response.body", "body": b"paperlens: authentication required\n"}
+            )
             return
         await app(scope, receive, send)
 
     return guarded
 
 
-def serve(transport: Literal["stdio", "http"] = "stdio", *, host: str = "127.0.0.1",
-          port: int = DEFAULT_HTTP_PORT, settings: Settings | None = None) -> None:
+def serve(
+    transport: Literal["stdio", "http"] = "stdio",
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_HTTP_PORT,
+    settings: Settings | None = None,
+) -> None:
     """Run the MCP server until its client disconnects (stdio) or it is stopped (HTTP)."""
     settings = get_settings(settings)
     auth = ui_credentials(settings)

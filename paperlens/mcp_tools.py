@@ -51,8 +51,12 @@ class PaperFilters(BaseModel):
 
     def to_filters(self) -> Filters:
         return Filters(
-            sources=tuple(self.sources), paper_ids=tuple(self.paper_ids), year_from=self.year_from,
-            year_to=self.year_to, tags=tuple(self.tags), collections=tuple(self.collections),
+            sources=tuple(self.sources),
+            paper_ids=tuple(self.paper_ids),
+            year_from=self.year_from,
+            year_to=self.year_to,
+            tags=tuple(self.tags),
+            collections=tuple(self.collections),
         )
 
 
@@ -100,9 +104,16 @@ class LibraryTools:
         papers = self.assistant.papers()
         results = [
             {
-                "rank": h.rank, "paper_id": h.paper_id, "title": h.title, "score": h.score,
-                "dense": h.dense, "lexical": h.lexical, "relevant": h.tier == "main",
-                "tier": h.tier, "sentence": h.sentence, **_short_metadata(papers.get(h.paper_id)),
+                "rank": h.rank,
+                "paper_id": h.paper_id,
+                "title": h.title,
+                "score": h.score,
+                "dense": h.dense,
+                "lexical": h.lexical,
+                "relevant": h.tier == "main",
+                "tier": h.tier,
+                "sentence": h.sentence,
+                **_short_metadata(papers.get(h.paper_id)),
             }
             for h in ranked[:k]
         ]
@@ -110,7 +121,7 @@ class LibraryTools:
             "query": query,
             "relevant_count": sum(h.tier == "main" for h in ranked),
             "note": "relevant: the papers the answer to this query would list; tier 'second': "
-                    "may also be relevant; other results only ranked.",
+            "may also be relevant; other results only ranked.",
             "results": results,
         }
 
@@ -127,7 +138,8 @@ class LibraryTools:
             raise ArgumentError(f"mode must be 'extractive' or 'llm', got {mode!r}.")
         # A conversation of its own per call, over the shared loaded retriever.
         answer = self.assistant.new_conversation().ask(
-            question, mode=mode,  # type: ignore[arg-type]
+            question,
+            mode=mode,  # type: ignore[arg-type]
             filters=filters.to_filters() if filters else None,
         )
         data = answer.to_dict()
@@ -175,12 +187,22 @@ class LibraryTools:
             ) from exc
         results = []
         for rank, r in enumerate(self.assistant.related(paper.id, k), 1):
-            results.append({
-                "rank": rank, "paper_id": r.paper_id, "title": r.title, "score": r.score,
-                "sentence": r.sentence, "start": r.start, "end": r.end,
-                "anchor": r.anchor, "anchor_start": r.anchor_start, "anchor_end": r.anchor_end,
-                "link": r.link, **_short_metadata(papers[r.paper_id]),
-            })
+            results.append(
+                {
+                    "rank": rank,
+                    "paper_id": r.paper_id,
+                    "title": r.title,
+                    "score": r.score,
+                    "sentence": r.sentence,
+                    "start": r.start,
+                    "end": r.end,
+                    "anchor": r.anchor,
+                    "anchor_start": r.anchor_start,
+                    "anchor_end": r.anchor_end,
+                    "link": r.link,
+                    **_short_metadata(papers[r.paper_id]),
+                }
+            )
         return {"paper_id": paper.id, "title": paper.title, "results": results}
 
     def library_stats(self) -> dict[str, Any]:
@@ -211,8 +233,13 @@ def _short_metadata(paper: Paper | None) -> dict[str, Any]:
     if paper is None:  # removed since it was ranked
         return {}
     fields = {
-        "authors": list(paper.authors), "year": paper.year, "venue": paper.venue, "url": paper.url,
-        "doi": paper.doi, "arxiv_id": paper.arxiv_id, "tags": list(paper.tags),
+        "authors": list(paper.authors),
+        "year": paper.year,
+        "venue": paper.venue,
+        "url": paper.url,
+        "doi": paper.doi,
+        "arxiv_id": paper.arxiv_id,
+        "tags": list(paper.tags),
         "collections": list(paper.collections),
     }
     return {k: v for k, v in fields.items() if v}
@@ -225,13 +252,15 @@ def paper_sections(bot: Assistant, paper_id: str) -> list[dict[str, Any]]:
     place each span in its section's text, so the text is laid back together by offset. A
     section starts where the heading changes or the offsets start over.
     """
-    chunks = sorted((c for c, _ in bot.library.fulltext_chunks([paper_id]).get(paper_id, [])),
-                    key=lambda c: c.position)
+    chunks = sorted(
+        (c for c, _ in bot.library.fulltext_chunks([paper_id]).get(paper_id, [])),
+        key=lambda c: c.position,
+    )
     sections: list[dict[str, Any]] = []
     text = ""
     last_start = -1
     for c in chunks:
-        span = c.text[len(c.text) - (c.end - c.start):] if c.end > c.start else ""
+        span = c.text[len(c.text) - (c.end - c.start) :] if c.end > c.start else ""
         if not sections or c.section != sections[-1]["heading"] or c.start <= last_start:
             if sections:
                 sections[-1]["text"] = text.strip()

@@ -64,8 +64,16 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # .cache/real_pdfs from PyPI and Debian, pinned by sha256; skipped only when those
 # registries cannot be reached.
 REAL_CORPUS = Path(__file__).resolve().parents[1] / ".cache" / "real_pdfs"
-_UNREACHABLE = ("URLError", "timed out", "apt-get download failed", "Temporary failure",
-                "Name or service", "Connection", "not listed on", "apt-get not found")
+_UNREACHABLE = (
+    "URLError",
+    "timed out",
+    "apt-get download failed",
+    "Temporary failure",
+    "Name or service",
+    "Connection",
+    "not listed on",
+    "apt-get not found",
+)
 
 
 @pytest.fixture(scope="session")
@@ -165,7 +173,6 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         server.stop()
 
 
-
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A real `chroma run` server on 127.0.0.1 and a free port, for the whole session.
@@ -185,13 +192,20 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 # --- the fast subset -------------------------------------------------------------------
 # A test that uses none of these is a unit test (fakes, the small fixture corpus).
 SLOW_FIXTURES = frozenset(
-    ["bundled_library", "bundled_settings", "real_corpus", "chroma_server", "llama",
-     "served_app", "browser"]
+    [
+        "bundled_library",
+        "bundled_settings",
+        "real_corpus",
+        "chroma_server",
+        "llama",
+        "served_app",
+        "browser",
+    ]
 )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    slow_markers = {"llm", "browser", "server"}
+    slow_markers = {"llm", "browser", "server", "slow"}
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
         if not used & SLOW_FIXTURES and not slow_markers & {m.name for m in item.iter_markers()}:

@@ -109,9 +109,7 @@ def test_feedback_reranks_without_letting_absent_topics_through(bundled_library)
     # The older cut with the floors it was calibrated with (the list rule moved the shared
     # `floor`/`gap`/`dense_floor` defaults).
     older = {"list_method": "gap", "floor": 0.40, "gap": 0.75, "dense_floor": 0.42}
-    ranked = settings.model_copy(
-        update={"retrieval": settings.retrieval.model_copy(update=older)}
-    )
+    ranked = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update=older)})
     on = Assistant(ranked).retriever
     off = Assistant(
         ranked.model_copy(

@@ -76,7 +76,10 @@ def test_bib_attaches_metadata_to_stored_papers_and_year_filter_uses_it(
     assert papers[TREES].authors == ("Ada Lovelace", "Charles Babbage")
     assert (papers[TREES].year, papers[TREES].venue) == (2024, "Proceedings of ICML")
     assert (papers[KERNELS].authors, papers[KERNELS].year) == (("Grace Hopper",), 2024)
-    assert papers[CURRICULUM].year == 2023 and papers[CURRICULUM].url == "https://example.org/curriculum"
+    assert (
+        papers[CURRICULUM].year == 2023
+        and papers[CURRICULUM].url == "https://example.org/curriculum"
+    )
     assert papers[KERNELS].title == "Quantized Attention Kernels for Long Contexts"  # text kept
 
     retriever = Retriever(settings, Library(settings), embedder)

@@ -175,7 +175,8 @@ def test_empty_question_is_refused_with_a_message(page):
 def test_example_question_can_be_clicked(page):
     page.get_by_text(SPEC_Q, exact=True).first.click()
     page.wait_for_function(
-        "q => document.querySelector('#pl-question textarea').value === q", arg=SPEC_Q,
+        "q => document.querySelector('#pl-question textarea').value === q",
+        arg=SPEC_Q,
         timeout=15_000,
     )
 

@@ -83,12 +83,17 @@ def test_library_search_results_download_in_the_chosen_format(page, served_app):
     page.locator("#pl-search textarea").fill("speculative decoding")
     page.locator("#pl-search-results").get_by_text("SpecTr").first.wait_for(timeout=15_000)
     button = page.locator("#pl-export-selection")
-    expected = sorted(p.title for p in search_papers(served_app.assistant.retriever.papers.values(),
-                                                     "speculative decoding"))
+    expected = sorted(
+        p.title
+        for p in search_papers(
+            served_app.assistant.retriever.papers.values(), "speculative decoding"
+        )
+    )
     page.wait_for_function(
         "n => (document.querySelector('#pl-export-selection')?.innerText || '')"
         ".includes(`Download ${n} papers`)",
-        arg=len(expected), timeout=15_000,
+        arg=len(expected),
+        timeout=15_000,
     )
     with page.expect_download() as got:
         button.click()

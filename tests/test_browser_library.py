@@ -95,8 +95,9 @@ def test_examples_come_from_the_library_and_fill_the_question(own_page, own_app)
     )
     examples = own_page.locator("#pl-examples")
     examples.get_by_text("propose?").first.wait_for(timeout=120_000)
-    shown = [t.strip() for t in examples.locator("button.pl-example").all_inner_texts()
-             if t.strip()]
+    shown = [
+        t.strip() for t in examples.locator("button.pl-example").all_inner_texts() if t.strip()
+    ]
     titles = [p.title for p in own_app.assistant.papers().values()]
     assert shown and not set(shown) & set(SAMPLE_EXAMPLES)
     # Each example asks about this library: a paper by its title, or a topic its titles name.
@@ -107,7 +108,8 @@ def test_examples_come_from_the_library_and_fill_the_question(own_page, own_app)
         )
     examples.get_by_text(shown[0]).first.click()
     own_page.wait_for_function(
-        "q => document.querySelector('#pl-question textarea').value === q", arg=shown[0],
+        "q => document.querySelector('#pl-question textarea').value === q",
+        arg=shown[0],
         timeout=30_000,
     )
     _assert_all_local(own_page)
@@ -138,7 +140,8 @@ def test_map_labels_do_not_overlap(own_page, own_app):
     n = len(own_app.assistant.papers())
     own_page.wait_for_function(
         "n => document.querySelectorAll('#pl-map circle[data-paper]').length === n",
-        arg=n, timeout=120_000,
+        arg=n,
+        timeout=120_000,
     )
     got = own_page.evaluate(LABEL_OVERLAPS)
     assert got["count"] >= 1 and not got["overlaps"], got

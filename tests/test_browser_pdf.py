@@ -134,34 +134,75 @@ def make_library_files(folder: Path) -> list[Path]:
     """Two PDFs on far-apart topics and one title+abstract paper (Markdown)."""
     lantern = folder / "lantern_caches.pdf"
     make_pdf(
-        lantern, "Lantern Caches for Streaming Speech Recognition",
+        lantern,
+        "Lantern Caches for Streaming Speech Recognition",
         "We present lantern caches, a small memory for streaming speech recognition on "
         "phones. They keep what a streaming recogniser needs from the recent past and "
         "nothing more.",
         [
-            [("1 Introduction", [FILLER, "Phones have little memory to spare for a recogniser "
-              "that runs all day, and every megabyte the decoder holds is taken from the "
-              "applications around it."])],
-            [("2 Method", ["A lantern cache sits between the acoustic encoder and the decoder "
-              "of a streaming recogniser.", LANTERN_QUOTE, "Frames older than the buffer are "
-              "summarised by a single running mean that the decoder reads when a word spans "
-              "the boundary."])],
-            [("3 Experiments", ["On three dictation benchmarks the cached recogniser loses "
-              "less than half a point of word error rate."]),
-             ("4 Conclusion", ["Lantern caches make all-day streaming recognition affordable "
-              "on phones."])],
+            [
+                (
+                    "1 Introduction",
+                    [
+                        FILLER,
+                        "Phones have little memory to spare for a recogniser "
+                        "that runs all day, and every megabyte the decoder holds is taken from the "
+                        "applications around it.",
+                    ],
+                )
+            ],
+            [
+                (
+                    "2 Method",
+                    [
+                        "A lantern cache sits between the acoustic encoder and the decoder "
+                        "of a streaming recogniser.",
+                        LANTERN_QUOTE,
+                        "Frames older than the buffer are summarised by a single running "
+                        "mean that the decoder reads when a word spans the boundary.",
+                    ],
+                )
+            ],
+            [
+                (
+                    "3 Experiments",
+                    [
+                        "On three dictation benchmarks the cached recogniser loses "
+                        "less than half a point of word error rate."
+                    ],
+                ),
+                (
+                    "4 Conclusion",
+                    ["Lantern caches make all-day streaming recognition affordable on phones."],
+                ),
+            ],
         ],
     )
     tidal = folder / "tidal_microgrids.pdf"
     make_pdf(
-        tidal, "Tidal Scheduling for Photovoltaic Microgrids",
+        tidal,
+        "Tidal Scheduling for Photovoltaic Microgrids",
         "We schedule the batteries of photovoltaic microgrids with a tidal model of demand. "
         "The schedule shifts charging to the hours of surplus sunshine.",
         [
-            [("1 Introduction", ["Microgrids in remote villages run on solar panels and a bank "
-              "of batteries that must last through the night."])],
-            [("2 Method", ["The tidal model predicts demand as the sum of a daily and a weekly "
-              "wave fitted to the last month of meter readings."])],
+            [
+                (
+                    "1 Introduction",
+                    [
+                        "Microgrids in remote villages run on solar panels and a bank "
+                        "of batteries that must last through the night."
+                    ],
+                )
+            ],
+            [
+                (
+                    "2 Method",
+                    [
+                        "The tidal model predicts demand as the sum of a daily and a weekly "
+                        "wave fitted to the last month of meter readings."
+                    ],
+                )
+            ],
         ],
     )
     note = folder / "quiet_tokenizers.md"
@@ -252,8 +293,14 @@ def _open_citation(chat, question: str, words: str) -> tuple[Any, dict[str, str]
     _ask(chat, question, 0)
     links = _answers(chat).nth(0).locator("a.pl-cite")
     assert links.count(), "the answer cites nothing"
-    link = next((links.nth(i) for i in range(links.count())
-                 if words in _fragment(links.nth(i)).get("q", "")), links.first)
+    link = next(
+        (
+            links.nth(i)
+            for i in range(links.count())
+            if words in _fragment(links.nth(i)).get("q", "")
+        ),
+        links.first,
+    )
     assert "pl-cite-pdf" in (link.get_attribute("class") or ""), "[n] does not open the PDF"
     assert link.get_attribute("target") == "_blank"
     fragment = _fragment(link)
@@ -333,12 +380,14 @@ def test_citation_opens_the_pdf_at_the_cited_page_with_the_quote_highlighted(cha
 
     # Paging away shows no highlight; coming back shows it again.
     viewer.locator("#pl-pdf-next").click()
-    viewer.wait_for_function("() => document.body.dataset.page === '3' "
-                             "&& document.body.dataset.state === 'ready'")
+    viewer.wait_for_function(
+        "() => document.body.dataset.page === '3' && document.body.dataset.state === 'ready'"
+    )
     assert viewer.evaluate(MARKS) == []
     viewer.keyboard.press("ArrowLeft")
-    viewer.wait_for_function("() => document.body.dataset.page === '2' "
-                             "&& document.body.dataset.state === 'ready'")
+    viewer.wait_for_function(
+        "() => document.body.dataset.page === '2' && document.body.dataset.state === 'ready'"
+    )
     assert len(viewer.evaluate(MARKS)) == 2
 
     _assert_all_local(chat.context)
@@ -393,8 +442,9 @@ def test_pdf_route_is_behind_the_login_when_one_is_set(pdf_app):
     )
     demo = build_app(settings, pdf_app.assistant)
     _, url, _ = serve(demo, settings, port=free_port(), prevent_thread_lock=True, quiet=True)
-    pid = next(pid for pid, p in pdf_app.assistant.papers().items()
-               if p.sources == ("lantern_caches.pdf",))
+    pid = next(
+        pid for pid, p in pdf_app.assistant.papers().items() if p.sources == ("lantern_caches.pdf",)
+    )
     try:
         assert httpx.get(f"{url}paperlens/pdf/{pid}").status_code == 401
         with httpx.Client() as web:
@@ -408,8 +458,7 @@ def test_pdf_route_is_behind_the_login_when_one_is_set(pdf_app):
 # --- PDFs kept by ingest ---------------------------------------------------------------------
 # A "2 Method" section that runs from page 2 onto page 3 (no heading there).
 METHOD_ON_2 = [
-    "A lantern cache sits between the acoustic encoder and the decoder of a streaming "
-    "recogniser.",
+    "A lantern cache sits between the acoustic encoder and the decoder of a streaming recogniser.",
     "Its ring buffer is filled by the encoder and read by the decoder at every step.",
 ]
 METHOD_ON_3 = "Frames older than the buffer are summarised by a single running mean."
@@ -424,7 +473,8 @@ def _python_library(tmp_path: Path, embedder) -> tuple[Settings, dict[str, Path]
     files = {f.name: f for f in make_library_files(folder)}
     lantern = files["lantern_caches.pdf"]
     make_pdf(
-        lantern, "Lantern Caches for Streaming Speech Recognition",
+        lantern,
+        "Lantern Caches for Streaming Speech Recognition",
         "We present lantern caches, a small memory for streaming speech recognition on phones.",
         [[("1 Introduction", [FILLER])], [("2 Method", METHOD_ON_2)], [("", [METHOD_ON_3])]],
     )
@@ -446,9 +496,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_a_pdf_ingested_from_python_is_kept_served_and_removed_with_its_paper(
-    tmp_path, embedder
-):
+def test_a_pdf_ingested_from_python_is_kept_served_and_removed_with_its_paper(tmp_path, embedder):
     from assistant import Library
     from ingest import ingest, remove
     from paperlens.web import build_app, serve
@@ -476,9 +524,12 @@ def test_a_pdf_ingested_from_python_is_kept_served_and_removed_with_its_paper(
     by_source = {p.sources[0]: pid for pid, p in bot.papers().items()}
     lantern_id = by_source["lantern_caches.pdf"]
     # A changed file of the same paper replaces its copy.
-    make_pdf(lantern, "Lantern Caches for Streaming Speech Recognition",
-             "Lantern caches, revised: a smaller memory for streaming speech recognition.",
-             [[("1 Introduction", [FILLER])], [("2 Method", METHOD_ON_2)]])
+    make_pdf(
+        lantern,
+        "Lantern Caches for Streaming Speech Recognition",
+        "Lantern caches, revised: a smaller memory for streaming speech recognition.",
+        [[("1 Introduction", [FILLER])], [("2 Method", METHOD_ON_2)]],
+    )
     assert ingest([folder], settings, embedder=embedder).updated == [lantern_id]
     assert not copy.exists()
     copy = settings.data_dir / "pdfs" / f"{_sha256(lantern)}.pdf"
@@ -536,8 +587,11 @@ def test_title_and_abstract_citation_keeps_its_in_page_link(pdf_app):
     html = answer_html(answer, papers, "k", pdf_links=links)
     assert re.search(r'<a class="pl-cite" href="#pl-k-1"', html)
     # An abstract quote of a PDF paper opens the PDF too (the viewer finds its page).
-    assert re.search(r'<a class="pl-cite pl-cite-pdf" href="paperlens/viewer/#paper=\w+&amp;'
-                     r'page=1&amp;q=We%20schedule', html)
+    assert re.search(
+        r'<a class="pl-cite pl-cite-pdf" href="paperlens/viewer/#paper=\w+&amp;'
+        r"page=1&amp;q=We%20schedule",
+        html,
+    )
     assert 'class="pl-open-pdf"' in html
 
 
@@ -554,8 +608,9 @@ def test_each_marker_opens_the_quote_it_follows(pdf_app):
         Citation(1, paper.id, paper.title, abstract, 0, len(abstract), True),
     )
     text = f"{LANTERN_QUOTE} [1] {abstract} [1] In short, lanterns. [1]"
-    answer = Answer("q", text, cites, (Source(1, paper.id, paper.title, 0.8, 0.7, 0.5, "s"),),
-                    "extractive")
+    answer = Answer(
+        "q", text, cites, (Source(1, paper.id, paper.title, 0.8, 0.7, 0.5, "s"),), "extractive"
+    )
     web = web_app_of(pdf_app.demo)
     assert web is not None
     html = answer_html(answer, papers, "k", pdf_links=pdf_links(answer.citations, papers, web.pdfs))
@@ -564,7 +619,9 @@ def test_each_marker_opens_the_quote_it_follows(pdf_app):
         for href in re.findall(r'class="pl-cite pl-cite-pdf" href="([^"]+)"', html)
     ]
     assert [(o["page"], o["q"]) for o in opened] == [
-        ("2", LANTERN_QUOTE), ("1", abstract), ("2", LANTERN_QUOTE),  # a paraphrase: the body's
+        ("2", LANTERN_QUOTE),
+        ("1", abstract),
+        ("2", LANTERN_QUOTE),  # a paraphrase: the body's
     ]
 
 
@@ -583,7 +640,9 @@ def test_bundled_daily_pages_are_named_by_their_date_heading():
     }
     rows = source_counts(papers)
     assert [name for name, _ in rows] == [
-        "Daily papers, Mar 11", "Daily papers, Mar 13", "Daily papers, Mar 14",
+        "Daily papers, Mar 11",
+        "Daily papers, Mar 13",
+        "Daily papers, Mar 14",
         "Daily papers, no date",
     ]
     # Two pages of one day are one row, a paper listed on both counted once.
@@ -600,10 +659,15 @@ def test_a_page_is_dated_by_most_of_its_papers_not_by_those_listed_elsewhere_too
         return Paper(f"p{n}", f"T{n}", "A.", sources=sources, date=date)
 
     # p1 was listed on the dated page first; the undated page lists it too.
-    papers = [paper(1, "Mar 14", "dated.txt", "undated.txt"), paper(2, None, "undated.txt"),
-              paper(3, None, "undated.txt"), paper(4, "Mar 14", "dated.txt")]
+    papers = [
+        paper(1, "Mar 14", "dated.txt", "undated.txt"),
+        paper(2, None, "undated.txt"),
+        paper(3, None, "undated.txt"),
+        paper(4, "Mar 14", "dated.txt"),
+    ]
     assert source_names(papers) == {
-        "dated.txt": "Daily papers, Mar 14", "undated.txt": "Daily papers, no date",
+        "dated.txt": "Daily papers, Mar 14",
+        "undated.txt": "Daily papers, no date",
     }
     # One plain text file is one undated paper: it keeps its name.
     assert source_names([paper(5, None, "notes.txt")]) == {"notes.txt": "notes.txt"}

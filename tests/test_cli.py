@@ -9,13 +9,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import REPO_ROOT
 
 from assistant.core.settings import Settings
 
 PAPERLENS = Path(sys.executable).parent / "paperlens"
 HEAVY = (
-    "torch", "chromadb", "gradio", "sentence_transformers", "transformers", "llama_index",
+    "torch",
+    "chromadb",
+    "gradio",
+    "sentence_transformers",
+    "transformers",
+    "llama_index",
     "openai",
 )
 
@@ -50,6 +56,7 @@ def test_importing_the_packages_loads_no_heavy_library() -> None:
     assert json.loads(result.stdout) == []
 
 
+@pytest.mark.slow
 def test_ingest_prints_the_summary_and_library_the_counts(
     isolated_state: Path, small_corpus: Path
 ) -> None:
@@ -114,8 +121,12 @@ def test_reingest_of_an_unchanged_folder_loads_no_model_and_no_chroma(small_libr
         "print(json.dumps([status, loaded, 'chromadb' in sys.modules]))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO_ROOT, env=dict(os.environ), capture_output=True,
-        text=True, timeout=120,
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

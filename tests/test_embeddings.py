@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from assistant import onnx_query
 from assistant.core.settings import Settings
@@ -61,14 +62,16 @@ def _warning_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if re.search(r"Warning\b", line)]
 
 
+@pytest.mark.slow
 def test_the_first_question_after_a_first_ingest_is_quiet(small_corpus, isolated_state):
     """A new user's first runs: `paperlens ingest` into a fresh data dir exports the ONNX
     question encoder, quietly, so the first `paperlens ask` neither exports it (a torch
     trace) nor prints a warning; neither command shows one."""
     env = dict(os.environ)  # the test's own, fresh PAPERLENS_DATA_DIR
     cli = [sys.executable, "-m", "paperlens"]
-    ingest = subprocess.run([*cli, "ingest", str(small_corpus)], env=env, capture_output=True,
-                            text=True, timeout=600)
+    ingest = subprocess.run(
+        [*cli, "ingest", str(small_corpus)], env=env, capture_output=True, text=True, timeout=600
+    )
     assert ingest.returncode == 0, ingest.stderr[-2000:]
     assert _warning_lines(ingest.stdout + ingest.stderr) == []
     # Keyed by the model folder, its weights' names/sizes/mtimes and the exporter version,
@@ -79,14 +82,20 @@ def test_the_first_question_after_a_first_ingest_is_quiet(small_corpus, isolated
     assert list(exported.parent.glob("*.tmp")) == []
     stamp = exported.stat().st_mtime_ns
 
-    ask = subprocess.run([*cli, "ask", "Which papers plan with tool-using agents?"], env=env,
-                         capture_output=True, text=True, timeout=600)
+    ask = subprocess.run(
+        [*cli, "ask", "Which papers plan with tool-using agents?"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert ask.returncode == 0, ask.stderr[-2000:]
     assert "Planning with Tool-Using Language Agents" in ask.stdout
     assert _warning_lines(ask.stdout + ask.stderr) == []
     assert exported.stat().st_mtime_ns == stamp  # answered with the ingest's export
 
 
+@pytest.mark.slow
 def test_two_processes_exporting_at_once_leave_one_whole_encoder(tmp_path):
     """Each exporter writes its own temporary file and renames it into place: two
     processes exporting into one cache at once both succeed and leave a loadable file."""
@@ -100,8 +109,12 @@ def test_two_processes_exporting_at_once_leave_one_whole_encoder(tmp_path):
     cache = tmp_path / "cache"
     ready = [tmp_path / "a.ready", tmp_path / "b.ready"]
     procs = [
-        subprocess.Popen([sys.executable, "-c", probe, str(cache), str(mine), str(other)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", probe, str(cache), str(mine), str(other)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for mine, other in (ready, ready[::-1])
     ]
     outputs = [p.communicate(timeout=600) for p in procs]

@@ -38,8 +38,11 @@ TEST_HALF = [q for q in runner.load_questions() if q.split == "test"]
 
 def json_reply(obj: dict[str, Any]) -> Reply:
     """A completion carrying ``obj`` as JSON, with a usage block."""
-    usage = {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS,
-             "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS}
+    usage = {
+        "prompt_tokens": PROMPT_TOKENS,
+        "completion_tokens": COMPLETION_TOKENS,
+        "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+    }
     return Reply(body={**completion(json.dumps(obj)), "usage": usage})
 
 
@@ -61,8 +64,11 @@ def judge_naming(titles: set[str]) -> Callable[[dict[str, Any]], Reply]:
 
 
 def routes(titles: set[str]) -> dict[str, Any]:
-    return {REWRITE_KEY: lambda r: json_reply({"queries": [], "abstract": ""}),
-            JUDGE_KEY: judge_naming(titles), ANSWER_KEY: [Reply(text="Nothing to cite.")]}
+    return {
+        REWRITE_KEY: lambda r: json_reply({"queries": [], "abstract": ""}),
+        JUDGE_KEY: judge_naming(titles),
+        ANSWER_KEY: [Reply(text="Nothing to cite.")],
+    }
 
 
 def labelled_titles(settings: Any, n: int) -> set[str]:
@@ -106,9 +112,12 @@ def test_the_test_half_is_scored_one_record_per_question(eval_env, tmp_path: Pat
 def fake_llm(eval_env, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLM]:
     """The FAKE endpoint, configured as a user would: PAPERLENS_LLM__MODEL, OPENAI_BASE_URL."""
     with FakeLLM([Reply()], routes(labelled_titles(eval_env, 4))) as ep:
-        for name, value in {"OPENAI_BASE_URL": ep.url, "PAPERLENS_LLM__MODEL": MODEL,
-                            "PAPERLENS_LLM__MAX_RETRIES": "0",
-                            "PAPERLENS_LLM__HYPOTHETICAL_ABSTRACT": "false"}.items():
+        for name, value in {
+            "OPENAI_BASE_URL": ep.url,
+            "PAPERLENS_LLM__MODEL": MODEL,
+            "PAPERLENS_LLM__MAX_RETRIES": "0",
+            "PAPERLENS_LLM__HYPOTHETICAL_ABSTRACT": "false",
+        }.items():
             monkeypatch.setenv(name, value)
         yield ep
 
@@ -145,14 +154,15 @@ def test_llm_mode_reports_what_the_endpoint_was_asked(fake_llm, tmp_path: Path):
     assert o["llm_changed_rate"] == len(changed) / 4
     report = (tmp_path / "report.md").read_text()
     assert f"; LLM `{MODEL}`." in report and f"## LLM cost per question (`{MODEL}`)" in report
-    assert (f"| overall | {calls / 4:.1f} | {prompt / 4:.0f} | {completion_ / 4:.0f} | "
-            f"{o['llm_seconds']:.1f} | {o['llm_seconds_p95']:.1f} | {len(changed) / 4:.3f} |"
-            ) in report
+    assert (
+        f"| overall | {calls / 4:.1f} | {prompt / 4:.0f} | {completion_ / 4:.0f} | "
+        f"{o['llm_seconds']:.1f} | {o['llm_seconds_p95']:.1f} | {len(changed) / 4:.3f} |"
+    ) in report
 
 
-def test_a_run_cut_short_keeps_the_questions_it_scored(fake_llm, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]):
+def test_a_run_cut_short_keeps_the_questions_it_scored(
+    fake_llm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
     scored: list[str] = []
     score = runner.score_answer
 
@@ -167,7 +177,8 @@ def test_a_run_cut_short_keeps_the_questions_it_scored(fake_llm, tmp_path: Path,
     # The eval does not resume (a re-run starts over), so it must not say it does.
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"paperlens: interrupted - the questions scored so far are in {tmp_path}/records.jsonl;"
-        " a re-run starts the eval over")
+        " a re-run starts the eval over"
+    )
     assert not (tmp_path / "results.json").exists()
     records = read_records(tmp_path)
     assert [r["id"] for r in records] == scored == [q.id for q in TEST_HALF[:2]]
@@ -179,14 +190,24 @@ def judged(settings: Any, titles: set[str], batch: int) -> tuple[Any, list[list[
     """q001 asked in LLM mode with ``batch`` candidates per judging call: the answer and
     the candidates (title: best sentence) each judging request showed."""
     # 20 candidates and the 3 far-topic check papers slipped among them (issue 25).
-    llm = {"model": MODEL, "max_retries": 0, "hypothetical_abstract": False,
-           "judge_top_n": 20, "far_probes": 3, "judge_batch": batch}
+    llm = {
+        "model": MODEL,
+        "max_retries": 0,
+        "hypothetical_abstract": False,
+        "judge_top_n": 20,
+        "far_probes": 3,
+        "judge_batch": batch,
+    }
     with FakeLLM([Reply()], routes(titles)) as ep:
-        s = settings.model_copy(update={"openai_base_url": ep.url,
-                                        "llm": settings.llm.model_copy(update=llm)})
+        s = settings.model_copy(
+            update={"openai_base_url": ep.url, "llm": settings.llm.model_copy(update=llm)}
+        )
         answer = Assistant(s).ask(TEST_HALF[0].question)
-    shown = [[text for _, text in SHOWN.findall(r["messages"][-1]["content"])]
-             for r in ep.requests if JUDGE_KEY in r["messages"][0]["content"]]
+    shown = [
+        [text for _, text in SHOWN.findall(r["messages"][-1]["content"])]
+        for r in ep.requests
+        if JUDGE_KEY in r["messages"][0]["content"]
+    ]
     return answer, shown
 
 
@@ -203,4 +224,5 @@ def test_judging_in_batches_judges_each_candidate_once_as_one_call_would(bundled
     assert any(one.llm_changes.values()), "the judge moved nothing: the comparison is void"
     assert many.llm_changes == one.llm_changes
     assert [(s.paper_id, s.tier) for s in many.sources] == [
-        (s.paper_id, s.tier) for s in one.sources]
+        (s.paper_id, s.tier) for s in one.sources
+    ]

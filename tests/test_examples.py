@@ -25,7 +25,11 @@ def _map(topics: list[tuple[list[str], list[str]]]) -> LibraryMap:
     ids = [pid for _, members in topics for pid in members]
     topic_of = tuple(i for i, (_, members) in enumerate(topics) for _ in members)
     return LibraryMap(
-        "k", tuple(ids), tuple(ids), np.zeros((len(ids), 2), np.float32), topic_of,
+        "k",
+        tuple(ids),
+        tuple(ids),
+        np.zeros((len(ids), 2), np.float32),
+        topic_of,
         tuple(Topic(i, " · ".join(t), tuple(t), tuple(m)) for i, (t, m) in enumerate(topics)),
     )
 
@@ -56,11 +60,13 @@ def test_examples_name_topics_their_titles_use_then_the_newest_papers() -> None:
         "e": _paper("e", "PaSa: An LLM Agent for Comprehensive Academic Paper Search", 2025),
         "f": _paper("f", "Tidal models of demand", 2025, date="Mar 11"),
     }
-    lmap = _map([
-        (["draft", "speculative decoding"], ["a", "b"]),
-        (["test", "checking"], ["c", "d", "f"]),  # "test" names 1 title of 3: not a name
-        (["search agent"], ["e"]),  # one paper is no topic to ask "which papers" about
-    ])
+    lmap = _map(
+        [
+            (["draft", "speculative decoding"], ["a", "b"]),
+            (["test", "checking"], ["c", "d", "f"]),  # "test" names 1 title of 3: not a name
+            (["search agent"], ["e"]),  # one paper is no topic to ask "which papers" about
+        ]
+    )
     assert topic_name(lmap.topics[0], papers) == "speculative decoding"
     assert topic_name(lmap.topics[1], papers) == "checking"
     assert example_questions(lmap, papers) == [
@@ -76,9 +82,9 @@ def test_short_name_is_the_name_before_a_colon_or_the_quoted_title() -> None:
     assert short_name("PaSa: An LLM Agent for Comprehensive Academic Paper Search") == "PaSa"
     assert short_name("QWEN2 TECHNICAL REPORT") == "“Qwen2 Technical Report”"
     assert short_name("$\\textbf{Only-IF}$: Revealing the Decisive Effect") == "Only-IF"
-    assert short_name("Which Invariance Should We Transfer? A Causal Minimax Learning Approach: "
-                      "a study") == ("“Which Invariance Should We Transfer? A Causal Minimax "
-                                     "Learning Approach: a study”")
+    assert short_name(
+        "Which Invariance Should We Transfer? A Causal Minimax Learning Approach: a study"
+    ) == ("“Which Invariance Should We Transfer? A Causal Minimax Learning Approach: a study”")
     assert short_name("  ") == ""
 
 
@@ -112,8 +118,7 @@ def test_another_library_gets_examples_drawn_from_itself(small_library, embedder
 
 def _answer(citations: list[Citation]) -> Answer:
     sources = tuple(
-        Source(c.n, c.paper_id, c.title, 0.9, 0.9, 0.1, c.quote, authors=("Jane Smith",),
-               year=2024)
+        Source(c.n, c.paper_id, c.title, 0.9, 0.9, 0.1, c.quote, authors=("Jane Smith",), year=2024)
         for c in citations
     )
     return Answer("q", "text", tuple(citations), sources, "extractive")

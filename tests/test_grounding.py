@@ -435,6 +435,7 @@ def agent_sources() -> list[SourceText]:
     return [SourceText(n, p, paper_sentences(p)) for n, p in enumerate(papers, 1)]
 
 
+@pytest.mark.slow
 def test_a_claim_no_source_states_is_neither_verified_nor_attributed(embedder, agent_sources):
     verifier = Verifier(embedder)
     cited = verifier.check(f"{MISATTRIBUTED} [2]", agent_sources, question=AGENT_QUESTION)

@@ -186,8 +186,13 @@ def test_small_library_ingests_five_papers_and_merges_sources(small_library) -> 
     assert report.skipped == []
     assert report.files_read == 3
     assert sorted(report.added) == sorted(
-        {PLANNING, DENSE, SPARSE, paper_id("Lexical and Dense Hybrid Ranking"),
-         paper_id("Calibrated Abstention for Retrieval-Augmented Generation")}
+        {
+            PLANNING,
+            DENSE,
+            SPARSE,
+            paper_id("Lexical and Dense Hybrid Ranking"),
+            paper_id("Calibrated Abstention for Retrieval-Augmented Generation"),
+        }
     )
     stats = Library(settings).stats()
     assert stats.papers == SMALL_PAPERS
@@ -261,8 +266,12 @@ def test_remove_by_source_keeps_papers_listed_elsewhere(small_library, embedder)
     removed = remove(sources=[str(folder / "agents.json")], settings=settings)
     assert removed == [PLANNING]
     papers = Library(settings).papers()
-    assert set(papers) == {SPARSE, DENSE, paper_id("Lexical and Dense Hybrid Ranking"),
-                           paper_id("Calibrated Abstention for Retrieval-Augmented Generation")}
+    assert set(papers) == {
+        SPARSE,
+        DENSE,
+        paper_id("Lexical and Dense Hybrid Ranking"),
+        paper_id("Calibrated Abstention for Retrieval-Augmented Generation"),
+    }
     assert papers[DENSE].sources == ("retrieval.jsonl",)
     assert rows_of(settings, PLANNING) == ([], [])
     chunks, sentences = rows_of(settings, DENSE)
@@ -424,6 +433,7 @@ def _ingest_and_kill(folder: Path, data_dir: Path, total: int) -> tuple[bool, by
     return killed, bytes(stderr)
 
 
+@pytest.mark.slow
 def test_interrupted_ingest_is_completed_by_the_next_run(tmp_path: Path, embedder) -> None:
     partial_settings = None
     for n in (40, 160):  # a bigger folder if the first run finished before the kill

@@ -22,11 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from conftest import BUNDLED_PAPERS, FIXTURE_DATA, REPO_ROOT, SMALL_FILES
 
 from assistant.core.settings import Settings
 from assistant.store.chroma import get_all
 from assistant.store.library import Library
+
+pytestmark = pytest.mark.slow
+
 
 PAPERLENS = Path(sys.executable).parent / "paperlens"
 # The first 16 papers of a bundled page, as the page (its parser), and the fixture corpus

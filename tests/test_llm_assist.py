@@ -309,12 +309,13 @@ def scenario(small_library) -> Settings:
     # Written on the 17-feature model's tiers (list_method "model", its fitted second-tier
     # evidence), which the combination rule reads: the list rule offers no second tier here.
     model = {
-        "list_method": "model", "second_threshold": 0.05, "second_lexical": 0.1,
-        "second_dense": 0.6, "main_threshold": 0.625,
+        "list_method": "model",
+        "second_threshold": 0.05,
+        "second_lexical": 0.1,
+        "second_dense": 0.6,
+        "main_threshold": 0.625,
     }
-    return settings.model_copy(
-        update={"retrieval": settings.retrieval.model_copy(update=model)}
-    )
+    return settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update=model)})
 
 
 def main_titles(answer: Any) -> list[str]:
@@ -512,8 +513,12 @@ def test_extractive_mode_makes_no_llm_call(scenario, embedder):
 # -- a trusted judge decides the lists (llm.decide "judge", issue 25) -------------------
 JUDGE = Settings().llm.model_copy(
     update={
-        "judge_floor": 0.1, "judge_evidence": "prob", "keep_prob": 0.9,
-        "control_yes_max": 0.3, "far_wrong_max": 0, "control_min": 2,
+        "judge_floor": 0.1,
+        "judge_evidence": "prob",
+        "keep_prob": 0.9,
+        "control_yes_max": 0.3,
+        "far_wrong_max": 0,
+        "control_min": 2,
     }
 )
 
@@ -609,9 +614,7 @@ def checking_judge(*titles: str, check: bool = True) -> Callable[[dict[str, Any]
 def _unsure(settings: Settings) -> Settings:
     """``settings`` with acceptance bars no question reaches: offline, no main list."""
     never = {"list_method": "rule", "floor": 0.99, "dense_floor": 0.99}
-    return settings.model_copy(
-        update={"retrieval": settings.retrieval.model_copy(update=never)}
-    )
+    return settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update=never)})
 
 
 def test_a_trusted_judge_answers_a_question_the_offline_model_has_no_list_for(

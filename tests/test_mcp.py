@@ -81,19 +81,26 @@ async def _exercise(client: Any) -> None:
     search = next(t for t in listed.tools if t.name == "search_papers")
     assert {"query", "k", "filters"} <= set(search.input_schema["properties"])
 
-    found = _structured(await client.call_tool(
-        "search_papers", {"query": "speculative decoding draft tree", "k": 3}))
+    found = _structured(
+        await client.call_tool(
+            "search_papers", {"query": "speculative decoding draft tree", "k": 3}
+        )
+    )
     top = found["results"][0]
     assert top["paper_id"] == TREES and top["relevant"] is True
     assert "draft" in top["sentence"].lower() and top["year"] == 2024
     assert len(found["results"]) <= 3
-    only_2023 = _structured(await client.call_tool(
-        "search_papers",
-        {"query": "speculative decoding", "filters": {"year_from": 2023, "year_to": 2023}}))
+    only_2023 = _structured(
+        await client.call_tool(
+            "search_papers",
+            {"query": "speculative decoding", "filters": {"year_from": 2023, "year_to": 2023}},
+        )
+    )
     assert TREES not in {r["paper_id"] for r in only_2023["results"]}
 
     answer = _structured(
-        await client.call_tool("ask", {"question": QUESTION, "mode": "extractive"}))
+        await client.call_tool("ask", {"question": QUESTION, "mode": "extractive"})
+    )
     assert answer["answerable"] is True and answer["mode"] == "extractive"
     assert TREES in {c["paper_id"] for c in answer["citations"]}
     for c in answer["citations"]:
@@ -127,9 +134,11 @@ async def _exercise(client: Any) -> None:
         "returned by search_papers or ask (paper_id)."
     )
     assert "mode" in _error_text(
-        await client.call_tool("ask", {"question": QUESTION, "mode": "poetry"}))
+        await client.call_tool("ask", {"question": QUESTION, "mode": "poetry"})
+    )
     assert "colour" in _error_text(
-        await client.call_tool("search_papers", {"query": "x", "filters": {"colour": "red"}}))
+        await client.call_tool("search_papers", {"query": "x", "filters": {"colour": "red"}})
+    )
     assert _error_text(await client.call_tool("search_papers", {"query": "   "})) == (
         "Error executing tool search_papers: query is empty - pass the words to search for, "
         "e.g. 'speculative decoding'."
@@ -162,11 +171,16 @@ async def _check_related(client: Any, paper: str, k: int) -> list[dict[str, Any]
     return results
 
 
+@pytest.mark.slow
 def test_stdio_server_lists_tools_and_answers_each_call(library: Path) -> None:
     from mcp import Client, StdioServerParameters
 
-    params = StdioServerParameters(command=sys.executable, args=["-m", "paperlens", "mcp"],
-                                   env=_env(library), cwd=str(REPO_ROOT))
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "paperlens", "mcp"],
+        env=_env(library),
+        cwd=str(REPO_ROOT),
+    )
 
     async def main() -> None:
         async with Client(params, read_timeout_seconds=120) as client:
@@ -181,8 +195,12 @@ def test_stdio_related_papers_over_the_bundled_library(bundled_library) -> None:
     from mcp import Client, StdioServerParameters
 
     settings, _ = bundled_library
-    params = StdioServerParameters(command=sys.executable, args=["-m", "paperlens", "mcp"],
-                                   env=_env(settings.data_dir), cwd=str(REPO_ROOT))
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "paperlens", "mcp"],
+        env=_env(settings.data_dir),
+        cwd=str(REPO_ROOT),
+    )
 
     async def main() -> None:
         async with Client(params, read_timeout_seconds=120) as client:
@@ -197,8 +215,9 @@ def test_stdio_related_papers_over_the_bundled_library(bundled_library) -> None:
             assert re.match(
                 r"Error executing tool related_papers: \d+ papers match 'speculative decoding' - "
                 r"give one id, e\.g\. p[0-9a-f]{12} \(",
-                _error_text(await client.call_tool(
-                    "related_papers", {"paper_id": "speculative decoding"})),
+                _error_text(
+                    await client.call_tool("related_papers", {"paper_id": "speculative decoding"})
+                ),
             )
 
     asyncio.run(main())
@@ -217,7 +236,9 @@ def http_server(library: Path) -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "paperlens", "mcp", "--http", "--port", str(port)],
         env=_env(library, PAPERLENS_UI__AUTH_USER=USER, PAPERLENS_UI__AUTH_PASSWORD=PASSWORD),
-        cwd=str(REPO_ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=str(REPO_ROOT),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 120
@@ -245,6 +266,7 @@ def _auth_header() -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
 
 
+@pytest.mark.slow
 def test_http_server_needs_the_ui_password_and_serves_8_concurrent_calls(http_server: str) -> None:
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
@@ -256,22 +278,28 @@ def test_http_server_needs_the_ui_password_and_serves_8_concurrent_calls(http_se
             urllib.request.urlopen(request, timeout=10)
         assert refused.value.code == 401
 
-    questions = [QUESTION, "How are attention kernels quantized?",
-                 "What do sparse retrieval heads select?", "Which papers use curriculum sampling?"]
+    questions = [
+        QUESTION,
+        "How are attention kernels quantized?",
+        "What do sparse retrieval heads select?",
+        "Which papers use curriculum sampling?",
+    ]
 
     async def main() -> None:
         async with (
             create_mcp_http_client(headers=_auth_header()) as http,
-            Client(streamable_http_client(http_server, http_client=http),
-                   read_timeout_seconds=120) as client,
+            Client(
+                streamable_http_client(http_server, http_client=http), read_timeout_seconds=120
+            ) as client,
         ):
             await _exercise(client)
             alone = [
                 _structured(await client.call_tool("ask", {"question": q, "mode": "extractive"}))
                 for q in questions
             ]
-            calls = [client.call_tool("ask", {"question": q, "mode": "extractive"})
-                     for q in questions]
+            calls = [
+                client.call_tool("ask", {"question": q, "mode": "extractive"}) for q in questions
+            ]
             calls += [client.call_tool("search_papers", {"query": q, "k": 5}) for q in questions]
             together = [_structured(r) for r in await asyncio.gather(*calls)]
             # Side by side, each call gets the answer it gets alone: no shared conversation.

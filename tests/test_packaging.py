@@ -22,6 +22,9 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURE_DATA, REPO_ROOT
 
+pytestmark = pytest.mark.slow
+
+
 QUESTION = "Which papers combine lexical and dense retrieval?"
 
 
@@ -52,17 +55,33 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     src = _sources(root / "src")
     pip = [sys.executable, "-m", "pip"]
-    _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(root / "dist"),
-          str(src)], root, env)
+    _run(
+        [
+            *pip,
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(root / "dist"),
+            str(src),
+        ],
+        root,
+        env,
+    )
     wheel = next((root / "dist").glob("paperlens-*.whl"))
     venv = root / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], root, env)
     python = venv / "bin" / "python"
-    site = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                root, env).stdout.strip()
+    site = _run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], root, env
+    ).stdout.strip()
     (Path(site) / "dev_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    _run([*pip, "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)],
-         root, env)
+    _run(
+        [*pip, "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)],
+        root,
+        env,
+    )
     return venv / "bin", env
 
 
@@ -93,11 +112,13 @@ def test_installed_cli_ingests_a_folder_and_answers_with_a_citation(installed, t
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     env = {**env, "PAPERLENS_DATA_DIR": str(tmp_path / "data")}
-    report = json.loads(_run([str(bin_dir / "paperlens"), "ingest", "--json", "-q", str(papers)],
-                             cwd, env).stdout)
+    report = json.loads(
+        _run([str(bin_dir / "paperlens"), "ingest", "--json", "-q", str(papers)], cwd, env).stdout
+    )
     assert report["added"] and not report["skipped"]
-    answer = json.loads(_run([str(bin_dir / "paperlens"), "ask", "--json", QUESTION], cwd,
-                             env).stdout)
+    answer = json.loads(
+        _run([str(bin_dir / "paperlens"), "ask", "--json", QUESTION], cwd, env).stdout
+    )
     assert answer["citations"], answer["text"]
     titles = {s["n"]: s["title"] for s in answer["sources"]}
     cited = {c["n"] for c in answer["citations"]}

@@ -165,7 +165,7 @@ def test_jsonl_bad_line_is_reported_and_the_rest_read(tmp_path: Path) -> None:
     f.write_text(
         '{"title": "Good One", "abstract": "Fine."}\n'
         '{"title": "Broken", "abstract": \n'
-        '\n'
+        "\n"
         '["not", "an", "object"]\n'
         '{"title": "Good Two", "abstract": "Also fine."}\n',
         encoding="utf-8",

@@ -25,27 +25,39 @@ ABSTRACT = (
 HEADER = "Proceedings of the Synthetic Workshop on Reading 2024"
 FOOTER = "Preprint under review"
 SECTIONS = [
-    ("1 Introduction", [
-        "Reading a whole scientific paper is expensive for a language model because the "
-        "attention cost grows with the square of the input length.",
-        "Retrieval heads pick the few passages that matter, so the reader spends its budget "
-        "on evidence rather than on boilerplate.",
-    ]),
-    ("2 Method", [
-        "Each retrieval head scores passages with a bilinear form over pooled token states "
-        "and keeps the top eight passages for the reader.",
-        "The heads are trained with a contrastive objective against passages that a strong "
-        "teacher marked as irrelevant.",
-    ]),
-    ("3 Experiments", [
-        "On a benchmark of questions about full papers the sparse reader matches the dense "
-        "reader within one point of accuracy.",
-        "Latency drops by half on documents longer than twenty pages, and memory use falls "
-        "by a factor of three.",
-    ]),
-    ("4 Conclusion", [
-        "Sparse retrieval heads make reading whole papers affordable without losing accuracy.",
-    ]),
+    (
+        "1 Introduction",
+        [
+            "Reading a whole scientific paper is expensive for a language model because the "
+            "attention cost grows with the square of the input length.",
+            "Retrieval heads pick the few passages that matter, so the reader spends its budget "
+            "on evidence rather than on boilerplate.",
+        ],
+    ),
+    (
+        "2 Method",
+        [
+            "Each retrieval head scores passages with a bilinear form over pooled token states "
+            "and keeps the top eight passages for the reader.",
+            "The heads are trained with a contrastive objective against passages that a strong "
+            "teacher marked as irrelevant.",
+        ],
+    ),
+    (
+        "3 Experiments",
+        [
+            "On a benchmark of questions about full papers the sparse reader matches the dense "
+            "reader within one point of accuracy.",
+            "Latency drops by half on documents longer than twenty pages, and memory use falls "
+            "by a factor of three.",
+        ],
+    ),
+    (
+        "4 Conclusion",
+        [
+            "Sparse retrieval heads make reading whole papers affordable without losing accuracy.",
+        ],
+    ),
 ]
 REFERENCES = [
     "[1] Ada Lovelace. Notes on the analytical engine. Taylor, 1843.",

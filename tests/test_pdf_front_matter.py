@@ -17,8 +17,16 @@ ABSTRACT = [
 ]
 
 
-def line(text: str, y: float, size: float = 10.0, x: float = 72.0, *, bold: bool = False,
-         upright: bool = True, page: int = 1) -> Line:
+def line(
+    text: str,
+    y: float,
+    size: float = 10.0,
+    x: float = 72.0,
+    *,
+    bold: bool = False,
+    upright: bool = True,
+    page: int = 1,
+) -> Line:
     return Line(text, page, size, bold, y, 792.0, x, 612.0, upright)
 
 
@@ -50,9 +58,11 @@ def test_front_matter_skips_stamp_banner_and_label_and_joins_the_title() -> None
 
 
 def test_a_plausible_pdf_title_picks_its_block_over_larger_type() -> None:
-    lines = [line("A Very Large Series Name Here", 700, 24.0),
-             line("The Real Title of the Paper", 650, 16.0),
-             *[line(t, 600 - 12 * i) for i, t in enumerate(ABSTRACT)]]
+    lines = [
+        line("A Very Large Series Name Here", 700, 24.0),
+        line("The Real Title of the Paper", 650, 16.0),
+        *[line(t, 600 - 12 * i) for i, t in enumerate(ABSTRACT)],
+    ]
     front = read_front_matter(lines, DocInfo(title="The real title of the paper"), body=10.0)
     assert front.title == "The Real Title of the Paper"
     junk = read_front_matter(lines, DocInfo(title="Microsoft Word - draft.docx"), body=10.0)
@@ -60,11 +70,13 @@ def test_a_plausible_pdf_title_picks_its_block_over_larger_type() -> None:
 
 
 def test_an_unlabelled_abstract_is_the_first_prose_after_names_and_affiliations() -> None:
-    lines = [line("A Title Set Large Enough", 700, 16.0),
-             line("Ada Lovelace and Alan Turing", 670),
-             line("Department of Examples, University of Tests, Sometown 12345, USA", 655, 9),
-             *[line(t, 630 - 10 * i, 9.0) for i, t in enumerate(ABSTRACT * 2)],
-             line("INTRODUCTION", 540, 9.0, bold=True)]
+    lines = [
+        line("A Title Set Large Enough", 700, 16.0),
+        line("Ada Lovelace and Alan Turing", 670),
+        line("Department of Examples, University of Tests, Sometown 12345, USA", 655, 9),
+        *[line(t, 630 - 10 * i, 9.0) for i, t in enumerate(ABSTRACT * 2)],
+        line("INTRODUCTION", 540, 9.0, bold=True),
+    ]
     front = read_front_matter(lines, DocInfo(), body=10.0)
     assert front.abstract == " ".join(ABSTRACT * 2)
     assert front.authors == ("Ada Lovelace", "Alan Turing")
@@ -76,8 +88,12 @@ def test_year_prefers_the_stamp_then_publication_over_received_and_cited_years()
     assert pdf_ids.year([received, cited], [], stamp_year=2021) == 2021
     assert pdf_ids.year([received, cited], [], stamp_year=None) == 2020
     # A sidebar sets the keyword on one line and the date on the next.
-    sidebar = [line("Received", 300), line("1 May 2014", 290), line("Published", 280),
-               line("3 March 2015", 270)]
+    sidebar = [
+        line("Received", 300),
+        line("1 May 2014", 290),
+        line("Published", 280),
+        line("3 March 2015", 270),
+    ]
     assert pdf_ids.year(sidebar, [], None) == 2015
     assert pdf_ids.year([cited], [], None) is None  # a date in the body is not the paper's
     assert pdf_ids.year([cited], [cited], None) == 2011  # in the front matter it is
@@ -92,17 +108,23 @@ def test_identifiers_come_from_the_stamp_and_the_printed_doi() -> None:
 
 
 def test_figure_ticks_are_dropped_and_a_caption_waits_for_the_sentence_to_end() -> None:
-    lines = [line("the recent additions change the semantics, and exhibit", 120),
-             *[line(t, 500 - 20 * i, 16.0, x=480) for i, t in enumerate(["0", "0.5", "1"])],
-             line("Words in architecture manual", 310, 16.0, x=250),
-             line("Figure 1: Complexity growth of the ISA", 470, x=312),
-             line("complex interactions with prior features.", 437, x=312),
-             line("x = 2", 425, x=312),
-             line("Next sentence.", 413, x=312)]
+    lines = [
+        line("the recent additions change the semantics, and exhibit", 120),
+        *[line(t, 500 - 20 * i, 16.0, x=480) for i, t in enumerate(["0", "0.5", "1"])],
+        line("Words in architecture manual", 310, 16.0, x=250),
+        line("Figure 1: Complexity growth of the ISA", 470, x=312),
+        line("complex interactions with prior features.", 437, x=312),
+        line("x = 2", 425, x=312),
+        line("Next sentence.", 413, x=312),
+    ]
     texts = [ln.text for ln in without_figures(lines, body=10.0)]
-    assert texts == ["the recent additions change the semantics, and exhibit",
-                     "complex interactions with prior features.",
-                     "Figure 1: Complexity growth of the ISA", "x = 2", "Next sentence."]
+    assert texts == [
+        "the recent additions change the semantics, and exhibit",
+        "complex interactions with prior features.",
+        "Figure 1: Complexity growth of the ISA",
+        "x = 2",
+        "Next sentence.",
+    ]
 
 
 def test_a_dingbat_tounicode_map_of_a_type3_font_is_rewritten() -> None:
@@ -116,14 +138,26 @@ def test_a_dingbat_tounicode_map_of_a_type3_font_is_rewritten() -> None:
 
     cmap = DecodedStreamObject()
     cmap.set_data(b"2 beginbfrange\n<65><65><2761>\n<66><66><2762>\nendbfrange\n")
-    font = DictionaryObject({
-        NameObject("/Subtype"): NameObject("/Type3"),
-        NameObject("/Encoding"): DictionaryObject({NameObject("/Differences"): ArrayObject(
-            [NumberObject(101), NameObject("/a101"), NameObject("/a102")])}),
-        NameObject("/ToUnicode"): cmap,
-    })
-    page = DictionaryObject({NameObject("/Resources"): DictionaryObject(
-        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})})
+    font = DictionaryObject(
+        {
+            NameObject("/Subtype"): NameObject("/Type3"),
+            NameObject("/Encoding"): DictionaryObject(
+                {
+                    NameObject("/Differences"): ArrayObject(
+                        [NumberObject(101), NameObject("/a101"), NameObject("/a102")]
+                    )
+                }
+            ),
+            NameObject("/ToUnicode"): cmap,
+        }
+    )
+    page = DictionaryObject(
+        {
+            NameObject("/Resources"): DictionaryObject(
+                {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
+            )
+        }
+    )
     assert repair_fonts(page) == 1
     data = font["/ToUnicode"].get_data()
     assert b"<65> <0065>" in data and b"<66> <0066>" in data

@@ -9,34 +9,43 @@ from assistant.answering.questions import PaperNames, classify
 NO_NAMES = PaperNames([])
 
 
-@pytest.mark.parametrize("question", [
-    # q134 of the eval set: was sent to the metadata answerer and answered "no paper".
-    "Which benchmark evaluates how efficient, not just how correct, the code written by LLMs is, "
-    "and what metric does it introduce?",
-    "Which papers detect essays written by large language models?",
-    "Which papers study text written by ChatGPT?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        # q134 of the eval set: was sent to the metadata answerer and answered "no paper".
+        "Which benchmark evaluates how efficient, not just how correct, the code written by "
+        "LLMs is, and what metric does it introduce?",
+        "Which papers detect essays written by large language models?",
+        "Which papers study text written by ChatGPT?",
+    ],
+)
 def test_written_by_a_model_is_a_topic_not_a_question_about_authors(question):
     assert classify(question, NO_NAMES).kind == "list"
 
 
-@pytest.mark.parametrize("question", [
-    "Who wrote SpecTr?",
-    "Which papers were written by Hinton?",
-    "Which paper is authored by Google?",
-    "Which papers were authored by the LLM+P team?",  # a team named after a model is people
-    "Which papers were written by the model's authors?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who wrote SpecTr?",
+        "Which papers were written by Hinton?",
+        "Which paper is authored by Google?",
+        "Which papers were authored by the LLM+P team?",  # a team named after a model is people
+        "Which papers were written by the model's authors?",
+    ],
+)
 def test_written_by_people_is_still_a_metadata_question(question):
     assert classify(question, NO_NAMES).kind == "metadata"
 
 
-@pytest.mark.parametrize("question", [
-    "Who are the authors of SpecTr?",
-    "What are SpecTr's authors?",
-    "Which papers have authors from Google?",
-    "Which authors wrote about RLHF?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who are the authors of SpecTr?",
+        "What are SpecTr's authors?",
+        "Which papers have authors from Google?",
+        "Which authors wrote about RLHF?",
+    ],
+)
 def test_asking_for_authors_is_a_metadata_question(question):
     assert classify(question, NO_NAMES).kind == "metadata"
 
@@ -66,40 +75,59 @@ def test_a_name_the_abstract_gives_its_system_names_the_paper():
     # q166 of the eval set: "we develop ENAMEL (...)", a benchmark whose title does not
     # carry the name; "ENAMEL's" was not seen as naming it, so the question got a topic
     # list instead of the named paper's "the abstract does not say".
-    names = PaperNames([
-        _paper("p1", "How Efficient is LLM-Generated Code?",
-               "In this work, we develop ENAMEL (EfficeNcy AutoMatic EvaLuator), a benchmark."),
-        _paper("p2", "Tree Search for Planning",
-               "We build a planner and design Monte Carlo rollouts for it."),
-    ])
-    info = classify("On which GPU or CPU model were ENAMEL's code efficiency measurements run?",
-                    names)
+    names = PaperNames(
+        [
+            _paper(
+                "p1",
+                "How Efficient is LLM-Generated Code?",
+                "In this work, we develop ENAMEL (EfficeNcy AutoMatic EvaLuator), a benchmark.",
+            ),
+            _paper(
+                "p2",
+                "Tree Search for Planning",
+                "We build a planner and design Monte Carlo rollouts for it.",
+            ),
+        ]
+    )
+    info = classify(
+        "On which GPU or CPU model were ENAMEL's code efficiency measurements run?", names
+    )
     assert [n.paper_id for n in info.named] == ["p1"]
     # A capitalised ordinary word after "design" is no name: "Monte" needs a capital inside.
     assert not classify("Which papers use Monte Carlo rollouts?", names).named
 
 
-TITLED = PaperNames([
-    _paper("gp", "Generalized Polyak Step Size for First Order Optimization with Momentum", "."),
-    _paper("pg", "Enhancing Policy Gradient with the Polyak Step-Size Adaption", "."),
-    _paper("w1", "Efficient Joint Optimization of Layer-Adaptive Weight Pruning", "."),
-    _paper("w2", "Structurally Prune Anything", "."),
-])
+TITLED = PaperNames(
+    [
+        _paper(
+            "gp", "Generalized Polyak Step Size for First Order Optimization with Momentum", "."
+        ),
+        _paper("pg", "Enhancing Policy Gradient with the Polyak Step-Size Adaption", "."),
+        _paper("w1", "Efficient Joint Optimization of Layer-Adaptive Weight Pruning", "."),
+        _paper("w2", "Structurally Prune Anything", "."),
+    ]
+)
 
 
-@pytest.mark.parametrize(("question", "named"), [
-    # q165 of the eval set (tuning half): answered with a topic list, not the paper's answer.
-    ("Which momentum value does the generalized Polyak step size paper use?", ["gp"]),
-    # q142 (tuning half): only the first of the two compared papers was found.
-    ("How do Structurally Prune Anything and the layer-adaptive weight pruning paper differ?",
-     ["w2", "w1"]),
-    # Words of the question before the title's: the longest tail one title holds.
-    ("What does the sparse layer-adaptive weight pruning paper remove?", ["w1"]),
-    # Two titles hold "Polyak step size": no name, and no shorter one either.
-    ("Which step does the Polyak step size paper take?", []),
-    # Not a title's words.
-    ("What does the reward hacking paper say?", []),
-])
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        # q165 of the eval set (tuning half): answered with a topic list, not the paper's answer.
+        ("Which momentum value does the generalized Polyak step size paper use?", ["gp"]),
+        # q142 (tuning half): only the first of the two compared papers was found.
+        (
+            "How do Structurally Prune Anything and the layer-adaptive weight pruning paper "
+            "differ?",
+            ["w2", "w1"],
+        ),
+        # Words of the question before the title's: the longest tail one title holds.
+        ("What does the sparse layer-adaptive weight pruning paper remove?", ["w1"]),
+        # Two titles hold "Polyak step size": no name, and no shorter one either.
+        ("Which step does the Polyak step size paper take?", []),
+        # Not a title's words.
+        ("What does the reward hacking paper say?", []),
+    ],
+)
 def test_the_title_words_paper_names_the_one_paper_whose_title_holds_them(question, named):
     assert classify(question, TITLED).named_ids == named
 

@@ -161,6 +161,5 @@ def test_related_list_and_download_links_are_escaped_html() -> None:
     links = export_html([("BibTeX", 'gradio_api/file=/tmp/x"><script>.bib')])
     assert (
         '<a class="pl-export-link" '
-        'href="gradio_api/file=/tmp/x&quot;&gt;&lt;script&gt;.bib" download'
-        in links
+        'href="gradio_api/file=/tmp/x&quot;&gt;&lt;script&gt;.bib" download' in links
     )

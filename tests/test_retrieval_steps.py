@@ -36,7 +36,10 @@ def test_extra_queries_add_candidates_scored_against_the_question(small_library,
     wide = Retriever(settings, Library(settings), embedder).retrieve(QUESTION)
     ref = next(h for h in wide.hits if h.paper.id == SPARSE)
     assert (hit.first_score, hit.first_dense, hit.lexical, hit.title) == (
-        ref.first_score, ref.first_dense, ref.lexical, ref.title,
+        ref.first_score,
+        ref.first_dense,
+        ref.lexical,
+        ref.title,
     )
     assert "extra_queries" in got.timings and "extra_queries" not in base.timings
 

@@ -185,9 +185,7 @@ def test_the_fitted_model_file_matches_the_settings_defaults():
 def model_settings(settings: Settings, **extra: object) -> Settings:
     """``settings`` with the list decided by the fitted model (method 'model'), as fitted."""
     chosen = json.loads(MODEL_FILE.read_text())["chosen"]
-    fitted = {
-        k: chosen[k] for k in ("ranking", "main_threshold", "second_lexical", "second_dense")
-    }
+    fitted = {k: chosen[k] for k in ("ranking", "main_threshold", "second_lexical", "second_dense")}
     return settings.model_copy(
         update={
             "retrieval": settings.retrieval.model_copy(
@@ -228,8 +226,7 @@ def test_cli_sources_mark_the_second_tier_as_uncertain():
     lines = format_sources(_two_tier_answer()).splitlines()
     assert lines[0] == "[1] Paper A  (score 0.90)"
     assert (
-        lines[2]
-        == "[2] Paper B  (score 0.50)  "
+        lines[2] == "[2] Paper B  (score 0.50)  "
         "(may also be relevant: uncertain match, not cited as an answer)"
     )
     assert lines[4] == "[3] Paper C  (score 0.30)  (considered, not cited)"
@@ -333,14 +330,26 @@ def test_eval_summary_and_report_give_each_question_style_per_half():
 
     def rec(split: str, style: str, recall: float) -> dict:
         return {
-            "kind": "topic", "split": split, "style": style, "refused": False, "cited": ["a"],
-            "second": [], "no_paper": False, "total_ms": 1.0, "wall_ms": 1.0,
+            "kind": "topic",
+            "split": split,
+            "style": style,
+            "refused": False,
+            "cited": ["a"],
+            "second": [],
+            "no_paper": False,
+            "total_ms": 1.0,
+            "wall_ms": 1.0,
             "retrieval": {k: 1.0 for k in ("recall@5", "recall@10", "recall@20", "ndcg@10", "mrr")},
-            "list_precision": 1.0, "list_recall": recall, "both_recall": recall,
+            "list_precision": 1.0,
+            "list_recall": recall,
+            "both_recall": recall,
         }
 
-    records = [rec("tune", "keyword", 1.0), rec("test", "descriptive", 0.25),
-               rec("test", "keyword", 0.75)]
+    records = [
+        rec("tune", "keyword", 1.0),
+        rec("test", "descriptive", 0.25),
+        rec("test", "keyword", 0.75),
+    ]
     s = summarise(records, [])
     test = s["splits"]["test"]["by_style"]
     assert test["descriptive"]["list_recall"] == 0.25 and test["keyword"]["list_recall"] == 0.75

@@ -79,14 +79,15 @@ class Plan:
     combined: Combined | None = None
     usage: LLMUsage = field(default_factory=LLMUsage)
 
-
     def ranking(self) -> tuple[RankedPaper, ...]:
         """The retrieval's ranked candidates as the answer carries them, with their tiers."""
         main = {h.paper.id for h in self.retrieval.relevant}
         second = {h.paper.id for h in self.retrieval.second}
         return tuple(
             RankedPaper(
-                h.paper.id, rank, round(h.score, 4),
+                h.paper.id,
+                rank,
+                round(h.score, 4),
                 "main" if h.paper.id in main else "second" if h.paper.id in second else "",
             )
             for rank, h in enumerate(self.retrieval.hits[:RANKING_DEPTH], 1)
@@ -120,8 +121,13 @@ class QuestionPlan:
     """
 
     def __init__(
-        self, settings: Settings, retriever: Retriever, llm: LLMClient | None,
-        history: list[Turn], mode: Mode | None, filters: Filters | None,
+        self,
+        settings: Settings,
+        retriever: Retriever,
+        llm: LLMClient | None,
+        history: list[Turn],
+        mode: Mode | None,
+        filters: Filters | None,
     ):
         self.settings, self.retriever, self.llm = settings, retriever, llm
         self.history, self.mode, self.filters = history, mode, filters
@@ -140,23 +146,32 @@ class QuestionPlan:
             retrieval, combined = self.judge(reading, retrieval, usage)
             timings["llm_assist"] = time.perf_counter() - t
         hits = self.choose(reading, retrieval)
-        attach_passages(
-            hits, retrieval, self.snap, self.retriever.library, self.retriever.embedder
-        )
+        attach_passages(hits, retrieval, self.snap, self.retriever.library, self.retriever.embedder)
         draft = self.draft(reading, hits, retrieval)
         timings.update(retrieval.timings)
         used = [s.paper_id for s in draft.sources if s.relevant]
         self.remember(question, used, retrieval)
         return Plan(
-            reading.question, reading.info, retrieval, draft, hits if draft.answerable else [],
-            reading.notices, timings, self.deadline, combined, usage,
+            reading.question,
+            reading.info,
+            retrieval,
+            draft,
+            hits if draft.answerable else [],
+            reading.notices,
+            timings,
+            self.deadline,
+            combined,
+            usage,
         )
 
     def assisted(self, reading: Reading) -> bool:
         """Whether the LLM helps choose this question's papers: a list question in LLM mode."""
         return (
-            self.llm is not None and self.mode != "extractive" and self.settings.llm.assist
-            and reading.info.kind == "list" and not reading.info.named
+            self.llm is not None
+            and self.mode != "extractive"
+            and self.settings.llm.assist
+            and reading.info.kind == "list"
+            and not reading.info.named
         )
 
     def judge(
@@ -169,8 +184,12 @@ class QuestionPlan:
 
         def search(texts: list[str]) -> Retrieval:
             return self.retriever.retrieve(
-                reading.question, within=reading.within, extra_terms=reading.extra_terms,
-                filters=self.filters, snapshot=self.snap, extra_queries=texts,
+                reading.question,
+                within=reading.within,
+                extra_terms=reading.extra_terms,
+                filters=self.filters,
+                snapshot=self.snap,
+                extra_queries=texts,
             )
 
         judged, combined = assist_list(assist, reading.question, retrieval, search, self.deadline)
@@ -202,8 +221,11 @@ class QuestionPlan:
     def retrieve(self, reading: Reading) -> Retrieval:
         """The ranked candidates and the relevant ones after the list decision."""
         return self.retriever.retrieve(
-            reading.question, within=reading.within, extra_terms=reading.extra_terms,
-            filters=self.filters, snapshot=self.snap,
+            reading.question,
+            within=reading.within,
+            extra_terms=reading.extra_terms,
+            filters=self.filters,
+            snapshot=self.snap,
         )
 
     def choose(self, reading: Reading, retrieval: Retrieval) -> list[PaperHit]:
@@ -214,8 +236,11 @@ class QuestionPlan:
         if info.named and info.kind in ("single", "comparison", "metadata"):
             # The question's vector is reused: embedding it is most of an ask's time.
             named = self.retriever.retrieve(
-                reading.question, within=info.named_ids, filters=self.filters,
-                query_vector=retrieval.query_vector, snapshot=self.snap,
+                reading.question,
+                within=info.named_ids,
+                filters=self.filters,
+                query_vector=retrieval.query_vector,
+                snapshot=self.snap,
             )
             order = {pid: i for i, pid in enumerate(info.named_ids)}
             return sorted(
@@ -237,7 +262,9 @@ class QuestionPlan:
         same both answer); a library of abstracts lists papers as for any other question."""
         rel = retrieval.relevant
         return (
-            reading.info.fact and reading.within is None and bool(rel)
+            reading.info.fact
+            and reading.within is None
+            and bool(rel)
             and rel[0].paper.id in self.snap.fulltext_ids
             and all(h.score < FACT_LEAD * rel[0].score for h in rel[1:])
         )

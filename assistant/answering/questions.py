@@ -28,7 +28,8 @@ _METADATA = re.compile(
     r"author(ed)?\s+by|written\s+by|venue|conference|journal|workshop|published\s+(in|at|by)|"
     r"publication\s+(year|date|venue)|what\s+year|which\s+year|when\s+was\b.*\b(published|released|written)|"
     r"(from|in|since|before|after)\s+(19|20)\d\d\b|affiliat\w*|institution|universit(y|ies)|"
-    + "|".join(VENUES) + ")",
+    + "|".join(VENUES)
+    + ")",
     re.IGNORECASE,
 )
 # "written by" / "authored by" asks for a paper's authors unless what did the writing is
@@ -298,7 +299,7 @@ def clean_question(question: str, model: str) -> tuple[str, list[str]]:
         got = "None" if question is None else type(question).__name__
         raise InvalidQuestionError(
             f"The question must be text (str), got {got} - pass a string, e.g. "
-            "ask(\"Which papers study speculative decoding?\")."
+            'ask("Which papers study speculative decoding?").'
         )
     notices = []
     question = " ".join(question.split())

@@ -79,9 +79,7 @@ class Responder:
         draft = Draft(EMPTY_QUESTION, [], [], "list", False)
         return self.finish("", draft, "none", notices, {}, t0)
 
-    def _stream_llm(
-        self, plan: Plan, t0: float, history: Sequence[Turn]
-    ) -> Iterator[StreamEvent]:
+    def _stream_llm(self, plan: Plan, t0: float, history: Sequence[Turn]) -> Iterator[StreamEvent]:
         assert self.llm is not None
         sources = plan.llm_sources(self.settings.llm.max_sources)
         messages = load_prompt("answer").render(
@@ -95,8 +93,12 @@ class Responder:
 
         def count() -> None:  # a stream reports no usage: its pieces, ~4 characters a token
             chars = sum(len(m["content"]) for m in messages)
-            plan.usage.add("answer", seconds=time.perf_counter() - t,
-                           prompt_tokens=round(chars / 4), completion_tokens=len(parts))
+            plan.usage.add(
+                "answer",
+                seconds=time.perf_counter() - t,
+                prompt_tokens=round(chars / 4),
+                completion_tokens=len(parts),
+            )
 
         try:
             for delta in self.llm.stream(messages, deadline=plan.deadline):
@@ -128,8 +130,14 @@ class Responder:
             yield StreamEvent("", self._extractive(plan, t0, raw=checked))
             return
         answer = self.finish(
-            plan.question, llm_draft(plan, checked), "llm", plan.notices, plan.timings, t0,
-            plan, raw=checked,
+            plan.question,
+            llm_draft(plan, checked),
+            "llm",
+            plan.notices,
+            plan.timings,
+            t0,
+            plan,
+            raw=checked,
         )
         yield StreamEvent("", answer)
 

@@ -178,8 +178,13 @@ class Verifier:
         return vecs[:n], (vecs[:n] @ vecs[n:].T).max(axis=1)
 
     def _kept(
-        self, claim: str, cited: list[int], scores: np.ndarray, by_n: dict[int, int],
-        sources: Sequence[SourceText], out: Checked,
+        self,
+        claim: str,
+        cited: list[int],
+        scores: np.ndarray,
+        by_n: dict[int, int],
+        sources: Sequence[SourceText],
+        out: Checked,
     ) -> list[int]:
         """The sources that keep their [n] on ``claim`` (``scores``: its support by each
         source); removed markers are noted in ``out``. An uncited claim is attributed to the

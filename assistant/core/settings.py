@@ -54,7 +54,9 @@ class EmbeddingSettings(BaseModel):
 
 class ChunkingSettings(BaseModel):
     chunk_size: int = Field(
-        200, ge=32, le=250,
+        200,
+        ge=32,
+        le=250,
         description="Chunk size in the embedding model's word pieces, title included; "
         "must stay under the model's 256-piece limit or text is silently cut.",
     )
@@ -64,7 +66,6 @@ class ChunkingSettings(BaseModel):
 class RetrievalSettings(ListSettings):
     """How candidates are found and scored; the list decision's settings are inherited
     from `ListSettings` (assistant/core/list_settings.py)."""
-
 
     # Calibrated on evals/data/questions.jsonl; see evals/CALIBRATION.md.
     dense_k: int = Field(60, ge=1, description="Papers nominated by dense similarity.")
@@ -88,7 +89,8 @@ class RetrievalSettings(ListSettings):
         "the library have little lexical overlap).",
     )
     feedback_weight: float = Field(
-        1.0, ge=0,
+        1.0,
+        ge=0,
         description="Pseudo-relevance feedback: weight of the top papers' best chunks added to "
         "the question vector before dense scores are recomputed (0: off).",
     )
@@ -114,12 +116,14 @@ class RetrievalSettings(ListSettings):
         15, ge=1, description="Top papers whose sentences are scored for quoting."
     )
     version_check_seconds: float = Field(
-        1.0, ge=0,
+        1.0,
+        ge=0,
         description="How long retrieval trusts its in-memory copy of the library before "
         "asking the store whether it changed (0: on every question).",
     )
     memory_max_vectors: int = Field(
-        200_000, ge=0,
+        200_000,
+        ge=0,
         description="Chunk plus sentence vectors held in memory for fast retrieval "
         "(about 1.5 KB each at 384 dimensions); larger libraries query the store instead.",
     )
@@ -132,13 +136,15 @@ class LLMSettings(BaseModel):
     timeout: float = Field(60.0, gt=0, description="Seconds before one LLM request times out.")
     max_retries: int = Field(2, ge=0, description="Retries on timeouts, 429 and 5xx.")
     question_budget_s: float = Field(
-        120.0, gt=0,
+        120.0,
+        gt=0,
         description="Seconds the LLM may spend on one question in all: the follow-up rewrite "
         "(at most half), the answer and every retry and wait; when they run out the "
         "extractive answer is shown. Raise it for slow local models.",
     )
     retry_after_max_s: float = Field(
-        10.0, ge=0,
+        10.0,
+        ge=0,
         description="Longest Retry-After (on 429/503) the client waits; an endpoint asking for "
         "longer is not retried and the answer falls back to extractive at once.",
     )
@@ -166,12 +172,15 @@ class LLMSettings(BaseModel):
         "like the queries (costs ~60 more generated tokens).",
     )
     judge_top_n: int = Field(
-        40, ge=0, le=60,
+        40,
+        ge=0,
+        le=60,
         description="Candidates the LLM judges (0: no judging); the ranking's recall at 40 is "
         "0.91 on the eval set's tuning half (0.83 at 20).",
     )
     judge_batch: int = Field(
-        24, ge=1,
+        24,
+        ge=1,
         description="Most candidates per judging call (a larger pool is split evenly over "
         "calls run concurrently): 24 fits a 20-paper pool and its three far-topic checks "
         "in one call.",
@@ -180,12 +189,16 @@ class LLMSettings(BaseModel):
         160, ge=40, description="Characters of each candidate's best sentence shown to the judge."
     )
     sure_prob: float = Field(
-        0.825, ge=0, le=1,
+        0.825,
+        ge=0,
+        le=1,
         description="Offline probability over which a main-list paper stays whatever the LLM "
         "judges (below it, a paper the LLM calls irrelevant moves to 'may also be relevant').",
     )
     promote_prob: float = Field(
-        0.25, ge=0, le=1,
+        0.25,
+        ge=0,
+        le=1,
         description="Offline probability a 'may also be relevant' paper needs for the LLM to "
         "promote it to the main list (with a supporting sentence and a main list to join).",
     )
@@ -193,7 +206,9 @@ class LLMSettings(BaseModel):
     # Chosen with simulated judges on the tuning half (python -m evals.llm_rule): at 0.05
     # too few candidates were controls and even a perfect judge was rarely trusted.
     control_prob: float = Field(
-        0.3, ge=0, le=1,
+        0.3,
+        ge=0,
+        le=1,
         description="Offline probability under which a judged candidate outside both tiers is a "
         "negative control: the LLM's 'relevant' verdicts count only if it rejects such papers.",
     )
@@ -204,7 +219,8 @@ class LLMSettings(BaseModel):
         0.3, ge=0, le=1, description="Share of negative controls the LLM may call relevant."
     )
     max_added: int = Field(
-        3, ge=0,
+        3,
+        ge=0,
         description="Most papers found by the rewrite's queries added to 'may also be relevant'.",
     )
     # How a judge's verdicts decide the lists: "judge" lets a judge that passes its checks
@@ -222,27 +238,32 @@ class LLMSettings(BaseModel):
         "join the main list in 'judge' mode.",
     )
     judge_floor: float = Field(
-        0.1, ge=0,
+        0.1,
+        ge=0,
         description="Least offline evidence (judge_evidence) of a paper a trusted judge lists.",
     )
     keep_prob: float = Field(
-        1.0, ge=0, le=1,
+        1.0,
+        ge=0,
+        le=1,
         description="In 'judge' mode, offline probability over which a main-list paper the "
         "judge calls irrelevant stays (1: it always leaves).",
     )
     judge_control_prob: float = Field(
-        0.1, ge=0, le=1,
+        0.1,
+        ge=0,
+        le=1,
         description="In 'judge' mode, offline probability under which a judged candidate "
         "outside both tiers is a control the judge should reject (see control_yes_max).",
     )
     far_probes: int = Field(
-        3, ge=0, le=6,
+        3,
+        ge=0,
+        le=6,
         description="Far-topic papers (the retriever's last candidates) slipped into the judged "
         "pool: a judge that calls more than far_wrong_max of them relevant is not trusted.",
     )
-    far_wrong_max: int = Field(
-        1, ge=0, description="Far probes a trusted judge may call relevant."
-    )
+    far_wrong_max: int = Field(1, ge=0, description="Far probes a trusted judge may call relevant.")
     title_probe: bool = Field(
         True,
         description="Ask the judge a second, known-answer question in the same call (which "

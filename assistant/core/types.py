@@ -20,7 +20,14 @@ RANKING_DEPTH = 20
 # tags and collections. Ingest attaches and updates them without re-embedding (they are not
 # what gets embedded), and the store keeps them in each paper's chunk-0 metadata.
 META_FIELDS: tuple[str, ...] = (
-    "authors", "year", "venue", "url", "arxiv_id", "doi", "tags", "collections",
+    "authors",
+    "year",
+    "venue",
+    "url",
+    "arxiv_id",
+    "doi",
+    "tags",
+    "collections",
 )
 
 
@@ -101,8 +108,15 @@ class Paper(Wire):
         """`content_hash` given the body's hash: lets the store rehash a paper whose
         body it does not load (a metadata update)."""
         fields: list[object] = [
-            self.title, self.abstract, list(self.authors), self.year, self.venue, self.url,
-            self.arxiv_id, self.doi, self.date,
+            self.title,
+            self.abstract,
+            list(self.authors),
+            self.year,
+            self.venue,
+            self.url,
+            self.arxiv_id,
+            self.doi,
+            self.date,
         ]
         if body_hash:  # title+abstract papers keep the hash they always had
             fields.append(body_hash)

@@ -268,7 +268,9 @@ def digest(
 
 
 def _pick(
-    dates: Mapping[str, tuple[dt.date, str]], date: str | None, since: str | None,
+    dates: Mapping[str, tuple[dt.date, str]],
+    date: str | None,
+    since: str | None,
     until: str | None,
 ) -> tuple[list[str], str, str]:
     """The paper ids of the asked day or period, with its ISO start and end."""
@@ -309,8 +311,12 @@ def _dating_notes(snap: Snapshot, picked: list[str]) -> list[str]:
 
 
 def _related_earlier(
-    snap: Snapshot, dates: Mapping[str, tuple[dt.date, str]], ids: list[str],
-    sims: np.ndarray, pid: str, related: int,
+    snap: Snapshot,
+    dates: Mapping[str, tuple[dt.date, str]],
+    ids: list[str],
+    sims: np.ndarray,
+    pid: str,
+    related: int,
 ) -> list[Related]:
     """The nearest papers dated before ``pid``'s day, near duplicates left out."""
     day = dates[pid][0]
@@ -329,8 +335,11 @@ def _related_earlier(
 
 
 def _group_by_topic(
-    retriever: Retriever, snap: Snapshot, dates: Mapping[str, tuple[dt.date, str]],
-    picked: list[str], related: int,
+    retriever: Retriever,
+    snap: Snapshot,
+    dates: Mapping[str, tuple[dt.date, str]],
+    picked: list[str],
+    related: int,
 ) -> tuple[DigestGroup, ...]:
     """One entry per picked paper, grouped by map topic, the largest topic first."""
     from .library_map import library_map, paper_vectors

@@ -34,10 +34,15 @@ from ..core.types import Answer, Paper
 FORMATS = ("bibtex", "ris", "csl-json", "markdown")
 # Accepted spellings -> format (the CLI's short names, file suffixes).
 _ALIASES = {
-    "bibtex": "bibtex", "bib": "bibtex",
+    "bibtex": "bibtex",
+    "bib": "bibtex",
     "ris": "ris",
-    "csl-json": "csl-json", "csl": "csl-json", "csljson": "csl-json", "json": "csl-json",
-    "markdown": "markdown", "md": "markdown",
+    "csl-json": "csl-json",
+    "csl": "csl-json",
+    "csljson": "csl-json",
+    "json": "csl-json",
+    "markdown": "markdown",
+    "md": "markdown",
 }
 SUFFIXES = {"bibtex": ".bib", "ris": ".ris", "csl-json": ".json", "markdown": ".md"}
 MEDIA_TYPES = {
@@ -48,16 +53,52 @@ MEDIA_TYPES = {
 }
 
 # Words a key skips (they say nothing about the paper).
-_STOP = frozenset((
-    "a", "an", "the", "of", "on", "in", "for", "to", "and", "or", "with", "via", "from", "by",
-    "at", "is", "are", "as", "its", "into", "towards", "toward", "using", "do", "does", "what",
-    "how", "why", "when",
-))
+_STOP = frozenset(
+    (
+        "a",
+        "an",
+        "the",
+        "of",
+        "on",
+        "in",
+        "for",
+        "to",
+        "and",
+        "or",
+        "with",
+        "via",
+        "from",
+        "by",
+        "at",
+        "is",
+        "are",
+        "as",
+        "its",
+        "into",
+        "towards",
+        "toward",
+        "using",
+        "do",
+        "does",
+        "what",
+        "how",
+        "why",
+        "when",
+    )
+)
 # TeX's special characters, escaped so a title reads back as written (a lone brace or a
 # % would otherwise end the field or comment out the rest of the line).
 _TEX_SPECIAL = {
-    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%", "$": r"\$",
-    "#": r"\#", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
 }
 _TEX_RE = re.compile(r"[\\{}&%$#_~^]")
 _UNTEX_RE = re.compile(
@@ -230,8 +271,11 @@ def to_ris(items: Sequence[ExportItem], keys: Mapping[str, str]) -> str:
     records: list[dict[str, Any]] = []
     for item in items:
         p = item.paper
-        rec: dict[str, Any] = {"type_of_reference": "JOUR" if p.venue else "GEN", "id": keys[p.id],
-                               "title": " ".join(p.title.split())}
+        rec: dict[str, Any] = {
+            "type_of_reference": "JOUR" if p.venue else "GEN",
+            "id": keys[p.id],
+            "title": " ".join(p.title.split()),
+        }
         if p.authors:
             rec["authors"] = [_ris_name(a) for a in p.authors]
         if p.year:
@@ -385,7 +429,18 @@ def export_answer(answer: Answer, fmt: str, papers: Mapping[str, Paper] | None =
 
 
 __all__ = [
-    "FORMATS", "MEDIA_TYPES", "SUFFIXES", "ExportFormatError", "ExportItem", "answer_items",
-    "base_key", "citation_keys", "export_answer", "export_items", "export_papers",
-    "normalize_format", "tex_escape", "tex_unescape",
+    "FORMATS",
+    "MEDIA_TYPES",
+    "SUFFIXES",
+    "ExportFormatError",
+    "ExportItem",
+    "answer_items",
+    "base_key",
+    "citation_keys",
+    "export_answer",
+    "export_items",
+    "export_papers",
+    "normalize_format",
+    "tex_escape",
+    "tex_unescape",
 ]

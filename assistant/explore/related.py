@@ -264,7 +264,10 @@ def related(
 
 
 def _dense_nominees(
-    snap: Snapshot, retriever: Retriever | None, paper_id: str, pool: int,
+    snap: Snapshot,
+    retriever: Retriever | None,
+    paper_id: str,
+    pool: int,
     lex_of: Mapping[str, float],
 ) -> dict[str, float] | None:
     """Nominees (paper id -> dense similarity) from the paper matrix, or from the store

@@ -262,8 +262,9 @@ class Embedder:
                 sent = out["sentence_embedding"].float().cpu().numpy()
                 clock["forward"] = clock.get("forward", 0.0) + time.perf_counter() - t
                 t = time.perf_counter()
-                weights, counts = _span_weights(tensors["attention_mask"], offsets,
-                                                [spans[i] for i in idx])
+                weights, counts = _span_weights(
+                    tensors["attention_mask"], offsets, [spans[i] for i in idx]
+                )
                 pooled = torch.bmm(
                     torch.from_numpy(weights).to(self.device), out["token_embeddings"].float()
                 )

@@ -81,8 +81,11 @@ class _BM25:
     @classmethod
     def build(cls, docs: list[list[int]], n_vocab: int) -> _BM25:
         empty = cls(
-            np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(1, np.int64),
-            np.zeros(0, np.int64), 0,
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int32),
+            np.zeros(1, np.int64),
+            np.zeros(0, np.int64),
+            0,
         )
         return empty.updated(np.zeros(0, dtype=bool), docs, n_vocab)
 
@@ -240,8 +243,19 @@ class LexicalIndex:
         versions = {pid: v for pid, v in self.paper_versions.items() if pid not in drop}
         versions.update(versions_read(papers[len(kept_rows) :], metas))
         return LexicalIndex(
-            version, ids, papers, paper_terms, df, len(paper_terms), bm25, title_terms, abbrevs,
-            INDEX_FORMAT, vocab, versions, chunk_abbrevs,
+            version,
+            ids,
+            papers,
+            paper_terms,
+            df,
+            len(paper_terms),
+            bm25,
+            title_terms,
+            abbrevs,
+            INDEX_FORMAT,
+            vocab,
+            versions,
+            chunk_abbrevs,
         )
 
     def _paper_terms(
@@ -308,9 +322,7 @@ class LexicalIndex:
             out.append((t, alts))
         return out
 
-    def coverages(
-        self, expanded: Expanded, *, title: bool = False
-    ) -> Mapping[str, float]:
+    def coverages(self, expanded: Expanded, *, title: bool = False) -> Mapping[str, float]:
         """Share of the question's idf mass each paper (or its title) contains, any spelling.
 
         Only papers with any of the terms are present (the others: 0).
@@ -319,9 +331,7 @@ class LexicalIndex:
         """
         return Coverages(self, expanded, title)
 
-    def _coverages_all(
-        self, expanded: Expanded, *, title: bool = False
-    ) -> dict[str, float]:
+    def _coverages_all(self, expanded: Expanded, *, title: bool = False) -> dict[str, float]:
         post = self._postings(title)
         weights = [self.idf(t) for t, _ in expanded]
         total = sum(weights)

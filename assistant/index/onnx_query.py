@@ -110,9 +110,11 @@ def _export(st_model: Any, path: Path) -> None:
         # The tracer warns about Python-level control flow in transformers' masking code
         # (TracerWarning) and about opset details: true, harmless for this fixed-shape
         # pipeline, and nothing a user can act on.
-        with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(
-            printed
-        ), contextlib.redirect_stderr(printed):
+        with (
+            warnings.catch_warnings(record=True) as caught,
+            contextlib.redirect_stdout(printed),
+            contextlib.redirect_stderr(printed),
+        ):
             warnings.simplefilter("always")
             torch.onnx.export(
                 _LastHidden(bert).eval(),

@@ -142,12 +142,17 @@ class LibrarySnapshots:
             t0 = time.perf_counter()
             vectors = Vectors.load(self.library, version)
             log.info(
-                "loaded %d chunk vectors in %.2fs", len(vectors.chunk_paper),
+                "loaded %d chunk vectors in %.2fs",
+                len(vectors.chunk_paper),
                 time.perf_counter() - t0,
             )
         identity = LibraryIdentity(collection, version, content_fingerprint(current))
         return Snapshot(
-            identity, index, MappingProxyType(papers), vectors if in_memory else None, fulltext,
+            identity,
+            index,
+            MappingProxyType(papers),
+            vectors if in_memory else None,
+            fulltext,
             path,
         )
 

@@ -116,8 +116,11 @@ class Vectors:
         new_metas = [m for m in chunk_metas if not isinstance(m, str)]
         versions = dict(kept_versions)
         versions.update(
-            versions_read([str(m["paper_id"]) for m in new_metas], new_metas,
-                          {pid: len(items) for pid, items in rows.items()})
+            versions_read(
+                [str(m["paper_id"]) for m in new_metas],
+                new_metas,
+                {pid: len(items) for pid, items in rows.items()},
+            )
         )
         for pid in rows:  # sentences without chunks: a paper mid-write, re-read next time
             versions.setdefault(pid, None)
@@ -128,8 +131,15 @@ class Vectors:
                 got = frozenset(terms(x.text))
             sentence_terms[(x.paper_id, x.index)] = got
         return cls(
-            version, chunk_vectors, chunk_paper, sentence_vectors, sentence_paper, paper_ids,
-            sentences, sentence_terms, versions,
+            version,
+            chunk_vectors,
+            chunk_paper,
+            sentence_vectors,
+            sentence_paper,
+            paper_ids,
+            sentences,
+            sentence_terms,
+            versions,
         )
 
     def update(
@@ -141,9 +151,13 @@ class Vectors:
         read here. The rows of the other papers are kept as they are.
         """
         sg = (
-            get_all(library.sentences, where={"paper_id": {"$in": sorted(changed)}},
-                    include=["documents", "metadatas", "embeddings"])
-            if changed else {"documents": [], "metadatas": [], "embeddings": []}
+            get_all(
+                library.sentences,
+                where={"paper_id": {"$in": sorted(changed)}},
+                include=["documents", "metadatas", "embeddings"],
+            )
+            if changed
+            else {"documents": [], "metadatas": [], "embeddings": []}
         )
         drop = set(changed)
         dropped_idx = np.asarray(
@@ -169,8 +183,12 @@ class Vectors:
         kept_versions = {pid: v for pid, v in self.paper_versions.items() if pid not in drop}
         kept_terms = {k: v for k, v in self.sentence_terms.items() if k[0] not in drop}
         return self._assemble(
-            version, [*kept_owners, *got["metadatas"]], chunk_vectors,
-            [x for x in old_sents if x is not None] + new_sents, sentence_vectors, kept_versions,
+            version,
+            [*kept_owners, *got["metadatas"]],
+            chunk_vectors,
+            [x for x in old_sents if x is not None] + new_sents,
+            sentence_vectors,
+            kept_versions,
             kept_terms,
         )
 

@@ -32,13 +32,35 @@ from .hits import PaperHit
 # The list decision's inputs, in the order of `RetrievalSettings.tier_weights` (one weight
 # each, then the bias). Chosen and fitted by evals/tune_cut.py on the tuning half.
 TIER_FEATURES = (
-    "score", "first_score", "dense", "sentence", "lexical", "title", "concepts",
-    "bm25_recip", "dense_recip", "rank_recip", "rel_best", "z_top20", "above_gap",
-    "agree10", "best_score", "best_first", "gap_next",
+    "score",
+    "first_score",
+    "dense",
+    "sentence",
+    "lexical",
+    "title",
+    "concepts",
+    "bm25_recip",
+    "dense_recip",
+    "rank_recip",
+    "rel_best",
+    "z_top20",
+    "above_gap",
+    "agree10",
+    "best_score",
+    "best_first",
+    "gap_next",
 )
 SIGNALS = (
-    "score", "first_score", "dense", "sentence", "lexical", "title", "concepts", "bm25_rank",
-    "dense_rank", "first_dense",
+    "score",
+    "first_score",
+    "dense",
+    "sentence",
+    "lexical",
+    "title",
+    "concepts",
+    "bm25_rank",
+    "dense_rank",
+    "first_dense",
 )
 
 
@@ -100,12 +122,23 @@ def tier_features(sig: dict[str, np.ndarray], order: np.ndarray) -> np.ndarray:
     best = float(desc[0])
     bm25, dense = sig["bm25_rank"], _ranks(sig["dense"])
     cols = [
-        score, sig["first_score"], sig["dense"], sig["sentence"], sig["lexical"], sig["title"],
-        sig["concepts"], np.where(bm25 > 0, 1.0 / np.maximum(bm25, 1.0), 0.0), 1.0 / dense,
+        score,
+        sig["first_score"],
+        sig["dense"],
+        sig["sentence"],
+        sig["lexical"],
+        sig["title"],
+        sig["concepts"],
+        np.where(bm25 > 0, 1.0 / np.maximum(bm25, 1.0), 0.0),
+        1.0 / dense,
         1.0 / rank,
-        score / (best if best > 0 else 1.0), (score - mean) / std, (score >= bar).astype(float),
-        ((bm25 > 0) & (bm25 <= 10) & (dense <= 10)).astype(float), np.full(n, best),
-        np.full(n, float(sig["first_score"].max())), gap_next,
+        score / (best if best > 0 else 1.0),
+        (score - mean) / std,
+        (score >= bar).astype(float),
+        ((bm25 > 0) & (bm25 <= 10) & (dense <= 10)).astype(float),
+        np.full(n, best),
+        np.full(n, float(sig["first_score"].max())),
+        gap_next,
     ]
     return np.stack(cols, axis=1)
 
@@ -158,7 +191,7 @@ def decide(hits: list[PaperHit], cfg: RetrievalSettings) -> tuple[list[PaperHit]
         h.prob, h.tier = p, ""
     pool = [hits[i] for i in order[: cfg.pool]]
     pool.sort(key=lambda h: -h.prob)
-    hits[:] = pool + [hits[i] for i in order[cfg.pool:]]
+    hits[:] = pool + [hits[i] for i in order[cfg.pool :]]
     if cfg.accept_rule == "floor":  # the question's own scores, before feedback
         accepted = (
             float(sig["first_score"].max()) >= cfg.floor
@@ -210,21 +243,24 @@ def rule_tiers(
         # Optionally, the logistic model's probability as a further bar for list members.
         prob = (
             tier_probability(tier_features(sig, order), cfg.tier_weights)
-            if cfg.rule_threshold > 0 else np.ones(len(score))
+            if cfg.rule_threshold > 0
+            else np.ones(len(score))
         )
         # The ranking's first paper always heads an accepted question's list: telling
         # the user "no paper" above the paper the ranking trusts most is the worst answer.
         main = [int(order[0])] + [
-            int(i) for i in order[1 : cfg.max_papers]
-            if score[i] >= cfg.gap * best and score[i] >= cfg.main_floor
+            int(i)
+            for i in order[1 : cfg.max_papers]
+            if score[i] >= cfg.gap * best
+            and score[i] >= cfg.main_floor
             and prob[i] >= cfg.rule_threshold
         ]
         confidence = "sure" if float(sig["first_score"].max()) >= cfg.sure_floor else "likely"
     evidence = has_evidence(sig["lexical"], sig["first_dense"], cfg)
     chosen = set(main)
-    second = [
-        int(i) for i in order[: cfg.second_depth] if int(i) not in chosen and evidence[i]
-    ][: cfg.second_max]
+    second = [int(i) for i in order[: cfg.second_depth] if int(i) not in chosen and evidence[i]][
+        : cfg.second_max
+    ]
     return order, main, second, confidence
 
 

@@ -238,9 +238,7 @@ class Assist:
                     }
                     for i, h in enumerate(batch, 1)
                 ]
-                messages = prompt.render(
-                    question=question, papers=shown, check=check_text
-                )
+                messages = prompt.render(question=question, papers=shown, check=check_text)
                 reply = self._json("judging", messages, JudgeReply, deadline, check=valid)
                 if reply is None:
                     return {}, {}
@@ -304,9 +302,7 @@ def assist_list(
     if not pool or not cfg.judge_top_n:
         return base, None
     probes = Probes.choose(base, pool, cfg) if cfg.decide == "judge" else Probes()
-    verdicts, checked = assist.judge(
-        question, probes.shuffle_in(pool), share(0.5), probes.check
-    )
+    verdicts, checked = assist.judge(question, probes.shuffle_in(pool), share(0.5), probes.check)
     log.debug(
         "assist: %d texts, %d extra, %d judged in %.1f s",
         len(texts),
@@ -318,7 +314,10 @@ def assist_list(
         return base, None
     if cfg.decide == "judge":
         combined = decide_by_judge(
-            base, extra, probes.strip(verdicts), probes.checks(verdicts, checked, cfg),
+            base,
+            extra,
+            probes.strip(verdicts),
+            probes.checks(verdicts, checked, cfg),
             assist.settings,
         )
     else:

@@ -55,8 +55,13 @@ class Filters:
 
     def __bool__(self) -> bool:
         return bool(
-            self.sources or self.paper_ids or self.date or self.year_from or self.year_to
-            or self.tags or self.collections
+            self.sources
+            or self.paper_ids
+            or self.date
+            or self.year_from
+            or self.year_to
+            or self.tags
+            or self.collections
         )
 
     def allows(self, paper: Paper) -> bool:
@@ -296,9 +301,7 @@ class Retriever:
             )
             for pid in candidates
         ]
-        sentence_signal(
-            hits, qvec, query.terms, cands.sentence, snap.vectors, self.library
-        )
+        sentence_signal(hits, qvec, query.terms, cands.sentence, snap.vectors, self.library)
         dense_rank = {pid: i + 1 for i, pid in enumerate(cands.dense)}
         bm25_rank = {pid: i + 1 for i, pid in enumerate(cands.bm25)}
         cfg = self.settings.retrieval
@@ -339,7 +342,12 @@ class Retriever:
         relevant = cut(hits, cfg, accepted=accepted)
         timings["retrieve_total"] = time.perf_counter() - t0
         return Retrieval(
-            query.text, query.terms, query.vector, hits, relevant, timings,
+            query.text,
+            query.terms,
+            query.vector,
+            hits,
+            relevant,
+            timings,
             semantic_only=semantic_only and bool(relevant),
         )
 
@@ -376,6 +384,12 @@ class Retriever:
         attach_sentences(top, query.vector, query.terms, vectors, self.library)
         timings["retrieve_total"] = time.perf_counter() - t0
         return Retrieval(
-            query.text, query.terms, query.vector, hits, relevant, timings, second=second,
+            query.text,
+            query.terms,
+            query.vector,
+            hits,
+            relevant,
+            timings,
+            second=second,
             confidence=confidence if relevant else "",
         )

@@ -78,9 +78,7 @@ def feedback(
     first. Measured on the eval set: evals/CALIBRATION.md.
     """
     vecs = candidate_vectors([h.paper.id for h in hits], vectors, library)
-    top = [
-        vecs[h.paper.id][0] for h in hits[: cfg.feedback_papers] if len(vecs[h.paper.id][0])
-    ]
+    top = [vecs[h.paper.id][0] for h in hits[: cfg.feedback_papers] if len(vecs[h.paper.id][0])]
     if not top:
         return
     centroid = np.mean([c[int(np.argmax(c @ qvec))] for c in top], axis=0)
@@ -104,9 +102,7 @@ def candidate_vectors(
     if vectors is None:
         chunks = library.chunk_vectors(paper_ids)
         sents = library.sentences_for(paper_ids)
-        return {
-            pid: (chunks.get(pid, empty), sents.get(pid, ([], empty))[1]) for pid in paper_ids
-        }
+        return {pid: (chunks.get(pid, empty), sents.get(pid, ([], empty))[1]) for pid in paper_ids}
     order, bounds = vectors.chunk_rows
     out = {}
     for pid in paper_ids:

@@ -128,8 +128,10 @@ class Library:
         try:
             return self.client.get_collection(f"{self.name}-chunks", embedding_function=None)
         except NotFoundError:
-            log.warning("the library's collections are gone from %s; reopening them empty",
-                        self.settings.store_location)
+            log.warning(
+                "the library's collections are gone from %s; reopening them empty",
+                self.settings.store_location,
+            )
             fresh = Library(self.settings, client=self.client)
             self.chunks, self.sentences = fresh.chunks, fresh.sentences
             return self.client.get_collection(f"{self.name}-chunks", embedding_function=None)
@@ -188,7 +190,9 @@ class Library:
         papers = {m["paper_id"]: paper_from_metadata(m["paper_id"], m) for m in metas}
         versions = {
             str(m["paper_id"]): (
-                str(m.get("hash", "")), int(m.get("n_chunks", 0)), int(m.get("n_sentences", 0))
+                str(m.get("hash", "")),
+                int(m.get("n_chunks", 0)),
+                int(m.get("n_sentences", 0)),
             )
             for m in metas
         }

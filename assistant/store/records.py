@@ -110,8 +110,13 @@ def chunk_from_record(text: str, meta: dict[str, Any]) -> Chunk:
     """The `Chunk` of a stored chunk record."""
     page = meta.get("page")
     return Chunk(
-        meta["paper_id"], int(meta["position"]), text, int(meta["start"]), int(meta["end"]),
-        section=meta.get("section"), page=int(page) if page is not None else None,
+        meta["paper_id"],
+        int(meta["position"]),
+        text,
+        int(meta["start"]),
+        int(meta["end"]),
+        section=meta.get("section"),
+        page=int(page) if page is not None else None,
         pages=_page_breaks(meta.get("pages")),
     )
 
@@ -119,8 +124,10 @@ def chunk_from_record(text: str, meta: dict[str, Any]) -> Chunk:
 def sentence_metadata(sentence: Sentence) -> dict[str, Any]:
     """A sentence's record: its paper and span in the abstract."""
     return {
-        "paper_id": sentence.paper_id, "index": sentence.index,
-        "start": sentence.start, "end": sentence.end,
+        "paper_id": sentence.paper_id,
+        "index": sentence.index,
+        "start": sentence.start,
+        "end": sentence.end,
     }
 
 

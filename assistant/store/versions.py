@@ -58,7 +58,9 @@ def versions_read(
         if m.get("position") == 0 and m.get("complete"):
             pid = str(m["paper_id"])
             version = (
-                str(m.get("hash", "")), int(m.get("n_chunks", -1)), int(m.get("n_sentences", -1))
+                str(m.get("hash", "")),
+                int(m.get("n_chunks", -1)),
+                int(m.get("n_sentences", -1)),
             )
             counted = sentences is None or sentences.get(pid, 0) == version[2]
             if counts[pid] == version[1] and counted:

@@ -313,6 +313,8 @@ def _commands_a_model(text: str) -> bool:
 # A payload restates what an instruction tells the model to say: most of its terms
 # occur in that instruction.
 PAYLOAD_OVERLAP = 0.75
+
+
 def is_instruction(sentence: str) -> bool:
     """Whether ``sentence`` addresses a model reading it (an instruction, not a statement).
 

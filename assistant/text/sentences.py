@@ -6,8 +6,29 @@ import re
 
 # Abbreviations after which a period does not end a sentence.
 _ABBREV = {
-    "e.g", "i.e", "etc", "vs", "al", "fig", "figs", "eq", "eqs", "cf", "approx", "resp",
-    "sec", "no", "dr", "mr", "ms", "prof", "inc", "ca", "viz", "w.r.t", "a.k.a",
+    "e.g",
+    "i.e",
+    "etc",
+    "vs",
+    "al",
+    "fig",
+    "figs",
+    "eq",
+    "eqs",
+    "cf",
+    "approx",
+    "resp",
+    "sec",
+    "no",
+    "dr",
+    "mr",
+    "ms",
+    "prof",
+    "inc",
+    "ca",
+    "viz",
+    "w.r.t",
+    "a.k.a",
 }
 _BOUNDARY = re.compile(r"[.!?](?:[\"')\]]*)\s+(?=[\"'(\[$]?[A-Z0-9])")
 

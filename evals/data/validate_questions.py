@@ -41,8 +41,16 @@ KINDS = {"topic", "topic_paraphrase", "single", "comparison", "unanswerable", "m
 # asker's own words, a re-wording, a sub-topic with a qualifier, a near-miss or far-off
 # unanswerable, one paper's detail, a comparison, a metadata look-up.
 STYLES = {
-    "keyword", "descriptive", "paraphrase", "narrow", "near_miss", "far", "unanswerable",
-    "detail", "comparison", "metadata",
+    "keyword",
+    "descriptive",
+    "paraphrase",
+    "narrow",
+    "near_miss",
+    "far",
+    "unanswerable",
+    "detail",
+    "comparison",
+    "metadata",
 }
 SPLITS = ("tune", "test")
 REQUIRED = {

@@ -126,10 +126,16 @@ class WebApp:
         except OSError as exc:  # a full or read-only temp dir costs the links, not the answer
             log.warning("could not write the answer's exports: %s", exc)
             exports = []
-        return answer_html(answer, papers, key, seconds,
-                           related=self._related_cards(bot, answer), exports=exports,
-                           pdf_links=pdf_links(answer.citations, papers, self.pdfs),
-                           names=source_names(papers.values()))
+        return answer_html(
+            answer,
+            papers,
+            key,
+            seconds,
+            related=self._related_cards(bot, answer),
+            exports=exports,
+            pdf_links=pdf_links(answer.citations, papers, self.pdfs),
+            names=source_names(papers.values()),
+        )
 
     def _related_cards(self, bot: Assistant, answer: Answer) -> dict[str, list[RelatedPaper]]:
         """Paper id -> its related papers, for each source shown as a card (cited or second
@@ -184,8 +190,10 @@ class WebApp:
     def _examples_update(self) -> list[Any]:
         """One update per example button: its question, or hidden."""
         shown = self.warmup.examples()[:EXAMPLES_SHOWN]
-        return [gr.update(value=shown[i], visible=True) if i < len(shown)
-                else gr.update(visible=False) for i in range(EXAMPLES_SHOWN)]
+        return [
+            gr.update(value=shown[i], visible=True) if i < len(shown) else gr.update(visible=False)
+            for i in range(EXAMPLES_SHOWN)
+        ]
 
     # -- the library ----------------------------------------------------------------------
     def paper_count(self) -> int:
@@ -200,11 +208,11 @@ class WebApp:
         if self.warmup.loading:
             return f"{papers} · loading the library…"
         if self.shared.llm is not None:
-            answerer = (f"LLM `{self.settings.llm.model}`, falling back to extractive answers "
-                        "when it fails")
+            answerer = (
+                f"LLM `{self.settings.llm.model}`, falling back to extractive answers when it fails"
+            )
         else:
-            answerer = ("extractive (quotes from the papers; set `OPENAI_BASE_URL` for an "
-                        "LLM)")
+            answerer = "extractive (quotes from the papers; set `OPENAI_BASE_URL` for an LLM)"
         return f"{papers} · answers: {answerer}"
 
     def library_md(self) -> tuple[str, list[list[Any]]]:
@@ -221,16 +229,22 @@ class WebApp:
     def refresh_library(self) -> tuple[Any, ...]:
         """Everything that shows the library's size, and its examples, after it changed."""
         head, rows = self.library_md()
-        return (head, rows, self.status_md(), gr.update(visible=self.paper_count() == 0),
-                *self._examples_update())
+        return (
+            head,
+            rows,
+            self.status_md(),
+            gr.update(visible=self.paper_count() == 0),
+            *self._examples_update(),
+        )
 
     def search(self, query: str) -> str:
         """Papers whose title or abstract holds every word of ``query``."""
         query = (query or "")[:500]
         papers = self.shared.papers()
         hits = search_papers(papers.values(), query)
-        return search_html(hits[:SEARCH_LIMIT], query, len(hits), SEARCH_LIMIT,
-                           source_names(papers.values()))
+        return search_html(
+            hits[:SEARCH_LIMIT], query, len(hits), SEARCH_LIMIT, source_names(papers.values())
+        )
 
     def export_selection(self, query: str, fmt: str) -> Any:
         """The papers matching the search (all of them, not only those shown) as a file."""
@@ -241,11 +255,14 @@ class WebApp:
         text = export_papers(hits, fmt, heading=f"Library papers matching: {query}")
         path = write_export(text, f"library-selection{EXPORT_SUFFIXES[fmt]}")
         n = len(hits)
-        return gr.update(value=str(path), label=f"Download {n} paper{'s' if n != 1 else ''}",
-                         interactive=True)
+        return gr.update(
+            value=str(path), label=f"Download {n} paper{'s' if n != 1 else ''}", interactive=True
+        )
 
     def add_papers(
-        self, files: list[str] | None, progress: gr.Progress = gr.Progress()  # noqa: B008
+        self,
+        files: list[str] | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> tuple[Any, ...]:
         """Ingest the uploaded files (those within the size limit); a report of what was
         added and skipped."""
@@ -262,8 +279,17 @@ class WebApp:
             progress((p.papers_done, p.papers_total), desc="Embedding papers", unit="papers")
 
         try:  # ingest keeps a copy of each PDF it adds (Gradio's upload folder is temporary)
-            report = ingest(paths, self.settings, library=self.shared.library,
-                            embedder=self.shared.embedder, progress=step) if paths else None
+            report = (
+                ingest(
+                    paths,
+                    self.settings,
+                    library=self.shared.library,
+                    embedder=self.shared.embedder,
+                    progress=step,
+                )
+                if paths
+                else None
+            )
         except PaperLensError as exc:
             return f"**Could not add the papers:** {esc(exc)}", *self.refresh_library()
         lines = []
@@ -285,8 +311,10 @@ class WebApp:
             return "", EMPTY_LIBRARY
         lmap = self.shared.library_map()  # cached per library content
         marked = self.answered.get((store or {}).get("sid") or "")
-        note = (f"{len(lmap.paper_ids)} papers in {len(lmap.topics)} topics. Hover a point for "
-                "its title; click it to open the paper.")
+        note = (
+            f"{len(lmap.paper_ids)} papers in {len(lmap.topics)} topics. Hover a point for "
+            "its title; click it to open the paper."
+        )
         if marked:
             note += f" Ringed: the {len(marked)} papers of your last answer."
         return render_svg(lmap, marked), note
@@ -303,8 +331,9 @@ class WebApp:
         """What's new on a day (or since it), grouped by topic, as Markdown."""
         when = (when or "").strip()[:40]
         try:
-            got = self.shared.digest(date=None if since else (when or None),
-                                     since=when if since and when else None)
+            got = self.shared.digest(
+                date=None if since else (when or None), since=when if since and when else None
+            )
         except PaperLensError as exc:
             return f"**{esc(exc)}**"
         return got.to_markdown()

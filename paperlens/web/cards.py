@@ -59,8 +59,9 @@ def _paper_meta(
 
 
 def _open_pdf(url: str, label: str) -> str:
-    return (f'<a class="pl-open-pdf" href="{esc(url)}" target="_blank" rel="noopener">'
-            f"{esc(label)}</a>")
+    return (
+        f'<a class="pl-open-pdf" href="{esc(url)}" target="_blank" rel="noopener">{esc(label)}</a>'
+    )
 
 
 def source_pdf_links(
@@ -75,9 +76,13 @@ def source_pdf_links(
 
 
 def sources_html(
-    answer: Answer, papers: Mapping[str, Paper], key: str,
+    answer: Answer,
+    papers: Mapping[str, Paper],
+    key: str,
     related: Mapping[str, Sequence[RelatedPaper]] | None = None,
-    *, pdf_links: Mapping[Citation, str] | None = None, names: Mapping[str, str] | None = None,
+    *,
+    pdf_links: Mapping[Citation, str] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> str:
     """The sources panel of one answer: cited papers with their quoted spans marked.
 
@@ -97,8 +102,9 @@ def sources_html(
         return ""
     related = related or {}
     view = _View(pdf_links or {}, names or {})
-    items = [_source_item(s, by_n[s.n], papers, key, related.get(s.paper_id, ()), view)
-             for s in cited]
+    items = [
+        _source_item(s, by_n[s.n], papers, key, related.get(s.paper_id, ()), view) for s in cited
+    ]
     parts = [f'<details class="pl-sources" open><summary>Sources · {len(cited)} cited</summary>']
     if items:
         parts.append('<ol class="pl-source-list">' + "".join(items) + "</ol>")
@@ -109,9 +115,10 @@ def sources_html(
             '<span class="pl-warn" title="an uncertain match: not cited as supporting the answer">'
             "uncertain</span></div>"
             '<ol class="pl-source-list">'
-            + "".join(_source_item(s, by_n.get(s.n, []), papers, key,
-                                   related.get(s.paper_id, ()), view)
-                      for s in second)
+            + "".join(
+                _source_item(s, by_n.get(s.n, []), papers, key, related.get(s.paper_id, ()), view)
+                for s in second
+            )
             + "</ol></div>"
         )
     if others:
@@ -139,8 +146,12 @@ class _View:
 
 
 def _source_item(
-    s: Source, cites: list[Citation], papers: Mapping[str, Paper], key: str,
-    related: Sequence[RelatedPaper] = (), view: _View = _View({}, {}),
+    s: Source,
+    cites: list[Citation],
+    papers: Mapping[str, Paper],
+    key: str,
+    related: Sequence[RelatedPaper] = (),
+    view: _View = _View({}, {}),
 ) -> str:
     """One source's ``<li>``: title, score, check badge, abstract with the quoted spans marked."""
     paper = papers.get(s.paper_id)
@@ -220,7 +231,6 @@ def export_html(links: Sequence[tuple[str, str]]) -> str:
     return f'<div class="pl-export">Download the cited papers: {anchors}</div>'
 
 
-
 def _flag_html(s: Source, paper: Paper | None) -> str:
     """A warning badge for a paper carrying text aimed at AI readers (never used as evidence)."""
     n = max(s.injected, len(paper.injected) if paper is not None else 0)
@@ -234,10 +244,15 @@ def _flag_html(s: Source, paper: Paper | None) -> str:
 
 
 def answer_html(
-    answer: Answer, papers: Mapping[str, Paper], key: str, seconds: float | None = None,
-    *, related: Mapping[str, Sequence[RelatedPaper]] | None = None,
+    answer: Answer,
+    papers: Mapping[str, Paper],
+    key: str,
+    seconds: float | None = None,
+    *,
+    related: Mapping[str, Sequence[RelatedPaper]] | None = None,
     exports: Sequence[tuple[str, str]] = (),
-    pdf_links: Mapping[Citation, str] | None = None, names: Mapping[str, str] | None = None,
+    pdf_links: Mapping[Citation, str] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> str:
     """The whole assistant message: text with linked citations, mode, notices, sources.
 

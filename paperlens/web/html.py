@@ -58,9 +58,7 @@ def _pick(options: Sequence[tuple[str, str]], before: str) -> str | None:
     return options[0][1] if options else None
 
 
-def _inline(
-    line: str, key: str | None, valid: set[int], pdf: PdfLinks | None = None
-) -> str:
+def _inline(line: str, key: str | None, valid: set[int], pdf: PdfLinks | None = None) -> str:
     """One escaped line with **bold** and, when ``key`` is set, [n] turned into links."""
     out = _BOLD.sub(lambda m: f"<strong>{m.group(1)}</strong>", esc(line))
     if key is None:
@@ -80,7 +78,9 @@ def _inline(
 
 
 def text_html(
-    text: str, key: str | None = None, valid: Iterable[int] = (),
+    text: str,
+    key: str | None = None,
+    valid: Iterable[int] = (),
     pdf: PdfLinks | None = None,
 ) -> str:
     """The answer's text (the small Markdown the answerers write) as HTML.
@@ -171,8 +171,11 @@ def quote_places(answer: Answer) -> str:
     """Where the answer's quotes come from, for its footer: "the papers' abstracts", "the
     full text (section 7, p. 12)", or both ("2 abstracts and the full text (...)")."""
     cites = [c for c in answer.citations if c.tier != "second"]
-    places = list(dict.fromkeys(c.location() or "the text" for c in cites
-                                if c.section is not None or c.page is not None))
+    places = list(
+        dict.fromkeys(
+            c.location() or "the text" for c in cites if c.section is not None or c.page is not None
+        )
+    )
     abstracts = len({c.paper_id for c in cites if c.section is None and c.page is None})
     if not places:
         return "the papers' abstracts"

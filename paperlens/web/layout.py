@@ -38,8 +38,7 @@ class Page:
     def build(self) -> gr.Blocks:
         """The whole page as a `gr.Blocks`, its events wired to the app's methods."""
         with gr.Blocks(title="paperlens", analytics_enabled=False) as demo:
-            self.store = gr.BrowserState({"sid": None, "history": []},
-                                         storage_key="paperlens-chat")
+            self.store = gr.BrowserState({"sid": None, "history": []}, storage_key="paperlens-chat")
             with gr.Row():
                 gr.Markdown("## paperlens · ask your paper library")
             self.status = gr.Markdown(elem_id="pl-status")
@@ -59,10 +58,22 @@ class Page:
             self._wire_library()
             # A generator: the page first, then the status and examples once loaded. Not
             # queued behind another page's load (each waits on the same warm-up).
-            demo.load(self.app.on_load, [self.store],
-                      [self.chatbot, self.store, self.status, self.empty, self.library_head,
-                       self.sources_table, *self.examples],
-                      concurrency_limit=None, show_progress="hidden", **PRIVATE)
+            demo.load(
+                self.app.on_load,
+                [self.store],
+                [
+                    self.chatbot,
+                    self.store,
+                    self.status,
+                    self.empty,
+                    self.library_head,
+                    self.sources_table,
+                    *self.examples,
+                ],
+                concurrency_limit=None,
+                show_progress="hidden",
+                **PRIVATE,
+            )
             gr.api(self.app.ask, api_name="ask")
         return demo
 
@@ -94,8 +105,13 @@ class Page:
         with gr.Row(elem_id="pl-examples", equal_height=True):
             gr.Markdown("**Try**", elem_classes="pl-try")
             self.examples = [
-                gr.Button(shown[i] if i < len(shown) else "", visible=i < len(shown),
-                          size="sm", variant="secondary", elem_classes="pl-example")
+                gr.Button(
+                    shown[i] if i < len(shown) else "",
+                    visible=i < len(shown),
+                    size="sm",
+                    variant="secondary",
+                    elem_classes="pl-example",
+                )
                 for i in range(EXAMPLES_SHOWN)
             ]
 
@@ -107,12 +123,17 @@ class Page:
         )
         with gr.Row():
             self.export_format = gr.Dropdown(
-                [(LABELS[f], f) for f in EXPORT_FORMATS], value="bibtex",
-                label="Export the matching papers as", scale=3,
+                [(LABELS[f], f) for f in EXPORT_FORMATS],
+                value="bibtex",
+                label="Export the matching papers as",
+                scale=3,
                 elem_id="pl-export-format",
             )
             self.export_button = gr.DownloadButton(
-                "Download", interactive=False, scale=1, elem_id="pl-export-selection",
+                "Download",
+                interactive=False,
+                scale=1,
+                elem_id="pl-export-selection",
             )
         self.results = gr.HTML(elem_id="pl-search-results")
 
@@ -142,7 +163,9 @@ class Page:
         with gr.Accordion("Map of the library", open=True, elem_id="pl-map-section"):
             self.map_note = gr.Markdown(elem_id="pl-map-note")
             self.library_map = gr.HTML(
-                elem_id="pl-map", html_template=MAP_TEMPLATE, js_on_load=asset("map.js"),
+                elem_id="pl-map",
+                html_template=MAP_TEMPLATE,
+                js_on_load=asset("map.js"),
                 css_template=asset("map.css"),
             )
             self.map_paper = gr.Markdown(elem_id="pl-map-paper")
@@ -151,37 +174,59 @@ class Page:
         with gr.Accordion("What's new", open=False, elem_id="pl-digest-section"):
             with gr.Row():
                 self.digest_when = gr.Textbox(
-                    label="Day", placeholder="the newest day; or e.g. Mar 13, 2026-03-13",
-                    elem_id="pl-digest-date", scale=3,
+                    label="Day",
+                    placeholder="the newest day; or e.g. Mar 13, 2026-03-13",
+                    elem_id="pl-digest-date",
+                    scale=3,
                 )
-                self.digest_since = gr.Checkbox(label="and every day since", scale=1,
-                                                elem_id="pl-digest-since")
+                self.digest_since = gr.Checkbox(
+                    label="and every day since", scale=1, elem_id="pl-digest-since"
+                )
                 self.digest_go = gr.Button("Show digest", scale=1, elem_id="pl-digest-go")
             self.digest_md = gr.Markdown(elem_id="pl-digest")
 
     def _wire_chat(self) -> None:
         app = self.app
         self.question.submit(
-            app.respond, [self.question, self.chatbot, self.store], [self.chatbot, self.question],
-            concurrency_limit=2, **PRIVATE,
+            app.respond,
+            [self.question, self.chatbot, self.store],
+            [self.chatbot, self.question],
+            concurrency_limit=2,
+            **PRIVATE,
         ).then(app.remember, [self.chatbot, self.store], [self.store], **PRIVATE)
         self.clear.click(app.new_chat, [self.store], [self.chatbot, self.store], **PRIVATE)
         for button in self.examples:  # a click puts its question in the box
-            button.click(lambda q: q, [button], [self.question], show_progress="hidden",
-                         **PRIVATE)
+            button.click(lambda q: q, [button], [self.question], show_progress="hidden", **PRIVATE)
 
     def _wire_library(self) -> None:
         app = self.app
-        self.query.change(app.search, [self.query], [self.results], show_progress="hidden",
-                          **PRIVATE)
+        self.query.change(
+            app.search, [self.query], [self.results], show_progress="hidden", **PRIVATE
+        )
         for trigger in (self.query.change, self.export_format.change):
-            trigger(app.export_selection, [self.query, self.export_format], [self.export_button],
-                    show_progress="hidden", **PRIVATE)
-        self.add.click(app.add_papers, [self.files],
-                       [self.ingest_report, self.library_head, self.sources_table, self.status,
-                        self.empty, *self.examples], **PRIVATE)
-        self.library_tab.select(app.show_map, [self.store], [self.library_map, self.map_note],
-                                **PRIVATE)
+            trigger(
+                app.export_selection,
+                [self.query, self.export_format],
+                [self.export_button],
+                show_progress="hidden",
+                **PRIVATE,
+            )
+        self.add.click(
+            app.add_papers,
+            [self.files],
+            [
+                self.ingest_report,
+                self.library_head,
+                self.sources_table,
+                self.status,
+                self.empty,
+                *self.examples,
+            ],
+            **PRIVATE,
+        )
+        self.library_tab.select(
+            app.show_map, [self.store], [self.library_map, self.map_note], **PRIVATE
+        )
         self.library_map.click(app.open_paper, None, [self.map_paper], **PRIVATE)
         digest_in = [self.digest_when, self.digest_since]
         self.digest_go.click(app.show_digest, digest_in, [self.digest_md], **PRIVATE)

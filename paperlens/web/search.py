@@ -11,7 +11,10 @@ from .source_names import name_of
 
 
 def search_html(
-    papers: Sequence[Paper], query: str, total: int, limit: int,
+    papers: Sequence[Paper],
+    query: str,
+    total: int,
+    limit: int,
     names: Mapping[str, str] | None = None,
 ) -> str:
     """Library search results: titles with a snippet around the first match, and their
@@ -37,9 +40,9 @@ def search_html(
                 j = low.find(w, j + len(w))
         body = ("…" if start else "") + highlight(snippet, spans) + "…"
         rows.append(
-            f'<li><strong>{esc(p.title)}</strong>'
+            f"<li><strong>{esc(p.title)}</strong>"
             f'<div class="pl-source-meta">'
-            f'{esc(", ".join(name_of(f, names or {}) for f in p.sources))}</div>'
+            f"{esc(', '.join(name_of(f, names or {}) for f in p.sources))}</div>"
             f'<div class="pl-abstract">{body}</div></li>'
         )
     return head + '<ol class="pl-search">' + "".join(rows) + "</ol>"

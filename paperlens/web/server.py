@@ -69,6 +69,7 @@ def main() -> None:
     n = shared.library.stats().papers
     print(f"paperlens: {n} papers in {settings.store_location}")
     if n == 0:
-        print("paperlens: the library is empty; run `paperlens ingest data/papers` or upload "
-              "papers.")
+        print(
+            "paperlens: the library is empty; run `paperlens ingest data/papers` or upload papers."
+        )
     serve(build_app(settings, shared), settings)

@@ -64,8 +64,9 @@ def source_counts(papers: Iterable[Paper]) -> list[tuple[str, int]]:
     for paper in listed:
         for file in paper.sources:
             members.setdefault(names[file], set()).add(paper.id)
-    return sorted(((name, len(ids)) for name, ids in members.items()),
-                  key=lambda row: _order(row[0]))
+    return sorted(
+        ((name, len(ids)) for name, ids in members.items()), key=lambda row: _order(row[0])
+    )
 
 
 def _order(name: str) -> tuple[int, int, int, int, str]:

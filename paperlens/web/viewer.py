@@ -53,8 +53,9 @@ def viewer_url(paper_id: str, page: int | None, text: str, name: str) -> str:
     Relative to the app's page, so the app works under a path prefix; the fragment never
     reaches the server.
     """
-    fragment = urlencode({"paper": paper_id, "page": page or 1, "q": text, "name": name},
-                         quote_via=quote)
+    fragment = urlencode(
+        {"paper": paper_id, "page": page or 1, "q": text, "name": name}, quote_via=quote
+    )
     return f"{VIEWER_PATH}#{fragment}"
 
 
@@ -80,9 +81,10 @@ class KeptPdfs:
         cached = self._hashes
         if cached is None or cached[0] != version:
             states = library.paper_states()
-            cached = self._hashes = (version, {
-                pid: st.file_hash for pid, st in states.items() if st.file_hash and st.complete
-            })
+            cached = self._hashes = (
+                version,
+                {pid: st.file_hash for pid, st in states.items() if st.file_hash and st.complete},
+            )
         return cached[1]
 
     def path(self, paper_id: str) -> Path | None:
@@ -138,16 +140,25 @@ def add_viewer_routes(app: FastAPI, kept: KeptPdfs) -> None:
             raise HTTPException(status_code=404, detail="No PDF of this paper in the library.")
         name = pdf_file(paper) or path.name
         return FileResponse(
-            path, media_type="application/pdf", filename=name, content_disposition_type="inline",
+            path,
+            media_type="application/pdf",
+            filename=name,
+            content_disposition_type="inline",
             headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-cache"},
         )
 
     login = _login_dependency(app)
     app.add_api_route(
-        f"/{PDF_PATH}{{paper_id}}", pdf, methods=["GET"], include_in_schema=False,
+        f"/{PDF_PATH}{{paper_id}}",
+        pdf,
+        methods=["GET"],
+        include_in_schema=False,
         dependencies=[Depends(login)] if login is not None else None,
     )
     # The page and pdf.js hold nothing of the library: served to anyone who reaches the app.
     if STATIC.is_dir():  # an install without the viewer's files links citations as before
-        app.mount(f"/{VIEWER_PATH.rstrip('/')}", StaticFiles(directory=STATIC, html=True),
-                  name="paperlens-viewer")
+        app.mount(
+            f"/{VIEWER_PATH.rstrip('/')}",
+            StaticFiles(directory=STATIC, html=True),
+            name="paperlens-viewer",
+        )
