@@ -85,7 +85,7 @@ BASE: dict[str, Any] = {
     "w_dense": 0.0,
     "parts": "both",
 }
-_WORD = re.compile(r"[^\W_]+(?:[-+][^\W_]+)*\+*")  # as `assistant.terms` reads words
+_WORD = re.compile(r"[^\W_]+(?:[-+][^\W_]+)*\+*")  # as `assistant.text.terms` reads words
 log = logging.getLogger(__name__)
 
 
@@ -105,7 +105,7 @@ def name(point: dict[str, Any]) -> str:
 
 
 def combined(cfg: Any, dense: float, sentence: float, lexical: float, title: float) -> float:
-    """The paper score as `assistant.scoring.combined_score` sums the signals."""
+    """The paper score as `assistant.retrieval.scoring.combined_score` sums the signals."""
     return (
         cfg.dense_weight * dense
         + cfg.sentence_weight * sentence
@@ -170,7 +170,7 @@ class CoOccurrence:
 
 
 def _words(text: str) -> list[str]:
-    """Lower-cased words, a hyphenated word also as its parts (as `assistant.terms`)."""
+    """Lower-cased words, a hyphenated word also as its parts (as `assistant.text.terms`)."""
     out: list[str] = []
     for tok in _WORD.findall(text.lower()):
         out += [tok, *(p for p in tok.split("-") if p)] if "-" in tok else [tok]
@@ -358,7 +358,7 @@ class Bench:
             "best_first_own": best_own,
             "accepted": bool(res.relevant),
             "sure": res.confidence == "sure",
-            # `assistant.decision.rule_tiers`' acceptance and wording, on the own scores.
+            # `assistant.retrieval.decision.rule_tiers`' acceptance and wording, on the own scores.
             "accepted_own": best_own >= cfg.floor or dense_own >= cfg.dense_floor,
             "sure_own": (best_own >= cfg.floor or dense_own >= cfg.dense_floor)
             and best_own >= cfg.sure_floor,
