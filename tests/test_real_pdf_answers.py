@@ -24,7 +24,7 @@ FILES = (
     "neutron-capture-recoils-2110.02751.pdf",
     "black-hole-singularities-1805.05865.pdf",
 )
-ASKED = ("ra009", "ra011", "ra018", "ra067", "rb001")
+ASKED = ("ra009", "ra010", "ra011", "ra018", "ra067", "rb001")
 BY_ID = {
     q["id"]: q
     for q in (json.loads(x) for x in QUESTIONS.read_text(encoding="utf-8").splitlines() if x)
