@@ -24,7 +24,7 @@ FILES = (
     "neutron-capture-recoils-2110.02751.pdf",
     "black-hole-singularities-1805.05865.pdf",
 )
-ASKED = ("ra009", "ra011", "ra018", "ra067", "rb001")
+ASKED = ("ra009", "ra010", "ra011", "ra018", "ra067", "rb001")
 BY_ID = {
     q["id"]: q
     for q in (json.loads(x) for x in QUESTIONS.read_text(encoding="utf-8").splitlines() if x)
@@ -46,9 +46,7 @@ def test_a_body_fact_is_answered_from_its_paper_with_the_sentence_and_page(bot, 
     q = BY_ID[qid]
     assert q["split"] == "tune" and q["style"] == "body"
     answer = bot.ask(q["question"], mode="extractive")
-    files = {
-        pid: Path(src).name for pid, p in bot.papers().items() for src in p.sources
-    }
+    files = {pid: Path(src).name for pid, p in bot.papers().items() for src in p.sources}
     listed = {s.paper_id for s in answer.sources if s.tier in ("main", "second")}
     assert {files[p] for p in listed} == {q["file"]}, answer.text  # that paper alone
     quotes = [c for c in answer.citations if quote_matches(c.quote, q["answer_sentence"])]
