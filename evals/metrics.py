@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -216,6 +217,17 @@ def point_coverage(points: Sequence[str], answer_text: str) -> float:
         return 0.0
     have = set(terms(answer_text))
     return sum(point_covered(p, have) for p in points) / len(points)
+
+
+def rounded(x: Any) -> Any:
+    """``x`` with every float in it (in dicts and lists too) rounded to 3 places, for JSON."""
+    if isinstance(x, float):
+        return round(x, 3)
+    if isinstance(x, dict):
+        return {k: rounded(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [rounded(v) for v in x]
+    return x
 
 
 def mean(values: Iterable[float | None]) -> float | None:

@@ -38,6 +38,7 @@ import numpy as np
 from assistant import Settings, get_settings
 from assistant.core.settings import RetrievalSettings
 from assistant.retrieval.decision import rule_tiers
+from evals.metrics import rounded
 from evals.tier_fit import topic_folds
 from evals.tune_items import Item, collect, load_items, load_questions
 
@@ -215,16 +216,6 @@ def by_style(
     return out
 
 
-def _rounded(x: Any) -> Any:
-    if isinstance(x, float):
-        return round(x, 3)
-    if isinstance(x, dict):
-        return {k: _rounded(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_rounded(v) for v in x]
-    return x
-
-
 def run(settings: Settings, items: list[Item], styles: dict[str, str], k: int) -> dict[str, Any]:
     base = settings.retrieval.model_copy(update={"list_method": "rule"})
     tune = [it for it in items if it.split == "tune"]
@@ -235,7 +226,7 @@ def run(settings: Settings, items: list[Item], styles: dict[str, str], k: int) -
     chosen["sure_floor"] = choose_sure(tune, cfg)
     cfg = cfg.model_copy(update={"sure_floor": chosen["sure_floor"]})
     today = settings.retrieval
-    return _rounded(
+    return rounded(
         {
             "chosen": chosen,
             "config_hash": settings.model_copy(update={"retrieval": cfg}).config_hash(),

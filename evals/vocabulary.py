@@ -57,6 +57,7 @@ import scipy.sparse as sp
 
 from assistant import Retriever, text_terms
 from evals import metrics as M
+from evals.metrics import rounded
 from evals.tier_fit import topic_folds
 from evals.tune_items import Item, load_items, load_questions
 
@@ -456,16 +457,6 @@ def paired(
     return out
 
 
-def _rounded(x: Any) -> Any:
-    if isinstance(x, float):
-        return round(x, 3)
-    if isinstance(x, dict):
-        return {k: _rounded(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_rounded(v) for v in x]
-    return x
-
-
 # -- the steps -------------------------------------------------------------------------------
 def tune(bench: Bench) -> dict[str, Any]:
     """Every grid point on the tuning half (cached), the nested-CV estimate, the choice."""
@@ -503,7 +494,7 @@ def tune(bench: Bench) -> dict[str, Any]:
     runs_file.write_text(json.dumps(raw))
     bench.save()
     base = results["current"]
-    return _rounded(
+    return rounded(
         {
             "n": len(qs),
             "objective": "recall@10 + MRR over answerable list questions, mean of 5 topic folds",
@@ -538,7 +529,7 @@ def test(bench: Bench) -> dict[str, Any]:
     base = [bench.run(q, BASE) for q in qs]
     mine = [bench.run(q, point) for q in qs]
     bench.save()
-    return _rounded(
+    return rounded(
         {
             "n": len(qs),
             "chosen": name(point),
@@ -564,7 +555,7 @@ def timing(bench: Bench, point: dict[str, Any], rounds: int = 3) -> dict[str, An
                     out["expansion_only"].append((time.perf_counter() - t1) * 1000)
                 bench.retrieve(q["question"], exp, qvec)
                 out[key].append((time.perf_counter() - t) * 1000)
-    return _rounded(
+    return rounded(
         {
             k: {"p50": float(np.percentile(v, 50)), "p95": float(np.percentile(v, 95))}
             for k, v in out.items()
