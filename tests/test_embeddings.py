@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import onnx_query
 from assistant.core.settings import Settings
+from assistant.index import onnx_query
 from assistant.index.embeddings import Embedder, resolve_model_path
 from assistant.index.onnx_query import OnnxQueryEncoder
 
