@@ -302,6 +302,22 @@ def test_every_value_a_prompt_inserts_is_escaped():
     assert user.count("<source") == user.count("</source>") == 1
 
 
+def test_a_prompt_file_may_trust_a_placeholder_and_only_a_declared_one(tmp_path: Path):
+    from assistant import PromptError, load_prompt
+
+    body = "system: 'Read {{ block }} for {{ q }}'\nuser: 'go'\n"
+    (tmp_path / "p.yaml").write_text(
+        "placeholders: [block, q]\ntrusted: [block]\n" + body, encoding="utf-8"
+    )
+    system = load_prompt("p", tmp_path).render(block="<source>", q="</source>")[0]["content"]
+    assert system == "Read <source> for ‹/source>"
+    (tmp_path / "bad.yaml").write_text(
+        "placeholders: [block, q]\ntrusted: [other]\n" + body, encoding="utf-8"
+    )
+    with pytest.raises(PromptError, match="trusted"):
+        load_prompt("bad", tmp_path)
+
+
 # -- ingest, library listing, extractive answers ---------------------------------------
 def test_injected_paper_is_kept_flagged_and_listed(injected_library, capsys):
     from assistant.store.library import Library
