@@ -568,8 +568,8 @@ def test_a_sentence_after_a_page_break_in_its_chunk_gets_the_later_page(tmp_path
 
 
 def test_title_and_abstract_citation_keeps_its_in_page_link(pdf_app):
-    from paperlens.web.app import web_app_of
     from paperlens.web.cards import answer_html
+    from paperlens.web.layout import web_app_of
     from paperlens.web.viewer import pdf_links
 
     papers = pdf_app.assistant.papers()
@@ -596,8 +596,8 @@ def test_title_and_abstract_citation_keeps_its_in_page_link(pdf_app):
 
 
 def test_each_marker_opens_the_quote_it_follows(pdf_app):
-    from paperlens.web.app import web_app_of
     from paperlens.web.cards import answer_html
+    from paperlens.web.layout import web_app_of
     from paperlens.web.viewer import pdf_links
 
     papers = pdf_app.assistant.papers()
