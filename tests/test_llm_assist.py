@@ -642,6 +642,27 @@ def test_a_trusted_judge_answers_a_question_the_offline_model_has_no_list_for(
     assert "Check question: Which paper is titled '" in sent
 
 
+def test_a_judged_paper_below_the_scored_ones_gets_its_sentences_and_is_listed(
+    small_library, embedder
+):
+    """The offline decision scores the sentences of its top ``sentence_papers`` only; a
+    judge reads further down, and a paper it lists there needs a sentence to quote."""
+    settings = _unsure(small_library[0])
+    settings = settings.model_copy(
+        update={"retrieval": settings.retrieval.model_copy(update={"sentence_papers": 1})}
+    )
+    routes = {
+        REWRITE_KEY: [rewrite()],
+        JUDGE_KEY: checking_judge(DPR, HYBRID),
+        ANSWER_KEY: [Reply(text="")],
+    }
+    with FakeLLM([Reply()], routes) as ep:
+        answer = assisted(settings, ep.url, embedder, decide="judge", judge_floor=0.0).ask(QUESTION)
+    assert set(main_titles(answer)) == {DPR, HYBRID}
+    quoted = {c.title for c in answer.citations if c.tier == "main" and c.verified}
+    assert quoted == {DPR, HYBRID}
+
+
 @pytest.mark.parametrize(
     "judge",
     [

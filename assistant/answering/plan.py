@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..core.errors import LibraryEmptyError, LLMUnavailableError
@@ -192,7 +193,12 @@ class QuestionPlan:
                 extra_queries=texts,
             )
 
-        judged, combined = assist_list(assist, reading.question, retrieval, search, self.deadline)
+        def score_sentences(hits: Sequence[PaperHit]) -> None:
+            self.retriever.score_sentences(hits, retrieval, self.snap)
+
+        judged, combined = assist_list(
+            assist, reading.question, retrieval, search, self.deadline, score_sentences
+        )
         reading.notices += assist.notices + (combined.notices() if combined is not None else [])
         return judged, combined
 

@@ -271,6 +271,7 @@ def assist_list(
     base: Retrieval,
     search: Callable[[list[str]], Retrieval],
     deadline: float | None,
+    score_sentences: Callable[[Sequence[PaperHit]], None] = lambda hits: None,
 ) -> tuple[Retrieval, Combined | None]:
     """Rewrite, search, judge and combine for one list question.
 
@@ -283,6 +284,9 @@ def assist_list(
         deadline: the question's LLM deadline; the rewrite gets at most a quarter of what
             is left, judging at most half of what is left after it, so the answer keeps
             its turn.
+        score_sentences: scores the sentences of candidates the retrieval left unscored
+            (`Retriever.score_sentences`), so the judge reads each one's best sentence and
+            a paper it lists has one to quote.
 
     Returns:
         The retrieval to answer from, and the combination (None when nothing was judged:
@@ -301,6 +305,7 @@ def assist_list(
     pool = judge_pool(base, extra, cfg.judge_top_n)
     if not pool or not cfg.judge_top_n:
         return base, None
+    score_sentences(pool)
     probes = Probes.choose(base, pool, cfg) if cfg.decide == "judge" else Probes()
     verdicts, checked = assist.judge(question, probes.shuffle_in(pool), share(0.5), probes.check)
     log.debug(

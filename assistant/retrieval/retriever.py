@@ -179,6 +179,21 @@ class Retriever:
         hits = self._score(query, candidates, snap, timings)
         return self._decide(query, hits, snap.vectors, candidates.sentence is not None, timings, t0)
 
+    def score_sentences(
+        self, hits: Sequence[PaperHit], retrieval: Retrieval, snapshot: Snapshot | None = None
+    ) -> None:
+        """Scores the sentences of those of ``hits`` that have none scored yet.
+
+        The decision scores only its top ``sentence_papers`` candidates (enough for an
+        offline answer); an LLM judge reads further down the ranking, and reads each
+        candidate's best sentence, and a paper it lists needs one to quote.
+        """
+        vectors = (snapshot or self.refresh()).vectors
+        if vectors is None or not len(vectors.sentence_paper):
+            return  # as `retrieve`: sentences are scored only where held in memory
+        todo = [h for h in hits if h.sentence_scores is None]
+        attach_sentences(todo, retrieval.query_vector, retrieval.query_terms, vectors, self.library)
+
     def _query(
         self,
         question: str,
