@@ -150,3 +150,45 @@ def test_a_question_for_a_detail_is_told_from_one_for_papers(question, fact):
     # a question for papers stays a list.
     info = classify(question, PaperNames([]))
     assert info.kind == "list" and info.fact is fact
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # Questions in a user's own words with a comparison word inside the problem they
+        # describe: they ask for papers, and were answered as a side-by-side of three.
+        "When we give a model extra compute at answer time, which approach gives the most "
+        "accuracy per unit of compute - sampling many answers and voting, or beam search? "
+        "I'm after papers that compare these strategies directly.",
+        "I'd like to find analyses of what happens to the probabilities a chat model assigns "
+        "to the favoured versus the rejected answer after preference tuning.",
+        "Asking human raters to compare two answers side by side is expensive. Are there "
+        "methods that align a chat model with a cheaper kind of signal?",
+    ],
+)
+def test_a_comparison_word_inside_a_described_problem_asks_for_papers(question):
+    assert classify(question, NO_NAMES).kind == "list"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How do the two CVaR reinforcement learning papers in the library differ?",
+        "Compare the diffusion samplers that pick their own step schedule.",
+        "What are the main differences between the speculative decoding verifiers?",
+        "In what ways do the offline model-based RL papers differ in their dynamics models?",
+    ],
+)
+def test_a_question_that_opens_by_asking_how_things_differ_is_a_comparison(question):
+    assert classify(question, NO_NAMES).kind == "comparison"
+
+
+def test_which_topic_papers_asks_for_a_list_even_when_it_names_a_paper():
+    names = PaperNames(
+        [_paper("p1", "SpecTr: Fast Speculative Decoding via Optimal Transport", "We.")]
+    )
+    q = "Which speculative decoding papers go beyond SpecTr's single draft sequence?"
+    info = classify(q, names)
+    assert [n.paper_id for n in info.named] == ["p1"]
+    assert info.kind == "list"
+    assert classify("Does SpecTr go beyond a single draft sequence?", names).kind == "single"

@@ -33,7 +33,7 @@ _METADATA = re.compile(
     re.IGNORECASE,
 )
 # "written by" / "authored by" asks for a paper's authors unless what did the writing is
-# a system the question is about: "the code written by LLMs" is a topic question (q134).
+# a system the question is about: "the code written by LLMs" is a topic question.
 _MACHINE_AUTHOR = re.compile(
     r"\s*(an?\s+|the\s+|large\s+)*"
     r"(llms?|(large\s+)?language\s+models?|models?|ai|machines?|chatgpt|gpt[\w.-]*|chatbots?|"
@@ -47,8 +47,20 @@ _COMPARISON = re.compile(
     r"in\s+common)\b",
     re.IGNORECASE,
 )
+# Without a named paper, a comparison is known by the question's form: it opens by asking
+# how things differ or compare ("How do the two CVaR papers differ?", "Compare ...").
+# A comparison word inside a described problem ("papers that compare voting and scoring",
+# "the favoured versus the rejected answer") asks for papers, like any topic question.
+_COMPARISON_FORM = re.compile(
+    r"^\s*(?:(?:how|in\s+what\s+ways?|where)\b[^?.:;]*?\b(?:differ\w*|compare[sd]?|contrast\w*)\b|"
+    r"(?:compare|contrast)\b|what\s*(?:'s|\s+is|\s+are)\s+the\s+(?:main\s+|key\s+)?"
+    r"(?:differences?|similarit(?:y|ies))\b)",
+    re.IGNORECASE,
+)
 _LIST = re.compile(
     r"\b(which|what)\s+(papers|works|articles|studies|methods|approaches)\b|\bpapers\s+(on|about)\b|"
+    # "Which speculative decoding papers ...": a few words of topic before the plural.
+    r"\b(which|what)\s+(?:[\w+-]+\s+){1,4}(papers|works|articles|studies)\b|"
     # "a paper on X" asks for papers; "the Greedy-DiM paper about face morphs" names one.
     r"\b(a|any|some)\s+paper\s+(on|about)\b|"
     r"\bany\s+papers?\b|\blist\b",
@@ -224,7 +236,10 @@ def classify(question: str, names: PaperNames, *, has_history: bool = False) -> 
     kind: QuestionKind
     if _asks_metadata(question):
         kind = "metadata"
-    elif _COMPARISON.search(question) and (len(named) >= 2 or not _LIST.search(question)):
+    elif _COMPARISON.search(question) and (
+        len(named) >= 2
+        or (not _LIST.search(question) and (bool(named) or bool(_COMPARISON_FORM.match(question))))
+    ):
         kind = "comparison"
     elif len(named) == 1 and not _LIST.search(question):
         kind = "single"
