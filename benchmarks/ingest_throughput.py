@@ -162,7 +162,7 @@ def _prepare(
 ) -> tuple[Any, list[Any], list[str], list[str]]:
     """Load and warm the model, export the question encoder, and chunk the bundled papers
     (untimed setup); the embedder, the papers, all chunk texts and the reference's."""
-    from assistant import get_embedder
+    from assistant.index.embeddings import get_embedder
     from ingest import make_chunker
 
     with Clock() as load:
@@ -269,7 +269,7 @@ def _llama_index(papers: list[Any], emb: Any, out: Path | None) -> dict[str, Any
     from llama_index.core import Settings as LISettings
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
-    from assistant import resolve_model_path
+    from assistant.index.embeddings import resolve_model_path
 
     with contextlib.redirect_stdout(io.StringIO()):  # "LLM is explicitly disabled"
         LISettings.llm = None

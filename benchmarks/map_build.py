@@ -69,7 +69,8 @@ def child(data_dir: Path, png: Path) -> dict[str, Any]:
 def scale(n: int, data_dir: Path) -> dict[str, Any]:
     import numpy as np
 
-    from assistant import Library, Settings, build_map
+    from assistant import Library, Settings
+    from assistant.explore.library_map import build_map
     from evals.map_choice import synthetic
 
     lib = Library(Settings(data_dir=data_dir))

@@ -139,7 +139,8 @@ def _load_model(run: Run, data_dir: Path) -> Any:
     parts use (untimed setup: none of it is ingest throughput)."""
     import chromadb  # noqa: F401 - imported here so neither side's time includes it
 
-    from assistant import Settings, get_embedder
+    from assistant import Settings
+    from assistant.index.embeddings import get_embedder
 
     with contextlib.suppress(ImportError):  # reported where llama-index runs
         from llama_index.core import SimpleDirectoryReader, VectorStoreIndex  # noqa: F401
@@ -242,7 +243,7 @@ def _llama_index(files: list[Path], pages: int, work: Path, emb: Any) -> dict[st
         print(f"  llama-index: skipped ({exc}; `make dev` installs it)", flush=True)
         return {"skipped": str(exc)}
 
-    from assistant import resolve_model_path
+    from assistant.index.embeddings import resolve_model_path
 
     extractor, reader_name = _pdf_reader()
     embed = HuggingFaceEmbedding(model_name=str(resolve_model_path(MODEL)), device="cpu")

@@ -21,8 +21,9 @@ from typing import Any, cast
 
 import numpy as np
 
-from assistant import Paper, SourceText, Verifier, numbers
-from assistant import text_terms as terms
+from assistant import Paper
+from assistant.answering.verify import SourceText, Verifier, numbers
+from assistant.text.terms import terms
 
 from .claim_pairs import TITLE, CachedEmbedder, mean_vectors
 from .judge import paper_sentences

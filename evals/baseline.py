@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant import Paper, resolve_model_path
+from assistant import Paper
+from assistant.index.embeddings import resolve_model_path
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant import Paper, SourceText, Verifier, numbers
+from assistant import Paper
+from assistant.answering.verify import SourceText, Verifier, numbers
 
 from .attribution import calibrate_attribution
 from .calibration_report import attribution_markdown, markdown, plot
@@ -239,7 +240,8 @@ def judge_agreement(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m evals.calibration``: writes the JSON, Markdown and plot."""
-    from assistant import Library, get_embedder, get_settings
+    from assistant import Library, get_settings
+    from assistant.index.embeddings import get_embedder
 
     ap = argparse.ArgumentParser(
         prog="python -m evals.calibration", description=__doc__.split("\n")[0]

@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from assistant import Paper, numbers
-from assistant import text_terms as terms
+from assistant import Paper
+from assistant.answering.verify import numbers
+from assistant.text.terms import terms
 
 from .judge import paper_sentences
 

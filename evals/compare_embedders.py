@@ -104,7 +104,7 @@ def score(questions: list[Question], rankings: list[list[str]]) -> dict[str, Any
 def compare(
     settings: Settings, questions: list[Question], onnx: list[str], prefix: str
 ) -> dict[str, Any]:
-    from assistant import get_embedder
+    from assistant.index.embeddings import get_embedder
 
     library = Library(settings)
     got = get_all(library.chunks, include=["documents", "metadatas", "embeddings"])

@@ -12,7 +12,11 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from assistant import LLMClient, Paper, Sentence, SourceText, Verifier, load_prompt
+from assistant import Paper
+from assistant.answering.verify import SourceText, Verifier
+from assistant.core.types import Sentence
+from assistant.llm.client import LLMClient
+from assistant.llm.prompts import load_prompt
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant import Answer, Completion, Settings, get_settings
+from assistant import Answer, Settings, get_settings
+from assistant.llm.client import Completion
 
 from .runner import DEFAULT_SET, Question, _load, load_questions
 from .tune_items import LIST_KINDS, Item

@@ -156,8 +156,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from benchmarks.common import ensure_library, offline_env
 
     offline_env()
-    from assistant import Library, Retriever, get_embedder
+    from assistant import Library
     from assistant.explore.library_map import paper_vectors
+    from assistant.index.embeddings import get_embedder
+    from assistant.retrieval.retriever import Retriever
 
     settings = ensure_library(args.data_dir)
     library = Library(settings)

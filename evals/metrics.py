@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from assistant import CITATION_MARKER, cited_numbers, numbers, split_sentences
-from assistant import text_terms as terms
+from assistant import CITATION_MARKER
+from assistant.answering.verify import cited_numbers, numbers
+from assistant.text.sentences import split_sentences
+from assistant.text.terms import terms
 
 # (claim text, cited paper ids) -> support score of each cited paper, same order.
 Scorer = Callable[[str, Sequence[str]], Sequence[float]]

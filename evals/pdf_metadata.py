@@ -98,7 +98,7 @@ def score(row: dict[str, Any], got: dict[str, Any]) -> dict[str, bool | None]:
 
 def read_fields(path: Path) -> dict[str, Any]:
     """The fields the PDF reader gives for ``path`` (an `IngestError` as empty fields)."""
-    from assistant import IngestError
+    from assistant.core.errors import IngestError
     from ingest import parse_file
 
     try:

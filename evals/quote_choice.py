@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from assistant import Library, get_embedder, get_settings
+from assistant import Library, get_settings
 from assistant.answering.answer import quote_scores
+from assistant.index.embeddings import get_embedder
 from assistant.retrieval.hits import PaperHit
 from assistant.retrieval.scoring import attach_sentences
 from assistant.text.terms import terms

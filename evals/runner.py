@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant import SECOND_TIER_HEAD, Answer, ConfigError, Paper, Settings, get_settings
+from assistant import Answer, ConfigError, Paper, Settings, get_settings
+from assistant.answering.answer import SECOND_TIER_HEAD
 
 from . import metrics as M
 from .judge import LLMJudge, OfflineJudge

@@ -70,9 +70,11 @@ def load_items(path: Path) -> list[Item]:
 
 def collect(settings: Settings, questions: list[dict[str, Any]], out: Path) -> list[Item]:
     """Retrieve each question once (model mode, so feedback always runs) and keep the signals."""
-    from assistant import Library, Retriever, get_embedder
+    from assistant import Library
     from assistant.answering.questions import PaperNames, classify
+    from assistant.index.embeddings import get_embedder
     from assistant.retrieval.decision import hit_signals
+    from assistant.retrieval.retriever import Retriever
 
     embedder = get_embedder(settings)
     library = Library(settings)

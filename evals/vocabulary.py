@@ -9,7 +9,7 @@ words, which the question lacks, weighted under its own terms, and measures whet
 product's ranking of relevant papers improves:
 
 - `CoOccurrence`: term-term counts over the library's units (abstract sentences or
-  papers), content terms only (`assistant.text_terms`); a candidate's association with
+  papers), content terms only (`assistant.text.terms.terms`); a candidate's association with
   the question is the idf-weighted sum, over the question's terms, of their positive
   normalised PMI (co-occurring in at least ``MIN_CO`` units), kept when it goes with
   ``support`` or more of the question's terms; a term in more than ``MAX_SHARE`` of the
@@ -55,7 +55,8 @@ from typing import Any, cast
 import numpy as np
 import scipy.sparse as sp
 
-from assistant import Retriever, text_terms
+from assistant.retrieval.retriever import Retriever
+from assistant.text.terms import terms as text_terms
 from evals import metrics as M
 from evals.metrics import rounded
 from evals.tier_fit import topic_folds

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from conftest import BUNDLED_PAPERS
 
-from assistant import Answer, Assistant, Citation, LibraryMap, Paper, Source, example_questions
+from assistant import Answer, Assistant, Citation, Paper, Source, example_questions
 from assistant.core.bylines import byline
 from assistant.explore.examples import newest_papers, short_name, topic_name
-from assistant.explore.library_map import Topic
+from assistant.explore.library_map import LibraryMap, Topic
 from paperlens.cli_format import format_sources
 from paperlens.web.html import mode_line, quote_places
 from paperlens.web.warmup import SAMPLE_EXAMPLES, SAMPLE_PAGES, Warmup

@@ -17,8 +17,9 @@ import pytest
 from fake_llm import FakeLLM
 from servers import free_port, start_llama_server
 
-from assistant import Assistant, LLMAuthError, LLMUnavailableError, Settings, SourceText
-from assistant.answering.verify import claims
+from assistant import Assistant, Settings
+from assistant.answering.verify import SourceText, claims
+from assistant.core.errors import LLMAuthError, LLMUnavailableError
 from assistant.llm.client import LLMClient
 
 pytestmark = pytest.mark.llm

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from fake_llm import FOREVER, FakeLLM, Reply, http_date
 
-from assistant import Assistant, LLMUnavailableError, Settings
+from assistant import Assistant, Settings
+from assistant.core.errors import LLMUnavailableError
 from assistant.llm.client import LLMClient
 
 QUESTION = "Which papers study dense retrieval of passages?"

@@ -29,9 +29,9 @@ _CONTRIBUTION = re.compile(
 _AUTHORS_VOICE = re.compile(r"\b(we|our|this (paper|work|study|article)|here)\b", re.I)
 # How a listed paper's quote is chosen (`quote_scores`): its sentence's closeness to the
 # question, a quarter (not half) of the share of the question's terms it has, and bonuses
-# for a stated contribution and for the authors' voice. Chosen on the tuning half of 320
-# hand-labelled (question, paper) pairs; on the held-out half the quote is an acceptable
-# piece of evidence 0.72 of the time (0.53 with the sentence score alone): evals/QUOTES.md.
+# for a stated contribution and for the authors' voice. Chosen on the tuning half of the
+# hand-labelled (question, paper) pairs, and better on the held-out half than the sentence
+# score alone (evals/QUOTES.md has the figures).
 QUOTE_OVERLAP, QUOTE_CONTRIBUTION, QUOTE_VOICE = 0.25, 0.08, 0.2
 # Checked in order: "what year was X published" asks for a year, not a venue.
 _METADATA_FIELDS = {
@@ -50,7 +50,7 @@ _METADATA_FIELDS = {
     "published": "venue",
 }
 NOT_STATED_COVERAGE = 0.5
-# A question whose answer is a figure: "how many GPUs", "which momentum value" (q165).
+# A question whose answer is a figure: "how many GPUs", "which momentum value".
 _WANTS_NUMBER = re.compile(
     r"\bhow\s+(much|many|long|large|big|fast)\b"
     r"|\b(which|what)\s+([\w-]+\s+){0,2}(values?|numbers?|percentages?|amounts?)\b",

@@ -118,11 +118,13 @@ class Paper(Wire):
             self.doi,
             self.date,
         ]
-        if body_hash:  # title+abstract papers keep the hash they always had
+        # Each optional part joins only when present, so a paper without it keeps the hash
+        # of a stored copy that lacks the part, and re-ingesting it writes nothing.
+        if body_hash:  # a paper with a full text
             fields.append(body_hash)
-        if self.injected:  # so is a flagged paper stored before flags existed: rewritten
+        if self.injected:  # flags differ from a stored copy without them: it is rewritten
             fields.append(list(self.injected))
-        if self.tags or self.collections:  # papers without them keep the hash they had
+        if self.tags or self.collections:
             fields.append([list(self.tags), list(self.collections)])
         payload = json.dumps(fields, ensure_ascii=False)
         return hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]

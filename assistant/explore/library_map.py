@@ -5,10 +5,9 @@ labelled with the library's own distinctive terms.
 - Topics: k-means on those vectors, one topic per 20 papers, 2 to 24 (`default_topics`),
   each labelled with its most distinctive terms (c-TF-IDF, `assistant.explore.topic_labels`).
 - Layout: t-SNE (PCA-initialised, so it is deterministic) of the same vectors.
-The choice was measured (evals/map_choice.py, evals/MAP.md): on the tuning half of the
-eval set's topic groups k-means on the full vectors agreed with the groups better than
-HDBSCAN (AMI 0.51 vs 0.25; 0.38 vs 0.30 on the test half), and t-SNE kept neighbourhoods
-better than PCA (trustworthiness 0.91 vs 0.79).
+The choice is measured (evals/map_choice.py; the figures are in evals/MAP.md): on the eval
+set's topic groups k-means on the full vectors agrees with the groups better than HDBSCAN,
+and t-SNE keeps neighbourhoods better than PCA.
 
 A map is built once per library content: in memory per snapshot, and on disk under
 ``data_dir/cache`` keyed by the collection id and the content fingerprint
@@ -159,9 +158,8 @@ def paper_vectors(
 def default_topics(n: int) -> int:
     """How many topics a library of ``n`` papers gets: one per 20 papers, within [2, MAX_TOPICS].
 
-    More topics agreed better with the eval set's topic groups (k-means AMI on the tuning
-    half: 0.47 at k=8, 0.46 at 20, 0.52 at 24, 0.53 at 40); more than ~24 labels do not
-    fit on one picture, so 24 is the cap.
+    More topics agree better with the eval set's topic groups (evals/MAP.md compares the
+    choices); more than ~24 labels do not fit on one picture, so 24 is the cap.
     """
     return max(2, min(MAX_TOPICS, n // 20))
 
@@ -215,7 +213,7 @@ def project(vectors: np.ndarray, method: str = "tsne") -> np.ndarray:
 
         # PCA to 50 dimensions first: the same picture, several times faster.
         reduced = PCA(min(50, n - 1, vectors.shape[1]), random_state=SEED).fit_transform(vectors)
-        # 500 iterations: trustworthiness 0.914 on the bundled library (250: 0.56).
+        # 500 iterations: fewer leave the neighbourhoods unsettled (evals/MAP.md).
         xy = TSNE(
             2, perplexity=min(30.0, (n - 1) / 3), init="pca", random_state=SEED, max_iter=500
         ).fit_transform(reduced)

@@ -34,14 +34,14 @@ from ..retrieval.retriever import Retriever
 from ..text.injection import is_injected
 from ..text.terms import terms
 
-# Two papers this close (cosine of their mean chunk vectors) are one paper listed twice;
-# unrelated papers of one topic stay under ~0.9 on the bundled library (evals/RELATED.md).
+# Two papers this close (cosine of their mean chunk vectors) are one paper listed twice:
+# distinct papers of one topic stay well under it (evals/RELATED.md has the measured pairs).
 DUPLICATE_SIMILARITY = 0.95
 # Or the same words: Jaccard overlap of the abstracts' word 3-grams.
 DUPLICATE_SHINGLES = 0.8
-# The score: (dense + LEXICAL_WEIGHT * tf-idf cosine) / (1 + LEXICAL_WEIGHT). Chosen on the
-# eval set's tuning half (same-topic share of the top 5: dense alone 0.48, 0.50 with the
-# terms at 0.6-1.0, evals/RELATED.md); duplicates are judged on the dense side alone.
+# The score: (dense + LEXICAL_WEIGHT * tf-idf cosine) / (1 + LEXICAL_WEIGHT). The shared
+# terms raise the same-topic share of the top 5 over dense alone; the weight is chosen on
+# the eval set's tuning half (evals/RELATED.md). Duplicates are judged on the dense side alone.
 LEXICAL_WEIGHT = 1.0
 # Candidates looked at per result, to have enough left after duplicates are dropped.
 _OVERFETCH = 4
