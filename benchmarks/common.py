@@ -4,6 +4,10 @@ the offline environment and the bundled library ingested once per output folder.
 The machine these run on is often shared, so absolute times are noisy: every script
 compares against a reference measured in the same process and reports the ratio, and
 prints the load average at its start and end so a noisy run is visible.
+
+Each part runs within a time budget (``--budget-s``, or ``PAPERLENS_BENCH_BUDGET_S`` as
+`benchmarks.run_all` sets it): a part that runs out stops measuring, reports the size it
+reached and is marked ``partial`` (`Run.partial`) - a smaller sample, not a failure.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import json
 import os
 import platform
 import resource
+import signal
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -22,6 +28,7 @@ from typing import Any
 from assistant import OFFLINE_ENV  # one definition for every entry point
 
 REPO = Path(__file__).resolve().parent.parent
+BUDGET_ENV = "PAPERLENS_BENCH_BUDGET_S"  # a part's time budget, set by run_all
 PAPERS = REPO / "data" / "papers"
 QUESTIONS = REPO / "evals" / "data" / "questions.jsonl"
 MODEL = "all-MiniLM-L6-v2"
@@ -139,6 +146,11 @@ def stats_ms(samples_s: Iterable[float]) -> dict[str, float]:
     }
 
 
+def fmt_ms(value: float | None, width: int = 7) -> str:
+    """A latency for a printed line: ``value`` to 0.1, or n/a (nothing measured)."""
+    return f"{value:{width}.1f}" if value is not None else f"{'n/a':>{width}s}"
+
+
 def time_each(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[float]:
     out = []
     for item in items:
@@ -167,8 +179,7 @@ def questions() -> list[str]:
 
 
 def bundled_papers() -> list[Any]:
-    from assistant import IngestReport
-    from ingest import collect_files, read_papers
+    from ingest import IngestReport, collect_files, read_papers
 
     report = IngestReport()
     return read_papers(collect_files([PAPERS], report), report)
@@ -191,15 +202,59 @@ def ensure_library(data_dir: Path) -> Any:
 
 
 # --- output ----------------------------------------------------------------------------------
-class Run:
-    """One benchmark's figures: machine at start, results, load at the end, JSON out."""
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
-    def __init__(self, name: str, out: Path | None):
+
+def env_budget_s() -> float | None:
+    """The time budget run_all gave this part (``PAPERLENS_BENCH_BUDGET_S``), if any."""
+    try:
+        value = float(os.environ.get(BUDGET_ENV, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+class Run:
+    """One benchmark's figures: machine at start, results, load at the end, JSON out.
+
+    ``budget_s`` (default: ``PAPERLENS_BENCH_BUDGET_S``; None: unbounded) is the time this
+    part may take from its start; `time_left` counts it down, and a part that stops early
+    for it says so with `partial`.
+    """
+
+    def __init__(self, name: str, out: Path | None, budget_s: float | None = None):
         self.name = name
         self.out = out
         self.t0 = time.perf_counter()
+        self.budget_s = budget_s if budget_s is not None else env_budget_s()
+        # Stopped at its hard limit (run_all sends SIGTERM): unwind, so `finally` blocks
+        # stop the servers this part started.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
         self.data: dict[str, Any] = {"benchmark": name, "machine": machine()}
+        if self.budget_s is not None:
+            self.data["budget_s"] = self.budget_s
         print(f"== {name} on {describe(self.data['machine'])}", flush=True)
+
+    def time_left(self) -> float:
+        """Seconds left of the budget (infinite without one)."""
+        if self.budget_s is None:
+            return float("inf")
+        return self.budget_s - (time.perf_counter() - self.t0)
+
+    def deadline(self, reserve_s: float = 0.0) -> float | None:
+        """The `time.perf_counter()` by which measuring must stop, keeping ``reserve_s``
+        back for cleaning up and reporting (None without a budget)."""
+        if self.budget_s is None:
+            return None
+        return self.t0 + self.budget_s - reserve_s
+
+    def partial(self, reached: str, asked: str, reason: str | None = None) -> None:
+        """Mark the figures partial: only ``reached`` of ``asked`` was measured."""
+        why = reason or f"the time budget of {self.budget_s:.0f}s ran out"
+        self.data["partial"] = {"reached": reached, "asked": asked, "reason": why}
+        print(f"  PARTIAL: measured {reached} of {asked} ({why})", flush=True)
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.data[key] = value
@@ -214,6 +269,9 @@ class Run:
         for key, t in targets.items():
             mark = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
             print(f"  target {key}: {t['value']} (want {t['target']}) {mark}")
+        if "partial" in self.data:
+            p = self.data["partial"]
+            print(f"  partial result: {p['reached']} of {p['asked']} measured ({p['reason']})")
         print(
             f"  load average at end {self.data['load_avg_end']}; {self.data['seconds']}s",
             flush=True,

@@ -3,17 +3,28 @@
 Writes OUT/<benchmark>.json per part and OUT/summary.json, and prints a compact table of
 the headline figures with their targets. Parts share OUT/work/ (the bundled library is
 embedded once, by ingest_throughput). The scale benchmark goes last and gets the time
-left of --budget-s, so the whole run stays within it on a 2-core machine.
+left of --budget-s (within SCALE_BUDGET_S), so the whole run stays near it on 2 cores.
 
-Usage: python -m benchmarks.run_all --out artifacts/bench [--budget-s 900]
+Each part has its own time budget (``PAPERLENS_BENCH_BUDGET_S`` in its environment): a
+part that runs out stops measuring, reports the size it reached and is "partial" - in the
+table (its rows are marked), in summary.json (``parts.NAME.status``), never a failure. A
+part still running at its hard limit (`hard_limit`: the budget and a quarter more, at
+least 60 s) is stopped; it is partial too, with nothing reported. Only a part that
+errors (a non-zero exit) fails the run (exit 1). The big scale tier is `make bench-scale`
+(benchmarks/scale.py --server), not part of this run.
+
+Usage: python -m benchmarks.run_all --out artifacts/bench [--budget-s 900] [--only a,b]
+       [--part-budget server_latency=60 ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -21,9 +32,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import OFFLINE_ENV, REPO, describe, load_avg, machine
+from benchmarks.common import BUDGET_ENV, OFFLINE_ENV, REPO, describe, load_avg, machine
 
-# (name, extra arguments, timeout in seconds)
+# (name, extra arguments, time budget in seconds)
 PARTS: list[tuple[str, list[str], int]] = [
     ("ingest_throughput", ["--reference-papers", "160"], 900),
     ("query_latency", ["--rounds", "1"], 300),
@@ -38,6 +49,12 @@ PARTS: list[tuple[str, list[str], int]] = [
     ("scale", [], 900),
 ]
 SCALE_RESERVE_S = 30  # kept back from scale's budget for its probes' overrun and the summary
+SCALE_BUDGET_S = (240, 900)  # its 1k tier is always measured: at least this, at most that
+
+
+def hard_limit(budget_s: int) -> int:
+    """When a part still running past its budget is stopped: a quarter later, >= 60 s."""
+    return budget_s + max(60, budget_s // 4)
 
 
 def child_env() -> dict[str, str]:
@@ -51,7 +68,10 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def run_part(name: str, extra: list[str], timeout: int, out: Path) -> dict[str, Any]:
+def run_part(name: str, extra: list[str], budget: int, out: Path) -> dict[str, Any]:
+    """Run one part in its own process within ``budget`` seconds; its status is "ok",
+    "partial" (ran out of its budget: fewer samples or a smaller size, said in the result;
+    or stopped at the hard limit with nothing reported), "failed" or "skipped"."""
     if name == "pdf_extraction":
         script = REPO / "benchmarks" / "pdf_extraction.py"
         missing = [m for m in ("reportlab", "pypdf") if importlib.util.find_spec(m) is None]
@@ -62,23 +82,59 @@ def run_part(name: str, extra: list[str], timeout: int, out: Path) -> dict[str, 
                 else f"missing {missing}"
             )
             print(f"== {name}: skipped ({why})")
-            return {"rc": None, "skipped": why}
+            return {"rc": None, "skipped": why, "status": "skipped"}
         cmd = [sys.executable, str(script), *extra, "--out", str(out / f"{name}.json")]
     else:
         cmd = [sys.executable, "-m", f"benchmarks.{name}", *extra, "--out", str(out)]
+    path = out / f"{name}.json"
+    path.unlink(missing_ok=True)  # a stale result of an earlier run must not be read as this one's
+    env = {**child_env(), BUDGET_ENV: str(budget)}
+    limit = hard_limit(budget)
     t = time.perf_counter()
+    # Its own process group, so that stopping it stops what it started (probes, servers
+    # in their own sessions stop on the SIGTERM that `Run` turns into SystemExit).
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, start_new_session=True)
+    rc: int | None
     try:
-        proc = subprocess.run(cmd, env=child_env(), cwd=REPO, timeout=timeout)
-        rc: int | None = proc.returncode
+        rc = proc.wait(timeout=limit)
     except subprocess.TimeoutExpired:
         rc = None
-        print(f"== {name}: stopped after {timeout}s")
+        print(f"== {name}: stopped at its hard limit, {limit}s (budget {budget}s): partial")
+        _stop_group(proc)
+    except KeyboardInterrupt:  # its own session: Ctrl-C does not reach it
+        _stop_group(proc)
+        raise
     seconds = round(time.perf_counter() - t, 1)
-    part: dict[str, Any] = {"rc": rc, "seconds": seconds}
-    path = out / f"{name}.json"
+    part: dict[str, Any] = {"rc": rc, "seconds": seconds, "budget_s": budget}
     if rc == 0 and path.exists():
         part["result"] = json.loads(path.read_text(encoding="utf-8"))
+    if rc is None:
+        part["status"] = "partial"
+        part["partial"] = {
+            "reached": "nothing reported",
+            "asked": "the whole part",
+            "reason": f"stopped at its hard limit of {limit}s (budget {budget}s)",
+        }
+    elif rc != 0:
+        part["status"] = "failed"
+    elif "partial" in part.get("result", {}):
+        part["status"] = "partial"
+        part["partial"] = part["result"]["partial"]
+    else:
+        part["status"] = "ok"
     return part
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the part's process group, SIGKILL it 20 s later if it is still there."""
+    for sig, wait in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _fmt(v: Any) -> str:
@@ -94,15 +150,25 @@ Add = Callable[..., None]
 def table(parts: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
     """(figure, value, target, met) rows from the parts' results."""
     rows: list[tuple[str, str, str, str]] = []
+    suffix = ""  # " (partial)" on every row of a partial part
 
     def add(label: str, value: Any, tgt: str = "", met: bool | None = None) -> None:
         mark = "" if met is None and not tgt else {True: "yes", False: "NO", None: "n/a"}[met]
-        rows.append((label, _fmt(value), tgt, mark))
+        rows.append((label + suffix, _fmt(value), tgt, mark))
 
     for name, rows_of in _PARTS:
-        r = parts.get(name, {}).get("result")
+        part = parts.get(name, {})
+        r = part.get("result")
+        p = part.get("partial")
+        suffix = ""
+        if p:
+            add(f"{name}: PARTIAL, measured", f"{p['reached']} of {p['asked']}")
+            suffix = " (partial)"
         if r:
-            rows_of(r, add)
+            try:
+                rows_of(r, add)
+            except (KeyError, TypeError, ValueError):  # a partial part may lack a figure
+                add(f"{name}: figures", "incomplete (see its JSON)")
     return rows
 
 
@@ -278,6 +344,11 @@ def _scale(r: dict[str, Any], add: Add) -> None:
             f"{tier['chunks']} chunks: library RSS / peak (MB), disk (MB)",
             f"{tier['library_rss_mb']:.0f} / {tier['peak_rss_mb']:.0f}, {tier['chroma_mb']:.0f}",
         )
+        if "app_rss_mb" in tier:
+            add(
+                f"{tier['chunks']} chunks: extractive ask p95 (ms) / app RSS (MB)",
+                f"{tier['ask_extractive_ms'].get('p95', 0):.1f} / {tier['app_rss_mb']:.0f}",
+            )
     if r.get("failure"):
         f = r["failure"]
         add(
@@ -287,7 +358,8 @@ def _scale(r: dict[str, Any], add: Add) -> None:
             False,
         )
     for k, t in r["targets"].items():
-        add(k.replace("_", " "), t["value"], t["target"], t["met"])
+        label = k.replace("_", " ") + (f" [{t['basis']}]" if t.get("basis") else "")
+        add(label, t["value"], t["target"], t["met"])
 
 
 _PARTS: list[tuple[str, Callable[[dict[str, Any], Add], None]]] = [
@@ -308,7 +380,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("artifacts/bench"))
     ap.add_argument("--budget-s", type=float, default=900, help="time for the whole run")
     ap.add_argument("--only", help="comma-separated parts to run")
+    ap.add_argument(
+        "--part-budget",
+        action="append",
+        default=[],
+        metavar="NAME=SECONDS",
+        help="another time budget for one part (repeatable)",
+    )
     args = ap.parse_args(argv)
+    budgets = {k: int(v) for k, _, v in (b.partition("=") for b in args.part_budget)}
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -316,13 +396,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"paperlens benchmarks on {describe(m)}", flush=True)
     only = set(args.only.split(",")) if args.only else None
     parts: dict[str, dict[str, Any]] = {}
-    for name, extra, timeout in PARTS:
+    for name, extra, budget in PARTS:
         if only and name not in only:
             continue
         if name == "scale":
             left = args.budget_s - (time.perf_counter() - t0) - SCALE_RESERVE_S
-            extra = [*extra, "--budget-s", str(max(60, int(left)))]
-        parts[name] = run_part(name, extra, timeout, out)
+            budget = min(max(SCALE_BUDGET_S[0], int(left)), SCALE_BUDGET_S[1])
+            budget = budgets.get(name, budget)
+            extra = [*extra, "--budget-s", str(budget)]
+        parts[name] = run_part(name, extra, budgets.get(name, budget), out)
     total = round(time.perf_counter() - t0, 1)
     rows = table(parts)
     summary = {
@@ -345,11 +427,10 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {m['load_avg']} at start, {summary['load_avg_end']} at end; "
         f"{out / 'summary.json'}"
     )
-    failed = [
-        k
-        for k, v in parts.items()
-        if v.get("rc") not in (0, None) or (v.get("rc") is None and not v.get("skipped"))
-    ]
+    partial = [k for k, v in parts.items() if v.get("status") == "partial"]
+    if partial:
+        print(f"partial (ran out of their budgets; figures above marked): {partial}")
+    failed = [k for k, v in parts.items() if v.get("status") == "failed"]
     if failed:
         print(f"failed: {failed}")
     return 1 if failed else 0

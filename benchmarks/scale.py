@@ -21,14 +21,31 @@ version): a later run copies it in seconds and reports the write figures measure
 was built (``library_from_cache``). A clean machine builds it; when the largest size does
 not fit the budget there, the next size down is measured (see ``notes``).
 
+Partial: when the budget cuts a size short (or skips it), the figures are those of the
+sizes reached, and the result says so (``partial``: reached / asked) - not a failure.
+
+Growth and the 1M projection: for the app's RSS, retrieve p95 and extractive ask p95, each
+pair of sizes measured gives a growth exponent k (figure ~ chunks^k), and the largest pair
+projects the figure at 1M chunks (and at 100k where that size was not measured), printed
+beside issue 24's targets (1M chunks on a Chroma server: RSS < 4,000 MB, retrieve p95
+< 150 ms, extractive ask p95 < 300 ms; embedded 100k: RSS < 1,500 MB, retrieve p95 < 100 ms).
+
+The big tier: ``make bench-scale`` runs ``--server --sizes 10000,100000,300000 --cache-dir
+.cache/bench_scale``: each probe reads its library from a `chroma run` server started over
+the tier's Chroma folder (stopped by its PID), and each tier's library is cached under
+``--cache-dir`` (built once, copied on later runs).
+
 Usage: python -m benchmarks.scale --out artifacts/bench [--sizes 1000,10000,100000]
+       [--server] [--cache-dir DIR] [--budget-s 480]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import math
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +53,16 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import Run, dir_size_mb, offline_env, ratio, target, work_dir
+from benchmarks.common import (
+    REPO,
+    Run,
+    dir_size_mb,
+    fmt_ms,
+    offline_env,
+    ratio,
+    target,
+    work_dir,
+)
 from benchmarks.scale_library import (
     CACHE_MIN_CHUNKS,
     LIBRARY_CACHE,
@@ -48,6 +74,15 @@ from benchmarks.scale_library import (
     write_papers,
 )
 from benchmarks.scale_probe import run_probe
+
+# issue 24's targets: at 1M chunks on a Chroma server, and for the embedded default at 100k
+TARGETS_1M = {"app_rss_mb": 4000.0, "retrieve_p95_ms": 150.0, "ask_p95_ms": 300.0}
+TARGETS_100K_EMBEDDED = {"app_rss_mb": 1500.0, "retrieve_p95_ms": 100.0}
+FIGURES = {  # figure -> what it is (the growth exponent and projection are of these)
+    "app_rss_mb": "app process RSS after answering (MB)",
+    "retrieve_p95_ms": "retrieve p95, question encoded (ms)",
+    "ask_p95_ms": "extractive ask p95 (ms)",
+}
 
 
 @dataclass
@@ -81,15 +116,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     g = _Growth(args, texts, vectors, titles, data_dir, t_start)
-    for asked in [int(s) for s in args.sizes.split(",")]:
+    sizes = [int(s) for s in args.sizes.split(",")]
+    for asked in sizes:
         size = _fit_budget(g, asked)
         if size is None or not _measure_tier(g, size, run):
             break
+    run["store"] = "chroma server" if args.server else "embedded"
     run["chunks_per_paper"] = args.chunks_per_paper
     run["tiers"] = g.tiers
     run["notes"] = g.notes
+    reached = g.tiers[-1]["target_chunks"] if g.tiers else 0
+    if "failure" not in run.data and reached < max(sizes):
+        why = "; ".join(g.notes) or "the time budget ran out"
+        run.partial(f"{reached} chunks", f"{max(sizes)} chunks", why)
     run["growth"] = growth = _growth(g.tiers)
+    run["projection"] = projection = _projection(g.tiers)
     run["targets"] = _targets(run, g.tiers, growth)
+    run["targets"].update(_projected_targets(projection, g.tiers, args.server))
+    _print_projection(projection, run["targets"])
     return run.finish()
 
 
@@ -106,6 +150,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         default=480,
         help="if writing the largest size would overrun this, write half of it",
     )
+    ap.add_argument(
+        "--server", action="store_true", help="probe each size through a `chroma run` server"
+    )
+    ap.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=LIBRARY_CACHE,
+        help="where each size's library is cached (built once, copied after)",
+    )
+    ap.add_argument("--probe-timeout-s", type=float, default=1800, help="per size's probe")
     return ap.parse_args(argv)
 
 
@@ -118,7 +172,7 @@ def _fit_budget(g: _Growth, size: int) -> int | None:
     left = args.budget_s - (time.perf_counter() - g.t_start)
 
     def eta(n: int) -> float:
-        if cached_library(library_key(g.texts, [*g.history, n], args)) is not None:
+        if cached_library(library_key(g.texts, [*g.history, n], args), args.cache_dir):
             write = 0.1 * n / 1000  # a copy: ~10 s per 100k chunks
         else:  # a chunk costs more to insert the larger the library: ~sqrt(size) here
             per_chunk = last["write_s"] / max(last["new_chunks"], 1)
@@ -157,19 +211,20 @@ def _build_library(g: _Growth, size: int, want: int) -> tuple[dict[str, Any] | N
 
     from assistant import Library, Settings
 
+    root = g.args.cache_dir
     key = library_key(g.texts, g.history, g.args)
-    manifest = cached_library(key) if size >= CACHE_MIN_CHUNKS else None
+    manifest = cached_library(key, root) if size >= CACHE_MIN_CHUNKS else None
     chroma_dir = g.data_dir / "lib" / "chroma"
     t = time.perf_counter()
     if manifest is not None:  # the same library, built by an earlier run
         shutil.rmtree(chroma_dir, ignore_errors=True)
-        shutil.copytree(LIBRARY_CACHE / key / "chroma", chroma_dir)
+        shutil.copytree(root / key / "chroma", chroma_dir)
         for old in (g.data_dir / "lib" / "cache").glob("bm25-*.pkl"):  # of the state replaced
             old.unlink()
         tier_write_s = time.perf_counter() - t
         write_s = float(manifest["write_s"])
         print(
-            f"  {size} chunks: library copied from {LIBRARY_CACHE / key} in "
+            f"  {size} chunks: library copied from {root / key} in "
             f"{tier_write_s:.1f}s (written in {write_s:.1f}s when cached)",
             flush=True,
         )
@@ -188,8 +243,12 @@ def _build_library(g: _Growth, size: int, want: int) -> tuple[dict[str, Any] | N
     gc.collect()
     if size >= CACHE_MIN_CHUNKS:
         save_library(
-            chroma_dir, key, {"write_s": round(write_s, 1), "papers": want, "history": g.history}
+            chroma_dir,
+            key,
+            {"write_s": round(write_s, 1), "papers": want, "history": g.history},
+            root,
         )
+        print(f"  {size} chunks: written in {write_s:.1f}s, cached in {root / key}", flush=True)
     return None, write_s, write_s
 
 
@@ -203,7 +262,7 @@ def _measure_tier(g: _Growth, size: int, run: Run) -> bool:
     manifest, write_s, tier_write_s = _build_library(g, size, want)
     g.written = want
     prev_total = g.tiers[-1]["write_total_s"] if g.tiers else 0.0
-    probe_res = run_probe(g.data_dir / "lib", g.data_dir, size, args)
+    probe_res = _probe(g, size)
     chroma_mb = dir_size_mb(g.data_dir / "lib" / "chroma")
     if "error" in probe_res:
         run["failure"] = {
@@ -235,6 +294,51 @@ def _measure_tier(g: _Growth, size: int, run: Run) -> bool:
     return True
 
 
+def _probe(g: _Growth, size: int) -> dict[str, Any]:
+    """The probe of the library as it is now: embedded, or through a `chroma run` server
+    over its folder (started for the probe, stopped by its PID after; its RSS recorded)."""
+    args, lib = g.args, g.data_dir / "lib"
+    if not args.server:
+        return run_probe(lib, g.data_dir, size, args, timeout=args.probe_timeout_s)
+    t = time.perf_counter()
+    server = _chroma_server(lib / "chroma", g.data_dir)
+    start_s = round(time.perf_counter() - t, 1)
+    try:
+        res = run_probe(lib, g.data_dir, size, args, server.port, args.probe_timeout_s)
+        res["server_start_s"] = start_s
+        res["server_rss_mb"] = _proc_mb(server.pid, "VmRSS")
+        res["server_peak_rss_mb"] = _proc_mb(server.pid, "VmHWM")
+    finally:
+        server.stop()
+    return res
+
+
+def _chroma_server(chroma_dir: Path, log_dir: Path) -> Any:
+    """`chroma run` over ``chroma_dir`` on a free port of 127.0.0.1 (tests/servers.py)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from servers import HOST, ServerProcess, free_port
+
+    from benchmarks.server_latency import chroma_exe
+
+    port = free_port()
+    cmd = [chroma_exe(), "run", "--path", str(chroma_dir), "--host", HOST, "--port", str(port)]
+    env = {"ANONYMIZED_TELEMETRY": "False", "CHROMA_ANONYMIZED_TELEMETRY": "False"}
+    return ServerProcess(
+        cmd, port, "/api/v2/heartbeat", log_dir, name="chroma", timeout=300, env=env
+    ).start()
+
+
+def _proc_mb(pid: int, field: str) -> float | None:
+    """A memory field (``VmRSS``, ``VmHWM``) of process ``pid`` in MB (None: unreadable)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 def _print_tier(tier: dict[str, Any]) -> None:
     vec, enc = tier["retrieve_vector_given_ms"], tier["retrieve_encoded_ms"]
     print(
@@ -245,6 +349,14 @@ def _print_tier(tier: dict[str, Any]) -> None:
         f"update {tier['update_write_s']}+{tier['update_refresh_s']}s; library RSS "
         f"{tier['library_rss_mb']} MB, peak {tier['peak_rss_mb']} MB; "
         f"chroma {tier['chroma_mb']} MB",
+        flush=True,
+    )
+    ask = tier.get("ask_extractive_ms", {})
+    server = f"; chroma server RSS {tier['server_rss_mb']} MB" if tier.get("server_rss_mb") else ""
+    print(
+        f"           extractive ask p50/p95 {fmt_ms(ask.get('p50'), 0)}/"
+        f"{fmt_ms(ask.get('p95'), 0)} ms; app RSS {tier.get('app_rss_mb')} MB ({tier['store']})"
+        + server,
         flush=True,
     )
 
@@ -302,9 +414,111 @@ def _targets(run: Run, tiers: list[dict[str, Any]], growth: list[dict[str, Any]]
         "memory_grows_no_faster_than_data": {
             "value": [g["library_rss"] for g in growth],
             "target": "<= data growth",
-            "met": mem_ok,
+            "met": mem_ok if growth else None,  # one size: nothing to compare
         },
     }
+
+
+def _figure(tier: dict[str, Any], name: str) -> float | None:
+    """One of FIGURES at ``tier`` (None where the probe did not measure it)."""
+    if name == "app_rss_mb":
+        value = tier.get("app_rss_mb")
+    elif name == "retrieve_p95_ms":
+        value = tier["retrieve_encoded_ms"].get("p95")
+    else:
+        value = tier.get("ask_extractive_ms", {}).get("p95")
+    return float(value) if value else None
+
+
+def _growing(tier: dict[str, Any], name: str) -> tuple[float, float] | None:
+    """A figure as (fixed base, part that grows with the library): the app's RSS is the
+    loaded process and model (``rss_after_model_mb``) plus what the library and answering
+    add; a latency grows whole. None where the probe did not measure it."""
+    value = _figure(tier, name)
+    if value is None:
+        return None
+    if name == "app_rss_mb" and tier.get("rss_after_model_mb"):
+        base = float(tier["rss_after_model_mb"])
+        return base, max(value - base, 1.0)
+    return 0.0, value
+
+
+def _projection(tiers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per figure: its values by size, the growth exponent k between each pair of sizes
+    (the growing part ~ chunks^k: for the RSS, the part above the loaded model), and the
+    figure at 100k and 1M chunks projected from the largest pair (none from one size). A
+    negative k (a latency that fell as the library grew: noise of a shared machine) is
+    projected flat, never as a figure that shrinks."""
+    out: dict[str, Any] = {}
+    for name in FIGURES:
+        points = [(int(t["chunks"]), _growing(t, name), _figure(t, name)) for t in tiers]
+        measured = [(n, g, v) for n, g, v in points if g is not None and v is not None and n > 0]
+        exponents: list[dict[str, Any]] = [
+            {
+                "from_to": f"{na}->{nb}",
+                "exponent": round(math.log(gb[1] / ga[1]) / math.log(nb / na), 3),
+            }
+            for (na, ga, _), (nb, gb, _) in zip(measured, measured[1:], strict=False)
+            if nb > na
+        ]
+        projected: dict[str, float] = {}
+        if exponents:
+            (nb, (base, part), _), k = measured[-1], float(exponents[-1]["exponent"])
+            projected = {
+                str(at): round(base + part * (at / nb) ** max(k, 0.0), 1)
+                for at in (100_000, 1_000_000)
+            }
+        out[name] = {
+            "measured": [{"chunks": n, "value": v} for n, _, v in measured],
+            "exponents": exponents,
+            "projected": projected,
+        }
+    return out
+
+
+def _projected_targets(
+    projection: dict[str, Any], tiers: list[dict[str, Any]], server: bool
+) -> dict[str, Any]:
+    """Issue 24's targets beside the figures: at 1M chunks (projected) and, for the
+    embedded store, at 100k (measured there when a size of ~100k was, else projected)."""
+    store = "chroma server" if server else "embedded"
+
+    def basis(name: str) -> str:
+        ex = projection[name]["exponents"]
+        if not ex:
+            return f"{store}: not projected (needs two sizes)"
+        k = ex[-1]["exponent"]
+        flat = " (k<0: projected flat)" if k < 0 else ""
+        part = " of the RSS above the model" if name == "app_rss_mb" else ""
+        return f"{store}: projected, x^{k}{part} from {ex[-1]['from_to']} chunks{flat}"
+
+    out: dict[str, Any] = {}
+    for name, bound in TARGETS_1M.items():
+        value = projection[name]["projected"].get("1000000")
+        out[f"{name}_at_1M_chunks"] = {**target(value, "<", bound), "basis": basis(name)}
+    if not server:
+        near = [t for t in tiers if 90_000 <= t["chunks"] <= 130_000]
+        for name, bound in TARGETS_100K_EMBEDDED.items():
+            if near:
+                value, why = _figure(near[-1], name), f"{store}: measured at {near[-1]['chunks']}"
+            else:
+                value, why = projection[name]["projected"].get("100000"), basis(name)
+            out[f"{name}_at_100k_chunks"] = {**target(value, "<", bound), "basis": why}
+    return out
+
+
+def _print_projection(projection: dict[str, Any], targets: dict[str, Any]) -> None:
+    print("  growth exponents (figure ~ chunks^k) and projections beside issue 24's targets:")
+    for name, label in FIGURES.items():
+        p = projection[name]
+        values = ", ".join(f"{m['chunks']}: {m['value']:.0f}" for m in p["measured"]) or "none"
+        exps = ", ".join(f"k={e['exponent']} ({e['from_to']})" for e in p["exponents"]) or "-"
+        print(f"    {label}: {values}; {exps}")
+        for key in (f"{name}_at_100k_chunks", f"{name}_at_1M_chunks"):
+            if key in targets:
+                t = targets[key]
+                mark = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
+                print(f"      {key}: {t['value']} (want {t['target']}; {t['basis']}) {mark}")
 
 
 if __name__ == "__main__":

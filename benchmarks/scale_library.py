@@ -27,7 +27,8 @@ WRITE_PAPERS = 200  # papers per Library.write call (~2,000 chunks: one Chroma u
 # --- the corpus: real sentences, real vectors ----------------------------------------------
 def corpus(out: Path | None) -> tuple[list[str], np.ndarray, list[str]]:
     """Abstract sentences of the bundled papers with their vectors, and the titles."""
-    from assistant import Library, split_sentences
+    from assistant import Library
+    from assistant.text.sentences import split_sentences
 
     papers = bundled_papers()
     titles = [p.title for p in papers]
@@ -43,7 +44,7 @@ def corpus(out: Path | None) -> tuple[list[str], np.ndarray, list[str]]:
         vectors = np.asarray([by_text[t] for t in texts], dtype=np.float32)
         source = "stored by ingest"
     else:  # a different chunker or parser: encode them (slow: ~30 texts/s here)
-        from assistant import get_embedder
+        from assistant.index.embeddings import get_embedder
 
         vectors = get_embedder(settings).encode(texts)
         source = "encoded"
@@ -64,7 +65,9 @@ def synthetic_papers(
     prefix: str = "syn",
 ) -> list[Any]:
     """``n`` synthetic `PaperWrite` records (ids ``{prefix}{start}..``)."""
-    from assistant import Chunk, Paper, PaperWrite, Sentence
+    from assistant import Paper
+    from assistant.core.types import Chunk, Sentence
+    from assistant.store.library import PaperWrite
 
     rng = np.random.default_rng(seed + start)
     out = []
@@ -127,9 +130,10 @@ def library_key(corpus_texts: list[str], history: list[int], args: argparse.Name
 
     from assistant import Library, Settings
 
-    # The store's write path: the library, its Chroma connection and its record format.
+    # The store's write path: the library, its Chroma connection and its record format -
+    # every module of its package, so a module renamed or added there is never missed.
     store_dir = Path(inspect.getfile(Library)).parent
-    store_code = [(store_dir / f"{m}.py").read_text() for m in ("store", "chroma", "store_records")]
+    store_code = [f.read_text() for f in sorted(store_dir.glob("*.py"))]
     parts = [
         "\n".join(corpus_texts),
         json.dumps(history),
@@ -143,16 +147,16 @@ def library_key(corpus_texts: list[str], history: list[int], args: argparse.Name
     return hashlib.sha1("\0".join(parts).encode()).hexdigest()[:16]
 
 
-def cached_library(key: str) -> dict[str, Any] | None:
-    """The manifest of a cached library (its write figures), if it is complete."""
+def cached_library(key: str, root: Path = LIBRARY_CACHE) -> dict[str, Any] | None:
+    """The manifest of a cached library under ``root`` (its write figures), if complete."""
     try:
-        return dict(json.loads((LIBRARY_CACHE / key / "manifest.json").read_text()))
+        return dict(json.loads((root / key / "manifest.json").read_text()))
     except (OSError, ValueError):
         return None
 
 
-def save_library(src: Path, key: str, manifest: dict[str, Any]) -> None:
-    dest = LIBRARY_CACHE / key
+def save_library(src: Path, key: str, manifest: dict[str, Any], root: Path = LIBRARY_CACHE) -> None:
+    dest = root / key
     tmp = dest.with_name(dest.name + ".tmp")
     try:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -4,11 +4,14 @@ process opens the library and measures it, so memory figures do not mix:
   + in-memory vectors), and the peak (getrusage);
 - `LexicalIndex.build` time over all chunks (and fetching their texts);
 - `Retriever.retrieve` p50/p95 with a precomputed question vector and with the question
-  encoded;
+  encoded; `Assistant.ask` (extractive) p50/p95 over the same retriever; the app's RSS
+  after them (``app_rss_mb``: the whole process, model included);
 - an update: new papers written, then `refresh()` (only the changed papers re-read into
   BM25 and the in-memory vectors).
 
-Run by `run_probe` as ``python -m benchmarks.scale_probe DATA_DIR RESULT ...``.
+Run by `run_probe` as ``python -m benchmarks.scale_probe DATA_DIR RESULT ...``; with
+``--chroma-port`` the library is read from a `chroma run` server on 127.0.0.1 at that port
+(its caches still under DATA_DIR), as a lab's shared library would be.
 """
 
 from __future__ import annotations
@@ -26,9 +29,17 @@ from benchmarks.common import offline_env, peak_rss_mb, questions, rss_mb, stats
 from benchmarks.scale_library import corpus, synthetic_papers, write_papers
 
 
-def run_probe(data_dir: Path, tmp: Path, size: int, args: argparse.Namespace) -> dict[str, Any]:
-    """The probe of the library in ``data_dir``, run in a child process: its figures, or
-    ``error`` (with where it happened) when the child failed."""
+def run_probe(
+    data_dir: Path,
+    tmp: Path,
+    size: int,
+    args: argparse.Namespace,
+    chroma_port: int | None = None,
+    timeout: float = 1800,
+) -> dict[str, Any]:
+    """The probe of the library in ``data_dir`` (on the Chroma server at ``chroma_port``
+    when given), run in a child process: its figures, or ``error`` (with where it
+    happened) when the child failed."""
     result = tmp / f"probe-{size}.json"
     cmd = [
         sys.executable,
@@ -42,9 +53,10 @@ def run_probe(data_dir: Path, tmp: Path, size: int, args: argparse.Namespace) ->
         str(args.update_papers),
         "--chunks-per-paper",
         str(args.chunks_per_paper),
+        *(["--chroma-port", str(chroma_port)] if chroma_port else []),
     ]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:  # a finding, not a crash of the benchmark: report it
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
         where = [ln.strip() for ln in lines if ln.strip().startswith("File ")]
@@ -58,14 +70,26 @@ def run_probe(data_dir: Path, tmp: Path, size: int, args: argparse.Namespace) ->
 
 
 def probe(
-    data_dir: Path, result: Path, n_questions: int, update_papers: int, chunks_per_paper: int
+    data_dir: Path,
+    result: Path,
+    n_questions: int,
+    update_papers: int,
+    chunks_per_paper: int,
+    chroma_port: int | None = None,
 ) -> None:
     """The child's measurements of the library in ``data_dir``, written to ``result``."""
     offline_env()
-    from assistant import Library, Retriever, Settings, get_embedder
+    from assistant import Library, Settings
+    from assistant.index.embeddings import get_embedder
+    from assistant.retrieval.retriever import Retriever
 
     res: dict[str, Any] = {"rss_after_imports_mb": rss_mb()}
     settings = Settings(data_dir=data_dir)
+    if chroma_port:
+        settings = settings.model_copy(
+            update={"chroma_host": "127.0.0.1", "chroma_port": chroma_port}
+        )
+    res["store"] = "chroma server" if chroma_port else "embedded"
     t = time.perf_counter()
     library = Library(settings)
     res["open_s"] = round(time.perf_counter() - t, 3)
@@ -79,6 +103,8 @@ def probe(
     res.update(_probe_load(library, retriever))
     res["library_rss_mb"] = round(res["rss_after_refresh_mb"] - res["rss_after_model_mb"], 1)
     res.update(_probe_retrieve(retriever, embedder, n_questions))
+    res["ask_extractive_ms"] = _probe_ask(settings, retriever, n_questions)
+    res["app_rss_mb"] = rss_mb()  # the whole process once it has answered: what an app holds
     res.update(
         _probe_update(library, retriever, settings, res["papers"], update_papers, chunks_per_paper)
     )
@@ -131,6 +157,22 @@ def _probe_retrieve(retriever: Any, embedder: Any, n_questions: int) -> dict[str
     return {"retrieve_vector_given_ms": stats_ms(vec_s), "retrieve_encoded_ms": stats_ms(enc_s)}
 
 
+def _probe_ask(settings: Any, retriever: Any, n_questions: int) -> dict[str, float]:
+    """`Assistant.ask` (extractive) timed over the loaded retriever, a new conversation each."""
+    from assistant import Assistant
+
+    qs = questions()[:n_questions]
+    bot = Assistant(settings, retriever=retriever)
+    bot.ask(qs[0], mode="extractive")
+    samples = []
+    for q in qs:
+        bot.reset()
+        t = time.perf_counter()
+        bot.ask(q, mode="extractive")
+        samples.append(time.perf_counter() - t)
+    return stats_ms(samples)
+
+
 def _probe_update(
     library: Any,
     retriever: Any,
@@ -163,8 +205,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--questions", type=int, required=True)
     ap.add_argument("--update-papers", type=int, required=True)
     ap.add_argument("--chunks-per-paper", type=int, required=True)
+    ap.add_argument("--chroma-port", type=int, default=None, help="a `chroma run` on 127.0.0.1")
     args = ap.parse_args(argv)
-    probe(args.data_dir, args.result, args.questions, args.update_papers, args.chunks_per_paper)
+    probe(
+        args.data_dir,
+        args.result,
+        args.questions,
+        args.update_papers,
+        args.chunks_per_paper,
+        args.chroma_port,
+    )
 
 
 if __name__ == "__main__":

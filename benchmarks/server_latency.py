@@ -8,7 +8,11 @@ libraries are then measured question by question in turn, in one process, twice:
 - ``memory_max_vectors=0``: every dense search goes to the store - the path a library
   above the in-memory limit takes - so the server's round trips show in full.
 
-Usage: python -m benchmarks.server_latency --out artifacts/bench [--rounds 1]
+Within ``--budget-s`` (run_all gives it one): when the time runs out, no new question is
+started, the server is stopped and the figures of the questions timed so far are reported,
+marked partial (every library timed on the same questions, so the ratios hold).
+
+Usage: python -m benchmarks.server_latency --out artifacts/bench [--rounds 1] [--budget-s 300]
 """
 
 from __future__ import annotations
@@ -21,7 +25,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import REPO, Run, ensure_library, offline_env, questions, ratio, work_dir
+from benchmarks.common import (
+    REPO,
+    Run,
+    ensure_library,
+    fmt_ms,
+    offline_env,
+    questions,
+    ratio,
+    work_dir,
+)
 from benchmarks.query_latency import measure
 
 
@@ -35,27 +48,34 @@ def chroma_exe() -> str:
     return found
 
 
-def start_server(tmp: Path, library_chroma: Path) -> Any:
+STOP_RESERVE_S = 20  # kept back from the budget: stopping the server (<= 15 s), the report
+
+
+def start_server(tmp: Path, library_chroma: Path, timeout: float = 120) -> Any:
     """`chroma run` over a copy of ``library_chroma`` (tests/servers.py does the waiting)."""
     sys.path.insert(0, str(REPO / "tests"))
     from servers import start_chroma_server
 
     shutil.copytree(library_chroma, tmp / "chroma-data")
-    return start_chroma_server(tmp, chroma_exe(), timeout=120)
+    return start_chroma_server(tmp, chroma_exe(), timeout=timeout)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument(
+        "--budget-s", type=float, default=None, help="time budget; past it: a partial result"
+    )
     args = ap.parse_args(argv)
     offline_env()
-    run = Run("server_latency", args.out)
+    run = Run("server_latency", args.out, args.budget_s)
     embedded = ensure_library(work_dir(args.out, "library"))
     qs = questions()
     with tempfile.TemporaryDirectory(prefix="paperlens-chroma-") as tmp:
         t = time.perf_counter()
-        server = start_server(Path(tmp), embedded.resolved_chroma_path)
+        wait = max(30.0, min(120.0, run.time_left() - STOP_RESERVE_S))
+        server = start_server(Path(tmp), embedded.resolved_chroma_path, timeout=wait)
         run["server_start_s"] = round(time.perf_counter() - t, 2)
         try:
             remote = _server_copy(run, embedded, server, Path(tmp))
@@ -65,17 +85,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "embedded_store_query": _store_path(embedded),
                 "server_store_query": _store_path(remote),
             }
-            res = measure(libs, qs, args.rounds)
+            res = measure(libs, qs, args.rounds, deadline=run.deadline(STOP_RESERVE_S))
         finally:
             server.stop()
     run["questions"] = len(qs)
     run["rounds"] = args.rounds
+    timed = min(r["ask"].get("n", 0) for r in res.values())
+    run["questions_timed"] = timed
+    if timed < len(qs) * args.rounds:
+        run.partial(f"{timed} questions", f"{len(qs) * args.rounds} (x {len(res)} libraries)")
     run.data.update(res)
     for name, r in res.items():
         print(
-            f"  {name:22s} retrieve p50 {r['retrieve']['p50']:7.1f} p95 "
-            f"{r['retrieve']['p95']:7.1f} | "
-            f"ask p50 {r['ask']['p50']:7.1f} p95 {r['ask']['p95']:7.1f} ms"
+            f"  {name:22s} retrieve p50 {fmt_ms(r['retrieve'].get('p50'))} p95 "
+            f"{fmt_ms(r['retrieve'].get('p95'))} | "
+            f"ask p50 {fmt_ms(r['ask'].get('p50'))} p95 {fmt_ms(r['ask'].get('p95'))} ms "
+            f"(n={r['ask'].get('n', 0)})"
         )
     run["ratios"] = _ratios(res)
     print(f"  ratios: {run['ratios']}")
@@ -113,20 +138,23 @@ def _store_path(s: Any) -> Any:
 
 
 def _ratios(res: dict[str, Any]) -> dict[str, Any]:
-    """Server over embedded, and store queries over in-memory search, at the median."""
+    """Server over embedded, and store queries over in-memory search, at the median (None
+    where no question was timed)."""
+
+    def p50(lib: str, what: str) -> float | None:
+        value = res[lib][what].get("p50")
+        return float(value) if value is not None else None
+
     return {
         "server_over_embedded_retrieve_p50": ratio(
-            res["server"]["retrieve"]["p50"], res["embedded"]["retrieve"]["p50"]
+            p50("server", "retrieve"), p50("embedded", "retrieve")
         ),
-        "server_over_embedded_ask_p50": ratio(
-            res["server"]["ask"]["p50"], res["embedded"]["ask"]["p50"]
-        ),
+        "server_over_embedded_ask_p50": ratio(p50("server", "ask"), p50("embedded", "ask")),
         "server_over_embedded_store_query_retrieve_p50": ratio(
-            res["server_store_query"]["retrieve"]["p50"],
-            res["embedded_store_query"]["retrieve"]["p50"],
+            p50("server_store_query", "retrieve"), p50("embedded_store_query", "retrieve")
         ),
         "store_query_over_in_memory_retrieve_p50": ratio(
-            res["embedded_store_query"]["retrieve"]["p50"], res["embedded"]["retrieve"]["p50"]
+            p50("embedded_store_query", "retrieve"), p50("embedded", "retrieve")
         ),
     }
 

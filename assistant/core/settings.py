@@ -175,8 +175,8 @@ class LLMSettings(BaseModel):
         40,
         ge=0,
         le=60,
-        description="Candidates the LLM judges (0: no judging); the ranking's recall at 40 is "
-        "0.91 on the eval set's tuning half (0.83 at 20).",
+        description="Candidates the LLM judges (0: no judging); the README's LLM section gives "
+        "the ranking's recall at this depth on the eval set.",
     )
     judge_batch: int = Field(
         24,
@@ -203,8 +203,8 @@ class LLMSettings(BaseModel):
         "promote it to the main list (with a supporting sentence and a main list to join).",
     )
     max_promoted: int = Field(2, ge=0, description="Most papers the LLM may promote per question.")
-    # Chosen with simulated judges on the tuning half (python -m evals.llm_rule): at 0.05
-    # too few candidates were controls and even a perfect judge was rarely trusted.
+    # Chosen with simulated judges on the tuning half (python -m evals.llm_rule): a lower
+    # value leaves too few candidates as controls for even a perfect judge to be trusted.
     control_prob: float = Field(
         0.3,
         ge=0,
@@ -286,10 +286,26 @@ class UISettings(BaseModel):
     )
     auth_password: SecretStr | None = Field(None, description="Basic-auth password for the web UI.")
     max_upload_mb: float = Field(20.0, gt=0, description="Largest file the UI accepts, in MB.")
+    # Sized for a lab: each session held costs about 0.4 MB (gradio's per-session state
+    # and the conversation, measured over 32 concurrent sessions); gradio's default is 10,000.
+    max_sessions: int = Field(
+        200,
+        ge=1,
+        description="Browser sessions whose state the web UI keeps in memory (gradio's "
+        "per-session state, each conversation and its last answer); past it the least "
+        "recently used session is dropped (its chat stays in the browser; a follow-up "
+        "question there starts a new conversation).",
+    )
+    session_ttl_s: float = Field(
+        86_400.0,
+        ge=0,
+        description="A session idle this long (seconds) has its conversation dropped at the "
+        "next question of any session (0: kept until max_sessions pushes it out).",
+    )
 
 
 class IngestSettings(BaseModel):
-    # MiB, as the limits always were (50 * 2**20 bytes): the error prints exact bytes.
+    # In MiB (50 means 50 * 2**20 bytes): the error prints exact bytes.
     max_file_mb: float = Field(
         50.0, gt=0, description="Largest text, Markdown, JSON or BibTeX file ingested, in MiB."
     )

@@ -71,8 +71,9 @@ class WebApp:
     def __init__(self, settings: Settings | None = None, assistant: Assistant | None = None):
         self.shared = assistant or Assistant(get_settings(settings))
         self.settings = self.shared.settings
-        self.sessions = Sessions(self.shared)
-        self.answered = AnsweredPapers()
+        ui = self.settings.ui  # per-session state bounded by these (sessions.py)
+        self.sessions = Sessions(self.shared, ui.max_sessions, ui.session_ttl_s)
+        self.answered = AnsweredPapers(ui.max_sessions, ui.session_ttl_s)
         self.max_bytes = int(self.settings.ui.max_upload_mb * 1024 * 1024)
         self.pdfs = KeptPdfs(self.shared)
         self.warmup = Warmup(self.shared)  # started by `serve`

@@ -49,6 +49,9 @@ def serve(
         pwa=False,
         mcp_server=False,
         footer_links=["api", "settings"],
+        # gradio keeps each browser session's state (its copy of the page's components)
+        # for this many sessions (its default: 10,000), least recently used dropped.
+        state_session_capacity=settings.ui.max_sessions,
         theme=THEME,
         css=asset("style.css"),
     )
