@@ -59,7 +59,7 @@ HARM_FIGURES = (
 )
 SEEDS = (0, 1, 2)
 GRID: dict[str, list[Any]] = {
-    "judge_top_n": [20, 40],
+    "judge_top_n": [20, 40, 60, 80],
     "judge_floor": [0.05, 0.1, 0.15, 0.2, 0.3],  # on the judge_evidence signal
     "judge_evidence": ["prob", "first_score"],
     "keep_prob": [0.825, 0.9, 1.0],  # 1: a judged-irrelevant paper always leaves

@@ -172,9 +172,9 @@ class LLMSettings(BaseModel):
         "like the queries (costs ~60 more generated tokens).",
     )
     judge_top_n: int = Field(
-        40,
+        60,
         ge=0,
-        le=60,
+        le=100,
         description="Candidates the LLM judges (0: no judging); the README's LLM section gives "
         "the ranking's recall at this depth on the eval set.",
     )
