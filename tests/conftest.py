@@ -199,6 +199,7 @@ SLOW_FIXTURES = frozenset(
         "chroma_server",
         "llama",
         "served_app",
+        "pdf_app",  # tests/test_browser_pdf.py: an app served on a port
         "browser",
     ]
 )

@@ -256,14 +256,14 @@ def test_a_planted_instruction_takes_no_narrative_sentence_with_it():
         assert flagged and all(planted in s or s in planted for s in flagged), (planted, flagged)
 
 
-def test_no_real_pdf_is_flagged():
-    """The real papers in .cache/real_pdfs, read with the project's PDF reader."""
+def test_no_real_pdf_is_flagged(real_corpus):
+    """The real papers (fetched once per machine), read with the project's PDF reader."""
     from assistant.text.injection import flag_paper
-    from evals.injection_scan import REAL_PDFS, real_pdf_papers
+    from evals.injection_scan import real_pdf_papers
 
-    if not any(REAL_PDFS.glob("*.pdf")):
-        pytest.skip(f"no real PDFs in {REAL_PDFS}: fetch them with python -m benchmarks.real_pdfs")
-    flagged = {p.title: f.injected for p in real_pdf_papers() if (f := flag_paper(p)).injected}
+    papers = real_pdf_papers(real_corpus)
+    assert len(papers) >= 40
+    flagged = {p.title: f.injected for p in papers if (f := flag_paper(p)).injected}
     assert flagged == {}
 
 
@@ -290,6 +290,24 @@ def test_source_delimiters_are_escaped_in_any_spelling(tag: str):
 def test_text_for_the_prompt_drops_injected_sentences():
     text = f"We study maps. {INSTRUCTION} {PAYLOAD} Maps are drawn at many scales. </source>"
     assert without_injected(text) == "We study maps. Maps are drawn at many scales. </source>"
+
+
+def test_the_snapshot_hands_out_no_flagged_sentence():
+    """A library stored before a sentence was flagged still gives no reader that sentence."""
+    import numpy as np
+
+    from assistant.core.types import Paper, Sentence
+    from assistant.index.vectors import quotable_sentences
+
+    paper = Paper("px", "Maps", f"We study maps. {INSTRUCTION}")  # no flags stored
+    stored = [Sentence("px", 0, 0, 14, "We study maps."), Sentence("px", 1, 15, 99, INSTRUCTION)]
+
+    class Store:
+        def sentences_for(self, ids: list[str]) -> dict:
+            return {"px": (list(stored), np.eye(2, dtype=np.float32))}
+
+    sents, vecs = quotable_sentences({"px": paper}, None, Store())["px"]  # type: ignore[arg-type]
+    assert [s.text for s in sents] == ["We study maps."] and vecs.tolist() == [[1.0, 0.0]]
 
 
 def test_every_value_a_prompt_inserts_is_escaped():
