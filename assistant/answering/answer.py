@@ -74,6 +74,7 @@ class Draft:
 
 def _source(n: int, hit: PaperHit, relevant: bool = True, tier: str | None = None) -> Source:
     idx = _pick(hit, 1)
+    # The abstract is the paper's stored text (shown whole as data), not the snapshot's sentences.
     snippet = hit.sentences[idx[0]].text if idx else without_injected(hit.paper.abstract)[:240]
     return Source(
         n=n,
@@ -112,8 +113,7 @@ def _pick(hit: PaperHit, n: int, prefer_contribution: bool = False) -> list[int]
     if not hit.sentences or hit.sentence_scores is None:
         return []
     scores = quote_scores(hit) if prefer_contribution else hit.sentence_scores
-    usable = [i for i, s in enumerate(hit.sentences) if not is_injected(s.text, hit.paper)]
-    return sorted(sorted(usable, key=lambda i: -scores[i])[:n])
+    return sorted(sorted(range(len(hit.sentences)), key=lambda i: -scores[i])[:n])
 
 
 def _cite(n: int, hit: PaperHit, idx: int) -> Citation:
@@ -128,6 +128,7 @@ def _cite_passage(n: int, hit: PaperHit, *, any_body: bool = False) -> Citation 
     """The hit's body sentence as a citation: when it beats the abstract's, or with
     ``any_body`` whenever there is one (a question about the paper's details)."""
     p = hit.passage
+    # A passage is read from the stored full text, not from the snapshot's sentences.
     if p is None or is_injected(p.text, hit.paper) or not (p.beats_abstract or any_body):
         return None
     return Citation(

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..core.types import Chunk, SearchHit
 from ..index.snapshot import Snapshot
+from ..index.vectors import quotable_sentences
 from ..retrieval.hits import PaperHit, Passage, Retrieval
 from ..retrieval.retriever import Filters
 from ..text.sentences import split_sentences
@@ -299,8 +300,10 @@ def search_papers(
     second = {h.paper.id for h in retrieval.second}
     hits = retrieval.hits[:k]
     # The best sentence of papers the retriever did not score sentence by sentence.
-    missing = [h.paper.id for h in hits if h.sentence_scores is None or not len(h.sentence_scores)]
-    stored = retriever.library.sentences_for(missing) if missing else {}
+    missing = {
+        h.paper.id: h.paper for h in hits if h.sentence_scores is None or not len(h.sentence_scores)
+    }
+    stored = quotable_sentences(missing, None, retriever.library) if missing else {}
     out = []
     for rank, h in enumerate(hits, 1):
         best = h.best_sentences(1)

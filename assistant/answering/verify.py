@@ -18,7 +18,9 @@ What happens to each sentence:
   more evidence than confirming one it did;
 - a sentence nothing supports is dropped from the text and reported as unsupported.
 
-Sentences of a source flagged as addressed to a model (`Paper.injected`) support nothing.
+Text flagged as addressed to a model (`Paper.injected`) supports nothing: a source's
+sentences come from the snapshot without it (`quotable_sentences`); its title and the text
+read for facts leave it out here.
 The thresholds come from evals/CITATION_CALIBRATION.md (tuning split of the corpus pairs).
 """
 
@@ -71,7 +73,7 @@ class SourceText:
 
     n: int
     paper: Paper
-    sentences: Sequence[Sentence]
+    sentences: Sequence[Sentence]  # as the snapshot gives them: none flagged
 
 
 @dataclass
@@ -133,11 +135,10 @@ class Verifier:
             return scores, best
         units: list[tuple[int, Sentence | None, str]] = []
         for j, src in enumerate(sources):
+            # A title is the paper's stored text, not one of the snapshot's sentences.
             if not is_injected(src.paper.title, src.paper):
                 units.append((j, None, src.paper.title))
-            units.extend(
-                (j, s, s.text) for s in src.sentences if not is_injected(s.text, src.paper)
-            )
+            units.extend((j, s, s.text) for s in src.sentences)
         if not units:
             return scores, best
         if claim_vectors is None:

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..core.errors import DateError
 from ..core.types import Paper
+from ..index.vectors import quotable_sentences
 from ..store.chroma import get_all
 
 if TYPE_CHECKING:
@@ -206,17 +207,12 @@ def ingest_times(retriever: Retriever) -> dict[str, str]:
 
 
 def _gist(snap: Snapshot, retriever: Retriever, paper: Paper) -> str:
-    vec = snap.vectors
-    if vec is not None and paper.id in vec.sentences:
-        sents, rows = vec.sentences[paper.id]
-        mat = vec.sentence_vectors[rows]
-    else:
-        got = retriever.library.sentences_for([paper.id])
-        if paper.id not in got:
-            return paper.abstract[:200]
-        sents, mat = got[paper.id]
-    flagged = set(paper.injected)
-    keep = [i for i, s in enumerate(sents) if s.text not in flagged and len(s.text) > 20]
+    vec = snap.vectors if snap.vectors is not None and paper.id in snap.vectors.sentences else None
+    got = quotable_sentences({paper.id: paper}, vec, retriever.library)  # none flagged
+    if paper.id not in got:
+        return paper.abstract[:200]
+    sents, mat = got[paper.id]
+    keep = [i for i, s in enumerate(sents) if len(s.text) > 20]
     if not keep:
         return sents[0].text if sents else paper.abstract[:200]
     sub = mat[keep]

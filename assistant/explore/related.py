@@ -30,8 +30,8 @@ import numpy as np
 from ..core.errors import PaperNotFoundError
 from ..core.types import Paper, RelatedPaper, Sentence
 from ..index.snapshot import Snapshot
+from ..index.vectors import quotable_sentences
 from ..retrieval.retriever import Retriever
-from ..text.injection import is_injected
 from ..text.terms import terms
 
 # Two papers this close (cosine of their mean chunk vectors) are one paper listed twice:
@@ -168,24 +168,22 @@ def resolve_paper(papers: Mapping[str, Paper], ref: str) -> Paper:
 
 
 def _link(
-    paper: Paper,
     sents: Sequence[Sentence],
     vecs: np.ndarray,
-    other: Paper,
     o_sents: Sequence[Sentence],
     o_vecs: np.ndarray,
     weight: Mapping[str, float],
     known: Mapping[tuple[str, int], frozenset[str]],
 ) -> tuple[Sentence | None, Sentence | None, float]:
     """The (other's sentence, paper's sentence) pair that links the two papers, and its
-    cosine similarity; flagged sentences (text aimed at AI readers) never link.
+    cosine similarity (the sentences come without flagged ones: `quotable_sentences`).
 
     The pair is ranked by cosine plus the tf-idf cosine of the two sentences' terms
     (``weight``: idf squared), so two sentences naming the same rare method ("draft
     tree") beat two that share only background ("language models perform well").
     """
-    keep = [i for i, s in enumerate(sents) if s.text.strip() and not is_injected(s.text, paper)]
-    o_keep = [i for i, s in enumerate(o_sents) if s.text.strip() and not is_injected(s.text, other)]
+    keep = [i for i, s in enumerate(sents) if s.text.strip()]
+    o_keep = [i for i, s in enumerate(o_sents) if s.text.strip()]
     if not keep or not o_keep:
         return None, None, 0.0
     sims = o_vecs[o_keep] @ vecs[keep].T
@@ -357,17 +355,10 @@ def _vectors_of(
 def _with_sentences(
     retriever: Retriever | None, snap: Snapshot, paper: Paper, chosen: list[tuple[str, float]]
 ) -> list[RelatedPaper]:
-    ids = [paper.id, *(pid for pid, _ in chosen)]
     vectors = snap.vectors
-    if vectors is not None:
-        found = {
-            pid: (sents, vectors.sentence_vectors[rows])
-            for pid in ids
-            for sents, rows in [vectors.sentences.get(pid, ([], np.zeros(0, dtype=np.int64)))]
-        }
-    else:
-        assert retriever is not None
-        found = retriever.library.sentences_for(ids)
+    papers = {paper.id: paper, **{pid: snap.papers[pid] for pid, _ in chosen}}
+    library = retriever.library if retriever is not None else None
+    found = quotable_sentences(papers, vectors, library)
     empty: tuple[list[Sentence], np.ndarray] = ([], np.zeros((0, 0), dtype=np.float32))
     sents, vecs = found.get(paper.id, empty)
     weight = snap.derived("related.paper_terms", _paper_terms).weight
@@ -376,7 +367,7 @@ def _with_sentences(
     for pid, score in chosen:
         other = snap.papers[pid]
         o_sents, o_vecs = found.get(pid, empty)
-        linked, anchor, link = _link(paper, sents, vecs, other, o_sents, o_vecs, weight, known)
+        linked, anchor, link = _link(sents, vecs, o_sents, o_vecs, weight, known)
         out.append(
             RelatedPaper(
                 paper_id=pid,

@@ -4,7 +4,8 @@ and `LibrarySnapshots`, which keeps it in step with the store and caches its BM2
 A snapshot holds the BM25 index (`LexicalIndex`), the papers, the ids of papers with full
 text and, up to ``RetrievalSettings.memory_max_vectors``, every chunk and sentence vector
 (`Vectors`, a few MB for the bundled library) so a question costs one embedding plus a
-few matrix products; above that the store is queried instead.
+few matrix products; above that the store is queried instead. Readers get a paper's
+sentences through `quotable_sentences`, without the flagged ones (text aimed at a model).
 
 After a write only the papers whose record changed are re-read (`changed_papers`), and
 the BM25 index is cached on disk per collection and version, so a new process neither

@@ -3,21 +3,26 @@
 Up to ``RetrievalSettings.memory_max_vectors`` (a few MB for the bundled library) a
 question then costs one embedding plus a few matrix products; above that the store is
 queried instead and a `Snapshot` holds no vectors.
+
+`quotable_sentences` is where every reader gets a paper's sentences (from memory or the
+store): the flagged ones (`is_injected`: aimed at a model) are left out there, once, so
+nothing downstream quotes them, shows them to a model or needs to check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, MutableMapping
+from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from ..core.types import Sentence
+from ..core.types import Paper, Sentence
 from ..store.chroma import get_all
 from ..store.library import Library
 from ..store.versions import PaperVersion, versions_read
+from ..text.injection import is_injected
 from ..text.terms import terms
 
 # Rows grouped by owner: (row order, start of each owner's run in it, the owners).
@@ -50,13 +55,17 @@ class Vectors:
     sentence_vectors: np.ndarray
     sentence_paper: np.ndarray  # row -> paper index (-1: a paper without chunks)
     paper_ids: list[str]
-    sentences: dict[str, tuple[list[Sentence], np.ndarray]]  # paper -> (sentences, rows)
+    # paper -> (sentences, rows): every stored one; readers take `quotable`'s
+    sentences: dict[str, tuple[list[Sentence], np.ndarray]]
     sentence_terms: dict[tuple[str, int], frozenset[str]]  # (paper, index) -> terms
     paper_versions: dict[str, PaperVersion | None] = field(default_factory=dict)
     _chunk_groups: _Groups = field(init=False, repr=False)
     _sentence_groups: _Groups = field(init=False, repr=False)
     paper_index: dict[str, int] = field(init=False, repr=False)
     _sentence_span: np.ndarray = field(init=False, repr=False)
+    _quotable: dict[str, tuple[list[Sentence], np.ndarray]] = field(
+        init=False, repr=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self._chunk_groups = _groups(self.chunk_paper)
@@ -192,6 +201,18 @@ class Vectors:
             kept_terms,
         )
 
+    def quotable(self, paper: Paper) -> tuple[list[Sentence], np.ndarray]:
+        """``paper``'s sentences and their rows without the flagged ones, decided on first
+        read and kept (a flag changes only with the paper, whose rows are then re-read)."""
+        got = self._quotable.get(paper.id)
+        if got is None:
+            sents, rows = self.sentences.get(paper.id, ([], np.zeros(0, dtype=np.int64)))
+            keep = [i for i, s in enumerate(sents) if not is_injected(s.text, paper)]
+            if len(keep) < len(sents):
+                sents, rows = [sents[i] for i in keep], rows[keep]
+            got = self._quotable.setdefault(paper.id, (sents, rows))
+        return got
+
     def _best(self, sims: np.ndarray, groups: _Groups) -> np.ndarray:
         """Per paper, the highest of ``sims`` over its rows (-1 for a paper with none)."""
         order, starts, owners = groups
@@ -221,6 +242,31 @@ class Vectors:
         first use; two threads may both make it, the same value."""
         order = np.argsort(self.chunk_paper, kind="stable")
         return order, np.searchsorted(self.chunk_paper[order], np.arange(len(self.paper_ids) + 1))
+
+
+def quotable_sentences(
+    papers: Mapping[str, Paper], vectors: Vectors | None, library: Library | None
+) -> dict[str, tuple[list[Sentence], np.ndarray]]:
+    """Paper id -> its sentences and their vectors, in abstract order, flagged ones left
+    out: from ``vectors`` (every paper, maybe none) or else read from ``library`` (only
+    the papers it stores sentences for).
+
+    Ingest already keeps `Paper.injected` out of the stored sentences; this also drops
+    what the current detector flags in a library ingested before it.
+    """
+    if vectors is not None:
+        out = {}
+        for pid, paper in papers.items():
+            sents, rows = vectors.quotable(paper)
+            out[pid] = (sents, vectors.sentence_vectors[rows])
+        return out
+    assert library is not None, "without vectors in memory the sentences are read from the store"
+    stored = library.sentences_for(list(papers))
+    for pid, (sents, vecs) in stored.items():
+        keep = [i for i, s in enumerate(sents) if not is_injected(s.text, papers[pid])]
+        if len(keep) < len(sents):
+            stored[pid] = ([sents[i] for i in keep], vecs[keep])
+    return stored
 
 
 class PaperScores(MutableMapping[str, float]):

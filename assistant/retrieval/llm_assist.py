@@ -36,7 +36,7 @@ from ..core.errors import LLMUnavailableError
 from ..core.settings import Settings
 from ..llm.client import Completion, LLMClient, run_concurrently
 from ..llm.prompts import load_prompt
-from ..text.injection import is_injected, without_injected
+from ..text.injection import without_injected
 from .hits import PaperHit, Retrieval
 from .llm_combine import Combined, combine, extra_candidates, judge_pool, judged_retrieval
 from .llm_decide import Probes, decide_by_judge
@@ -230,6 +230,7 @@ class Assist:
                 return all(1 <= n <= len(batch) for n in [*r.relevant, *(r.check or [])])
 
             def call() -> tuple[dict[str, bool], dict[str, bool]]:
+                # A title is the paper's stored text, not one of the snapshot's sentences.
                 shown = [
                     {
                         "n": i,
@@ -258,10 +259,10 @@ class Assist:
 
 
 def judge_text(hit: PaperHit, chars: int) -> str:
-    """The sentence a judge reads for ``hit``: its best usable one, else its abstract's start."""
-    best = [s.text for s in hit.best_sentences(3) if not is_injected(s.text, hit.paper)]
-    text = best[0] if best else hit.paper.abstract
-    text = without_injected(text)
+    """The sentence a judge reads for ``hit``: its best one, else its abstract's start."""
+    best = hit.best_sentences(3)
+    # The abstract is the paper's stored text, not the snapshot's sentences.
+    text = best[0].text if best else without_injected(hit.paper.abstract)
     return text if len(text) <= chars else text[: chars - 3].rsplit(" ", 1)[0] + "..."
 
 

@@ -51,9 +51,10 @@ from .hits import PaperHit, Retrieval
 
 def has_support(hit: PaperHit) -> bool:
     """Whether ``hit`` has a sentence to quote (not one aimed at a model)."""
+    # A passage is read from the stored full text, not from the snapshot's sentences.
     if hit.passage is not None and not is_injected(hit.passage.text, hit.paper):
         return True
-    return any(not is_injected(s.text, hit.paper) for s in hit.best_sentences(1))
+    return bool(hit.best_sentences(1))
 
 
 # -- candidates ------------------------------------------------------------------------

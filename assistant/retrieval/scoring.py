@@ -14,7 +14,7 @@ import numpy as np
 from ..core.settings import RetrievalSettings
 from ..core.types import Sentence
 from ..index.lexical import Expanded, LexicalIndex
-from ..index.vectors import Vectors
+from ..index.vectors import Vectors, quotable_sentences
 from ..store.library import Library
 from ..text.terms import terms
 from .hits import PaperHit
@@ -120,19 +120,12 @@ def attach_sentences(
     vectors: Vectors | None,
     library: Library,
 ) -> None:
-    """Gives each hit its sentences, their vectors and their scores for the question:
-    cosine similarity plus half the share of the question's terms the sentence has."""
+    """Gives each hit its sentences (none flagged: `quotable_sentences`), their vectors and
+    their scores for the question: cosine similarity plus half the share of the question's
+    terms the sentence has."""
     if not hits:
         return
-    if vectors is not None:
-        no_rows = np.zeros(0, dtype=np.int64)
-        found = {
-            h.paper.id: (sents, vectors.sentence_vectors[rows])
-            for h in hits
-            for sents, rows in [vectors.sentences.get(h.paper.id, ([], no_rows))]
-        }
-    else:
-        found = library.sentences_for([h.paper.id for h in hits])
+    found = quotable_sentences({h.paper.id: h.paper for h in hits}, vectors, library)
     qset = set(qterms)
     known = vectors.sentence_terms if vectors is not None else {}
     none: tuple[list[Sentence], np.ndarray] = ([], np.zeros((0, qvec.shape[0]), dtype=np.float32))
