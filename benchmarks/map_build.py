@@ -7,7 +7,9 @@
 - cached: a second fresh process reads the map from its disk cache; and in the same
   process, the map held by the snapshot.
 - scale: the build alone on synthetic paper vectors of the 10k-chunk tier (1,000 papers
-  of 10 chunks, as benchmarks/scale.py shapes them) and of 10,000 papers.
+  of 10 chunks, as benchmarks/scale.py shapes them) and of 10,000 papers (issue 24: under
+  30 s cold), each then read back from its cache form, and the bundled library built in
+  the same process as the reference for the machine's load.
 
 Usage: python -m benchmarks.map_build --out artifacts/bench [--scale-papers 1000,10000]
 """
@@ -25,6 +27,7 @@ from typing import Any
 from benchmarks.common import REPO, Run, ensure_library, offline_env, target, work_dir
 
 TARGET_S = 5.0
+TARGET_10K_S = 30.0
 
 # Run in a child process: one cold or cached build, timed piece by piece.
 CHILD = """
@@ -70,7 +73,7 @@ def scale(n: int, data_dir: Path) -> dict[str, Any]:
     import numpy as np
 
     from assistant import Library, Settings
-    from assistant.explore.library_map import build_map
+    from assistant.explore.library_map import LibraryMap, build_map
     from evals.map_choice import synthetic
 
     lib = Library(Settings(data_dir=data_dir))
@@ -79,12 +82,33 @@ def scale(n: int, data_dir: Path) -> dict[str, Any]:
     vecs = lib.chunk_vectors(ids)
     base = np.vstack([vecs[p].mean(axis=0) for p in ids])
     base /= np.linalg.norm(base, axis=1, keepdims=True)
+    # The bundled library built in the same process first: the reference for the load.
+    t = time.perf_counter()
+    build_map(papers, ids, base.astype(np.float32))
+    bundled_s = time.perf_counter() - t
     sids, svec = synthetic(ids, base.astype(np.float32), n)
     # Titles and abstracts of the synthetic papers: real ones, reused (labels need text).
     texts = {sid: papers[ids[i % len(ids)]] for i, sid in enumerate(sids)}
     t = time.perf_counter()
     m = build_map(texts, sids, svec)
-    return {"papers": n, "build_s": round(time.perf_counter() - t, 2), "topics": len(m.topics)}
+    build_s = time.perf_counter() - t
+    # Cached after: what `library_map` does with its disk cache, write then read back.
+    cached = data_dir / "cache" / f"map-bench-{n}.json"
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(m.to_dict()), encoding="utf-8")
+    t = time.perf_counter()
+    back = LibraryMap.from_dict(json.loads(cached.read_text(encoding="utf-8")))
+    cached_s = time.perf_counter() - t
+    cached.unlink()
+    assert len(back.paper_ids) == n
+    return {
+        "papers": n,
+        "build_s": round(build_s, 2),
+        "cached_s": round(cached_s, 3),
+        "bundled_build_s": round(bundled_s, 2),
+        "topics": len(m.topics),
+        "labelled": sum(bool(t.terms) for t in m.topics),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -113,10 +137,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         scale(int(n), Path(settings.data_dir)) for n in args.scale_papers.split(",") if n
     ]
     for s in run["scale"]:
-        print(f"  synthetic {s['papers']} papers: build {s['build_s']}s ({s['topics']} topics)")
+        print(
+            f"  synthetic {s['papers']} papers: build {s['build_s']}s cold, "
+            f"{s['cached_s']}s from its cache ({s['topics']} topics, {s['labelled']} labelled); "
+            f"the bundled {cold['papers']} papers in the same process "
+            f"{s['bundled_build_s']}s"
+        )
     run["targets"] = {
         "map_cold_s": target(round(cold["map_s"] + cold["svg_s"], 3), "<", TARGET_S),
     }
+    for s in run["scale"]:
+        if s["papers"] == 10_000:  # issue 24: the map of 10k papers within 30 s cold
+            run["targets"]["map_10k_cold_s"] = target(s["build_s"], "<", TARGET_10K_S)
     return run.finish()
 
 

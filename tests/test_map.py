@@ -132,6 +132,33 @@ def test_map_places_every_paper_once_in_a_labelled_topic(bundled_map) -> None:
         assert all(term in text for term in t.terms), (t.label, t.terms)
 
 
+def test_a_large_library_still_places_every_paper_in_a_labelled_topic(
+    bundled_map, monkeypatch
+) -> None:
+    # Above LARGE_MAP papers the map is built for speed (coarser t-SNE, labels from a sample
+    # of each topic): lowered here so the bundled library takes that path.
+    from assistant.explore import library_map as lm
+
+    retriever, small = bundled_map
+    snap = retriever.refresh()
+    ids, vectors = lm.paper_vectors(snap, retriever.library)
+    monkeypatch.setattr(lm, "LARGE_MAP", 100)
+    monkeypatch.setattr(lm, "LABEL_SAMPLE", 15)
+    m = lm.build_map(snap.papers, ids, vectors)
+    assert m.paper_ids == small.paper_ids and m.xy.shape == small.xy.shape
+    assert np.isfinite(m.xy).all() and np.abs(m.xy).max() == pytest.approx(1.0)
+    assert not np.array_equal(m.xy, small.xy)  # the large-library path did run
+    assert sorted(pid for t in m.topics for pid in t.paper_ids) == sorted(ids)
+    labelled = [t for t in m.topics if t.terms]
+    assert len(labelled) >= len(m.topics) - 1, [t.label for t in m.topics]
+    for t in labelled:
+        text = " ".join(
+            f"{snap.papers[p].title} {snap.papers[p].abstract}" for p in t.paper_ids
+        ).lower()
+        # Spelled as the sample spells it: each word's stem is in the topic's own text.
+        assert all(w[:5] in text for term in t.terms for w in term.split()), t.label
+
+
 def test_speculative_decoding_papers_share_a_topic_named_for_them(bundled_map) -> None:
     _, m = bundled_map
     topics = [m.topic(pid) for pid in SPEC_DECODING]
