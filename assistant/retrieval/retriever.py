@@ -84,6 +84,10 @@ def _folded(values: tuple[str, ...]) -> set[str]:
     return {v.strip().casefold() for v in values}
 
 
+# Chunks asked of the store per paper to nominate: a paper's chunks crowd the nearest ones.
+STORE_CHUNKS_PER_PAPER = 4
+
+
 @dataclass
 class _Query:
     """A question as retrieval reads it."""
@@ -245,9 +249,17 @@ class Retriever:
         cfg = self.settings.retrieval
         dense_best: dict[str, float] = {}
         if vectors is None or not len(vectors.chunk_paper):
+            # The store ranks chunks, not papers: enough chunks are asked for that
+            # ``dense_k`` papers are among them, as in memory, and their best similarity is
+            # recomputed exactly from their vectors (the index's distances are approximate).
             restrict = sorted(allowed) if allowed is not None else None
-            for dh in self.library.query_dense(qvec, cfg.dense_k, restrict):
-                dense_best[dh.paper_id] = max(dense_best.get(dh.paper_id, -1.0), dh.similarity)
+            hits = self.library.query_dense(qvec, cfg.dense_k * STORE_CHUNKS_PER_PAPER, restrict)
+            for dh in hits:
+                if dh.paper_id in dense_best or len(dense_best) < cfg.dense_k:
+                    dense_best[dh.paper_id] = max(dense_best.get(dh.paper_id, -1.0), dh.similarity)
+            for pid, vecs in self.library.chunk_vectors(list(dense_best)).items():
+                dense_best[pid] = float((vecs @ qvec).max())
+            dense_best = dict(sorted(dense_best.items(), key=lambda kv: -kv[1]))
             return dense_best, dict(dense_best), None
         chunk_best = vectors.chunk_best(qvec)
         sent_best: MutableMapping[str, float] | None = None
