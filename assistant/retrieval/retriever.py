@@ -192,10 +192,10 @@ class Retriever:
         offline answer); an LLM judge reads further down the ranking, and reads each
         candidate's best sentence, and a paper it lists needs one to quote.
         """
-        vectors = (snapshot or self.refresh()).vectors
-        if vectors is None or not len(vectors.sentence_paper):
-            return  # as `retrieve`: sentences are scored only where held in memory
+        # Without vectors in memory `retrieve` has scored every candidate's sentences already
+        # (read from the store for its sentence signal), so nothing is left to do there.
         todo = [h for h in hits if h.sentence_scores is None]
+        vectors = (snapshot or self.refresh()).vectors
         attach_sentences(todo, retrieval.query_vector, retrieval.query_terms, vectors, self.library)
 
     def _query(
